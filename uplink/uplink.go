@@ -1,0 +1,47 @@
+// Package uplink turns received frames into the uplinks of known devices
+// (session lookup, 32-bit frame counter, MIC, decryption, de-duplication) and
+// encodes them as ThingPark DevEUI_uplink documents. Its subpackages deliver
+// them: connector speaks to cloud endpoints, delivery orders and retries.
+package uplink
+
+import (
+	"time"
+
+	"github.com/brocaar/lorawan"
+)
+
+// Uplink is one decoded, verified, decrypted data uplink of a known device.
+// It is the record that crosses from uplink to buffer to connector.
+type Uplink struct {
+	DevEUI  lorawan.EUI64
+	DevAddr lorawan.DevAddr
+	MType   lorawan.MType // UnconfirmedDataUp or ConfirmedDataUp
+	ADR     bool
+	ACK     bool
+	FCnt    uint32 // full 32-bit uplink frame counter
+	FPort   uint8
+	Payload []byte // decrypted FRMPayload
+	MIC     lorawan.MIC
+
+	// ReceivedAt is the reception time (see packetfwd.Frame.Time).
+	ReceivedAt time.Time
+	Frequency  float64 // MHz
+	SF         int
+	DataRate   string
+
+	// Receptions holds every gateway antenna that heard the frame, best first.
+	Receptions []Reception
+}
+
+// Reception is one antenna's reception of an uplink.
+type Reception struct {
+	GatewayEUI  lorawan.EUI64
+	RSSI        float64
+	SNR         float64
+	Channel     int
+	RFChain     int
+	Antenna     int
+	HasPosition bool
+	Latitude    float64
+	Longitude   float64
+}
