@@ -120,6 +120,10 @@ type Device struct {
 	JoinEUI lorawan.EUI64     `yaml:"joinEUI"`
 	AppKey  lorawan.AES128Key `yaml:"appKey"`
 	Name    string            `yaml:"name"`
+	// RelaxFCnt accepts a frame counter that went back, for ABP devices
+	// that restart their counter at every power-up; it gives up replay
+	// protection for that device.
+	RelaxFCnt bool `yaml:"relaxFCnt"`
 	// ABP tells that devAddr and the session keys were given.
 	ABP bool `yaml:"-"`
 }

@@ -1,0 +1,243 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// URL is where the connection delivers: its destinationURL, or the one its
+// brand prescribes when it gives none.
+func (c Connection) URL() string {
+	if c.Configuration.DestinationURL != "" {
+		return c.Configuration.DestinationURL
+	}
+	return BrandURL(c.Brand)
+}
+
+// Complete fills in what follows from other fields: a brand's connector and
+// URL, connection ids, the MQTT topic. Parse and Default call it; callers
+// that build or change a Config in code call it before Validate. It is
+// idempotent.
+func (c *Config) Complete() {
+	for i := range c.Connections {
+		cn := &c.Connections[i]
+		if b, ok := LookupBrand(cn.Brand); ok {
+			if cn.ConnectorID == "" {
+				cn.ConnectorID = b.ConnectorID
+			}
+			if cn.Configuration.DestinationURL == "" && !b.URLIsPrefix {
+				cn.Configuration.DestinationURL = b.URL
+			}
+		}
+	}
+	AssignIDs(c.Connections)
+	if m := c.PacketForwarder.MQTT; m != nil && len(m.Topics) == 0 {
+		m.Topics = []string{DefaultMQTTTopic}
+	}
+	c.Gateway.ID = strings.ToUpper(c.Gateway.ID)
+}
+
+// AssignIDs gives each connection without an id one derived from its name
+// ("Actility To Cayenne" → "actility-to-cayenne"), so the id, which names
+// the connection's queue in the buffer and its URL in the API, stays the
+// same across reloads and when other connections are added, removed or
+// reordered. Renaming a connection changes a derived id; give "id" in the
+// file to pin it. Clashes get "-2", "-3"… in file order.
+func AssignIDs(conns []Connection) {
+	taken := map[string]bool{}
+	for _, c := range conns {
+		if c.ID != "" {
+			taken[c.ID] = true
+		}
+	}
+	for i := range conns {
+		if conns[i].ID != "" {
+			continue
+		}
+		base := slug(conns[i].Name)
+		id := base
+		for n := 2; taken[id]; n++ {
+			id = base + "-" + strconv.Itoa(n)
+		}
+		taken[id] = true
+		conns[i].ID = id
+	}
+}
+
+// slug keeps ASCII letters and digits of name, lower-cased, with single
+// dashes between words: safe in a URL path and a bbolt bucket name.
+func slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			if b.Len() >= 48 {
+				break
+			}
+			continue
+		}
+		dash = true
+	}
+	if b.Len() == 0 {
+		return "connection"
+	}
+	return b.String()
+}
+
+// validID is what an id may contain: it appears in /connections/{id}.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) checkConnections(ch *checker) {
+	if len(c.Connections) == 0 {
+		ch.warn("connections", "there are no connections: uplinks are decoded but delivered nowhere")
+	}
+	names := map[string]int{}
+	ids := map[string]int{}
+	for i, cn := range c.Connections {
+		p := index("connections", i)
+		if !validID(cn.ID) {
+			ch.problem(p+".id", "id %q may only hold letters, digits, '-', '_', '.' and '~' (at most 64); it is part of the API's URLs", cn.ID)
+		} else if j, dup := ids[cn.ID]; dup {
+			ch.problem(p+".id", "id %q is used twice: %s and %s", cn.ID, ch.where(index("connections", j)), ch.where(p))
+		} else {
+			ids[cn.ID] = i
+		}
+		if strings.TrimSpace(cn.Name) == "" {
+			ch.problem(p+".name", "name is required; it names the connection in logs and in the API")
+		} else if j, dup := names[cn.Name]; dup {
+			ch.problem(p+".name", "connection name %q is used twice: %s and %s; give each connection its own name", cn.Name, ch.where(index("connections", j)+".name"), ch.where(p+".name"))
+		} else {
+			names[cn.Name] = i
+		}
+		if checkConnector(ch, p+".connectorId", cn.ConnectorID) {
+			checkHTTPConnection(ch, p, cn)
+		}
+	}
+}
+
+// checkConnector reports whether edgeflow implements the connector, so
+// that its parameters are worth checking.
+func checkConnector(ch *checker, path, id string) bool {
+	switch {
+	case slices.Contains(Connectors(), id):
+		return true
+	case id == "":
+		ch.problem(path, "connectorId is required; edgeflow has: %s", strings.Join(Connectors(), ", "))
+	case slices.Contains(iotFlowConnectors(), id):
+		ch.problem(path, "connectorId %q is an IoT Flow connector edgeflow does not implement; edgeflow has: %s", id, strings.Join(Connectors(), ", "))
+	default:
+		msg := fmt.Sprintf("unknown connectorId %q", id)
+		if s := suggest(id, append(Connectors(), iotFlowConnectors()...)); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		ch.problem(path, "%s (edgeflow has: %s)", msg, strings.Join(Connectors(), ", "))
+	}
+	return false
+}
+
+func checkHTTPConnection(ch *checker, p string, cn Connection) {
+	cfg := cn.Configuration
+	cp := p + ".configuration"
+	up := cp + ".destinationURL"
+	var brand Brand
+	if cn.Brand != "" {
+		b, ok := LookupBrand(cn.Brand)
+		if !ok {
+			ch.problem(p+".brand", "%s", oneOf("brand", cn.Brand, brandNames()))
+		} else if b.ConnectorID != cn.ConnectorID {
+			ch.problem(p+".brand", "brand %s runs on connector %s, which edgeflow does not implement", b.Name, b.ConnectorID)
+			return
+		} else {
+			brand = b
+		}
+	}
+	u := cn.URL()
+	switch {
+	case u == "" && brand.URL != "":
+		ch.problem(up, "destinationURL is required for brand %s; it starts with %s", brand.Name, brand.URL)
+	case u == "":
+		ch.problem(up, "destinationURL is required: the https:// address the uplinks are posted to")
+	default:
+		if msg := checkURL(u); msg != "" {
+			ch.problem(up, "%s", msg)
+		} else if brand.URL != "" && !brand.URLIsPrefix && !strings.EqualFold(u, brand.URL) {
+			ch.warn(up, "brand %s prescribes %s; using %s instead (fine for a test bench or a proxy)", brand.Name, brand.URL, u)
+		} else if brand.URLIsPrefix && !strings.HasPrefix(strings.ToLower(u), strings.ToLower(brand.URL)) {
+			ch.warn(up, "brand %s expects a URL starting with %s; using %s", brand.Name, brand.URL, u)
+		} else if brand.URLIsPrefix && strings.HasSuffix(brand.URL, "=") && strings.EqualFold(u, brand.URL) {
+			ch.problem(up, "destinationURL ends in %q: add the key %s gave you", brand.URL[strings.LastIndexAny(brand.URL, "?&")+1:], strings.ToLower(brand.Name))
+		}
+	}
+	if brand.Header != "" {
+		if _, ok := cfg.Headers[brand.Header]; !ok {
+			ch.warn(cp+".headers", "brand %s needs header %q (see its integration page); it is not set", brand.Name, brand.Header)
+		}
+	}
+	for k, v := range cfg.Headers {
+		hp := cp + ".headers." + k
+		if !validHeaderName(k) {
+			ch.problem(hp, "header name %q may not hold spaces, colons or quotes", k)
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			ch.problem(hp, "header %q must be on one line", k)
+		}
+	}
+	if d := cfg.UplinkTimeValidity; d < 0 || d == 0 && ch.has(cp+".uplinkTimeValidity", false) {
+		ch.problem(cp+".uplinkTimeValidity", "uplinkTimeValidity must be more than 0 (leave it out to deliver uplinks however old)")
+	}
+	if s := cfg.ReconnectStrategy; s != "" && !slices.Contains(ReconnectStrategies(), s) {
+		ch.problem(cp+".reconnectStrategy", "%s", oneOf("reconnectStrategy", s, ReconnectStrategies()))
+	}
+}
+
+// checkURL explains what keeps s from being an http(s) URL, or returns "".
+func checkURL(s string) string {
+	if strings.ContainsAny(s, " \t\r\n") {
+		return fmt.Sprintf("destinationURL %q contains spaces", clip(s))
+	}
+	if !strings.Contains(s, "://") {
+		return fmt.Sprintf("destinationURL %q has no scheme; write https://%s", clip(s), clip(s))
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Sprintf("destinationURL %q is not a valid URL", clip(s))
+	}
+	if sc := strings.ToLower(u.Scheme); sc != "http" && sc != "https" {
+		return fmt.Sprintf("destinationURL must start with https:// or http://, not %s://", u.Scheme)
+	}
+	if u.Host == "" || strings.ContainsAny(u.Host, "{}…") {
+		return fmt.Sprintf("destinationURL %q has no host name", clip(s))
+	}
+	return ""
+}
+
+// validHeaderName follows RFC 9110's token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,357 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize bounds what Load reads, so that a wrong --config (a log, a
+// device node) fails with a message instead of eating a gateway's memory.
+const MaxFileSize = 8 << 20
+
+// Load reads and checks the configuration file at path. Relative paths in
+// it (buffer.path, devicesFile, packetForwarder.mqtt.caFile) are taken from
+// the file's directory, since a service's working directory is "/".
+// Problems in the file come back as *Error; warnings are for the log.
+func Load(path string) (*Config, []Warning, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, nil, fmt.Errorf("config: %s is larger than %s; is it the configuration file?", path, ByteSize(MaxFileSize))
+	}
+	c, warns, err := Parse(data, path)
+	if err != nil {
+		return nil, warns, err
+	}
+	c.Path = path
+	dir := filepath.Dir(path)
+	c.Buffer.Path = relTo(dir, c.Buffer.Path)
+	c.DevicesFile = relTo(dir, c.DevicesFile)
+	if c.PacketForwarder.MQTT != nil {
+		c.PacketForwarder.MQTT.CAFile = relTo(dir, c.PacketForwarder.MQTT.CAFile)
+	}
+	return c, warns, nil
+}
+
+func relTo(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// Parse reads a configuration from data; name is the file name used in
+// messages. What the file leaves out gets Default's value. Every problem
+// found is in the returned *Error, in file order.
+func Parse(data []byte, name string) (*Config, []Warning, error) {
+	doc, perr := readYAML(data)
+	if perr != nil {
+		return nil, nil, &Error{File: name, Problems: []Problem{*perr}}
+	}
+	c := Default()
+	d := &decoder{at: map[string]*yaml.Node{}}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		root := resolve(doc.Content[0])
+		if !isNull(root) {
+			d.config(root, c)
+		}
+	}
+	c.Complete()
+	ch := &checker{
+		given: func(p string) bool { return d.at[p] != nil },
+		pos:   d.pos,
+	}
+	c.check(ch)
+	probs := append(d.probs, ch.probs...)
+	warns := append(d.warns, ch.warns...)
+	sortProblems(probs)
+	sortWarnings(warns)
+	if len(probs) > 0 {
+		return nil, warns, &Error{File: name, Problems: probs}
+	}
+	return c, warns, nil
+}
+
+// pos finds the position of path's value, or of the nearest enclosing one
+// when the file leaves the key out (a default).
+func (d *decoder) pos(path string) (line, col int) {
+	for path != "" {
+		if n := d.at[path]; n != nil {
+			return n.Line, n.Column
+		}
+		path = parent(path)
+	}
+	return 0, 0
+}
+
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+func (d *decoder) config(n *yaml.Node, c *Config) {
+	if n.Kind != yaml.MappingNode {
+		d.problem(n, "", "the file must be a mapping of sections (gateway:, packetForwarder:, buffer:, api:, log:, connections:, devices:), got %s", kindName(n))
+		return
+	}
+	d.fields(n, "", topKeys(), func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "gateway":
+			d.gateway(v, p, &c.Gateway)
+		case "packetForwarder":
+			d.packetForwarder(v, p, &c.PacketForwarder)
+		case "buffer":
+			d.buffer(v, p, &c.Buffer)
+		case "api":
+			d.fields(v, p, apiKeys(), func(key string, v *yaml.Node, p string) {
+				switch key {
+				case "bind":
+					d.set(v, p, &c.API.Bind)
+				case "token":
+					d.set(v, p, &c.API.Token)
+				}
+			})
+		case "log":
+			d.fields(v, p, logKeys(), func(key string, v *yaml.Node, p string) {
+				d.set(v, p, &c.Log.Level)
+			})
+		case "connections":
+			c.Connections = nil // the file's list replaces the default one
+			for i, it := range d.seq(v, p, "connection") {
+				c.Connections = append(c.Connections, d.connection(it, index(p, i)))
+			}
+		case "devices":
+			for i, it := range d.seq(v, p, "device") {
+				c.Devices = append(c.Devices, d.device(it, index(p, i)))
+			}
+		case "devicesFile":
+			d.set(v, p, &c.DevicesFile)
+		}
+	})
+}
+
+// set stores a text value, leaving dst alone when the value is not text.
+func (d *decoder) set(v *yaml.Node, p string, dst *string) {
+	if s, ok := d.str(v, p); ok {
+		*dst = s
+	}
+}
+
+func (d *decoder) gateway(n *yaml.Node, path string, g *Gateway) {
+	d.fields(n, path, gatewayKeys(), func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "id":
+			d.set(v, p, &g.ID)
+		case "latitude":
+			g.Latitude, _ = d.float(v, p)
+		case "longitude":
+			g.Longitude, _ = d.float(v, p)
+		case "altitude":
+			g.Altitude, _ = d.float(v, p)
+		}
+	})
+}
+
+func (d *decoder) packetForwarder(n *yaml.Node, path string, pf *PacketForwarder) {
+	d.fields(n, path, packetForwarderKeys(), func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "udp":
+			d.fields(v, p, udpKeys(), func(key string, v *yaml.Node, p string) {
+				switch key {
+				case "bind":
+					d.set(v, p, &pf.UDP.Bind)
+				case "upstreams":
+					pf.UDP.Upstreams, _ = d.strList(v, p)
+				}
+			})
+		case "mqtt":
+			m := &MQTT{}
+			if d.fields(v, p, mqttKeys(), func(key string, v *yaml.Node, p string) {
+				switch key {
+				case "server":
+					d.set(v, p, &m.Server)
+				case "topics":
+					m.Topics, _ = d.strList(v, p)
+				case "username":
+					d.set(v, p, &m.Username)
+				case "password":
+					d.set(v, p, &m.Password)
+				case "caFile":
+					d.set(v, p, &m.CAFile)
+				}
+			}) {
+				pf.MQTT = m
+			}
+		}
+	})
+}
+
+func (d *decoder) buffer(n *yaml.Node, path string, b *Buffer) {
+	d.fields(n, path, bufferKeys(), func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "path":
+			d.set(v, p, &b.Path)
+		case "persist":
+			d.set(v, p, &b.Persist)
+		case "maxSize":
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			size, err := ParseByteSize(s)
+			if err != nil {
+				d.problem(v, p, "maxSize %v", err)
+				return
+			}
+			b.MaxSize = size
+		}
+	})
+}
+
+func (d *decoder) connection(n *yaml.Node, path string) Connection {
+	var c Connection
+	if n.Kind == yaml.ScalarNode && strings.HasPrefix(strings.TrimSpace(n.Value), "{") {
+		d.problem(n, path, "this connection is quoted text; remove the quotes around the {...} object so that it reads as one")
+		return c
+	}
+	// Only actility-http-iot's parameters are known: another connector's
+	// parameters would each be reported unknown, burying the one message
+	// that matters, that the connector itself is not available.
+	cfgKeys := httpConfigurationKeys()
+	if id := peek(n, "connectorId"); id != "" && id != ConnectorHTTP {
+		cfgKeys = section{known: nil}
+	}
+	d.fields(n, path, connectionKeys(), func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "id":
+			d.set(v, p, &c.ID)
+		case "name":
+			d.set(v, p, &c.Name)
+		case "connectorId":
+			d.set(v, p, &c.ConnectorID)
+		case "brand":
+			d.set(v, p, &c.Brand)
+		case "active":
+			if b, ok := d.boolean(v, p); ok {
+				c.Active = &b
+			}
+		case "configuration":
+			if cfgKeys.known == nil {
+				if v.Kind != yaml.MappingNode {
+					d.problem(v, p, "configuration must be a mapping (key: value lines), got %s", kindName(v))
+				}
+				return
+			}
+			d.configuration(v, p, cfgKeys, &c.Configuration)
+		}
+	})
+	return c
+}
+
+// peek returns the text value of key in mapping n, or "".
+func peek(n *yaml.Node, key string) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := resolve(n.Content[i]), resolve(n.Content[i+1]); k.Value == key && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+func (d *decoder) configuration(n *yaml.Node, path string, s section, cc *ConnectionConfiguration) {
+	d.fields(n, path, s, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "destinationURL":
+			d.set(v, p, &cc.DestinationURL)
+		case "description":
+			d.set(v, p, &cc.Description)
+		case "reconnectStrategy":
+			d.set(v, p, &cc.ReconnectStrategy)
+		case "uplinkTimeValidity":
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			dur, err := ParseDuration(s)
+			if err != nil {
+				d.problem(v, p, "uplinkTimeValidity %v", err)
+				return
+			}
+			cc.UplinkTimeValidity = dur
+		case "headers":
+			if v.Kind != yaml.MappingNode {
+				d.problem(v, p, "headers must be a mapping of header names to values, e.g. {\"Authorization\": \"Token …\"}; got %s", kindName(v))
+				return
+			}
+			cc.Headers = map[string]string{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, hv := resolve(v.Content[i]), resolve(v.Content[i+1])
+				if k.Kind != yaml.ScalarNode {
+					d.problem(k, p, "a header name must be a plain name, got %s", kindName(k))
+					continue
+				}
+				hp := join(p, k.Value)
+				if _, dup := cc.Headers[k.Value]; dup {
+					d.problem(k, hp, "header %q is given twice; keep one", k.Value)
+					continue
+				}
+				d.at[hp] = hv
+				val := ""
+				if !isNull(hv) {
+					val, _ = d.str(hv, hp)
+				}
+				cc.Headers[k.Value] = val
+			}
+		}
+	})
+}
+
+func (d *decoder) device(n *yaml.Node, path string) Device {
+	var dev Device
+	d.fields(n, path, deviceKeys(), func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "devEUI":
+			d.hexField(v, p, dev.DevEUI[:])
+		case "devAddr":
+			d.hexField(v, p, dev.DevAddr[:])
+		case "nwkSKey":
+			d.hexField(v, p, dev.NwkSKey[:])
+		case "appSKey":
+			d.hexField(v, p, dev.AppSKey[:])
+		case "joinEUI", "appEUI":
+			// appEUI is LoRaWAN 1.0's name for joinEUI, and what older
+			// device labels print.
+			if key == "appEUI" && d.at[join(path, "joinEUI")] != nil || key == "joinEUI" && d.at[join(path, "appEUI")] != nil {
+				d.problem(v, p, "joinEUI and appEUI are the same key (appEUI is its LoRaWAN 1.0 name); give one")
+				return
+			}
+			d.hexField(v, p, dev.JoinEUI[:])
+		case "appKey":
+			d.hexField(v, p, dev.AppKey[:])
+		case "name":
+			d.set(v, p, &dev.Name)
+		case "relaxFCnt":
+			dev.RelaxFCnt, _ = d.boolean(v, p)
+		}
+	})
+	dev.ABP = d.at[join(path, "devAddr")] != nil && d.at[join(path, "nwkSKey")] != nil && d.at[join(path, "appSKey")] != nil
+	return dev
+}

@@ -1,0 +1,96 @@
+package config
+
+import "slices"
+
+// The keys of each mapping in the file. They are the contract of the design
+// brief; add a key here and in the walk of load.go together.
+
+func topKeys() section {
+	return section{known: []string{"gateway", "packetForwarder", "buffer", "api", "log", "connections", "devices", "devicesFile"}}
+}
+
+func gatewayKeys() section {
+	return section{known: []string{"id", "latitude", "longitude", "altitude"}}
+}
+
+func packetForwarderKeys() section { return section{known: []string{"udp", "mqtt"}} }
+
+func udpKeys() section { return section{known: []string{"bind", "upstreams"}} }
+
+func mqttKeys() section {
+	return section{known: []string{"server", "topics", "username", "password", "caFile"}}
+}
+
+func bufferKeys() section { return section{known: []string{"path", "persist", "maxSize"}} }
+
+func apiKeys() section { return section{known: []string{"bind", "token"}} }
+
+func logKeys() section { return section{known: []string{"level"}} }
+
+// connectionKeys are IoT Flow's common parameters; the ignored ones appear
+// in objects copied from IoT Flow's GET /connections or its documentation.
+func connectionKeys() section {
+	return section{
+		known: []string{"id", "name", "connectorId", "brand", "active", "configuration"},
+		ignored: map[string]string{
+			"alarms":      "edgeflow raises no low-rate alarms; watch /metrics instead",
+			"state":       "the state is reported by the API, not configured",
+			"startupTime": "it is reported by the API, not configured",
+		},
+	}
+}
+
+// httpConfigurationKeys are actility-http-iot's parameters. The ignored ones
+// are IoT Flow features edgeflow does not have; the operator is told so
+// rather than left to wonder.
+func httpConfigurationKeys() section {
+	return section{
+		known: []string{"destinationURL", "description", "headers", "uplinkTimeValidity", "reconnectStrategy"},
+		ignored: map[string]string{
+			"createDevices":        "the cloud decides whether unknown devices are created",
+			"sendMetadata":         "edgeflow always sends the DevEUI_uplink document",
+			"sendRawDecodedFormat": "edgeflow always sends the DevEUI_uplink document",
+			"downlinkEnabled":      "edgeflow does not take downlinks from the cloud",
+			"downlinkAsId":         "edgeflow does not take downlinks from the cloud",
+			"downlinkAsKey":        "edgeflow does not take downlinks from the cloud",
+			"downlinkPort":         "edgeflow does not take downlinks from the cloud",
+			"blamePeriod":          "edgeflow retries with backoff instead",
+			"lrcCompliance":        "edgeflow sends plain JSON POSTs, as IoT Flow's Cayenne connection does",
+			"strictMode":           "edgeflow always keeps and retries what the endpoint did not accept",
+			"debugMode":            "use log.level: debug",
+			"proxy":                "set HTTPS_PROXY in the service's environment instead",
+		},
+	}
+}
+
+func deviceKeys() section {
+	return section{known: []string{"devEUI", "devAddr", "nwkSKey", "appSKey", "joinEUI", "appEUI", "appKey", "name", "relaxFCnt"}}
+}
+
+// sectionsWith lists the schema paths of the mappings that know key, for
+// telling a technician that a key is at the wrong indentation.
+func sectionsWith(key string) []string {
+	all := []struct {
+		path string
+		s    section
+	}{
+		{"", topKeys()},
+		{"gateway", gatewayKeys()},
+		{"packetForwarder", packetForwarderKeys()},
+		{"packetForwarder.udp", udpKeys()},
+		{"packetForwarder.mqtt", mqttKeys()},
+		{"buffer", bufferKeys()},
+		{"api", apiKeys()},
+		{"log", logKeys()},
+		{"connections[]", connectionKeys()},
+		{"connections[].configuration", httpConfigurationKeys()},
+		{"devices[]", deviceKeys()},
+	}
+	var where []string
+	for _, e := range all {
+		if slices.Contains(e.s.known, key) {
+			where = append(where, e.path)
+		}
+	}
+	return where
+}

@@ -1,0 +1,17 @@
+//go:build !unix
+
+package config
+
+import "os"
+
+// canWrite probes with a temporary file where access(2) does not exist.
+func canWrite(dir string) bool {
+	f, err := os.CreateTemp(dir, ".edgeflow-probe-*")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return true
+}
