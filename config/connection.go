@@ -113,6 +113,9 @@ func (c *Config) checkConnections(ch *checker) {
 	ids := map[string]int{}
 	for i, cn := range c.Connections {
 		p := index("connections", i)
+		if ch.broken[p] {
+			continue
+		}
 		if !validID(cn.ID) {
 			ch.problem(p+".id", "id %q may only hold letters, digits, '-', '_', '.' and '~' (at most 64); it is part of the API's URLs", cn.ID)
 		} else if j, dup := ids[cn.ID]; dup {
@@ -162,6 +165,9 @@ func checkHTTPConnection(ch *checker, p string, cn Connection) {
 		b, ok := LookupBrand(cn.Brand)
 		if !ok {
 			ch.problem(p+".brand", "%s", oneOf("brand", cn.Brand, brandNames()))
+			if cfg.DestinationURL == "" {
+				return // the brand's URL is the one missing; one message is enough
+			}
 		} else if b.ConnectorID != cn.ConnectorID {
 			ch.problem(p+".brand", "brand %s runs on connector %s, which edgeflow does not implement", b.Name, b.ConnectorID)
 			return

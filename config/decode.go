@@ -18,6 +18,9 @@ type decoder struct {
 	// at maps a field's path to its value node: the positions of problems
 	// found later by validation, and whether a key was given at all.
 	at map[string]*yaml.Node
+	// broken holds the paths already reported as not a mapping, so that
+	// validation does not add "name is required" and the like under them.
+	broken map[string]bool
 }
 
 func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
@@ -51,6 +54,7 @@ func (d *decoder) fields(n *yaml.Node, path string, s section, fn func(key strin
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		d.problem(n, path, "%s must be a mapping (key: value lines), got %s", last(path), kindName(n))
+		d.broken[path] = true
 		return false
 	}
 	first := map[string]*yaml.Node{}

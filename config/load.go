@@ -61,7 +61,7 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 		return nil, nil, &Error{File: name, Problems: []Problem{*perr}}
 	}
 	c := Default()
-	d := &decoder{at: map[string]*yaml.Node{}}
+	d := &decoder{at: map[string]*yaml.Node{}, broken: map[string]bool{}}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		root := resolve(doc.Content[0])
 		if !isNull(root) {
@@ -70,8 +70,9 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 	}
 	c.Complete()
 	ch := &checker{
-		given: func(p string) bool { return d.at[p] != nil },
-		pos:   d.pos,
+		given:  func(p string) bool { return d.at[p] != nil },
+		pos:    d.pos,
+		broken: d.broken,
 	}
 	c.check(ch)
 	probs := append(d.probs, ch.probs...)
@@ -227,6 +228,7 @@ func (d *decoder) connection(n *yaml.Node, path string) Connection {
 	var c Connection
 	if n.Kind == yaml.ScalarNode && strings.HasPrefix(strings.TrimSpace(n.Value), "{") {
 		d.problem(n, path, "this connection is quoted text; remove the quotes around the {...} object so that it reads as one")
+		d.broken[path] = true
 		return c
 	}
 	// Only actility-http-iot's parameters are known: another connector's

@@ -34,6 +34,9 @@ type checker struct {
 	warns []Warning
 	given func(path string) bool            // nil: a field is given when it is not zero
 	pos   func(path string) (line, col int) // nil: no positions
+	// broken are paths the decoder found unreadable; nothing under them is
+	// checked again.
+	broken map[string]bool
 }
 
 func (ch *checker) at(path string) (int, int) {
@@ -115,7 +118,7 @@ func (c *Config) checkBuffer(ch *checker) {
 		ch.problem("buffer.persist", "%s", oneOf("persist value", b.Persist, []string{PersistOnOutage, PersistAlways}))
 	}
 	if b.MaxSize < MinMaxSize {
-		ch.problem("buffer.maxSize", "maxSize must be at least %s, got %s", MinMaxSize, b.MaxSize)
+		ch.problem("buffer.maxSize", "maxSize must be at least %s (%d bytes), got %d bytes", MinMaxSize, int64(MinMaxSize), int64(b.MaxSize))
 	}
 }
 
@@ -126,6 +129,9 @@ func (c *Config) checkDevices(ch *checker) {
 	seen := map[lorawan.EUI64]int{}
 	for i, d := range c.Devices {
 		p := index("devices", i)
+		if ch.broken[p] {
+			continue
+		}
 		if !ch.has(p+".devEUI", d.DevEUI != zeroEUI) {
 			ch.problem(p, "devEUI is required (16 hex digits, printed on the device's label)")
 		} else if d.DevEUI != zeroEUI {

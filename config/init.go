@@ -1,0 +1,136 @@
+package config
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// InitText is what `edgeflow config init` prints: every key with its
+// default and the reason for it. It parses without a problem into the same
+// configuration as Default (a test holds it to that). Keys without a fixed
+// default (the gateway's id, the buffer path that depends on the machine)
+// are shown commented out.
+func InitText() string {
+	var b strings.Builder
+	w := func(lines ...string) {
+		for _, l := range lines {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	q := strconv.Quote
+	w(
+		"# edgeflow configuration — `edgeflow config init` prints this file.",
+		"#",
+		"# Every key is shown with its default. Leave a key out (or delete it) to",
+		"# keep the default. Indent with spaces, never tabs. `edgeflow config validate",
+		"# --config FILE` lists every problem with its line before you restart.",
+		"# JSON is YAML too: an IoT Flow connection object pastes in as it is.",
+		"",
+		"gateway:",
+		"  # The gateway EUI, 16 hex digits. Default: what the packet forwarder reports.",
+		"  # id: \"AA555A0000000101\"",
+		"  # Position in degrees and metres, reported as LrrLAT/LrrLON.",
+		"  # Default: the GPS position the packet forwarder reports, if any.",
+		"  # latitude: 48.8566",
+		"  # longitude: 2.3522",
+		"  # altitude: 35",
+		"",
+		"packetForwarder:",
+		"  udp:",
+		"    # Where the Semtech UDP packet forwarder sends (serv_port_up and",
+		"    # serv_port_down in its local_conf.json). Loopback, since the forwarder",
+		"    # runs on this gateway and nobody on the network should inject frames.",
+		"    bind: "+q(DefaultUDPBind),
+		"    # Network servers that also get every datagram, unchanged (a raw relay),",
+		"    # e.g. [\"eu1.cloud.thethings.network:1700\"]. None by default.",
+		"    upstreams: []",
+		"  # A ChirpStack gateway bridge's MQTT broker as a second source of frames.",
+		"  # Off by default; uncomment to use it.",
+		"  # mqtt:",
+		"  #   server: \"tcp://127.0.0.1:1883\"   # tcp://, ssl://, ws:// or wss://",
+		"  #   topics: ["+q(DefaultMQTTTopic)+"]   # the default: ChirpStack v4 uplink events",
+		"  #   username: \"\"",
+		"  #   password: \"\"",
+		"  #   caFile: \"\"                      # PEM CA of the broker's certificate (ssl://, wss://)",
+		"",
+		"buffer:",
+		"  # The file that keeps uplinks through outages. Default: "+SystemBufferDir+"/"+BufferFile,
+		"  # when that directory is writable, else ~/.local/state/edgeflow/"+BufferFile+" so",
+		"  # that edgeflow runs without root. Use persistent storage, not /tmp.",
+		"  # path: "+q(SystemBufferDir+"/"+BufferFile),
+		"  # \"on-outage\" writes to flash only what is not delivered promptly (spares",
+		"  # the flash); \"always\" writes every uplink before acknowledging it, so it",
+		"  # survives a power cut.",
+		"  persist: "+q(DefaultPersist),
+		"  # Space the buffer may take; the oldest uplinks go first when it is full.",
+		"  # 64MiB holds days of uplinks from hundreds of devices. At least 1MiB.",
+		"  maxSize: "+q(DefaultMaxSize.String()),
+		"",
+		"api:",
+		"  # The local REST API (connections, status, metrics). Loopback, because it",
+		"  # changes where uplinks go; bind it elsewhere only with a token.",
+		"  bind: "+q(DefaultAPIBind),
+		"  # Bearer token that writes must carry. Empty: none.",
+		"  token: \"\"",
+		"",
+		"log:",
+		"  # debug, info, warn or error. info logs starts, outages and recoveries,",
+		"  # not every uplink, so syslog does not fill the flash.",
+		"  level: "+q(DefaultLogLevel),
+		"",
+		"# Where uplinks go: IoT Flow connection objects. The default is IoT Flow's",
+		"# Cayenne connection. Each connection may have an \"id\"; without one it gets",
+		"# one from its name (\"Actility To Cayenne\" -> \"actility-to-cayenne\").",
+		"# Optional configuration keys: description, headers ({\"Name\": \"value\"}),",
+		"# uplinkTimeValidity (e.g. \"72h\", \"2d\": older uplinks are dropped; default:",
+		"# none) and reconnectStrategy (CALM, NORMAL or AGGRESSIVE; default NORMAL).",
+		"# For brand CAYENNE the destinationURL may be left out.",
+		"connections:",
+	)
+	for _, c := range Default().Connections {
+		c.ID = "" // derived again from the name; keeps the line as IoT Flow shows it
+		w("  - " + connectionJSON(c))
+	}
+	w(
+		"",
+		"# The devices whose uplinks are decoded. Keys are hex: devEUI, joinEUI and",
+		"# devAddr as printed on the label, keys as 32 hex digits. None by default.",
+		"devices: []",
+		"# devices:",
+		"#   - devEUI: \"70B3D57ED0000001\"     # ABP: address and session keys",
+		"#     devAddr: \"260B0001\"",
+		"#     nwkSKey: \"000102030405060708090A0B0C0D0E0F\"",
+		"#     appSKey: \"000102030405060708090A0B0C0D0E0F\"",
+		"#     relaxFCnt: false              # true if the device restarts its counter at power-up",
+		"#   - devEUI: \"70B3D57ED0000002\"     # OTAA: the session is learnt from its join",
+		"#     joinEUI: \"70B3D57ED0000000\"    # (appEUI on LoRaWAN 1.0 labels)",
+		"#     appKey: \"000102030405060708090A0B0C0D0E0F\"",
+		"#     name: \"cold room\"",
+		"",
+		"# A CSV file of further devices (a later version reads it). Default: none.",
+		"# devicesFile: \"/etc/edgeflow/devices.csv\"",
+	)
+	return b.String()
+}
+
+// connectionJSON writes a connection as one line of JSON, the form IoT Flow
+// shows and technicians paste, with its keys in IoT Flow's order.
+func connectionJSON(c Connection) string {
+	b, err := marshalJSON(c)
+	if err != nil {
+		return "{}" // a Connection has nothing json cannot encode
+	}
+	return string(b)
+}
+
+func marshalJSON(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // URLs with & stay readable
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
+}
