@@ -1,0 +1,270 @@
+package uplink
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"edgeflow/packetfwd"
+)
+
+// DecoderOptions tune a Decoder; the zero value is ready to use.
+type DecoderOptions struct {
+	// Now is the agent's clock (default time.Now). It times the
+	// de-duplication window and stands in for a frame without a Time.
+	Now func() time.Time
+	// DedupWindow is how long a delivered frame is remembered (default
+	// 10 s: long enough for a second datagram, another source, or a
+	// device's own retransmission of the same frame).
+	DedupWindow time.Duration
+	// DedupMax bounds the remembered frames (default 4096).
+	DedupMax int
+}
+
+const (
+	defaultDedupWindow = 10 * time.Second
+	defaultDedupMax    = 4096
+)
+
+// Decoder turns received frames into Uplinks. It is safe for concurrent use;
+// calls are serialised, so one Decoder shared by every frame source also
+// de-duplicates across sources.
+type Decoder struct {
+	sessions *Sessions
+	logger   *slog.Logger
+	now      func() time.Time
+	c        counters
+
+	mu      sync.Mutex // guards everything that follows
+	dedup   dedup
+	scratch cryptoScratch
+	used    []bool
+	group   []int
+}
+
+// NewDecoder returns a Decoder over the sessions. A nil logger discards; a
+// nil set keeps the counters in a private set.
+func NewDecoder(s *Sessions, opts DecoderOptions, logger *slog.Logger, set *metrics.Set) *Decoder {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.DedupWindow <= 0 {
+		opts.DedupWindow = defaultDedupWindow
+	}
+	if opts.DedupMax <= 0 {
+		opts.DedupMax = defaultDedupMax
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if set == nil {
+		set = metrics.NewSet()
+	}
+	return &Decoder{
+		sessions: s,
+		logger:   logger,
+		now:      opts.Now,
+		c:        newCounters(set),
+		dedup:    newDedup(opts.DedupWindow, opts.DedupMax),
+	}
+}
+
+// Decode returns the uplinks in the frames of one datagram or message.
+func (d *Decoder) Decode(frames []packetfwd.Frame) []Uplink {
+	return d.AppendDecode(nil, frames)
+}
+
+// AppendDecode appends the uplinks in frames to dst. Frames that carry the
+// same PHYPayload become one Uplink with every reception, best first. Every
+// frame that yields no Uplink is counted under its drop reason. The Uplinks
+// own their Payload and Receptions; frames may be reused afterwards.
+func (d *Decoder) AppendDecode(dst []Uplink, frames []packetfwd.Frame) []Uplink {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	d.used = slices.Grow(d.used[:0], len(frames))[:len(frames)]
+	clear(d.used)
+	for i := range frames {
+		if d.used[i] {
+			continue
+		}
+		if frames[i].CRCStatus != 1 {
+			d.drop(ErrBadCRC, &frames[i], nil)
+			continue
+		}
+		d.group = append(d.group[:0], i)
+		for j := i + 1; j < len(frames); j++ {
+			if !d.used[j] && frames[j].CRCStatus == 1 &&
+				bytes.Equal(frames[j].PHYPayload, frames[i].PHYPayload) {
+				d.used[j] = true
+				d.group = append(d.group, j)
+			}
+		}
+		d.sortBest(frames)
+		dst = d.decodeGroup(dst, frames, now)
+	}
+	return dst
+}
+
+// sortBest orders d.group by RSSI, then SNR, best first, keeping arrival
+// order on ties. Groups are a handful of antennas: insertion sort.
+func (d *Decoder) sortBest(frames []packetfwd.Frame) {
+	g := d.group
+	for i := 1; i < len(g); i++ {
+		for j := i; j > 0 && better(&frames[g[j]], &frames[g[j-1]]); j-- {
+			g[j], g[j-1] = g[j-1], g[j]
+		}
+	}
+}
+
+func better(a, b *packetfwd.Frame) bool {
+	if a.RSSI != b.RSSI {
+		return a.RSSI > b.RSSI
+	}
+	return a.SNR > b.SNR
+}
+
+// decodeGroup decodes the frames of d.group (one PHYPayload) and appends
+// the Uplink, or counts the drop.
+func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.Time) []Uplink {
+	best := &frames[d.group[0]]
+	phy := best.PHYPayload
+	nowNs := now.UnixNano()
+	key := d.dedup.key(phy)
+	if d.dedup.seen(key, nowNs) {
+		d.drop(ErrDuplicate, best, nil)
+		return dst
+	}
+	var f dataFrame
+	if err := parseFrame(phy, &f); err != nil {
+		d.drop(err, best, nil)
+		return dst
+	}
+	cands := d.sessions.lookup(f.devAddr)
+	if len(cands) == 0 {
+		d.drop(ErrUnknownDevAddr, best, &f)
+		return dst
+	}
+	at := d.receivedAt(frames, now)
+	var ss *session
+	var fcnt uint32
+	err := ErrMICFailure
+	for _, c := range cands {
+		fc, e := d.accept(c, &f, at, best)
+		if e == nil {
+			ss, fcnt, err = c, fc, nil
+			break
+		}
+		if e == ErrFCntReplay {
+			err = e // the MIC named the device; another may still own the frame
+		}
+	}
+	if err != nil {
+		d.drop(err, best, &f)
+		return dst
+	}
+	d.dedup.add(key, nowNs)
+	if !f.hasPort || f.fport == 0 {
+		d.drop(ErrMACOnly, best, &f)
+		return dst
+	}
+
+	u := Uplink{
+		DevEUI:     ss.DevEUI,
+		DevAddr:    f.devAddr,
+		MType:      f.mtype,
+		ADR:        f.adr(),
+		ACK:        f.ack(),
+		FCnt:       fcnt,
+		FPort:      f.fport,
+		MIC:        f.mic,
+		ReceivedAt: at,
+		Frequency:  best.Frequency,
+		SF:         best.SF,
+		DataRate:   best.DataRate,
+		Receptions: make([]Reception, len(d.group)),
+	}
+	if len(f.frm) > 0 {
+		u.Payload = make([]byte, len(f.frm))
+		decryptFRM(&d.scratch, ss.app, f.devAddr, fcnt, u.Payload, f.frm)
+	}
+	for i, j := range d.group {
+		fr := &frames[j]
+		u.Receptions[i] = Reception{
+			GatewayEUI: fr.GatewayEUI, RSSI: fr.RSSI, SNR: fr.SNR,
+			Channel: fr.Channel, RFChain: fr.RFChain, Antenna: fr.Antenna,
+			HasPosition: fr.HasPosition, Latitude: fr.Latitude, Longitude: fr.Longitude,
+		}
+	}
+	d.c.forwarded.Inc()
+	if d.logger.Enabled(context.Background(), slog.LevelDebug) {
+		d.logger.Debug("Uplink decoded", "dev_eui", u.DevEUI.String(), "dev_addr", u.DevAddr.String(),
+			"fcnt", u.FCnt, "fport", u.FPort, "receptions", len(u.Receptions))
+	}
+	return append(dst, u)
+}
+
+// receivedAt is the best reception's time, unless only another antenna had
+// GPS time, in UTC; the agent's clock when no frame carries a time.
+func (d *Decoder) receivedAt(frames []packetfwd.Frame, now time.Time) time.Time {
+	at := frames[d.group[0]].Time
+	if !frames[d.group[0]].GPSTime {
+		for _, j := range d.group[1:] {
+			if frames[j].GPSTime && !frames[j].Time.IsZero() {
+				at = frames[j].Time
+				break
+			}
+		}
+	}
+	if at.IsZero() {
+		at = now
+	}
+	return at.UTC()
+}
+
+// accept verifies the frame against one session and, when it verifies with
+// a counter the session allows, records that counter. It returns the full
+// counter, ErrMICFailure or ErrFCntReplay.
+func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *packetfwd.Frame) (uint32, error) {
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	fcnt := fullFCnt(st.fcnt, st.has, f.fcnt16)
+	ok := s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
+	if !ok && s.RelaxFCnt && fcnt != uint32(f.fcnt16) {
+		// A device that reset its counter sends it from zero again.
+		fcnt = uint32(f.fcnt16)
+		ok = s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
+	}
+	if !ok {
+		return 0, ErrMICFailure
+	}
+	if st.has && fcnt <= st.fcnt && !s.RelaxFCnt {
+		return fcnt, ErrFCntReplay
+	}
+	st.has, st.fcnt = true, fcnt
+	st.uplinks++
+	st.lastUplink, st.rssi, st.snr = at, best.RSSI, best.SNR
+	return fcnt, nil
+}
+
+// drop counts a frame that yields no Uplink. The log line is at debug
+// level: frames of other networks' devices are normal on a shared gateway.
+func (d *Decoder) drop(reason error, fr *packetfwd.Frame, f *dataFrame) {
+	d.c.dropped[reason].Inc()
+	if !d.logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	if f == nil {
+		d.logger.Debug("Frame dropped", "reason", reason.Error(),
+			"gateway_eui", fr.GatewayEUI.String(), "size", len(fr.PHYPayload))
+		return
+	}
+	d.logger.Debug("Frame dropped", "reason", reason.Error(),
+		"gateway_eui", fr.GatewayEUI.String(), "dev_addr", f.devAddr.String(), "fcnt16", f.fcnt16)
+}

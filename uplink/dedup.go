@@ -1,0 +1,58 @@
+package uplink
+
+import (
+	"hash/maphash"
+	"time"
+)
+
+// dedup remembers the PHYPayloads delivered (or accepted as MAC-only) within
+// a window, so that the same frame from another datagram, antenna or source
+// is dropped as a duplicate rather than counted as a replay. It is bounded:
+// a flood evicts old entries instead of growing the map, and an evicted
+// repeat still falls to the frame-counter check.
+type dedup struct {
+	seed      maphash.Seed
+	window    int64 // ns
+	max       int
+	expiry    map[uint64]int64 // hash of the PHYPayload → expiry, agent clock, unix ns
+	nextSweep int64
+}
+
+func newDedup(window time.Duration, maxEntries int) dedup {
+	return dedup{
+		seed:   maphash.MakeSeed(),
+		window: int64(window),
+		max:    maxEntries,
+		expiry: make(map[uint64]int64, min(maxEntries, 256)),
+	}
+}
+
+// key hashes a PHYPayload; the random seed keeps collisions unforgeable.
+func (d *dedup) key(phy []byte) uint64 { return maphash.Bytes(d.seed, phy) }
+
+func (d *dedup) seen(k uint64, now int64) bool {
+	exp, ok := d.expiry[k]
+	return ok && now < exp
+}
+
+func (d *dedup) add(k uint64, now int64) {
+	if now >= d.nextSweep || len(d.expiry) >= d.max {
+		d.sweep(now)
+	}
+	for old := range d.expiry {
+		if len(d.expiry) < d.max {
+			break
+		}
+		delete(d.expiry, old) // full of live entries: make room, any will do
+	}
+	d.expiry[k] = now + d.window
+}
+
+func (d *dedup) sweep(now int64) {
+	for k, exp := range d.expiry {
+		if now >= exp {
+			delete(d.expiry, k)
+		}
+	}
+	d.nextSweep = now + d.window
+}

@@ -1,0 +1,201 @@
+package uplink
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/brocaar/lorawan"
+)
+
+// Session is one device's LoRaWAN 1.0 session as configured (ABP) or learnt.
+// Its String, GoString and LogValue mask the keys, so a Session may be
+// logged or printed; never print NwkSKey or AppSKey on their own
+// (lorawan.AES128Key.String prints them in clear).
+type Session struct {
+	DevEUI  lorawan.EUI64
+	DevAddr lorawan.DevAddr
+	NwkSKey lorawan.AES128Key
+	AppSKey lorawan.AES128Key
+	// RelaxFCnt accepts a counter that is not greater than the last one when
+	// its MIC verifies, for ABP devices that reset their counter on reboot.
+	// Repeats within the de-duplication window are still dropped.
+	RelaxFCnt bool
+}
+
+// String describes the session with its keys masked.
+func (s Session) String() string {
+	return fmt.Sprintf("{DevEUI:%s DevAddr:%s NwkSKey:%s AppSKey:%s RelaxFCnt:%t}",
+		s.DevEUI, s.DevAddr, maskedKey, maskedKey, s.RelaxFCnt)
+}
+
+// GoString keeps %#v from printing the keys.
+func (s Session) GoString() string { return "uplink.Session" + s.String() }
+
+// LogValue keeps slog from printing the keys.
+func (s Session) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("dev_eui", s.DevEUI.String()),
+		slog.String("dev_addr", s.DevAddr.String()),
+		slog.String("nwk_s_key", maskedKey),
+		slog.String("app_s_key", maskedKey),
+		slog.Bool("relax_fcnt", s.RelaxFCnt),
+	)
+}
+
+const maskedKey = "********"
+
+// DeviceState is what Snapshot reports for one device, for status pages and
+// for persisting frame counters across restarts.
+type DeviceState struct {
+	DevEUI  lorawan.EUI64
+	DevAddr lorawan.DevAddr
+	HasFCnt bool   // an uplink (or RestoreFCnt) set FCnt
+	FCnt    uint32 // last accepted 32-bit FCntUp
+	Uplinks uint64 // frames accepted since the session was set
+
+	LastUplink time.Time // reception time of the last accepted frame
+	RSSI       float64   // of its best reception
+	SNR        float64
+}
+
+// ErrDuplicateDevEUI is returned by Set when two sessions name the same device.
+var ErrDuplicateDevEUI = errors.New("duplicate_dev_eui")
+
+// Sessions is the table of device sessions. It is safe for concurrent use:
+// lookups read an immutable table through an atomic pointer, and each
+// device's counter state has its own lock.
+type Sessions struct {
+	mu  sync.Mutex // serialises Set and RestoreFCnt against each other
+	tab atomic.Pointer[sessionTable]
+}
+
+type sessionTable struct {
+	byAddr map[lorawan.DevAddr][]*session
+	byEUI  map[lorawan.EUI64]*session
+}
+
+// session is the immutable part of a Session plus the expanded keys, so
+// that the hot path never runs the AES key schedule.
+type session struct {
+	Session
+	nwk cmacKey
+	app cipher.Block
+	st  *devState // shared with the session it replaced when keys are equal
+}
+
+type devState struct {
+	mu         sync.Mutex
+	has        bool
+	fcnt       uint32
+	uplinks    uint64
+	lastUplink time.Time
+	rssi, snr  float64
+}
+
+// NewSessions returns an empty table.
+func NewSessions() *Sessions {
+	s := &Sessions{}
+	s.tab.Store(&sessionTable{
+		byAddr: map[lorawan.DevAddr][]*session{},
+		byEUI:  map[lorawan.EUI64]*session{},
+	})
+	return s
+}
+
+// Set replaces the whole table at once (a reload). A device whose DevAddr
+// and keys are unchanged keeps its frame-counter state; any other change
+// starts the device afresh, since a new session restarts its counter. On
+// error the table is left as it was.
+func (s *Sessions) Set(devs []Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.tab.Load()
+	nt := &sessionTable{
+		byAddr: make(map[lorawan.DevAddr][]*session, len(devs)),
+		byEUI:  make(map[lorawan.EUI64]*session, len(devs)),
+	}
+	for _, d := range devs {
+		if _, dup := nt.byEUI[d.DevEUI]; dup {
+			return fmt.Errorf("%w: %s", ErrDuplicateDevEUI, d.DevEUI)
+		}
+		ns, err := newSession(d)
+		if err != nil {
+			return err
+		}
+		if o := old.byEUI[d.DevEUI]; o != nil && o.DevAddr == d.DevAddr &&
+			o.NwkSKey == d.NwkSKey && o.AppSKey == d.AppSKey {
+			ns.st = o.st
+		}
+		nt.byEUI[d.DevEUI] = ns
+		nt.byAddr[d.DevAddr] = append(nt.byAddr[d.DevAddr], ns)
+	}
+	s.tab.Store(nt)
+	return nil
+}
+
+func newSession(d Session) (*session, error) {
+	nwk, err := newCMACKey(d.NwkSKey)
+	if err != nil {
+		return nil, err
+	}
+	app, err := aes.NewCipher(d.AppSKey[:])
+	if err != nil {
+		return nil, err
+	}
+	return &session{Session: d, nwk: nwk, app: app, st: &devState{}}, nil
+}
+
+// lookup returns every session with this DevAddr; the caller must not
+// modify the slice.
+func (s *Sessions) lookup(addr lorawan.DevAddr) []*session {
+	return s.tab.Load().byAddr[addr]
+}
+
+// Len is the number of sessions.
+func (s *Sessions) Len() int { return len(s.tab.Load().byEUI) }
+
+// RestoreFCnt sets a device's last accepted counter, e.g. from state saved
+// before a restart. It only moves the counter forward, and reports whether
+// the device is known.
+func (s *Sessions) RestoreFCnt(devEUI lorawan.EUI64, fcnt uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.tab.Load().byEUI[devEUI]
+	if ss == nil {
+		return false
+	}
+	st := ss.st
+	st.mu.Lock()
+	if !st.has || fcnt > st.fcnt {
+		st.has, st.fcnt = true, fcnt
+	}
+	st.mu.Unlock()
+	return true
+}
+
+// Snapshot returns every device's state, ordered by DevEUI.
+func (s *Sessions) Snapshot() []DeviceState {
+	tab := s.tab.Load()
+	out := make([]DeviceState, 0, len(tab.byEUI))
+	for _, ss := range tab.byEUI {
+		st := ss.st
+		st.mu.Lock()
+		out = append(out, DeviceState{
+			DevEUI: ss.DevEUI, DevAddr: ss.DevAddr,
+			HasFCnt: st.has, FCnt: st.fcnt, Uplinks: st.uplinks,
+			LastUplink: st.lastUplink, RSSI: st.rssi, SNR: st.snr,
+		})
+		st.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b DeviceState) int {
+		return slices.Compare(a.DevEUI[:], b.DevEUI[:])
+	})
+	return out
+}
