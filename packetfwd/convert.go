@@ -1,0 +1,134 @@
+package packetfwd
+
+import (
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/brocaar/lorawan"
+
+	"edgeflow/packetfwd/gwmp"
+)
+
+// Position is a gateway's position in degrees and metres.
+type Position struct {
+	Latitude  float64
+	Longitude float64
+	Altitude  float64
+}
+
+// minGPSTime rejects the epoch-like times some forwarders print before
+// their GPS has a fix; the agent's clock is better than those.
+var minGPSTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// framesFromPushData turns the rxpk of one PUSH_DATA into Frames: one per
+// rxpk, or one per antenna for Kerlink's rsig format. rxpk that the uplink
+// side could not use are left out and reported to drop with a reason from
+// rxpkDropReasons. recv is the agent's clock at reception; pos, when
+// hasPos, is the gateway's position.
+//
+// Every Frame gets its own PHYPayload (handlers may keep or modify it), but
+// all of them share one allocation.
+func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, hasPos bool,
+	drop func(reason string, rx *gwmp.RXPK, err error)) []Frame {
+	nFrames, nBytes := 0, 0
+	for i := range p.Payload.RXPK {
+		rx := &p.Payload.RXPK[i]
+		if rx.Stat != 1 {
+			continue
+		}
+		n := max(1, len(rx.RSig))
+		nFrames += n
+		nBytes += n * base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(rx.Data, "=")))
+	}
+	if nFrames == 0 {
+		for i := range p.Payload.RXPK {
+			drop(statReason(p.Payload.RXPK[i].Stat), &p.Payload.RXPK[i], nil)
+		}
+		return nil
+	}
+	frames := make([]Frame, 0, nFrames)
+	buf := make([]byte, 0, nBytes)
+	for i := range p.Payload.RXPK {
+		rx := &p.Payload.RXPK[i]
+		if rx.Stat != 1 {
+			drop(statReason(rx.Stat), rx, nil)
+			continue
+		}
+		start := len(buf)
+		var err error
+		if buf, err = rx.AppendPayload(buf); err != nil {
+			drop(gwmp.Reason(err), rx, err)
+			continue
+		}
+		payload := buf[start:len(buf):len(buf)]
+		if len(payload) == 0 {
+			drop("empty_payload", rx, nil)
+			continue
+		}
+		f, ok := baseFrame(p.GatewayEUI, rx, recv)
+		if !ok {
+			buf = buf[:start]
+			drop("bad_datr", rx, nil)
+			continue
+		}
+		f.PHYPayload = payload
+		if hasPos {
+			f.HasPosition, f.Latitude, f.Longitude, f.Altitude = true, pos.Latitude, pos.Longitude, pos.Altitude
+		}
+		if len(rx.RSig) == 0 {
+			frames = append(frames, f)
+			continue
+		}
+		for j, sig := range rx.RSig {
+			if j > 0 {
+				start := len(buf)
+				buf = append(buf, payload...)
+				f.PHYPayload = buf[start:len(buf):len(buf)]
+			}
+			f.Antenna, f.Channel, f.RSSI, f.SNR = sig.Ant, sig.Chan, sig.RSSIC, sig.LSNR
+			frames = append(frames, f)
+		}
+	}
+	return frames
+}
+
+// baseFrame fills the fields that come from the rxpk itself. ok is false
+// for a LoRa rxpk whose data rate cannot be read.
+func baseFrame(eui lorawan.EUI64, rx *gwmp.RXPK, recv time.Time) (Frame, bool) {
+	f := Frame{
+		GatewayEUI: eui,
+		Time:       recv,
+		Tmst:       rx.Tmst,
+		Frequency:  rx.Freq,
+		Modulation: rx.Modu,
+		DataRate:   rx.DatR.String(),
+		CodeRate:   rx.CodR,
+		Channel:    rx.Chan,
+		RFChain:    rx.RFCh,
+		Board:      rx.Brd,
+		RSSI:       rx.RSSI,
+		SNR:        rx.LSNR,
+		CRCStatus:  rx.Stat,
+	}
+	if t := rx.Time.Time; !t.IsZero() && !t.Before(minGPSTime) {
+		f.Time, f.GPSTime = t, true
+	}
+	if sf, bw, ok := gwmp.ParseLoRaDataRate(rx.DatR.LoRa); ok {
+		f.SF, f.Bandwidth = sf, bw
+	} else if rx.Modu == "LORA" {
+		return f, false
+	}
+	return f, true
+}
+
+func statReason(stat int) string {
+	switch stat {
+	case -1:
+		return "crc_error"
+	case 0:
+		return "no_crc"
+	default:
+		return "bad_stat"
+	}
+}

@@ -1,0 +1,277 @@
+package packetfwd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/brocaar/lorawan"
+
+	"edgeflow/packetfwd/gwmp"
+)
+
+// UDPConfig configures the Semtech UDP (GWMP) server.
+type UDPConfig struct {
+	// Bind is the listen address; "127.0.0.1:1700" when empty.
+	Bind string
+	// Position, when set, is used for every Frame instead of the position
+	// the gateway reports in its stat.
+	Position *Position
+	// Now is the clock (reception times, gateway status); nil means time.Now.
+	Now func() time.Time
+	// LogInterval is the least time between two warnings about one source
+	// IP; 10 s when zero.
+	LogInterval time.Duration
+	// MaxGateways bounds the gateway registry; 256 when zero.
+	MaxGateways int
+}
+
+// DefaultUDPBind is the listen address when UDPConfig.Bind is empty.
+const DefaultUDPBind = "127.0.0.1:1700"
+
+// maxDatagram is the largest UDP payload; sx1302 forwarders can fill it.
+const maxDatagram = 65535
+
+// UDPServer receives GWMP from packet forwarders. It acknowledges PUSH_DATA
+// after the handler took the frames and PULL_DATA at once, and keeps the
+// status of each gateway. Datagrams are handled one at a time, in arrival
+// order, by a single goroutine, so the handler sees frames in order.
+type UDPServer struct {
+	cfg     UDPConfig
+	handler Handler
+	logger  *slog.Logger
+	now     func() time.Time
+	metrics *udpMetrics
+	rlog    *rateLog
+	gws     *registry
+
+	mu      sync.Mutex // guards conn, started, stopped
+	conn    *net.UDPConn
+	started bool
+	stopped bool
+	done    chan struct{}
+	wg      sync.WaitGroup
+
+	// Owned by the read goroutine: reused across datagrams.
+	push gwmp.PushDataPacket
+	ack  [gwmp.HeaderLen]byte
+}
+
+// NewUDPServer returns a server that passes frames to h. logger may be nil
+// (discard); set may be nil (a private set, for tests).
+func NewUDPServer(cfg UDPConfig, h Handler, logger *slog.Logger, set *metrics.Set) *UDPServer {
+	if cfg.Bind == "" {
+		cfg.Bind = DefaultUDPBind
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = 10 * time.Second
+	}
+	if cfg.MaxGateways <= 0 {
+		cfg.MaxGateways = 256
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if set == nil {
+		set = metrics.NewSet()
+	}
+	s := &UDPServer{
+		cfg:     cfg,
+		handler: h,
+		logger:  logger,
+		now:     cfg.Now,
+		metrics: newUDPMetrics(set),
+		rlog:    newRateLog(logger, cfg.LogInterval, cfg.Now),
+		gws:     newRegistry(cfg.MaxGateways),
+		done:    make(chan struct{}),
+	}
+	set.GetOrCreateGauge("edgeflow_udp_gateways", func() float64 { return float64(s.gws.len()) })
+	return s
+}
+
+// Start binds the socket and serves until Stop or until ctx is done. ctx is
+// also the context handed to the Handler.
+func (s *UDPServer) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopped {
+		return errors.New("packetfwd: UDP server already started")
+	}
+	addr, err := net.ResolveUDPAddr("udp", s.cfg.Bind)
+	if err != nil {
+		return fmt.Errorf("packetfwd: resolve udp bind %q: %w", s.cfg.Bind, err)
+	}
+	conn, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		return fmt.Errorf("packetfwd: listen udp %q: %w", s.cfg.Bind, err)
+	}
+	s.conn, s.started = conn, true
+	// Add before starting, so that a Stop racing with Start waits for both.
+	s.wg.Add(2)
+	go s.readLoop(ctx, conn)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-ctx.Done():
+			s.shutdown()
+		case <-s.done:
+		}
+	}()
+	s.logger.Info("Listening for packet forwarders", "bind", conn.LocalAddr().String())
+	return nil
+}
+
+// Addr returns the bound address (useful with port 0), nil before Start.
+func (s *UDPServer) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	return s.conn.LocalAddr()
+}
+
+// Stop closes the socket and waits until the datagram in hand, if any, has
+// been handled. It is safe to call more than once.
+func (s *UDPServer) Stop() {
+	s.shutdown()
+	s.wg.Wait()
+}
+
+// Close is Stop, for io.Closer.
+func (s *UDPServer) Close() error {
+	s.Stop()
+	return nil
+}
+
+// shutdown closes the socket without waiting; the read loop then ends.
+func (s *UDPServer) shutdown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	close(s.done)
+	if s.conn != nil {
+		s.conn.Close()
+	}
+}
+
+func (s *UDPServer) isStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
+// SendTo sends a raw datagram from the server's socket, e.g. a PULL_RESP to
+// a gateway's DownlinkPath: forwarders connect() their sockets, so replies
+// must come from the address they send to.
+func (s *UDPServer) SendTo(addr netip.AddrPort, b []byte) error {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn == nil {
+		return errors.New("packetfwd: UDP server not started")
+	}
+	_, err := conn.WriteToUDPAddrPort(b, addr)
+	return err
+}
+
+// Gateways returns the status of every gateway heard from, by EUI.
+func (s *UDPServer) Gateways() []GatewayStatus { return s.gws.list() }
+
+// DownlinkPath returns where the gateway's last PULL_DATA came from and its
+// protocol version; ok is false if it never sent one.
+func (s *UDPServer) DownlinkPath(eui lorawan.EUI64) (DownlinkPath, bool) {
+	return s.gws.downlinkPath(eui)
+}
+
+func (s *UDPServer) readLoop(ctx context.Context, conn *net.UDPConn) {
+	defer s.wg.Done()
+	buf := make([]byte, maxDatagram)
+	for {
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if s.isStopped() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.logger.Error("Failed to read UDP datagram", "error", err)
+			// Do not spin if the error persists.
+			select {
+			case <-s.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		s.handleDatagram(ctx, buf[:n], src)
+	}
+}
+
+// handleDatagram handles one datagram. b is only valid during the call.
+func (s *UDPServer) handleDatagram(ctx context.Context, b []byte, src netip.AddrPort) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.metrics.drop("panic")
+			s.rlog.warn(src, "Recovered from panic while handling datagram", "panic", fmt.Sprint(r), "data", quoteData(b))
+		}
+	}()
+	h, err := gwmp.ParseHeader(b)
+	if err != nil {
+		s.dropDatagram(src, err, b)
+		return
+	}
+	s.metrics.received[h.Type].Inc()
+	switch h.Type {
+	case gwmp.PushData:
+		s.handlePushData(ctx, b, src)
+	case gwmp.PullData:
+		s.handlePullData(b, src)
+	case gwmp.TXAck:
+		s.handleTXAck(b, src)
+	default:
+		s.metrics.drop("unexpected_type")
+		s.rlog.warn(src, "Dropped datagram", "reason", "unexpected_type", "type", h.Type.String())
+	}
+}
+
+func (s *UDPServer) dropDatagram(src netip.AddrPort, err error, b []byte) {
+	reason := gwmp.Reason(err)
+	s.metrics.drop(reason)
+	s.rlog.warn(src, "Dropped datagram", "reason", reason, "error", err.Error(), "size", len(b), "data", quoteData(b))
+}
+
+// sendAck sends a 4-byte ack echoing version and token from the server's
+// own buffer, so that acking does not allocate.
+func (s *UDPServer) sendAck(b []byte, t gwmp.Type, src netip.AddrPort) bool {
+	s.ack = [4]byte{b[0], b[1], b[2], byte(t)}
+	if err := s.SendTo(src, s.ack[:]); err != nil {
+		s.metrics.sendErrors.Inc()
+		if !s.isStopped() {
+			s.rlog.warn(src, "Failed to send ack", "type", t.String(), "error", err.Error())
+		}
+		return false
+	}
+	return true
+}
+
+// quoteData shows the start of a bad datagram in logs, enough to recognise
+// a misconfigured sender without flooding the log.
+func quoteData(b []byte) string {
+	const max = 64
+	if len(b) > max {
+		return fmt.Sprintf("%q…", b[:max])
+	}
+	return fmt.Sprintf("%q", b)
+}

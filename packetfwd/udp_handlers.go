@@ -1,0 +1,84 @@
+package packetfwd
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+
+	"edgeflow/packetfwd/gwmp"
+)
+
+// handlePushData hands the frames to the handler, then acks: with persist
+// "always" a PUSH_ACK thus means the uplink is on flash. If the handler
+// fails there is no ack, which the forwarder reports in its ackr statistic.
+func (s *UDPServer) handlePushData(ctx context.Context, b []byte, src netip.AddrPort) {
+	p := &s.push
+	if err := p.UnmarshalBinary(b); err != nil {
+		s.dropDatagram(src, err, b)
+		// With a whole header the forwarder expects an ack, and it never
+		// resends: acking keeps its link statistics honest.
+		if !errors.Is(err, gwmp.ErrTooShort) {
+			s.ackPush(b, src)
+		}
+		return
+	}
+	now := s.now()
+	pos, hasPos := s.gws.pushData(p, src, now)
+	if s.cfg.Position != nil {
+		pos, hasPos = *s.cfg.Position, true
+	}
+	s.metrics.rxpk.Add(len(p.Payload.RXPK))
+	frames := framesFromPushData(p, now, pos, hasPos, func(reason string, rx *gwmp.RXPK, err error) {
+		s.metrics.dropRXPK(reason)
+		if reason == "crc_error" || reason == "no_crc" {
+			return // routine radio noise, not worth a log line
+		}
+		args := []any{"reason", reason, "gateway_eui", p.GatewayEUI.String(), "tmst", rx.Tmst}
+		if err != nil {
+			args = append(args, "error", err.Error())
+		}
+		s.rlog.warn(src, "Dropped rxpk", args...)
+	})
+	if len(frames) > 0 {
+		s.metrics.frames.Add(len(frames))
+		if err := s.handler.HandleFrames(ctx, frames); err != nil {
+			s.metrics.handlerErrors.Inc()
+			s.rlog.warn(src, "Frames not taken, PUSH_DATA not acknowledged",
+				"gateway_eui", p.GatewayEUI.String(), "frames", len(frames), "error", err.Error())
+			return
+		}
+	}
+	s.ackPush(b, src)
+}
+
+func (s *UDPServer) ackPush(b []byte, src netip.AddrPort) {
+	if s.sendAck(b, gwmp.PushAck, src) {
+		s.metrics.pushAcks.Inc()
+	}
+}
+
+// handlePullData acks and remembers the address: it is the forwarder's
+// downlink socket, distinct from the one PUSH_DATA comes from.
+func (s *UDPServer) handlePullData(b []byte, src netip.AddrPort) {
+	var p gwmp.PullDataPacket
+	if err := p.UnmarshalBinary(b); err != nil {
+		s.dropDatagram(src, err, b)
+		return
+	}
+	s.gws.pullData(p.GatewayEUI, p.Version, src, s.now())
+	if s.sendAck(b, gwmp.PullAck, src) {
+		s.metrics.pullAcks.Inc()
+	}
+}
+
+func (s *UDPServer) handleTXAck(b []byte, src netip.AddrPort) {
+	var p gwmp.TXAckPacket
+	if err := p.UnmarshalBinary(b); err != nil {
+		s.dropDatagram(src, err, b)
+		return
+	}
+	if code := p.ErrorCode(); code != "" {
+		s.metrics.txAckErrors.Inc()
+		s.rlog.warn(src, "Downlink not sent", "gateway_eui", p.GatewayEUI.String(), "tx_error", code)
+	}
+}
