@@ -1,0 +1,21 @@
+// Package buffer keeps received uplinks on the gateway's flash while a
+// connection's endpoint cannot take them: one durable FIFO queue per
+// connection, all in one bbolt file.
+//
+// Layout of the file (flat on purpose: every extra bucket level is one more
+// page rewritten per commit):
+//
+//	meta        version key; its bucket sequence is the store-wide record
+//	            sequence, so seqs keep rising even across DeleteQueue
+//	r/<queue>   records: 8-byte big-endian seq -> header + data
+//	d/<queue>   dead letters: original seq -> header + reason + data
+//
+// All writes go through one writer goroutine that coalesces concurrent
+// Append, Ack and maintenance calls into one transaction (group commit): a
+// commit costs two fdatasyncs and several rewritten pages whatever its size,
+// so batching is what keeps flash wear and latency down.
+//
+// Delivery is at-least-once: a record is removed only by Ack, and an Ack that
+// has not been committed when the process dies is lost, so the record is sent
+// again after a restart.
+package buffer

@@ -1,0 +1,122 @@
+package buffer
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+const (
+	// DefaultMaxSize is the disk budget when Options.MaxSize is zero. A
+	// buffered uplink takes about 420 bytes on disk (300-byte record, full
+	// pages), so 64 MiB holds ~160k uplinks: 1.8 days of a busy gateway at one
+	// uplink a second, weeks at typical rates. It is small enough for the data
+	// partitions of small gateways and, mapped, a modest share of a 32-bit
+	// address space and of 128 MB of RAM.
+	DefaultMaxSize = 64 << 20
+
+	// maxSize32 caps the file on 32-bit targets: bbolt maps the whole file
+	// and doubles the map, and at 512 MiB-1 GiB mmap fails or bbolt faults
+	// (see docs/reference/buffering-and-bbolt.md §1.5).
+	maxSize32 = 256 << 20
+	minSize   = 1 << 20
+
+	// MaxRecordSize bounds one record: uplinks are well under 1 KiB, and a
+	// bound keeps one bad caller from filling the budget in one record.
+	MaxRecordSize = 64 << 10
+	// MaxQueueName bounds queue names (they are bucket names and metric labels).
+	MaxQueueName = 200
+
+	// DefaultCommitInterval bounds how long an Append waits for company
+	// before its transaction commits; it is also the power-cut loss window
+	// of records not yet acknowledged to the caller.
+	DefaultCommitInterval = 15 * time.Millisecond
+	// DefaultMaxBatch commits early once this many records are pending: past
+	// a few hundred records per commit the per-record write cost flattens.
+	DefaultMaxBatch = 500
+
+	// dataShare is the part of MaxSize that live records may use. The rest
+	// is room for copy-on-write pages of the running commit, pages freed but
+	// still pending, the freelist and bbolt's growth step, so bbolt's hard
+	// MaxSize is a backstop that is rarely hit.
+	dataShareNum, dataShareDen = 7, 10
+
+	// Compaction: only worth a rename when the file is big in absolute
+	// terms and mostly free space (a drained backlog).
+	compactMinFile   = 8 << 20
+	compactRatio     = 4
+	compactMinPeriod = time.Minute
+
+	lockTimeout = 5 * time.Second
+)
+
+// is32bit is true on 32-bit targets (arm, mips, mipsle, 386).
+const is32bit = ^uint(0)>>32 == 0
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
+	// MaxSize is the disk budget of the file in bytes (default
+	// DefaultMaxSize, at least 1 MiB, at most 256 MiB on 32-bit targets).
+	// When it is reached the oldest records are dropped, never the new ones.
+	MaxSize int64
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+	// Metrics receives the store's metrics; nil keeps them in a private set.
+	Metrics *metrics.Set
+	// Now is the clock (dead-letter times, damaged-file names); nil is time.Now.
+	Now func() time.Time
+	// CommitInterval is the longest a write waits to be grouped with others.
+	CommitInterval time.Duration
+	// MaxBatch commits as soon as this many records are pending.
+	MaxBatch int
+	// Check vets an existing file before it is opened and returns an error
+	// if it must not be opened. bbolt panics on corrupt pages, sometimes in
+	// its own goroutines, so the agent runs the check in a child process
+	// (see CommandCheck); nil runs CheckFile in this process.
+	Check func(path string) error
+
+	// failpoint, when set (tests only), is called at named points and may
+	// kill the process to simulate a crash there.
+	failpoint func(name string)
+}
+
+func (o Options) withDefaults() (Options, []string) {
+	var notes []string
+	if o.MaxSize <= 0 {
+		o.MaxSize = DefaultMaxSize
+	}
+	if o.MaxSize < minSize {
+		o.MaxSize = minSize
+		notes = append(notes, "max_size raised to 1 MiB")
+	}
+	if is32bit && o.MaxSize > maxSize32 {
+		o.MaxSize = maxSize32
+		notes = append(notes, "max_size lowered to 256 MiB on a 32-bit target")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewSet()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = DefaultCommitInterval
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.Check == nil {
+		o.Check = CheckFile
+	}
+	return o, notes
+}
+
+func (o Options) hit(name string) {
+	if o.failpoint != nil {
+		o.failpoint(name)
+	}
+}

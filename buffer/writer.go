@@ -1,0 +1,235 @@
+package buffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// op is one request to the writer goroutine. apply runs inside the group
+// transaction; it must check its preconditions before changing anything and
+// report a failed precondition in soft, so one bad request does not abort
+// the others. An error returned by apply aborts the whole transaction.
+type op struct {
+	recs      int // records added, counted towards MaxBatch
+	apply     func(w *wtx) error
+	exclusive func() error // run alone, between transactions (compaction)
+	soft      error
+	err       error
+	done      chan struct{}
+}
+
+// submit hands o to the writer and waits until its transaction committed.
+// Once handed over, it waits regardless of ctx: the caller must learn
+// whether the write is durable.
+func (s *Store) submit(ctx context.Context, o *op) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	o.done = make(chan struct{})
+	select {
+	case s.ops <- o:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-o.done
+	return o.err
+}
+
+// run is the single writer: it gathers requests until MaxBatch records are
+// pending or CommitInterval has passed since the first one, then commits
+// them in one transaction.
+func (s *Store) run() {
+	defer close(s.done)
+	for {
+		var first *op
+		select {
+		case first = <-s.ops:
+		case <-s.quit:
+			return
+		}
+		if first.exclusive != nil {
+			s.runExclusive(first)
+			continue
+		}
+		batch, n := []*op{first}, first.recs
+		var next *op
+		if n < s.opts.MaxBatch {
+			t := time.NewTimer(s.opts.CommitInterval)
+		collect:
+			for n < s.opts.MaxBatch {
+				select {
+				case o := <-s.ops:
+					if o.exclusive != nil {
+						next = o
+						break collect
+					}
+					batch = append(batch, o)
+					n += o.recs
+				case <-t.C:
+					break collect
+				case <-s.quit:
+					break collect
+				}
+			}
+			t.Stop()
+		}
+		s.commit(batch)
+		if next != nil {
+			s.runExclusive(next)
+		}
+		s.maybeCompact()
+	}
+}
+
+func (s *Store) runExclusive(o *op) {
+	o.err = o.exclusive()
+	close(o.done)
+}
+
+func (s *Store) commit(batch []*op) {
+	w, err := s.runTx(batch)
+	for attempt := 0; err != nil && errors.Is(err, berrors.ErrMaxSizeReached) && attempt < 3; attempt++ {
+		// bbolt's hard limit: the estimate was off (fragmentation, pages
+		// pending behind a reader). Free pages in a commit of their own,
+		// since pages freed in a transaction are reusable only after it.
+		freed, derr := s.dropForSpace(s.opts.MaxSize / 16)
+		if derr != nil || freed == 0 {
+			err = fmt.Errorf("%w: %v", ErrNoSpace, err)
+			break
+		}
+		w, err = s.runTx(batch)
+	}
+	if err == nil {
+		s.publish(w)
+	} else {
+		s.log.Error("Buffer commit failed", "error", err.Error(), "requests", len(batch))
+	}
+	for _, o := range batch {
+		o.err = err
+		if err == nil {
+			o.err = o.soft
+		}
+		close(o.done)
+	}
+}
+
+// update runs fn in a write transaction with panics turned into errors, and
+// returns the transaction's record of changes.
+func (s *Store) update(fn func(w *wtx) error) (w *wtx, err error) {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.db == nil {
+		return nil, ErrClosed
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = s.panicked("write", r)
+		}
+	}()
+	pageSize := int64(s.db.Info().PageSize)
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		w = newWtx(s, tx)
+		tx.OnCommit(func() {
+			// Every allocated page is a dirty page written by this commit;
+			// the meta page comes on top.
+			st := tx.Stats()
+			w.written = st.GetPageAlloc() + pageSize
+		})
+		if err := fn(w); err != nil {
+			return err
+		}
+		w.finish()
+		return nil
+	})
+	return w, err
+}
+
+func (s *Store) runTx(batch []*op) (*wtx, error) {
+	return s.update(func(w *wtx) error {
+		for _, o := range batch {
+			o.soft = nil
+			if err := o.apply(w); err != nil {
+				return err
+			}
+		}
+		// Acks in this batch already count; what remains over the budget
+		// goes, oldest first.
+		if over := s.live.Load() + w.liveDelta - s.dataLimit; over > 0 {
+			if _, err := w.dropOldest(over); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// dropForSpace drops at least want stored bytes in a commit of its own.
+func (s *Store) dropForSpace(want int64) (int64, error) {
+	var freed int64
+	w, err := s.update(func(w *wtx) error {
+		var err error
+		freed, err = w.dropOldest(want)
+		return err
+	})
+	if err == nil {
+		s.publish(w)
+	}
+	return freed, err
+}
+
+// publish applies a committed transaction to the in-memory stats and
+// metrics, then runs its completion hooks.
+func (s *Store) publish(w *wtx) {
+	s.mu.Lock()
+	for q, d := range w.touched {
+		st := s.queues[q]
+		if d.reset && st != nil {
+			s.live.Add(-st.stored)
+			st = nil
+		}
+		if st == nil {
+			st = &queueState{}
+		}
+		st.count += d.count
+		st.bytes += d.bytes
+		st.dead += d.dead
+		st.deadBytes += d.deadBytes
+		st.stored += d.stored
+		st.oldest = d.oldest
+		s.live.Add(d.stored)
+		if d.exists {
+			s.queues[q] = st
+			s.m.depth(q).Set(float64(st.count))
+		} else {
+			delete(s.queues, q)
+			s.m.set.UnregisterMetric(s.m.depthName(q))
+		}
+	}
+	s.mu.Unlock()
+
+	s.m.commits.Inc()
+	s.m.written.AddInt64(w.written)
+	s.m.appended.Add(w.appended)
+	s.m.acked.Add(w.acked)
+	s.m.deadLettered.Add(w.deadLettered)
+	s.m.replayed.Add(w.replayed)
+	for reason, n := range w.dropped {
+		s.m.dropped(reason).Add(n)
+	}
+	if n := w.dropped[reasonFull]; n > 0 {
+		s.log.Warn("Buffer full: dropped oldest records", "dropped", n, "reason", reasonFull,
+			"live_bytes", s.live.Load(), "budget_bytes", s.dataLimit)
+	}
+	for _, f := range w.after {
+		f()
+	}
+}
