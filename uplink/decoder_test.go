@@ -116,8 +116,8 @@ func TestFullFCnt(t *testing.T) {
 		{0, false, 7, 7},
 		{0, false, 65535, 65535},
 		{5, true, 6, 6},
-		{5, true, 5, 5},           // repeat: replay after the MIC
-		{65535, true, 0, 65536},   // wrap
+		{5, true, 5, 5},         // repeat: replay after the MIC
+		{65535, true, 0, 65536}, // wrap
 		{0x1fffe, true, 3, 0x20003},
 		{70000, true, 100, 65636}, // forward jump 61172 > MAX_FCNT_GAP: an old frame, as is
 		{70000, true, 20000, 0x10000 + 20000},
