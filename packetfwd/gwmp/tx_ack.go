@@ -48,15 +48,20 @@ func (p *TXAckPacket) UnmarshalBinary(b []byte) error {
 	}
 	*p = TXAckPacket{Version: h.Version, Token: h.Token}
 	rest := b[HeaderLen:]
-	// A JSON object right at byte 4 means an old forwarder without EUI; an
-	// EUI whose first byte is '{' is told apart by the JSON not parsing.
+	// Old forwarders put the JSON right at byte 4, with no EUI. Prefer the
+	// EUI reading whenever what follows 8 bytes is nothing or an object: a
+	// JSON object cut 8 bytes in is (short of contrived strings) no object.
 	switch js := trimJSON(rest); {
-	case len(js) > 0 && js[0] == '{' && json.Valid(js):
+	case len(rest) >= 8 && isObjectOrEmpty(trimJSON(rest[8:])):
+		p.HasEUI = true
+		copy(p.GatewayEUI[:], rest[:8])
+		rest = rest[8:]
+	case isObjectOrEmpty(js):
 	case len(rest) >= 8:
 		p.HasEUI = true
 		copy(p.GatewayEUI[:], rest[:8])
 		rest = rest[8:]
-	case len(js) > 0:
+	default:
 		return ErrTooShort
 	}
 	js := trimJSON(rest)
@@ -84,4 +89,8 @@ func (p TXAckPacket) MarshalBinary() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, js...), nil
+}
+
+func isObjectOrEmpty(js []byte) bool {
+	return len(js) == 0 || (js[0] == '{' && json.Valid(js))
 }

@@ -1,0 +1,61 @@
+package packetfwd
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/brocaar/lorawan"
+
+	"edgeflow/packetfwd/gwmp"
+)
+
+// FuzzFramesFromPushData feeds arbitrary PUSH_DATA JSON through the decoder
+// and the rxpk → Frame conversion. Seeds: testdata/fuzz/FuzzFramesFromPushData.
+func FuzzFramesFromPushData(f *testing.F) {
+	f.Fuzz(func(t *testing.T, js []byte) {
+		var p gwmp.PushDataPacket
+		if err := p.UnmarshalBinary(pkt(2, "0001", 0, "0102030405060708", string(js))); err != nil {
+			return
+		}
+		// Every rxpk turns into frames or into exactly one drop.
+		wantFrames, drops := 0, 0
+		frames := framesFromPushData(&p, recvTime, Position{1, 2, 3}, true, func(reason string, rx *gwmp.RXPK, _ error) {
+			if !slices.Contains(rxpkDropReasons, reason) {
+				t.Fatalf("unknown drop reason %q", reason)
+			}
+			drops++
+		})
+		for i := range p.Payload.RXPK {
+			wantFrames += max(1, len(p.Payload.RXPK[i].RSig))
+		}
+		if len(frames) > wantFrames || (len(frames) == 0) != (drops == len(p.Payload.RXPK)) {
+			t.Fatalf("%d frames and %d drops from %d rxpk", len(frames), drops, len(p.Payload.RXPK))
+		}
+		for i, fr := range frames {
+			if len(fr.PHYPayload) == 0 || cap(fr.PHYPayload) != len(fr.PHYPayload) {
+				t.Fatalf("frame %d payload len %d cap %d", i, len(fr.PHYPayload), cap(fr.PHYPayload))
+			}
+			if fr.CRCStatus != 1 || fr.GatewayEUI != (lorawan.EUI64{1, 2, 3, 4, 5, 6, 7, 8}) || !fr.HasPosition {
+				t.Fatalf("frame %d: %+v", i, fr)
+			}
+			if fr.Modulation == "LORA" && (fr.SF < 5 || fr.SF > 12 || fr.Bandwidth <= 0) {
+				t.Fatalf("LoRa frame %d without SF/BW: %+v", i, fr)
+			}
+			if !fr.GPSTime && !fr.Time.Equal(recvTime) {
+				t.Fatalf("frame %d: time %v without GPS", i, fr.Time)
+			}
+			// Payloads must not share memory: scribbling on one leaves the
+			// others as they were.
+			if i > 0 {
+				before := bytes.Clone(frames[i-1].PHYPayload)
+				for j := range fr.PHYPayload {
+					fr.PHYPayload[j] ^= 0xff
+				}
+				if !bytes.Equal(before, frames[i-1].PHYPayload) {
+					t.Fatalf("frames %d and %d share a payload", i-1, i)
+				}
+			}
+		}
+	})
+}
