@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"reflect"
@@ -15,8 +16,6 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
-
-	"log/slog"
 )
 
 // testClock is the injected clock; tests move it by hand.
@@ -459,3 +458,5 @@ func TestUDPStop(t *testing.T) {
 		t.Error("bad bind accepted")
 	}
 }
+
+func newTestLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
