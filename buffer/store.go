@@ -31,9 +31,12 @@ type Store struct {
 	mu     sync.Mutex
 	queues map[string]*queueState
 
-	dataLimit   int64        // bytes of live values allowed (share of MaxSize)
-	live        atomic.Int64 // stored bytes of all records and dead letters
-	lastCompact time.Time    // writer goroutine only
+	dataLimit    int64        // bytes of live values allowed (share of MaxSize)
+	live         atomic.Int64 // stored bytes of all records and dead letters
+	ratio        float64      // page bytes per live byte; writer goroutine only
+	lastCompact  time.Time    // writer goroutine only
+	fullLogged   time.Time    // writer goroutine only
+	fullUnlogged int          // writer goroutine only
 
 	ops    chan *op
 	quit   chan struct{}
@@ -73,6 +76,7 @@ func Open(path string, opts Options) (*Store, error) {
 		m:         newStoreMetrics(opts.Metrics),
 		queues:    make(map[string]*queueState),
 		dataLimit: opts.MaxSize * dataShareNum / dataShareDen,
+		ratio:     defaultRatio,
 		ops:       make(chan *op),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),

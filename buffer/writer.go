@@ -96,11 +96,17 @@ func (s *Store) runExclusive(o *op) {
 
 func (s *Store) commit(batch []*op) {
 	w, err := s.runTx(batch)
-	for attempt := 0; err != nil && errors.Is(err, berrors.ErrMaxSizeReached) && attempt < 3; attempt++ {
-		// bbolt's hard limit: the estimate was off (fragmentation, pages
-		// pending behind a reader). Free pages in a commit of their own,
-		// since pages freed in a transaction are reusable only after it.
-		freed, derr := s.dropForSpace(s.opts.MaxSize / 16)
+	want := s.opts.MaxSize / 16
+	for tries := 0; err != nil && errors.Is(err, berrors.ErrMaxSizeReached) && tries < 8; tries++ {
+		// bbolt's hard limit: the estimate was off. Free pages in a commit
+		// of their own, since pages freed by a transaction are reusable only
+		// after it. A delete needs a few new pages itself, so when even that
+		// does not fit, drop less and work up.
+		freed, derr := s.dropForSpace(want)
+		if errors.Is(derr, berrors.ErrMaxSizeReached) && want > 4096 {
+			want /= 4
+			continue
+		}
 		if derr != nil || freed == 0 {
 			err = fmt.Errorf("%w: %v", ErrNoSpace, err)
 			break
@@ -163,8 +169,8 @@ func (s *Store) runTx(batch []*op) (*wtx, error) {
 		}
 		// Acks in this batch already count; what remains over the budget
 		// goes, oldest first.
-		if over := s.live.Load() + w.liveDelta - s.dataLimit; over > 0 {
-			if _, err := w.dropOldest(over); err != nil {
+		if over := s.pagesFor(s.live.Load()+w.liveDelta) - s.dataLimit; over > 0 {
+			if _, err := w.dropOldest(s.liveFor(over)); err != nil {
 				return err
 			}
 		}
@@ -215,6 +221,7 @@ func (s *Store) publish(w *wtx) {
 		}
 	}
 	s.mu.Unlock()
+	s.calibrate()
 
 	s.m.commits.Inc()
 	s.m.written.AddInt64(w.written)
@@ -225,9 +232,13 @@ func (s *Store) publish(w *wtx) {
 	for reason, n := range w.dropped {
 		s.m.dropped(reason).Add(n)
 	}
-	if n := w.dropped[reasonFull]; n > 0 {
-		s.log.Warn("Buffer full: dropped oldest records", "dropped", n, "reason", reasonFull,
-			"live_bytes", s.live.Load(), "budget_bytes", s.dataLimit)
+	// While an outage outlasts the budget every commit drops; say so once
+	// a minute, not once a commit.
+	s.fullUnlogged += w.dropped[reasonFull]
+	if now := s.opts.Now(); s.fullUnlogged > 0 && now.Sub(s.fullLogged) >= time.Minute {
+		s.log.Warn("Buffer full: dropped oldest records", "dropped", s.fullUnlogged,
+			"reason", reasonFull, "live_bytes", s.live.Load(), "max_size", s.opts.MaxSize)
+		s.fullUnlogged, s.fullLogged = 0, now
 	}
 	for _, f := range w.after {
 		f()

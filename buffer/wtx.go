@@ -175,7 +175,14 @@ func (w *wtx) dropOldest(want int64) (int64, error) {
 		if !isDL {
 			b.FillPercent = 1.0
 		}
-		n, f, err := w.deleteHead(q, b, isDL, 64, nil)
+		var pending int64
+		n, f, err := w.deleteHead(q, b, isDL, 64, func(_, v []byte) bool {
+			if freed+pending >= want {
+				return false
+			}
+			pending += int64(len(v) + elemOverhead)
+			return true
+		})
 		if err != nil {
 			return freed, err
 		}
