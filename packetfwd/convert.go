@@ -21,6 +21,11 @@ type Position struct {
 // their GPS has a fix; the agent's clock is better than those.
 var minGPSTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// maxRSig bounds the antennas of one rxpk (real multi-board gateways have a
+// few dozen at most), so that a 64 KiB datagram of empty rsig entries
+// cannot make tens of thousands of Frames.
+const maxRSig = 64
+
 // framesFromPushData turns the rxpk of one PUSH_DATA into Frames: one per
 // rxpk, or one per antenna for Kerlink's rsig format. rxpk that the uplink
 // side could not use are left out and reported to drop with a reason from
@@ -31,21 +36,18 @@ var minGPSTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // all of them share one allocation.
 func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, hasPos bool,
 	drop func(reason string, rx *gwmp.RXPK, err error)) []Frame {
+	if len(p.Payload.RXPK) == 0 {
+		return nil
+	}
 	nFrames, nBytes := 0, 0
 	for i := range p.Payload.RXPK {
 		rx := &p.Payload.RXPK[i]
-		if rx.Stat != 1 {
+		if rx.Stat != 1 || len(rx.RSig) > maxRSig {
 			continue
 		}
 		n := max(1, len(rx.RSig))
 		nFrames += n
 		nBytes += n * base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(rx.Data, "=")))
-	}
-	if nFrames == 0 {
-		for i := range p.Payload.RXPK {
-			drop(statReason(p.Payload.RXPK[i].Stat), &p.Payload.RXPK[i], nil)
-		}
-		return nil
 	}
 	frames := make([]Frame, 0, nFrames)
 	buf := make([]byte, 0, nBytes)
@@ -53,6 +55,10 @@ func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, ha
 		rx := &p.Payload.RXPK[i]
 		if rx.Stat != 1 {
 			drop(statReason(rx.Stat), rx, nil)
+			continue
+		}
+		if len(rx.RSig) > maxRSig {
+			drop("bad_rsig", rx, nil)
 			continue
 		}
 		start := len(buf)

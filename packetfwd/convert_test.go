@@ -3,6 +3,7 @@ package packetfwd
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,8 @@ func TestFramesFromPushData(t *testing.T) {
 					Tmst: 9, Frequency: 868.1, Modulation: "LR-FHSS", DataRate: "M0CW137", CodeRate: "2/6", CRCStatus: 1},
 			}, []string{"crc_error", "no_crc", "bad_base64", "empty_payload", "bad_datr", "bad_stat"}},
 		{"stat only", p4JSON, true, nil, nil},
+		{"too many antennas", `{"rxpk":[{"stat":1,"modu":"FSK","datr":50000,"data":"AQ==","rsig":[` +
+			strings.Repeat(`{},`, maxRSig) + `{}]}]}`, false, nil, []string{"bad_rsig"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,8 @@ var rxpkDropReasons = []string{
 	"bad_base64",    // data is not base64
 	"empty_payload", // data decodes to nothing
 	"bad_datr",      // LoRa without a "SFxBWy" data rate
+	"bad_rsig",      // more antennas than any gateway has
+	"other",
 }
 
 // udpMetrics are the server's counters. Counters for every known label are
@@ -83,7 +85,7 @@ func (m *udpMetrics) drop(reason string) {
 func (m *udpMetrics) dropRXPK(reason string) {
 	c, ok := m.rxpkDropped[reason]
 	if !ok {
-		c = m.dropped["other"]
+		c = m.rxpkDropped["other"]
 	}
 	c.Inc()
 }

@@ -42,6 +42,19 @@ const maxDatagram = 65535
 // after the handler took the frames and PULL_DATA at once, and keeps the
 // status of each gateway. Datagrams are handled one at a time, in arrival
 // order, by a single goroutine, so the handler sees frames in order.
+//
+// Metrics (all counters unless said otherwise):
+//
+//	edgeflow_udp_packets_received_total{type}   datagrams with a valid header, by packet type
+//	edgeflow_udp_dropped_total{reason}          datagrams dropped whole (datagramDropReasons)
+//	edgeflow_udp_rxpk_received_total            rxpk in decoded PUSH_DATA
+//	edgeflow_udp_rxpk_dropped_total{reason}     rxpk left out (rxpkDropReasons)
+//	edgeflow_udp_frames_total                   Frames passed to the handler
+//	edgeflow_udp_acks_sent_total{type}          push_ack, pull_ack
+//	edgeflow_udp_send_errors_total              acks that could not be sent
+//	edgeflow_udp_handler_errors_total           PUSH_DATA left unacked as the handler failed
+//	edgeflow_udp_tx_ack_errors_total            TX_ACKs reporting a failed downlink
+//	edgeflow_udp_gateways                       gauge: gateways in the registry
 type UDPServer struct {
 	cfg     UDPConfig
 	handler Handler

@@ -460,3 +460,38 @@ func TestUDPStop(t *testing.T) {
 }
 
 func newTestLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// Stopping while a forwarder is sending logs no errors and returns.
+func TestUDPStopUnderLoad(t *testing.T) {
+	logs := &syncBuffer{}
+	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0"}, HandlerFunc(func(context.Context, []Frame) error { return nil }),
+		newTestLogger(logs), nil)
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp", nil, srv.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	datagram := pkt(2, "0001", 0, "aa555a0000000101", p1JSON)
+	// Wait for one ack so that the server is surely busy, then stop it
+	// while datagrams keep coming.
+	c.Write(datagram)
+	if _, err := c.Read(make([]byte, 16)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			c.Write(datagram) // errors (ECONNREFUSED once closed) are expected
+		}
+	}()
+	srv.Stop()
+	<-done
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("errors logged:\n%s", logs)
+	}
+}
