@@ -44,7 +44,9 @@ func CheckFile(path string) (err error) {
 	if fi.Size() == 0 {
 		return fmt.Errorf("%w: empty file", ErrDamaged)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	// PreLoadFreelist reads the freelist here, where a fault is recovered,
+	// rather than in the goroutine tx.Check starts, where it kills the process.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout, PreLoadFreelist: true})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return fmt.Errorf("%w: %s", ErrLocked, path)
 	}
@@ -53,6 +55,21 @@ func CheckFile(path string) (err error) {
 	}
 	defer db.Close()
 	return db.View(func(tx *bolt.Tx) error {
+		// A file shorter than its high-water mark was truncated; reading
+		// past the end would be a SIGBUS.
+		if tx.Size() > fi.Size() {
+			return fmt.Errorf("%w: file is %d bytes, its pages reach %d", ErrDamaged, fi.Size(), tx.Size())
+		}
+		if tx.Bucket(metaBucket) == nil {
+			return fmt.Errorf("%w: not a buffer file (no meta bucket)", ErrDamaged)
+		}
+		// Walk first, in this goroutine: a bad page panics here, where it
+		// is recovered, before tx.Check reads it again in its own goroutine.
+		if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			return walkBucket(name, b)
+		}); err != nil {
+			return err
+		}
 		var problems []string
 		for e := range tx.Check() {
 			problems = append(problems, e.Error())
@@ -60,12 +77,7 @@ func CheckFile(path string) (err error) {
 		if len(problems) > 0 {
 			return fmt.Errorf("%w: %d consistency errors, first: %s", ErrDamaged, len(problems), problems[0])
 		}
-		if tx.Bucket(metaBucket) == nil {
-			return fmt.Errorf("%w: not a buffer file (no meta bucket)", ErrDamaged)
-		}
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			return walkBucket(name, b)
-		})
+		return nil
 	})
 }
 

@@ -79,6 +79,8 @@ type Options struct {
 	// failpoint, when set (tests only), is called at named points and may
 	// kill the process to simulate a crash there.
 	failpoint func(name string)
+	// lockTimeout overrides how long Open waits for the file lock (tests).
+	lockTimeout time.Duration
 }
 
 func (o Options) withDefaults() (Options, []string) {
@@ -108,6 +110,9 @@ func (o Options) withDefaults() (Options, []string) {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.lockTimeout <= 0 {
+		o.lockTimeout = lockTimeout
 	}
 	if o.Check == nil {
 		o.Check = CheckFile

@@ -130,7 +130,7 @@ func (s *Store) boltOptions() *bolt.Options {
 		mmap = int(s.opts.MaxSize)
 	}
 	return &bolt.Options{
-		Timeout:         lockTimeout,
+		Timeout:         s.opts.lockTimeout,
 		FreelistType:    bolt.FreelistMapType,
 		MaxSize:         int(s.opts.MaxSize),
 		InitialMmapSize: mmap,
