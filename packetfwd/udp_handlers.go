@@ -8,11 +8,21 @@ import (
 	"edgeflow/packetfwd/gwmp"
 )
 
+// maxKeptRXPK is how many decoded rxpk the server keeps allocated between
+// datagrams; typical datagrams have one to eight.
+const maxKeptRXPK = 64
+
 // handlePushData hands the frames to the handler, then acks: with persist
 // "always" a PUSH_ACK thus means the uplink is on flash. If the handler
 // fails there is no ack, which the forwarder reports in its ackr statistic.
 func (s *UDPServer) handlePushData(ctx context.Context, b []byte, src netip.AddrPort) {
 	p := &s.push
+	defer func() {
+		// One datagram with thousands of rxpk must not pin their memory.
+		if cap(p.Payload.RXPK) > maxKeptRXPK {
+			p.Payload.RXPK = nil
+		}
+	}()
 	if err := p.UnmarshalBinary(b); err != nil {
 		s.dropDatagram(src, err, b)
 		// With a whole header the forwarder expects an ack, and it never
