@@ -80,10 +80,6 @@ func hasContentBefore(data []byte, line int) bool {
 	return false
 }
 
-// maxScanLines bounds the search for the failing line; beyond it yaml.v3's
-// own line is used.
-const maxScanLines = 3000
-
 func syntaxProblem(data []byte, err error) Problem {
 	var sd *secondDocError
 	if errors.As(err, &sd) {
@@ -92,17 +88,29 @@ func syntaxProblem(data []byte, err error) Problem {
 	yline, msg := splitYAMLError(err.Error())
 	line := yline
 	lines := strings.SplitAfter(string(data), "\n")
-	if len(lines) <= maxScanLines {
-		for k := 1; k <= len(lines); k++ {
-			_, perr := decodeOne([]byte(strings.Join(lines[:k], "")))
-			if perr == nil {
-				continue
-			}
-			if _, m := splitYAMLError(perr.Error()); m == msg {
-				line = k
-				break
+	failsHere := func(k int) bool {
+		_, perr := decodeOne([]byte(strings.Join(lines[:k], "")))
+		if perr == nil {
+			return false
+		}
+		_, m := splitYAMLError(perr.Error())
+		return m == msg
+	}
+	// The first prefix of the file that fails the same way ends on the
+	// offending line. It cannot end before the block yaml.v3 names, and
+	// once a prefix fails longer ones do too, so a binary search finds it
+	// in a dozen parses even for a long file.
+	lo, hi := max(1, yline), len(lines)
+	if lo <= hi && failsHere(hi) {
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if failsHere(mid) {
+				hi = mid
+			} else {
+				lo = mid + 1
 			}
 		}
+		line = lo
 	}
 	msg = "YAML syntax error: " + msg
 	if line > 0 && line <= len(lines) {
