@@ -1,0 +1,68 @@
+// Package connector delivers one uplink to one cloud endpoint, the way a
+// ThingPark X IoT Flow connector does, and classifies what the endpoint
+// answered so that the delivery engine knows whether to retry.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"edgeflow/uplink"
+)
+
+// Connector sends uplinks to one connection's endpoint. Send is called by a
+// single goroutine per connection, in order.
+type Connector interface {
+	// Send delivers u; late marks an uplink delivered from the backlog.
+	// A nil error means the endpoint accepted it (HTTP 2xx).
+	Send(ctx context.Context, u *uplink.Uplink, late bool) error
+	// Close releases idle connections.
+	Close()
+}
+
+// Kind tells the delivery engine what to do with a failed uplink.
+type Kind int
+
+const (
+	// Retry: the endpoint or the network failed; keep the uplink and retry.
+	Retry Kind = iota
+	// Reject: the endpoint refused this uplink (a 4xx other than 408/429);
+	// retrying the same request cannot succeed, so it goes to dead letters.
+	Reject
+	// Unauthorized: 401/403. The uplink is kept and retried (credentials are
+	// fixed in the configuration, not in the data), and the connection shows
+	// AUTHENTICATION_FAILED.
+	Unauthorized
+)
+
+// Error is a failed delivery.
+type Error struct {
+	Kind Kind
+	// Status is the HTTP status, 0 for network errors.
+	Status int
+	// RetryAfter is the endpoint's Retry-After, 0 when it gave none.
+	RetryAfter time.Duration
+	// Reason is a short snake_case label for metrics ("http_503", "timeout", "connection_refused"…).
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("endpoint answered %d: %v", e.Status, e.Err)
+	}
+	return e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// AsError returns err as *Error, treating any other error as a retryable one.
+func AsError(err error) *Error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return &Error{Kind: Retry, Reason: "error", Err: err}
+}
