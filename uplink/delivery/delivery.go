@@ -1,0 +1,89 @@
+// Package delivery moves uplinks from the decoder to every connection's
+// endpoint: one ordered lane per connection, backed by the durable buffer,
+// retried with backoff, expired, dead-lettered, and marked Late when they
+// come from the backlog.
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"edgeflow/buffer"
+)
+
+// Store is what a lane needs of the durable buffer (buffer.Store).
+type Store interface {
+	// Append commits recs at the tail of queue and sets their Seq.
+	Append(ctx context.Context, queue string, recs []buffer.Record) error
+	// Peek returns up to max of the oldest records of queue.
+	Peek(queue string, max int) ([]buffer.Record, error)
+	// Ack removes delivered records.
+	Ack(queue string, seqs []uint64) error
+	// DeadLetter moves a record the endpoint refused aside, with the reason.
+	DeadLetter(queue string, seq uint64, reason string) error
+	// Stats tells the size of a queue.
+	Stats(queue string) buffer.QueueStats
+}
+
+// Persistence modes (config.PersistAlways, config.PersistOnOutage).
+const (
+	PersistAlways   = "always"
+	PersistOnOutage = "on-outage"
+)
+
+// Options tune the engine; the zero value of each field takes the default.
+type Options struct {
+	// Persist is PersistAlways (commit before the PUSH_ACK) or
+	// PersistOnOutage (memory while the endpoint answers promptly).
+	Persist string
+	// SpillAfter: an uplink not delivered within this time goes to flash
+	// (on-outage mode). 5 s covers a slow answer without writing on every
+	// hiccup.
+	SpillAfter time.Duration
+	// MaxMemory bounds the uplinks held in memory per connection before
+	// they go to flash (on-outage mode), so RAM stays flat.
+	MaxMemory int
+	// BackoffMin and BackoffMax bound the full-jitter exponential backoff:
+	// about 1 s up to 30 s, as the design brief says.
+	BackoffMin, BackoffMax time.Duration
+	// MaxRetryAfter caps an endpoint's Retry-After so that a wrong header
+	// cannot park a connection for days.
+	MaxRetryAfter time.Duration
+	// DrainRate bounds uplinks per second per connection, so that a
+	// recovering endpoint is not flooded by the backlog.
+	DrainRate float64
+	// BatchSize is how many records a lane reads from flash at a time.
+	BatchSize int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.Persist == "" {
+		o.Persist = PersistOnOutage
+	}
+	if o.SpillAfter <= 0 {
+		o.SpillAfter = 5 * time.Second
+	}
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = 512
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 30 * time.Second
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 10 * time.Minute
+	}
+	if o.DrainRate <= 0 {
+		o.DrainRate = 10000
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 64
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}

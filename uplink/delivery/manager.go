@@ -1,0 +1,138 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
+
+	"edgeflow/buffer"
+	"edgeflow/uplink"
+	"edgeflow/uplink/connector"
+)
+
+// Connection is one delivery target: its queue id, name, connector and the
+// age past which its uplinks are no longer worth sending.
+type Connection struct {
+	ID                 string
+	Name               string
+	Connector          connector.Connector
+	UplinkTimeValidity time.Duration
+}
+
+// Manager owns one lane per connection.
+type Manager struct {
+	store Store
+	opts  Options
+	log   *slog.Logger
+	met   *metrics
+
+	mu    sync.RWMutex
+	lanes []*lane
+	ctx   context.Context
+}
+
+// NewManager builds the engine on a store; set may be nil.
+func NewManager(store Store, opts Options, log *slog.Logger, set *vm.Set) *Manager {
+	opts.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if set == nil {
+		set = vm.NewSet()
+	}
+	return &Manager{store: store, opts: opts, log: log, met: &metrics{set: set}}
+}
+
+// Start starts a lane for each connection.
+func (m *Manager) Start(ctx context.Context, conns []Connection) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ctx = ctx
+	for _, c := range conns {
+		l := newLane(c.ID, c.Name, c.Connector, m.store, &m.opts, c.UplinkTimeValidity, m.log, m.met)
+		m.lanes = append(m.lanes, l)
+		l.start(ctx)
+	}
+}
+
+// Enqueue hands the uplinks of one datagram to every connection. With
+// PersistAlways it returns once they are committed to flash, so the caller
+// may acknowledge them to the packet forwarder.
+func (m *Manager) Enqueue(ctx context.Context, ups []uplink.Uplink) error {
+	if len(ups) == 0 {
+		return nil
+	}
+	m.mu.RLock()
+	lanes := m.lanes
+	m.mu.RUnlock()
+	if m.opts.Persist != PersistAlways {
+		for _, l := range lanes {
+			for i := range ups {
+				l.offer(&ups[i])
+			}
+		}
+		return nil
+	}
+	data := make([][]byte, len(ups))
+	for i := range ups {
+		data[i] = encodeRecord(&ups[i])
+	}
+	if len(lanes) == 1 {
+		return m.appendTo(ctx, lanes[0], ups, data)
+	}
+	// Appends of several queues run together so the writer commits them in
+	// one transaction.
+	errs := make([]error, len(lanes))
+	var wg sync.WaitGroup
+	for i, l := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.appendTo(ctx, l, ups, data)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (m *Manager) appendTo(ctx context.Context, l *lane, ups []uplink.Uplink, data [][]byte) error {
+	recs := make([]buffer.Record, len(ups))
+	for i := range ups {
+		recs[i] = buffer.Record{Time: ups[i].ReceivedAt, Data: data[i]}
+	}
+	if err := m.store.Append(ctx, l.id, recs); err != nil {
+		return err
+	}
+	l.appended(len(recs))
+	return nil
+}
+
+// Status returns every connection's status.
+func (m *Manager) Status() []Status {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Status, 0, len(m.lanes))
+	for _, l := range m.lanes {
+		out = append(out, l.snapshot())
+	}
+	return out
+}
+
+// Stop stops every lane and writes what is still in memory to flash.
+func (m *Manager) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	lanes := m.lanes
+	m.lanes = nil
+	m.mu.Unlock()
+	var errs []error
+	for _, l := range lanes {
+		if err := l.stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,35 @@
+package delivery
+
+import (
+	"fmt"
+
+	vm "github.com/VictoriaMetrics/metrics"
+)
+
+// metrics counts deliveries per connection; labels are the connection's
+// name and, for failures, the connector's snake_case reason.
+type metrics struct{ set *vm.Set }
+
+func (m *metrics) delivered(conn string, late bool) {
+	l := 0
+	if late {
+		l = 1
+	}
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_delivered_total{connection=%q,late="%d"}`, conn, l)).Inc()
+}
+
+func (m *metrics) failed(conn, reason string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_failures_total{connection=%q,reason=%q}`, conn, reason)).Inc()
+}
+
+func (m *metrics) expired(conn string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_dropped_total{connection=%q,reason="expired"}`, conn)).Inc()
+}
+
+func (m *metrics) deadLettered(conn, reason string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_dead_lettered_total{connection=%q,reason=%q}`, conn, reason)).Inc()
+}
+
+func (m *metrics) spilled(conn string, n int) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_spilled_total{connection=%q}`, conn)).Add(n)
+}
