@@ -1,0 +1,170 @@
+// Package agent wires edgeflow's parts together and owns their lifecycle:
+// frame sources (packetfwd) → decoder (uplink) → durable buffer (buffer) →
+// delivery to every connection (uplink/delivery, uplink/connector).
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
+
+	"edgeflow/buffer"
+	"edgeflow/config"
+	"edgeflow/packetfwd"
+	"edgeflow/uplink"
+	"edgeflow/uplink/delivery"
+)
+
+// Options are what the command line gives the agent besides its configuration.
+type Options struct {
+	Logger  *slog.Logger
+	Version string
+	// CheckBuffer checks a suspect buffer file, ideally in a child process
+	// (see buffer.Options.Check); nil checks in-process.
+	CheckBuffer func(path string) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Agent is one running edgeflow.
+type Agent struct {
+	cfg  *config.Config
+	opts Options
+	log  *slog.Logger
+	set  *vm.Set
+
+	store    *buffer.Store
+	sessions *uplink.Sessions
+	decoder  *uplink.Decoder
+	delivery *delivery.Manager
+	udp      *packetfwd.UDPServer
+	api      *http.Server
+	apiAddr  net.Addr
+
+	started time.Time
+}
+
+// New prepares an agent; nothing is opened or bound until Start.
+func New(cfg *config.Config, opts Options) (*Agent, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if cfg == nil {
+		return nil, errors.New("no configuration")
+	}
+	return &Agent{cfg: cfg, opts: opts, log: opts.Logger, set: vm.NewSet()}, nil
+}
+
+// Run starts the agent, waits for ctx to end, and stops it cleanly.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return a.Stop(stopCtx)
+}
+
+// Start opens the buffer, starts delivery and binds the frame sources, in
+// that order, so that nothing is acknowledged before it can be kept.
+func (a *Agent) Start(ctx context.Context) error {
+	a.started = a.opts.Now()
+	cfg := a.cfg
+	if err := os.MkdirAll(filepath.Dir(cfg.Buffer.Path), 0o750); err != nil {
+		return fmt.Errorf("buffer directory: %w", err)
+	}
+	store, err := buffer.Open(cfg.Buffer.Path, buffer.Options{
+		MaxSize: int64(cfg.Buffer.MaxSize),
+		Logger:  a.log.With("component", "buffer"),
+		Metrics: a.set,
+		Now:     a.opts.Now,
+		Check:   a.opts.CheckBuffer,
+	})
+	if err != nil {
+		return fmt.Errorf("buffer %s: %w", cfg.Buffer.Path, err)
+	}
+	a.store = store
+
+	a.sessions = uplink.NewSessions()
+	a.sessions.Set(sessionsFromConfig(cfg.Devices))
+	a.decoder = uplink.NewDecoder(a.sessions, uplink.DecoderOptions{Now: a.opts.Now}, a.log.With("component", "uplink"), a.set)
+
+	conns, err := a.connections(cfg.Connections)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	a.delivery = delivery.NewManager(store, delivery.Options{Persist: cfg.Buffer.Persist, Now: a.opts.Now}, a.log.With("component", "delivery"), a.set)
+	a.delivery.Start(context.WithoutCancel(ctx), conns)
+
+	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now), packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)
+	if err := a.udp.Start(ctx); err != nil {
+		_ = a.delivery.Stop(context.Background())
+		store.Close()
+		return fmt.Errorf("packet forwarder listener: %w", err)
+	}
+	if err := a.startAPI(); err != nil {
+		a.udp.Close()
+		_ = a.delivery.Stop(context.Background())
+		store.Close()
+		return fmt.Errorf("local API on %s: %w", cfg.API.Bind, err)
+	}
+	a.log.Info("edgeflow started", "version", a.opts.Version, "config", configName(cfg), "udp", a.udp.Addr().String(),
+		"buffer", cfg.Buffer.Path, "persist", cfg.Buffer.Persist, "connections", len(conns), "devices", len(cfg.Devices), "api", a.apiAddrString())
+	return nil
+}
+
+// handleFrames is the packet forwarder's handler: decode, then queue for
+// every connection. With persist "always" it returns after the commit, and
+// only then is the PUSH_DATA acknowledged.
+func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) error {
+	ups := a.decoder.Decode(frames)
+	return a.delivery.Enqueue(ctx, ups)
+}
+
+// Stop closes the frame sources first (nothing new arrives), then delivery
+// (memory goes to flash), then the buffer.
+func (a *Agent) Stop(ctx context.Context) error {
+	var errs []error
+	a.stopAPI(ctx)
+	if a.udp != nil {
+		a.udp.Close()
+	}
+	if a.delivery != nil {
+		errs = append(errs, a.delivery.Stop(ctx))
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	a.log.Info("edgeflow stopped")
+	return errors.Join(errs...)
+}
+
+// UDPAddr is the address the packet forwarder listener is bound to.
+func (a *Agent) UDPAddr() string { return a.udp.Addr().String() }
+
+func configName(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return "built-in defaults"
+	}
+	return cfg.Path
+}
+
+func (a *Agent) apiAddrString() string {
+	if a.apiAddr == nil {
+		return "off"
+	}
+	return a.apiAddr.String()
+}

@@ -1,0 +1,62 @@
+// Command edgeflow is the LoRaWAN gateway agent: it decodes the uplinks the
+// gateway receives, keeps them on flash through outages and delivers them to
+// the cloud connections configured on the gateway.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+// defaultConfigPath is read by run when no --config is given, if it exists.
+const defaultConfigPath = "/etc/edgeflow/edgeflow.yaml"
+
+const usage = `edgeflow — LoRaWAN gateway agent: uplinks to Cayenne and other IoT Flow connections
+
+Usage:
+  edgeflow run [--config FILE]              run the agent in the foreground
+  edgeflow config validate --config FILE    check a configuration file
+  edgeflow config init                      print a complete commented configuration
+  edgeflow buffer check FILE                check a buffer file (exit 0 when sound)
+  edgeflow service install|uninstall|start|stop|restart|status|platform [--init SYSTEM] [--config FILE]
+                                            run as a system service (systemd, sysv, procd, openrc)
+  edgeflow version                          print the version
+
+With no --config, run reads ` + defaultConfigPath + ` when it exists,
+else runs on built-in defaults.
+`
+
+func main() {
+	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runCLI dispatches a command line and returns the exit status.
+func runCLI(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(args[1:], stdout, stderr)
+	case "buffer":
+		return cmdBuffer(args[1:], stdout, stderr)
+	case "service":
+		return cmdService(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "edgeflow", version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "edgeflow: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"edgeflow/agent"
+	"edgeflow/config"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (default "+defaultConfigPath+" when it exists)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, code := loadConfig(*path, stderr)
+	if cfg == nil {
+		return code
+	}
+	log := newLogger(stderr, cfg.Log.Level)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, CheckBuffer: checkBufferInChild})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error("agent stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// loadConfig reads the configuration named on the command line, the default
+// file when it exists, or the built-in defaults. It prints every problem and
+// returns nil with the exit status when the file is not valid.
+func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
+	if path == "" {
+		if _, err := os.Stat(defaultConfigPath); err == nil {
+			path = defaultConfigPath
+		}
+	}
+	if path == "" {
+		return config.Default(), 0
+	}
+	cfg, warnings, err := config.Load(path)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if err != nil {
+		var perr *config.Error
+		if errors.As(err, &perr) {
+			fmt.Fprintln(stderr, perr.Error())
+			fmt.Fprintf(stderr, "edgeflow: %s is not valid; nothing was started\n", path)
+		} else {
+			fmt.Fprintf(stderr, "edgeflow: %v\n", err)
+		}
+		return nil, 1
+	}
+	return cfg, 0
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
