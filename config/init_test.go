@@ -2,8 +2,8 @@ package config
 
 import (
 	"os/exec"
-	"regexp"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
