@@ -2,9 +2,13 @@ package packetfwd
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
 
 	"edgeflow/packetfwd/gwmp"
@@ -56,6 +60,31 @@ func FuzzFramesFromPushData(f *testing.F) {
 					t.Fatalf("frames %d and %d share a payload", i-1, i)
 				}
 			}
+		}
+	})
+}
+
+// FuzzHandleDatagram runs whole datagrams through the server (without a
+// socket: acks fail and are counted). The server recovers from panics, so
+// the check is that it never had to. Seeds: testdata/fuzz/FuzzHandleDatagram.
+func FuzzHandleDatagram(f *testing.F) {
+	set := metrics.NewSet()
+	srv := NewUDPServer(UDPConfig{}, HandlerFunc(func(_ context.Context, frames []Frame) error {
+		if len(frames) == 0 {
+			return errors.New("handler called without frames")
+		}
+		return nil
+	}), nil, set)
+	panics := set.GetOrCreateCounter(`edgeflow_udp_dropped_total{reason="panic"}`)
+	handlerErrors := set.GetOrCreateCounter("edgeflow_udp_handler_errors_total")
+	src := netip.MustParseAddrPort("127.0.0.1:1700")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		srv.handleDatagram(context.Background(), b, src)
+		if panics.Get() != 0 || handlerErrors.Get() != 0 {
+			t.Fatalf("panics %d, handler errors %d", panics.Get(), handlerErrors.Get())
+		}
+		if len(srv.Gateways()) > srv.cfg.MaxGateways {
+			t.Fatalf("%d gateways", len(srv.Gateways()))
 		}
 	})
 }
