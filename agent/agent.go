@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	vm "github.com/VictoriaMetrics/metrics"
@@ -36,7 +38,7 @@ type Options struct {
 
 // Agent is one running edgeflow.
 type Agent struct {
-	cfg  *config.Config
+	cfg  atomic.Pointer[config.Config] // replaced whole by Reload
 	opts Options
 	log  *slog.Logger
 	set  *vm.Set
@@ -49,7 +51,8 @@ type Agent struct {
 	api      *http.Server
 	apiAddr  net.Addr
 
-	started time.Time
+	started  time.Time
+	reloadMu sync.Mutex // serialises Reload
 }
 
 // New prepares an agent; nothing is opened or bound until Start.
@@ -63,7 +66,9 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if cfg == nil {
 		return nil, errors.New("no configuration")
 	}
-	return &Agent{cfg: cfg, opts: opts, log: opts.Logger, set: vm.NewSet()}, nil
+	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet()}
+	a.cfg.Store(cfg)
+	return a, nil
 }
 
 // Run starts the agent, waits for ctx to end, and stops it cleanly.
@@ -81,7 +86,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // that order, so that nothing is acknowledged before it can be kept.
 func (a *Agent) Start(ctx context.Context) error {
 	a.started = a.opts.Now()
-	cfg := a.cfg
+	cfg := a.config()
 	if err := os.MkdirAll(filepath.Dir(cfg.Buffer.Path), 0o750); err != nil {
 		return fmt.Errorf("buffer directory: %w", err)
 	}
@@ -168,3 +173,6 @@ func (a *Agent) apiAddrString() string {
 	}
 	return a.apiAddr.String()
 }
+
+// config is the configuration in force.
+func (a *Agent) config() *config.Config { return a.cfg.Load() }

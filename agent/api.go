@@ -12,10 +12,10 @@ import (
 // startAPI binds the local API. A bind failure stops the start: an agent
 // whose status cannot be read is one a technician cannot fix.
 func (a *Agent) startAPI() error {
-	if a.cfg.API.Bind == "" {
+	if a.config().API.Bind == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", a.cfg.API.Bind)
+	ln, err := net.Listen("tcp", a.config().API.Bind)
 	if err != nil {
 		return err
 	}

@@ -40,11 +40,12 @@ type BufferStatus struct {
 // Status gathers the agent's status.
 func (a *Agent) Status() Status {
 	now := a.opts.Now()
+	cfg := a.config()
 	s := Status{
 		Version: a.opts.Version,
 		Started: a.started,
 		Uptime:  now.Sub(a.started).Round(time.Second).String(),
-		Buffer:  BufferStatus{Path: a.cfg.Buffer.Path, Persist: a.cfg.Buffer.Persist},
+		Buffer:  BufferStatus{Path: cfg.Buffer.Path, Persist: cfg.Buffer.Persist},
 	}
 	if a.delivery != nil {
 		for _, c := range a.delivery.Status() {

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"edgeflow/agent"
 	"edgeflow/config"
@@ -34,6 +35,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
+	}
+	if cfg.Path != "" {
+		go watchConfig(ctx, cfg.Path, a, log, stderr)
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error("agent stopped with an error", "err", err)
@@ -84,4 +88,51 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// watchConfig reloads the configuration on SIGHUP and when the file
+// changes (technicians edit it in place). An invalid file is reported with
+// every problem and the running configuration stays.
+func watchConfig(ctx context.Context, path string, a *agent.Agent, log *slog.Logger, stderr io.Writer) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	last := fileStamp(path)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("reload requested", "signal", "SIGHUP", "config", path)
+		case <-tick.C:
+			st := fileStamp(path)
+			if st == last {
+				continue
+			}
+			last = st
+			log.Info("configuration file changed; reloading", "config", path)
+		}
+		last = fileStamp(path)
+		cfg, _ := loadConfig(path, stderr)
+		if cfg == nil {
+			log.Error("the configuration is not valid; keeping the running one", "config", path)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := a.Reload(rctx, cfg); err != nil {
+			log.Error("reload failed; keeping the running configuration", "err", err)
+		}
+		cancel()
+	}
+}
+
+// fileStamp identifies a version of a file by size and modification time.
+func fileStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
 }

@@ -111,6 +111,38 @@ func (m *Manager) appendTo(ctx context.Context, l *lane, ups []uplink.Uplink, da
 	return nil
 }
 
+// Add starts a lane for a new connection, or replaces the lane of a
+// connection with the same ID (its queue, and so its backlog, is kept).
+func (m *Manager) Add(c Connection) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, l := range m.lanes {
+		if l.id == c.ID {
+			_ = l.stop(context.Background())
+			m.lanes = append(m.lanes[:i:i], m.lanes[i+1:]...)
+			break
+		}
+	}
+	l := newLane(c.ID, c.Name, c.Connector, m.store, &m.opts, c.UplinkTimeValidity, m.log, m.met)
+	m.lanes = append(m.lanes, l)
+	l.start(m.ctx)
+}
+
+// Remove stops a connection's lane. Its queue stays in the buffer; the
+// caller decides whether to delete it.
+func (m *Manager) Remove(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, l := range m.lanes {
+		if l.id == id {
+			_ = l.stop(context.Background())
+			m.lanes = append(m.lanes[:i:i], m.lanes[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // Status returns every connection's status.
 func (m *Manager) Status() []Status {
 	m.mu.RLock()

@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"edgeflow/config"
+)
+
+// Reload applies a new, already validated configuration without a
+// restart: connections are added, changed (their backlog kept) or removed,
+// devices replaced (each device's frame counter kept while its keys stay
+// the same). The buffer is kept. Keys that need a restart are reported.
+func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	old := a.config()
+	var restart []string
+	if cfg.PacketForwarder.UDP.Bind != old.PacketForwarder.UDP.Bind {
+		restart = append(restart, "packetForwarder.udp.bind")
+	}
+	if cfg.Buffer != old.Buffer {
+		restart = append(restart, "buffer")
+	}
+	if cfg.API != old.API {
+		restart = append(restart, "api")
+	}
+
+	// Build every new connector first: a bad one leaves everything as it was.
+	oldByID := map[string]config.Connection{}
+	for _, c := range old.Connections {
+		oldByID[c.ID] = c
+	}
+	var changed []config.Connection
+	newIDs := map[string]bool{}
+	for _, c := range cfg.Connections {
+		newIDs[c.ID] = true
+		if o, ok := oldByID[c.ID]; !ok || !reflect.DeepEqual(o, c) {
+			changed = append(changed, c)
+		}
+	}
+	conns, err := a.connections(changed)
+	if err != nil {
+		return err
+	}
+	for _, c := range old.Connections {
+		if !newIDs[c.ID] {
+			a.delivery.Remove(c.ID)
+			a.dropQueue(c)
+		}
+	}
+	for _, c := range changed {
+		if !c.IsActive() {
+			a.delivery.Remove(c.ID) // deactivated: delivery stops, the backlog stays
+		}
+	}
+	for _, c := range conns {
+		a.delivery.Add(c)
+	}
+	a.sessions.Set(sessionsFromConfig(cfg.Devices))
+	a.cfg.Store(cfg)
+	a.log.Info("configuration reloaded", "connections_changed", len(changed), "connections", len(cfg.Connections), "devices", len(cfg.Devices))
+	if len(restart) > 0 {
+		a.log.Warn("some changes take effect at the next restart", "keys", fmt.Sprint(restart))
+	}
+	return nil
+}
+
+// dropQueue deletes a removed connection's queue: its uplinks were meant for
+// an endpoint that is no longer configured. How many is logged.
+func (a *Agent) dropQueue(c config.Connection) {
+	n := a.store.Stats(c.ID).Count
+	if err := a.store.DeleteQueue(c.ID); err != nil {
+		a.log.Error("cannot delete the queue of a removed connection", "connection", c.Name, "err", err)
+		return
+	}
+	if n > 0 {
+		a.log.Warn("connection removed; its undelivered uplinks were discarded", "connection", c.Name, "uplinks", n)
+	}
+}
