@@ -26,6 +26,11 @@ type DecoderOptions struct {
 	DedupMax int
 }
 
+// firstFCntEpochs bounds the search for the upper counter bits of a
+// session's first frame (counters below 2^21, two million frames); it is
+// also the most MIC checks a frame can cost per unheard session.
+const firstFCntEpochs = 32
+
 const (
 	defaultDedupWindow = 10 * time.Second
 	defaultDedupMax    = 4096
@@ -239,6 +244,12 @@ func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *packetfwd
 	if !ok && s.RelaxFCnt && fcnt != uint32(f.fcnt16) {
 		// A device that reset its counter sends it from zero again.
 		fcnt = uint32(f.fcnt16)
+		ok = s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
+	}
+	// The first frame of a session may come from a device whose counter
+	// passed 65535 before the agent knew it: find its upper bits.
+	for e := uint32(1); !ok && !st.has && e < firstFCntEpochs; e++ {
+		fcnt = e<<16 | uint32(f.fcnt16)
 		ok = s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
 	}
 	if !ok {

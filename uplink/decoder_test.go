@@ -52,6 +52,7 @@ func TestDecodeVectors(t *testing.T) {
 		{name: "join accept", phy: "2023cf335489aae3183c0be0baa8dee5f3", drop: ErrDownlink},
 		{name: "proprietary", phy: "e0010203040506", drop: ErrProprietary},
 		{name: "major 2", phy: "42f17dbe4900020001954378762b11ff0d", devs: []Session{v1Session(t)}, drop: ErrBadFrame},
+		{name: "MHDR RFU bits", phy: "58f17dbe4900020001954378762b11ff0d", devs: []Session{v1Session(t)}, drop: ErrBadFrame},
 		{name: "short", phy: "40f17dbe49", drop: ErrBadFrame},
 		{name: "FOptsLen too long", phy: "40f17dbe490f020001954378", drop: ErrBadFrame},
 		{name: "empty", phy: "", drop: ErrBadFrame},
@@ -168,6 +169,25 @@ func TestDecodeReplayAndDuplicate(t *testing.T) {
 	}
 	if ups := f.d.Decode([]packetfwd.Frame{frame(f10, 1, -80, 7)}); len(ups) != 0 {
 		t.Fatal("replay delivered")
+	}
+}
+
+func TestDecodeFirstUplinkAbove16Bits(t *testing.T) {
+	s := v1Session(t)
+	f := newFixture(t, s)
+	// A device the agent has never heard, already at counter 1,000,000.
+	ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 1_000_000, port(1), []byte("old"), false), 1, -80, 7)})
+	if len(ups) != 1 || ups[0].FCnt != 1_000_000 || string(ups[0].Payload) != "old" {
+		t.Fatalf("got %+v (mic_failure=%d)", ups, f.dropped(ErrMICFailure))
+	}
+	// Beyond the search, the agent needs the counter (RestoreFCnt).
+	f2 := newFixture(t, s)
+	if ups := f2.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 3_000_000, port(1), []byte("x"), false), 1, -80, 7)}); len(ups) != 0 {
+		t.Fatal("counter beyond the search accepted")
+	}
+	f2.s.RestoreFCnt(s.DevEUI, 2_999_990)
+	if ups := f2.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 3_000_000, port(1), []byte("x"), false), 1, -80, 7)}); len(ups) != 1 {
+		t.Fatal("restored counter not used")
 	}
 }
 

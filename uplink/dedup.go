@@ -39,11 +39,13 @@ func (d *dedup) add(k uint64, now int64) {
 	if now >= d.nextSweep || len(d.expiry) >= d.max {
 		d.sweep(now)
 	}
-	for old := range d.expiry {
-		if len(d.expiry) < d.max {
-			break
+	if len(d.expiry) >= d.max {
+		for old := range d.expiry {
+			delete(d.expiry, old) // full of live entries: make room, any will do
+			if len(d.expiry) < d.max {
+				break
+			}
 		}
-		delete(d.expiry, old) // full of live entries: make room, any will do
 	}
 	d.expiry[k] = now + d.window
 }

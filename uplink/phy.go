@@ -52,8 +52,10 @@ func parseFrame(b []byte, f *dataFrame) error {
 	case lorawan.JoinAccept, lorawan.UnconfirmedDataDown, lorawan.ConfirmedDataDown:
 		return ErrDownlink
 	}
-	if mhdr&0x03 != byte(lorawan.LoRaWANR1) {
-		return ErrBadFrame // RFU major version: not a frame we can read
+	if mhdr&0x1f != byte(lorawan.LoRaWANR1) {
+		// An RFU major version, or RFU bits that no device sets (and that
+		// brocaar and ChirpStack drop before computing the MIC).
+		return ErrBadFrame
 	}
 	switch mt {
 	case lorawan.JoinRequest:
