@@ -3,6 +3,7 @@ package uplink
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,17 @@ func (s Session) LogValue() slog.Value {
 		slog.String("app_s_key", maskedKey),
 		slog.Bool("relax_fcnt", s.RelaxFCnt),
 	)
+}
+
+// MarshalJSON keeps encoding/json (and slog's JSON handler, which uses it
+// for slices and structs holding a Session) from printing the keys. A
+// Session is therefore not a storage format for keys.
+func (s Session) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		DevEUI, DevAddr  string
+		NwkSKey, AppSKey string
+		RelaxFCnt        bool
+	}{s.DevEUI.String(), s.DevAddr.String(), maskedKey, maskedKey, s.RelaxFCnt})
 }
 
 const maskedKey = "********"

@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -19,8 +20,13 @@ func TestSessionMasksKeys(t *testing.T) {
 		fmt.Fprintf(&b, format+"\n", &s)
 		fmt.Fprintf(&b, format+"\n", []Session{s})
 	}
-	slog.New(slog.NewJSONHandler(&b, nil)).Info("x", "session", s)
-	slog.New(slog.NewTextHandler(&b, nil)).Info("x", "session", s)
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("x", "session", s, "sessions", []Session{s}, "ptr", &s)
+	slog.New(slog.NewTextHandler(&b, nil)).Info("x", "session", s, "sessions", []Session{s}, "ptr", &s)
+	j, err := json.Marshal(map[string]any{"s": s, "l": []Session{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Write(j)
 	out := strings.ToLower(b.String())
 	for _, k := range []string{v1Nwk, v1App} {
 		if strings.Contains(out, k) {
