@@ -10,6 +10,9 @@ import (
 // Built-in defaults. Each is what suits a gateway edgeflow shares with a
 // packet forwarder and a few other services, on flash, behind NAT.
 const (
+	// DefaultPath is the file `edgeflow run` reads when --config is not
+	// given and the file exists; the packages install it.
+	DefaultPath = "/etc/edgeflow/edgeflow.yaml"
 	// DefaultUDPBind is loopback: the packet forwarder runs on the same
 	// gateway, and nobody on the LAN should inject frames. Port 1700 is what
 	// every Semtech forwarder's serv_port_up/down already says.

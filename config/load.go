@@ -53,8 +53,10 @@ func relTo(dir, p string) string {
 }
 
 // Parse reads a configuration from data; name is the file name used in
-// messages. What the file leaves out gets Default's value. Every problem
-// found is in the returned *Error, in file order.
+// messages. What the file leaves out gets Default's value, then Complete
+// fills derived fields (brand URLs, connection ids). Every problem found is
+// in the returned *Error, in file order, and the Config is then nil.
+// Warnings come back either way.
 func Parse(data []byte, name string) (*Config, []Warning, error) {
 	doc, perr := readYAML(data)
 	if perr != nil {
