@@ -294,4 +294,7 @@ func TestErrorFormat(t *testing.T) {
 	if got := (Problem{Path: "buffer.persist", Msg: "m"}).Format(""); got != "buffer.persist: m" {
 		t.Errorf("without file and line: %q", got)
 	}
+	if got := (Warning{Line: 3, Path: "api.bind", Msg: "m"}).String(); got != "line 3: api.bind: m" {
+		t.Errorf("warning without file: %q", got)
+	}
 }

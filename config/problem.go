@@ -18,15 +18,18 @@ type Problem struct {
 }
 
 // Format renders the problem as "FILE:LINE: PATH: MESSAGE", leaving out the
-// parts that are unknown (no file, no line, no path).
+// parts that are unknown; without a file it reads "line LINE: PATH: MESSAGE".
 func (p Problem) Format(file string) string {
 	var b strings.Builder
 	if file != "" {
 		b.WriteString(file)
 		b.WriteString(":")
 	}
-	if p.Line > 0 {
+	switch {
+	case p.Line > 0 && file != "":
 		fmt.Fprintf(&b, "%d:", p.Line)
+	case p.Line > 0:
+		fmt.Fprintf(&b, "line %d:", p.Line) // a bare number would read as part of the message
 	}
 	if b.Len() > 0 {
 		b.WriteString(" ")
