@@ -302,3 +302,21 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestParsedConfigValidates: what a file gives, Validate accepts too,
+// including a JoinEUI of zeros (common on LoRaWAN 1.0 devices).
+func TestParsedConfigValidates(t *testing.T) {
+	c, _ := mustParse(t, "devices:\n  - devEUI: 70B3D57ED0000001\n    joinEUI: \"0000000000000000\"\n    appKey: 2B7E151628AED2A6ABF7158809CF4F3C\n")
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	for _, f := range []string{"testdata/valid/design-example.yaml", "testdata/valid/test-bench.yaml", "testdata/valid/commented.yaml"} {
+		c, _, err := Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

@@ -147,7 +147,9 @@ func (c *Config) checkDevices(ch *checker) {
 			ch.has(p+".appSKey", d.AppSKey != zeroKey),
 		}
 		otaa := []bool{
-			ch.has(p+".joinEUI", d.JoinEUI != zeroEUI) || ch.has(p+".appEUI", false),
+			// 0000000000000000 is a JoinEUI many LoRaWAN 1.0 devices use,
+			// so in code an appKey is enough to say OTAA was meant.
+			ch.has(p+".joinEUI", d.JoinEUI != zeroEUI || d.AppKey != zeroKey) || ch.has(p+".appEUI", false),
 			ch.has(p+".appKey", d.AppKey != zeroKey),
 		}
 		nABP, nOTAA := count(abp), count(otaa)
