@@ -124,7 +124,8 @@ type Device struct {
 	// that restart their counter at every power-up; it gives up replay
 	// protection for that device.
 	RelaxFCnt bool `yaml:"relaxFCnt"`
-	// ABP tells that devAddr and the session keys were given.
+	// ABP tells that devAddr and the session keys were given (keys of all
+	// zeros included); Validate trusts it for configs built in code.
 	ABP bool `yaml:"-"`
 }
 

@@ -184,7 +184,7 @@ func TestValidateInCode(t *testing.T) {
 	c.Buffer.Persist = "sometimes"
 	c.Connections = append(c.Connections, Connection{ID: "x", Name: DefaultConnectionName, ConnectorID: ConnectorHTTP,
 		Configuration: ConnectionConfiguration{DestinationURL: "example.com"}})
-	c.Devices = []Device{{DevEUI: lorawan.EUI64{1}, ABP: true, NwkSKey: lorawan.AES128Key{1}}}
+	c.Devices = []Device{{DevEUI: lorawan.EUI64{1}, DevAddr: lorawan.DevAddr{1}, NwkSKey: lorawan.AES128Key{1}}}
 	err := c.Validate()
 	var e *Error
 	if !errors.As(err, &e) {

@@ -143,8 +143,8 @@ func (c *Config) checkDevices(ch *checker) {
 		}
 		abp := []bool{
 			ch.has(p+".devAddr", d.ABP || d.DevAddr != zeroAddr),
-			ch.has(p+".nwkSKey", d.NwkSKey != zeroKey),
-			ch.has(p+".appSKey", d.AppSKey != zeroKey),
+			ch.has(p+".nwkSKey", d.ABP || d.NwkSKey != zeroKey),
+			ch.has(p+".appSKey", d.ABP || d.AppSKey != zeroKey),
 		}
 		otaa := []bool{
 			// 0000000000000000 is a JoinEUI many LoRaWAN 1.0 devices use,
