@@ -463,7 +463,7 @@ func (sc *serviceCtl) uninstall() int {
 			}
 		}
 	}
-	fmt.Fprintf(sc.stdout, "uninstalled %s (%s); %s, %s and the buffer are kept\n", serviceName, sc.init, sc.bin, sc.config)
+	fmt.Fprintf(sc.stdout, "uninstalled %s (%s); the binary, the configuration and the buffer are kept\n", serviceName, sc.init)
 	return 0
 }
 
@@ -706,14 +706,10 @@ func (p *program) Stop(service.Service) error {
 	return nil
 }
 
-// reloader is what the agent implements once it can take a new
-// configuration without a restart.
-type reloader interface {
-	Reload(ctx context.Context, cfg *config.Config) error
-}
-
-// reload re-reads the configuration file on SIGHUP. An invalid file is
-// reported and the running configuration kept.
+// reload re-reads the configuration file on SIGHUP and hands it to the
+// running agent (agent.Reload: connections and devices change in place,
+// what needs a restart is reported). An invalid file is reported and the
+// running configuration kept.
 func (p *program) reload() {
 	p.log.Info("reload requested", "signal", "SIGHUP", "config", p.path)
 	cfg, _ := loadConfig(p.path, p.logw)
@@ -721,17 +717,9 @@ func (p *program) reload() {
 		p.log.Error("reload: the configuration is not valid; keeping the running one", "config", p.path)
 		return
 	}
-	// RELOAD HOOK: agent.Agent has no Reload method yet. When it gains
-	// Reload(ctx, *config.Config) error, this call applies the new
-	// configuration; until then the new file takes effect on restart.
-	r, ok := any(p.agent).(reloader)
-	if !ok {
-		p.log.Warn("reload: this agent cannot apply a new configuration while running; restart the service to apply it", "config", p.path)
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := r.Reload(ctx, cfg); err != nil {
+	if err := p.agent.Reload(ctx, cfg); err != nil {
 		p.log.Error("reload failed; keeping the running configuration", "err", err)
 		return
 	}

@@ -1,0 +1,124 @@
+// Command gwtest is the test bench's stand-in for a gateway's packet
+// forwarder and syslog daemon, for the shell scripts under scripts/:
+//
+//	gwtest push -addr 127.0.0.1:1700 [-wait 20s]   send PUSH_DATA until a PUSH_ACK answers (exit 0)
+//	gwtest freeport                               print a free UDP port on 127.0.0.1
+//	gwtest syslog -socket /dev/log -out FILE      receive syslog datagrams, one line each, until killed
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: gwtest push|freeport|syslog [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "push":
+		err = push(os.Args[2:])
+	case "freeport":
+		err = freeport()
+	case "syslog":
+		err = syslogd(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gwtest:", err)
+		os.Exit(1)
+	}
+}
+
+// push sends a GWMP PUSH_DATA (a status report of gateway AA555A0000000101)
+// every second until the PUSH_ACK with its token comes back.
+func push(args []string) error {
+	fs := flag.NewFlagSet("push", flag.ExitOnError)
+	addr := fs.String("addr", "", "agent's UDP address")
+	wait := fs.Duration("wait", 20*time.Second, "give up after")
+	version := fs.Int("version", 2, "GWMP protocol version (1 or 2)")
+	_ = fs.Parse(args)
+	if *addr == "" {
+		return fmt.Errorf("push: -addr is required")
+	}
+	conn, err := net.Dial("udp", *addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(*wait)
+	buf := make([]byte, 64)
+	for attempt := 1; time.Now().Before(deadline); attempt++ {
+		tok := uint16(time.Now().UnixNano())
+		v := byte(*version)
+		pkt := []byte{v, byte(tok >> 8), byte(tok), 0x00, 0xAA, 0x55, 0x5A, 0x00, 0x00, 0x00, 0x01, 0x01}
+		pkt = append(pkt, `{"stat":{"time":"2026-01-01 00:00:00 GMT","rxnb":0,"rxok":0,"rxfw":0,"ackr":100.0,"dwnb":0,"txnb":0}}`...)
+		if _, err := conn.Write(pkt); err != nil {
+			return err
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			continue // not up yet (ECONNREFUSED) or no answer: try again
+		}
+		if want := []byte{v, byte(tok >> 8), byte(tok), 0x01}; !bytes.Equal(buf[:n], want) {
+			return fmt.Errorf("answer % x, want PUSH_ACK % x", buf[:n], want)
+		}
+		fmt.Printf("PUSH_ACK from %s (token %04x, attempt %d)\n", *addr, tok, attempt)
+		return nil
+	}
+	return fmt.Errorf("no PUSH_ACK from %s within %v", *addr, *wait)
+}
+
+func freeport() error {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Println(c.LocalAddr().(*net.UDPAddr).Port)
+	return nil
+}
+
+// syslogd is a minimal syslog receiver on a unix datagram socket.
+func syslogd(args []string) error {
+	fs := flag.NewFlagSet("syslog", flag.ExitOnError)
+	socket := fs.String("socket", "/dev/log", "unix datagram socket to listen on")
+	out := fs.String("out", "", "file to append lines to")
+	_ = fs.Parse(args)
+	if *out == "" {
+		return fmt.Errorf("syslog: -out is required")
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: *socket, Net: "unixgram"})
+	if err != nil {
+		return err
+	}
+	_ = os.Chmod(*socket, 0o666)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	go func() { <-sig; c.Close() }()
+	defer os.Remove(*socket)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return nil
+		}
+		fmt.Fprintln(f, strings.TrimRight(string(buf[:n]), "\n"))
+	}
+}
