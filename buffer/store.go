@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,9 @@ func Open(path string, opts Options) (*Store, error) {
 		if err := os.Remove(path + suffix); err == nil {
 			s.log.Info("Removed leftover temp file", "file", path+suffix)
 		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("buffer: %w", err)
 	}
 	db, err := s.openOrRecover()
 	if err != nil {
