@@ -3,6 +3,8 @@ package uplink
 import (
 	"math"
 	"strconv"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/brocaar/lorawan"
@@ -33,7 +35,7 @@ const timeLayout = "2006-01-02T15:04:05.000-07:00"
 // Chain is the reception's RF chain.
 func AppendDocument(dst []byte, u *Uplink, late bool, opts DocOptions) []byte {
 	dst = append(dst, `{"DevEUI_uplink":{"Time":"`...)
-	dst = u.ReceivedAt.UTC().AppendFormat(dst, timeLayout)
+	dst = appendTime(dst, u.ReceivedAt)
 	dst = append(dst, `","DevEUI":"`...)
 	dst = appendHex(dst, u.DevEUI[:], hexUpper)
 	dst = append(dst, `","DevAddr":"`...)
@@ -58,14 +60,16 @@ func AppendDocument(dst []byte, u *Uplink, late bool, opts DocOptions) []byte {
 	dst = appendHex(dst, u.MIC[:], hexLower)
 	dst = append(dst, '"')
 
+	var bestESP float64 // reused in Lrrs: ESP costs a pow and a log, soft-float on MIPS
 	if len(u.Receptions) > 0 {
 		best := &u.Receptions[0]
+		bestESP = ESP(best.RSSI, best.SNR)
 		dst = append(dst, `,"LrrRSSI":`...)
 		dst = appendFloat(dst, best.RSSI)
 		dst = append(dst, `,"LrrSNR":`...)
 		dst = appendFloat(dst, best.SNR)
 		dst = append(dst, `,"LrrESP":`...)
-		dst = appendFloat(dst, ESP(best.RSSI, best.SNR))
+		dst = appendFloat(dst, bestESP)
 	}
 	if u.SF > 0 {
 		dst = append(dst, `,"SpFact":`...)
@@ -102,7 +106,11 @@ func AppendDocument(dst []byte, u *Uplink, late bool, opts DocOptions) []byte {
 		dst = append(dst, `,"LrrSNR":`...)
 		dst = appendFloat(dst, r.SNR)
 		dst = append(dst, `,"LrrESP":`...)
-		dst = appendFloat(dst, ESP(r.RSSI, r.SNR))
+		esp := bestESP
+		if i > 0 {
+			esp = ESP(r.RSSI, r.SNR)
+		}
+		dst = appendFloat(dst, esp)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `]},"DevLrrCnt":`...)
@@ -119,27 +127,101 @@ func AppendDocument(dst []byte, u *Uplink, late bool, opts DocOptions) []byte {
 	return dst
 }
 
-// ESP is the estimated signal power, RSSI + SNR − 10·log10(1 + 10^(SNR/10)),
-// computed so that it stays finite for any finite SNR.
+// ESP is the estimated signal power, RSSI + SNR − 10·log10(1 + 10^(SNR/10)).
+// It stays finite for any finite input.
 func ESP(rssi, snr float64) float64 {
-	if snr > 0 {
-		// SNR − 10·log10(1+10^(SNR/10)) = −10·log10(1+10^(−SNR/10))
-		return rssi - 10*math.Log1p(math.Pow(10, -snr/10))/math.Ln10
+	// Packet forwarders report SNR in tenths of a dB; those values come from
+	// a table, since exp and log cost several µs each on soft-float MIPS.
+	// The table holds espCorrection of the very same float64, so both ways
+	// give identical results.
+	if k := math.Round(snr * 10); k >= espTableMin && k <= espTableMax && k/10 == snr {
+		return rssi + espTable()[int(k-espTableMin)]
 	}
-	return rssi + snr - 10*math.Log1p(math.Pow(10, snr/10))/math.Ln10
+	return rssi + espCorrection(snr)
 }
 
-// appendFloat writes v rounded to six decimals (ThingPark's precision), in
-// the shortest form; a value JSON cannot carry (NaN, ±Inf) is written as 0.
+// espCorrection is ESP − RSSI, computed so that it stays finite.
+func espCorrection(snr float64) float64 {
+	// 10^x as exp(x·ln 10); for SNR > 0, SNR − 10·log10(1+10^(SNR/10)) is
+	// rewritten as −10·log10(1+10^(−SNR/10)) so that nothing overflows.
+	if snr > 0 {
+		return -10 / math.Ln10 * math.Log1p(math.Exp(-snr/10*math.Ln10))
+	}
+	return snr - 10/math.Ln10*math.Log1p(math.Exp(snr/10*math.Ln10))
+}
+
+// The table covers −40.0 to +30.0 dB, beyond what a LoRa radio reports. It
+// is a memoised pure function, not state.
+const (
+	espTableMin = -400
+	espTableMax = 300
+)
+
+var espTable = sync.OnceValue(func() *[espTableMax - espTableMin + 1]float64 {
+	var t [espTableMax - espTableMin + 1]float64
+	for i := range t {
+		t[i] = espCorrection(float64(i+espTableMin) / 10)
+	}
+	return &t
+})
+
+// appendFloat writes v rounded to six decimals (ThingPark's precision),
+// without trailing zeros; a value JSON cannot carry (NaN, ±Inf) is written
+// as 0. Radio values go through 32-bit fixed point: on soft-float MIPS a
+// float division or strconv's shortest formatting costs tens of µs.
 func appendFloat(dst []byte, v float64) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(dst, '0')
 	}
-	if math.Abs(v) < 1e9 {
-		v = math.Round(v*1e6) / 1e6
+	a := math.Abs(v)
+	if a >= 4294 { // beyond 32-bit micro-units; never a radio value
+		return strconv.AppendFloat(dst, v, 'f', -1, 64)
 	}
-	return strconv.AppendFloat(dst, v, 'f', -1, 64)
+	n := uint32(math.Round(a * 1e6))
+	if n == 0 {
+		return append(dst, '0')
+	}
+	if math.Signbit(v) {
+		dst = append(dst, '-')
+	}
+	dst = strconv.AppendUint(dst, uint64(n/1e6), 10)
+	frac := n % 1e6
+	if frac == 0 {
+		return dst
+	}
+	var buf [7]byte
+	buf[0] = '.'
+	for i := 6; i > 0; i-- {
+		buf[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	end := 7
+	for buf[end-1] == '0' {
+		end--
+	}
+	return append(dst, buf[:end]...)
 }
+
+// appendTime writes t in UTC as timeLayout does, without parsing the layout.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(dst, timeLayout)
+	}
+	h, mi, s := t.Clock()
+	dst = append2(append2(dst, y/100), y%100)
+	dst = append2(append(dst, '-'), int(mo))
+	dst = append2(append(dst, '-'), d)
+	dst = append2(append(dst, 'T'), h)
+	dst = append2(append(dst, ':'), mi)
+	dst = append2(append(dst, ':'), s)
+	ms := t.Nanosecond() / 1e6
+	dst = append(dst, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(dst, "+00:00"...)
+}
+
+func append2(dst []byte, v int) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
 
 func appendBit(dst []byte, b bool) []byte {
 	if b {

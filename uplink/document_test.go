@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,8 +133,19 @@ func TestESP(t *testing.T) {
 			t.Errorf("ESP(%v, %v) = %v, want %v", tc.rssi, tc.snr, got, tc.want)
 		}
 	}
-	for _, snr := range []float64{-1e308, -400, 0, 400, 1e308} {
-		if v := ESP(-100, snr); math.IsNaN(v) || math.IsInf(v, 0) {
+	// The table and the formula agree on every tenth of a dB they cover.
+	for k := espTableMin; k <= espTableMax; k++ {
+		snr := float64(k) / 10
+		if got, want := ESP(-100, snr), -100+espCorrection(snr); got != want {
+			t.Fatalf("ESP(-100, %v) = %v from the table, %v computed", snr, got, want)
+		}
+		exact := -100 + snr - 10*math.Log10(1+math.Pow(10, snr/10))
+		if math.Abs(ESP(-100, snr)-exact) > 1e-9 {
+			t.Fatalf("ESP(-100, %v) = %v, formula gives %v", snr, ESP(-100, snr), exact)
+		}
+	}
+	for _, snr := range []float64{-1e308, -400, 0, 400, 1e308, math.Inf(1), math.Inf(-1)} {
+		if v := ESP(-100, snr); math.IsNaN(v) || (math.IsInf(v, 0) && !math.IsInf(snr, -1)) {
 			t.Errorf("ESP(-100, %v) = %v", snr, v)
 		}
 	}
@@ -190,4 +202,53 @@ func BenchmarkAppendDocument(b *testing.B) {
 		buf = AppendDocument(buf[:0], &u, false, DocOptions{CustomerID: "100002164"})
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// TestAppendFloatMatchesStrconv checks the fixed-point writer against
+// strconv's shortest form of the value rounded to six decimals.
+func TestAppendFloatMatchesStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := []float64{0, 1, -1, 0.5, -0.0000004, 0.0000005, 868.1, 868.3, 2403.5, 4293.9999994, 4293.9999996,
+		4294, -4294.5, -123.4554046, 45.851032, 1.26623, 1e-7, 999999.9999995}
+	for range 200000 {
+		switch rng.IntN(3) {
+		case 0:
+			vals = append(vals, (rng.Float64()-0.5)*400) // RSSI, SNR, lat, lon
+		case 1:
+			vals = append(vals, float64(rng.Int64N(4_294_000_000))/1e6) // on the grid
+		default:
+			vals = append(vals, (rng.Float64()-0.5)*10000)
+		}
+	}
+	for _, v := range vals {
+		got := string(appendFloat(nil, v))
+		r := v
+		if math.Abs(v) < 4294 {
+			r = math.Round(v*1e6) / 1e6
+		}
+		want := strconv.FormatFloat(r, 'f', -1, 64)
+		if want == "-0" {
+			want = "0"
+		}
+		if got != want {
+			t.Fatalf("appendFloat(%v) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+func TestAppendTimeMatchesLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -9*3600-1800), time.FixedZone("y", 14*3600)}
+	times := []time.Time{{}, time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for range 100000 {
+		sec := rng.Int64N(400*365*86400) - 100*365*86400
+		times = append(times, time.Unix(sec, rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))]))
+	}
+	for _, tm := range times {
+		got := string(appendTime(nil, tm))
+		if want := tm.UTC().Format(timeLayout); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
 }
