@@ -85,9 +85,10 @@ func (d *Decoder) Decode(frames []packetfwd.Frame) []Uplink {
 }
 
 // AppendDecode appends the uplinks in frames to dst. Frames that carry the
-// same PHYPayload become one Uplink with every reception, best first. Every
-// frame that yields no Uplink is counted under its drop reason. The Uplinks
-// own their Payload and Receptions; frames may be reused afterwards.
+// same PHYPayload become one Uplink with every reception, best first. Each
+// distinct PHYPayload that yields no Uplink is counted once under its drop
+// reason (each bad-CRC frame on its own). The Uplinks own their Payload and
+// Receptions; frames may be reused afterwards.
 func (d *Decoder) AppendDecode(dst []Uplink, frames []packetfwd.Frame) []Uplink {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -221,6 +221,9 @@ func TestDecodeDevAddrCollision(t *testing.T) {
 	if len(ups) != 2 {
 		t.Fatalf("got %d uplinks", len(ups))
 	}
+	if l := f.s.Lookup(a.DevAddr); len(l) != 2 || l[0].DevEUI != a.DevEUI || l[1].DevEUI != b.DevEUI {
+		t.Fatalf("Lookup %v", l)
+	}
 	if ups[0].DevEUI != a.DevEUI || string(ups[0].Payload) != "from a" ||
 		ups[1].DevEUI != b.DevEUI || string(ups[1].Payload) != "from b" || ups[1].MType != lorawan.ConfirmedDataUp {
 		t.Fatalf("got %+v", ups)

@@ -170,6 +170,17 @@ func (s *Sessions) lookup(addr lorawan.DevAddr) []*session {
 	return s.tab.Load().byAddr[addr]
 }
 
+// Lookup returns a copy of every session with this DevAddr, in the order
+// Set was given them (the order in which the decoder tries their MICs).
+func (s *Sessions) Lookup(addr lorawan.DevAddr) []Session {
+	ss := s.lookup(addr)
+	out := make([]Session, len(ss))
+	for i, x := range ss {
+		out[i] = x.Session
+	}
+	return out
+}
+
 // Len is the number of sessions.
 func (s *Sessions) Len() int { return len(s.tab.Load().byEUI) }
 
