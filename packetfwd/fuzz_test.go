@@ -65,11 +65,14 @@ func FuzzFramesFromPushData(f *testing.F) {
 }
 
 // FuzzHandleDatagram runs whole datagrams through the server (without a
-// socket: acks fail and are counted). The server recovers from panics, so
-// the check is that it never had to. Seeds: testdata/fuzz/FuzzHandleDatagram.
+// socket: acks fail and are counted), with an upstream configured so that
+// the relay's path (copy, EUI and token routing, queueing) runs too; not
+// started, its queue fills and then drops. The server recovers from panics,
+// so the check is that it never had to.
+// Seeds: testdata/fuzz/FuzzHandleDatagram.
 func FuzzHandleDatagram(f *testing.F) {
 	set := metrics.NewSet()
-	srv := NewUDPServer(UDPConfig{}, HandlerFunc(func(_ context.Context, frames []Frame) error {
+	srv := NewUDPServer(UDPConfig{Upstreams: []string{"127.0.0.1:1700", "localhost:1700"}}, HandlerFunc(func(_ context.Context, frames []Frame) error {
 		if len(frames) == 0 {
 			return errors.New("handler called without frames")
 		}

@@ -30,6 +30,33 @@ type UDPConfig struct {
 	LogInterval time.Duration
 	// MaxGateways bounds the gateway registry; 256 when zero.
 	MaxGateways int
+
+	// Upstreams are network servers, "host:port", that get every datagram
+	// of the packet forwarder unchanged (relay mode; see relay.go). Names
+	// are resolved in the background, at start and when a server stops
+	// answering. SetUpstreams changes them while running.
+	Upstreams []string
+	// UpstreamTimeout: an upstream that answered none of the last few
+	// datagrams for this long is down and its name is resolved again;
+	// 30 s when zero.
+	UpstreamTimeout time.Duration
+	// OnDownlink, when set, sees each PULL_RESP relayed from an upstream
+	// to the gateway (after it was sent). It runs on the upstream's reader
+	// goroutine and must return quickly.
+	OnDownlink func(gatewayEUI lorawan.EUI64, txpk gwmp.TXPK)
+	// LookupNetIP resolves upstream names; nil means
+	// net.DefaultResolver.LookupNetIP. Tests count lookups with it.
+	LookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+	// Allow lists the source networks accepted. Empty: only loopback
+	// sources when bound to a loopback address, else all.
+	Allow []netip.Prefix
+	// GatewayEUIs, when not empty, are the only gateways accepted (and
+	// relayed).
+	GatewayEUIs []lorawan.EUI64
+	// RateLimit caps datagrams per source IP:port; DefaultRateLimit when
+	// zero.
+	RateLimit RateLimit
 }
 
 // DefaultUDPBind is the listen address when UDPConfig.Bind is empty.
@@ -55,6 +82,9 @@ const maxDatagram = 65535
 //	edgeflow_udp_handler_errors_total           PUSH_DATA left unacked as the handler failed
 //	edgeflow_udp_tx_ack_errors_total            TX_ACKs reporting a failed downlink
 //	edgeflow_udp_gateways                       gauge: gateways in the registry
+//	edgeflow_udp_refused_total{reason}          not_allowed, gateway_not_allowed, rate_limited
+//
+// and the relay's edgeflow_relay_* (relay.go).
 type UDPServer struct {
 	cfg     UDPConfig
 	handler Handler
@@ -63,6 +93,8 @@ type UDPServer struct {
 	metrics *udpMetrics
 	rlog    *rateLog
 	gws     *registry
+	policy  *sourcePolicy
+	relay   *relay
 
 	mu      sync.Mutex // guards conn, started, stopped
 	conn    *net.UDPConn
@@ -91,6 +123,12 @@ func NewUDPServer(cfg UDPConfig, h Handler, logger *slog.Logger, set *metrics.Se
 	if cfg.MaxGateways <= 0 {
 		cfg.MaxGateways = 256
 	}
+	if cfg.UpstreamTimeout <= 0 {
+		cfg.UpstreamTimeout = 30 * time.Second
+	}
+	if cfg.LookupNetIP == nil {
+		cfg.LookupNetIP = net.DefaultResolver.LookupNetIP
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -105,7 +143,14 @@ func NewUDPServer(cfg UDPConfig, h Handler, logger *slog.Logger, set *metrics.Se
 		metrics: newUDPMetrics(set),
 		rlog:    newRateLog(logger, cfg.LogInterval, cfg.Now),
 		gws:     newRegistry(cfg.MaxGateways),
+		policy:  newSourcePolicy(&cfg, set),
 		done:    make(chan struct{}),
+	}
+	s.relay = newRelay(s, set)
+	if err := s.relay.set(cfg.Upstreams); err != nil {
+		// Config validation should have caught it; run without relay
+		// rather than not at all.
+		logger.Error("Relay disabled", "error", err.Error())
 	}
 	set.GetOrCreateGauge("edgeflow_udp_gateways", func() float64 { return float64(s.gws.len()) })
 	return s
@@ -128,6 +173,8 @@ func (s *UDPServer) Start(ctx context.Context) error {
 		return fmt.Errorf("packetfwd: listen udp %q: %w", s.cfg.Bind, err)
 	}
 	s.conn, s.started = conn, true
+	s.policy.defaultAllow(conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr())
+	s.relay.start()
 	// Add before starting, so that a Stop racing with Start waits for both.
 	s.wg.Add(2)
 	go s.readLoop(ctx, conn)
@@ -136,6 +183,7 @@ func (s *UDPServer) Start(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			s.shutdown()
+			s.relay.stop()
 		case <-s.done:
 		}
 	}()
@@ -157,6 +205,7 @@ func (s *UDPServer) Addr() net.Addr {
 // been handled. It is safe to call more than once.
 func (s *UDPServer) Stop() {
 	s.shutdown()
+	s.relay.stop()
 	s.wg.Wait()
 }
 
@@ -228,6 +277,10 @@ func (s *UDPServer) readLoop(ctx context.Context, conn *net.UDPConn) {
 			continue
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		if reason := s.policy.admit(src, s.now()); reason != "" {
+			s.refuse(reason, src)
+			continue
+		}
 		s.handleDatagram(ctx, buf[:n], src)
 	}
 }
@@ -246,6 +299,9 @@ func (s *UDPServer) handleDatagram(ctx context.Context, b []byte, src netip.Addr
 		return
 	}
 	s.metrics.received[h.Type].Inc()
+	if !s.gatewayAndRelay(h, b, src) {
+		return
+	}
 	switch h.Type {
 	case gwmp.PushData:
 		s.handlePushData(ctx, b, src)
@@ -288,3 +344,11 @@ func quoteData(b []byte) string {
 	}
 	return fmt.Sprintf("%q", b)
 }
+
+// Upstreams returns the relay's upstreams and their state, in configured
+// order.
+func (s *UDPServer) Upstreams() []UpstreamStatus { return s.relay.status() }
+
+// SetUpstreams replaces the relay's upstreams without a restart; those
+// that stay keep their sockets (the network servers see no change).
+func (s *UDPServer) SetUpstreams(addrs []string) error { return s.relay.set(addrs) }

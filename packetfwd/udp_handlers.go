@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 
+	"github.com/brocaar/lorawan"
+
 	"edgeflow/packetfwd/gwmp"
 )
 
@@ -91,4 +93,38 @@ func (s *UDPServer) handleTXAck(b []byte, src netip.AddrPort) {
 		s.metrics.txAckErrors.Inc()
 		s.rlog.warn(src, "Downlink not sent", "gateway_eui", p.GatewayEUI.String(), "tx_error", code)
 	}
+}
+
+// gatewayAndRelay refuses datagrams of gateways not in GatewayEUIs and
+// relays the others, raw and before any decoding, so that upstreams get
+// what edgeflow itself cannot use (unknown devices, JSON it rejects).
+func (s *UDPServer) gatewayAndRelay(h gwmp.Header, b []byte, src netip.AddrPort) bool {
+	var eui lorawan.EUI64
+	hasEUI := false
+	switch h.Type {
+	case gwmp.PushData, gwmp.PullData:
+		if len(b) < gwmp.HeaderEUILen {
+			return true // the handler drops it as too short
+		}
+		copy(eui[:], b[4:12])
+		hasEUI = true
+	case gwmp.TXAck:
+		var p gwmp.TXAckPacket
+		p.UnmarshalBinary(b) // the EUI is set even when the JSON is bad
+		eui, hasEUI = p.GatewayEUI, p.HasEUI
+	default:
+		return true
+	}
+	if hasEUI && !s.policy.gatewayAllowed(eui) {
+		s.refuse("gateway_not_allowed", src, "gateway_eui", eui.String())
+		return false
+	}
+	s.relay.forward(h.Type, b, eui, hasEUI)
+	return true
+}
+
+// refuse counts and logs (at a limited rate per source) a refused datagram.
+func (s *UDPServer) refuse(reason string, src netip.AddrPort, args ...any) {
+	s.policy.refused[reason].Inc()
+	s.rlog.warn(src, "Refused datagram", append([]any{"reason", reason}, args...)...)
 }

@@ -1,0 +1,261 @@
+package packetfwd
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/brocaar/lorawan"
+
+	"edgeflow/packetfwd/gwmp"
+)
+
+// The relay (UDPConfig.Upstreams) copies every datagram of the packet
+// forwarder, unchanged, to each upstream network server, in the manner of
+// chirpstack-packet-multiplexer v4:
+//
+//   - edgeflow answers PUSH_DATA and PULL_DATA itself; the upstreams'
+//     PUSH_ACK/PULL_ACK only tell that they are alive.
+//   - Each upstream gets one socket per gateway EUI. A PULL_RESP carries no
+//     gateway EUI, so the socket it arrives on is the only way to know which
+//     gateway a downlink is for; and the network server keys its downlink
+//     path by the source address of that gateway's PULL_DATA, so two gateways
+//     sharing one socket would get each other's downlinks.
+//   - The sockets are not connected: re-resolving the upstream's name moves
+//     the destination without changing the source port the server knows.
+//   - A PULL_RESP goes, from the server's own socket, to the address of the
+//     gateway's last PULL_DATA (the forwarder connect()s its sockets), in
+//     the protocol version the gateway speaks. A TX_ACK goes only to the
+//     upstream whose last PULL_RESP for that gateway had the same token.
+//
+// The read loop only copies the datagram and queues it (never blocking);
+// each upstream has a goroutine that sends and another that resolves its
+// name, so that DNS on a gateway without backhaul can hang without delaying
+// a PUSH_ACK.
+
+// Relay tuning. Not configurable: they follow from the protocol, not the site.
+const (
+	relayQueueLen = 64 // datagrams queued per upstream before dropping
+	// relayMaxLinks bounds the sockets per upstream (one per gateway EUI),
+	// so that spoofed EUIs cannot exhaust file descriptors; the least
+	// recently used goes. Real agents serve one gateway.
+	relayMaxLinks = 16
+	// relayLinkIdle closes a gateway's socket after this long without a
+	// datagram (forwarders send PULL_DATA every 5–30 s).
+	relayLinkIdle = 5 * time.Minute
+	// relayUnanswered datagrams without an ack, over UpstreamTimeout,
+	// mark an upstream down and have its name resolved again.
+	relayUnanswered = 3
+	// relayResolveTimeout bounds one DNS lookup.
+	relayResolveTimeout = 10 * time.Second
+)
+
+// Reasons for edgeflow_relay_dropped_total.
+var relayDropReasons = []string{
+	"unresolved",          // upstream name not resolved (yet)
+	"queue_full",          // upstream's sender is behind
+	"send_error",          // the write to the upstream failed
+	"socket_error",        // no socket could be opened for the gateway
+	"tx_ack_unmatched",    // TX_ACK whose token no upstream sent
+	"no_downlink_path",    // PULL_RESP for a gateway that never sent PULL_DATA
+	"downlink_send_error", // PULL_RESP could not be sent to the forwarder
+	"unknown_source",      // datagram on an upstream socket from another host
+	"bad_packet",          // not GWMP from an upstream
+	"unexpected_type",     // e.g. PUSH_DATA sent by an upstream
+	"other",
+}
+
+// UpstreamStatus is what the relay knows about one upstream.
+type UpstreamStatus struct {
+	Address      string         // as configured, "host:port"
+	ResolvedAddr netip.AddrPort // zero until resolved
+	LastResolved time.Time      // agent clock; zero if never
+	ResolveError string         // of the last failed lookup, "" after success
+	// State is "up", or "down" when unresolved or when datagrams went
+	// unanswered for UpstreamTimeout.
+	State        string
+	LastSent     time.Time // last datagram sent to it
+	LastAck      time.Time // last PUSH_ACK or PULL_ACK from it
+	LastPullResp time.Time // last downlink from it
+	Sent         uint64
+	Acks         uint64
+	PullResps    uint64
+	Gateways     int // sockets open, one per gateway EUI
+}
+
+// relayDatagram is one datagram queued for one upstream. b is shared by
+// all upstreams and never written.
+type relayDatagram struct {
+	b   []byte
+	eui lorawan.EUI64
+	typ gwmp.Type
+}
+
+type relayMetrics struct {
+	sent, acks, downlinks, txAcks *metrics.Counter
+	resolveOK, resolveErr         *metrics.Counter
+	dropped                       map[string]*metrics.Counter
+}
+
+func newRelayMetrics(set *metrics.Set) *relayMetrics {
+	m := &relayMetrics{
+		sent:       set.GetOrCreateCounter("edgeflow_relay_sent_total"),
+		acks:       set.GetOrCreateCounter("edgeflow_relay_acks_received_total"),
+		downlinks:  set.GetOrCreateCounter("edgeflow_relay_downlinks_total"),
+		txAcks:     set.GetOrCreateCounter("edgeflow_relay_tx_acks_total"),
+		resolveOK:  set.GetOrCreateCounter(`edgeflow_relay_resolutions_total{result="ok"}`),
+		resolveErr: set.GetOrCreateCounter(`edgeflow_relay_resolutions_total{result="error"}`),
+		dropped:    make(map[string]*metrics.Counter),
+	}
+	for _, r := range relayDropReasons {
+		m.dropped[r] = set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_relay_dropped_total{reason=%q}`, r))
+	}
+	return m
+}
+
+func (m *relayMetrics) drop(reason string) {
+	c, ok := m.dropped[reason]
+	if !ok {
+		c = m.dropped["other"]
+	}
+	c.Inc()
+}
+
+// relay owns the upstreams of one UDPServer.
+type relay struct {
+	srv     *UDPServer
+	metrics *relayMetrics
+
+	ups atomic.Pointer[[]*upstream] // read by the read loop without locking
+
+	mu      sync.Mutex // guards started, stopped and writes to ups
+	started bool
+	stopped bool
+}
+
+func newRelay(srv *UDPServer, set *metrics.Set) *relay {
+	r := &relay{srv: srv, metrics: newRelayMetrics(set)}
+	r.ups.Store(&[]*upstream{})
+	return r
+}
+
+// checkUpstream validates "host:port" without resolving it.
+func checkUpstream(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("packetfwd: upstream %q: %w", s, err)
+	}
+	if host == "" {
+		return fmt.Errorf("packetfwd: upstream %q: no host", s)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return fmt.Errorf("packetfwd: upstream %q: bad port", s)
+	}
+	return nil
+}
+
+// set replaces the upstreams. Those kept keep their sockets, so that their
+// network servers see no change; removed ones are closed.
+func (r *relay) set(addrs []string) error {
+	for _, a := range addrs {
+		if err := checkUpstream(a); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.ups.Load()
+	var next []*upstream
+	for _, a := range addrs {
+		if slices.ContainsFunc(next, func(u *upstream) bool { return u.name == a }) {
+			continue // a duplicate would get every datagram twice
+		}
+		i := slices.IndexFunc(old, func(u *upstream) bool { return u.name == a })
+		if i >= 0 {
+			next = append(next, old[i])
+			continue
+		}
+		u := newUpstream(r, a)
+		if r.started && !r.stopped {
+			u.start()
+		}
+		next = append(next, u)
+	}
+	r.ups.Store(&next)
+	for _, u := range old {
+		if !slices.Contains(next, u) {
+			u.stop()
+		}
+	}
+	return nil
+}
+
+func (r *relay) start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = true
+	for _, u := range *r.ups.Load() {
+		u.start()
+	}
+}
+
+func (r *relay) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return
+	}
+	r.stopped = true
+	for _, u := range *r.ups.Load() {
+		u.stop()
+	}
+}
+
+func (r *relay) status() []UpstreamStatus {
+	ups := *r.ups.Load()
+	out := make([]UpstreamStatus, 0, len(ups))
+	now := r.srv.now()
+	for _, u := range ups {
+		out = append(out, u.status(now))
+	}
+	return out
+}
+
+// forward queues a datagram from the packet forwarder for the upstreams. It
+// runs in the read loop: it copies b once and never blocks. eui is the
+// gateway's (hasEUI false only for a TX_ACK of a forwarder older than
+// v3.1.0, routed by token alone).
+func (r *relay) forward(typ gwmp.Type, b []byte, eui lorawan.EUI64, hasEUI bool) {
+	ups := *r.ups.Load()
+	if len(ups) == 0 {
+		return
+	}
+	if !hasEUI && typ != gwmp.TXAck {
+		return
+	}
+	shared := bytes.Clone(b)
+	if typ != gwmp.TXAck {
+		for _, u := range ups {
+			u.enqueue(relayDatagram{b: shared, eui: eui, typ: typ})
+		}
+		return
+	}
+	token := [2]byte{b[1], b[2]}
+	matched := false
+	for _, u := range ups {
+		if linkEUI, ok := u.tokenOwner(eui, hasEUI, token); ok {
+			matched = true
+			u.enqueue(relayDatagram{b: shared, eui: linkEUI, typ: typ})
+		}
+	}
+	if !matched {
+		r.metrics.drop("tx_ack_unmatched")
+	}
+}
