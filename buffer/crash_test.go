@@ -174,12 +174,7 @@ func seqsInFile(t *testing.T, path string) map[uint64]bool {
 // crashChildCompact fills and mostly drains a store, prints the seqs that
 // remain, then compacts with a failpoint that SIGKILLs the process.
 func crashChildCompact(path, failpoint string) {
-	s, err := Open(path, Options{failpoint: func(name string) {
-		if name == failpoint {
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {}
-		}
-	}})
+	s, err := Open(path, Options{failpoint: killAt(failpoint)})
 	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(2)
@@ -233,6 +228,66 @@ func TestCompactionCrash(t *testing.T) {
 			got := seqsOf(s.mustPeek("q", 100))
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("after crash: %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func killAt(failpoint string) func(string) {
+	return func(name string) {
+		if name == failpoint {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+}
+
+// crashChildCommit appends one batch that commits, prints its seqs, then
+// appends a second batch and dies at the failpoint.
+func crashChildCommit(path, failpoint string) {
+	s, err := Open(path, Options{})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(2)
+	}
+	first := recs(5, 100, time.Unix(1, 0), "first")
+	if err := s.Append(context.Background(), "q", first); err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(2)
+	}
+	for _, r := range first {
+		fmt.Printf("C %d\n", r.Seq)
+	}
+	s.opts.failpoint = killAt(failpoint) // the writer reads it only when it commits
+	_ = s.Append(context.Background(), "q", recs(5, 100, time.Unix(2, 0), "second"))
+	fmt.Println("ERR survived the failpoint")
+}
+
+// TestCommitCrash kills the writer just before a commit and just after it
+// (before the caller hears back): the file must be whole, with the first
+// batch, and the second batch either all there or not at all.
+func TestCommitCrash(t *testing.T) {
+	for _, tc := range []struct {
+		failpoint  string
+		wantSecond bool
+	}{{"before-commit", false}, {"after-commit", true}} {
+		t.Run(tc.failpoint, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "buffer.db")
+			out, _ := childCmd(t, "commit", path, "BUFFER_TEST_FAILPOINT="+tc.failpoint).Output()
+			if n := strings.Count(string(out), "C "); n != 5 || strings.Contains(string(out), "ERR") {
+				t.Fatalf("child output: %q", out)
+			}
+			s := openTestAt(t, path, Options{})
+			if s.m.damaged.Get() != 0 {
+				t.Fatal("file set aside after a crash around a commit")
+			}
+			got := s.mustPeek("q", 100)
+			want := 5
+			if tc.wantSecond {
+				want = 10
+			}
+			if len(got) != want {
+				t.Fatalf("%d records after the crash, want %d", len(got), want)
 			}
 		})
 	}

@@ -95,6 +95,7 @@ func (s *Store) runExclusive(o *op) {
 }
 
 func (s *Store) commit(batch []*op) {
+	s.opts.hit("before-commit")
 	w, err := s.runTx(batch)
 	want := s.opts.MaxSize / 16
 	for tries := 0; err != nil && errors.Is(err, berrors.ErrMaxSizeReached) && tries < 8; tries++ {
@@ -113,6 +114,7 @@ func (s *Store) commit(batch []*op) {
 		}
 		w, err = s.runTx(batch)
 	}
+	s.opts.hit("after-commit")
 	if err == nil {
 		s.publish(w)
 	} else {
