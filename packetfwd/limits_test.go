@@ -1,0 +1,163 @@
+package packetfwd
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/brocaar/lorawan"
+)
+
+func TestUDPRateLimitFloodDoesNotStarveOthers(t *testing.T) {
+	ns := newFakeNS(t)
+	h := newHarness(t, UDPConfig{RateLimit: RateLimit{PerSecond: 10, Burst: 20}, Upstreams: []string{ns.addr()}}, nil)
+	waitResolved(t, h.srv)
+	flood := h.dial()
+	// The clock stands still: the flooder has its burst and nothing more.
+	// 100 datagrams stay well within a loopback socket's buffer.
+	for i := range 100 {
+		b := mustHex("02000002aa555a0000000000")
+		b[2] = byte(i)
+		h.send(flood, b)
+	}
+	// The forwarder's own sockets still get through, and handling is in
+	// order, so after these every flood datagram has been seen.
+	h.send(h.push, p2)
+	h.expect(h.push, mustHex("024ee801"))
+	h.nextFrames()
+	h.sync()
+	if got := h.counter(`edgeflow_udp_refused_total{reason="rate_limited"}`); got != 80 {
+		t.Errorf("rate_limited %d, want 80", got)
+	}
+	if got := h.counter(`edgeflow_udp_acks_sent_total{type="pull_ack"}`); got != 20+1 {
+		t.Errorf("pull acks %d, want 21", got)
+	}
+	// Refused datagrams are not relayed: 20 flood PULL_DATA, P2, sync's.
+	waitFor(t, "relayed", func() bool { return h.srv.Upstreams()[0].Sent == 22 })
+	// One log line for the flood, not 80.
+	if n := countLines(h.logs.String(), "reason=rate_limited"); n != 1 {
+		t.Errorf("%d log lines for rate_limited", n)
+	}
+
+	// A second later the flooder may send 10 more.
+	h.clock.Add(time.Second)
+	for range 15 {
+		h.send(flood, mustHex("02010002aa555a0000000000"))
+	}
+	h.sync()
+	if got := h.counter(`edgeflow_udp_refused_total{reason="rate_limited"}`); got != 80+5 {
+		t.Errorf("rate_limited %d, want 85", got)
+	}
+}
+
+func TestUDPAllowList(t *testing.T) {
+	h := newHarness(t, UDPConfig{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}, nil)
+	// The harness's sockets (127.0.0.1) are refused: no ack, counted.
+	h.send(h.pull, mustHex("02000102aa555a0000000000"))
+	waitFor(t, "refusal", func() bool { return h.counter(`edgeflow_udp_refused_total{reason="not_allowed"}`) == 1 })
+
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}, h.srv.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	h.send(c, mustHex("02000202aa555a0000000000"))
+	h.expect(c, mustHex("02000204"))
+	if gws := h.srv.Gateways(); len(gws) != 1 || gws[0].PullDataCount != 1 {
+		t.Errorf("gateways %+v", gws)
+	}
+}
+
+func TestUDPGatewayEUIs(t *testing.T) {
+	ns := newFakeNS(t)
+	h := newHarness(t, UDPConfig{GatewayEUIs: []lorawan.EUI64{euiP2, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		Upstreams: []string{ns.addr()}}, nil)
+	waitResolved(t, h.srv)
+	h.send(h.push, pkt(2, "0001", 0, "aa555a0000000101", p1JSON)) // not listed
+	h.send(h.pull, mustHex("02000202aa555a0000000101"))           // not listed
+	h.send(h.pull, mustHex("02000305aa555a0000000101"))           // TX_ACK, not listed
+	h.send(h.push, p2)
+	h.expect(h.push, mustHex("024ee801"))
+	h.nextFrames()
+	h.sync()
+	if got := h.counter(`edgeflow_udp_refused_total{reason="gateway_not_allowed"}`); got != 3 {
+		t.Errorf("gateway_not_allowed %d, want 3", got)
+	}
+	ns.expect(p2) // the refused ones were not relayed
+	if gws := h.srv.Gateways(); len(gws) != 2 {
+		t.Errorf("gateways %+v", gws)
+	}
+}
+
+func TestSourcePolicyDefaultAllow(t *testing.T) {
+	lan := netip.MustParseAddrPort("192.168.1.20:40000")
+	local := netip.MustParseAddrPort("127.0.0.1:40000")
+	for _, tc := range []struct {
+		bound     string
+		lan, lo   string
+		allowList []netip.Prefix
+	}{
+		{"127.0.0.1", "not_allowed", "", nil},
+		{"::1", "not_allowed", "", nil},
+		{"0.0.0.0", "", "", nil},
+		{"192.168.1.1", "", "", nil},
+		{"127.0.0.1", "", "not_allowed", []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}},
+	} {
+		p := newSourcePolicy(&UDPConfig{Allow: tc.allowList, RateLimit: RateLimit{PerSecond: -1}}, metrics.NewSet())
+		p.defaultAllow(netip.MustParseAddr(tc.bound))
+		if got := p.admit(lan, recvTime); got != tc.lan {
+			t.Errorf("bound %s, allow %v: LAN source %q, want %q", tc.bound, tc.allowList, got, tc.lan)
+		}
+		if got := p.admit(local, recvTime); got != tc.lo {
+			t.Errorf("bound %s, allow %v: loopback source %q, want %q", tc.bound, tc.allowList, got, tc.lo)
+		}
+	}
+}
+
+func TestRateLimiterBoundedUnderSpoofing(t *testing.T) {
+	l := newRateLimiter(200, 400, 64)
+	now := recvTime
+	real := netip.MustParseAddrPort("127.0.0.1:1700")
+	for i := range 100000 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(i))
+		l.allow(src, now)
+		if i%1000 == 0 {
+			now = now.Add(time.Millisecond)
+			// The real forwarder, at its worst, is never limited, even
+			// when its entry was evicted by the flood.
+			if !l.allow(real, now) {
+				t.Fatalf("real source limited at %d", i)
+			}
+		}
+	}
+	if n := l.len(); n > 64 {
+		t.Fatalf("%d entries, max 64", n)
+	}
+}
+
+func TestDefaultRateLimitNeverLimitsFullLoad(t *testing.T) {
+	// A forwarder sending a PUSH_DATA every 10 ms for a minute.
+	p := newSourcePolicy(&UDPConfig{}, metrics.NewSet())
+	src := netip.MustParseAddrPort("127.0.0.1:1700")
+	now := recvTime
+	for i := range 6000 {
+		if r := p.admit(src, now); r != "" {
+			t.Fatalf("datagram %d: %s", i, r)
+		}
+		now = now.Add(10 * time.Millisecond)
+	}
+}
+
+func countLines(s, sub string) int {
+	n := 0
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, sub) {
+			n++
+		}
+	}
+	return n
+}
