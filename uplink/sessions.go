@@ -70,7 +70,7 @@ type DeviceState struct {
 	DevAddr lorawan.DevAddr
 	HasFCnt bool   // an uplink (or RestoreFCnt) set FCnt
 	FCnt    uint32 // last accepted 32-bit FCntUp
-	Uplinks uint64 // frames accepted since the session was set
+	Uplinks uint64 // frames accepted in this session, MAC-only ones included
 
 	LastUplink time.Time // reception time of the last accepted frame
 	RSSI       float64   // of its best reception
