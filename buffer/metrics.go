@@ -12,6 +12,7 @@ const (
 	reasonExpired    = "expired"
 	reasonDeadLetter = "dead_letter_dropped"
 	reasonDeleted    = "queue_deleted"
+	reasonChecksum   = "checksum mismatch"
 )
 
 type storeMetrics struct {
@@ -24,6 +25,7 @@ type storeMetrics struct {
 	replayed     *metrics.Counter
 	damaged      *metrics.Counter
 	compactions  *metrics.Counter
+	corrupt      *metrics.Counter
 	fileBytes    *metrics.Gauge
 }
 
@@ -38,6 +40,7 @@ func newStoreMetrics(set *metrics.Set) *storeMetrics {
 		replayed:     set.GetOrCreateCounter("edgeflow_buffer_replayed_total"),
 		damaged:      set.GetOrCreateCounter("edgeflow_buffer_damaged_files_total"),
 		compactions:  set.GetOrCreateCounter("edgeflow_buffer_compactions_total"),
+		corrupt:      set.GetOrCreateCounter("edgeflow_buffer_corrupt_records_total"),
 		fileBytes:    set.GetOrCreateGauge("edgeflow_buffer_file_bytes", nil),
 	}
 }

@@ -56,12 +56,16 @@ func (s *Store) Append(ctx context.Context, queue string, recs []Record) error {
 
 // Peek returns up to max records from the head of queue, oldest first,
 // copied out so no transaction stays open while the caller sends them.
+// A record whose checksum fails is not returned: it is moved to the dead
+// letters (reason "checksum mismatch") and counted.
 func (s *Store) Peek(queue string, max int) ([]Record, error) {
 	if err := validQueue(queue); err != nil {
 		return nil, err
 	}
 	var out []Record
+	var bad []uint64
 	err := s.view(func(tx *bolt.Tx) error {
+		out, bad = out[:0], bad[:0]
 		b := tx.Bucket(recBucket(queue))
 		if b == nil {
 			return nil
@@ -72,10 +76,21 @@ func (s *Store) Peek(queue string, max int) ([]Record, error) {
 			if err != nil {
 				return err
 			}
+			if !recordIntact(v) {
+				bad = append(bad, r.Seq)
+				continue
+			}
 			out = append(out, r)
 		}
 		return nil
 	})
+	for _, seq := range bad {
+		s.m.corrupt.Inc()
+		s.log.Error("Buffered record fails its checksum; moved to dead letters", "queue", queue, "seq", seq)
+		if derr := s.DeadLetter(queue, seq, reasonChecksum); derr != nil && err == nil {
+			err = derr
+		}
+	}
 	return out, err
 }
 

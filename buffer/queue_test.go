@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -235,5 +236,35 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := s.Peek("q", 1); !errors.Is(err, ErrClosed) {
 		t.Fatalf("peek after close: %v", err)
+	}
+}
+
+func TestFlippedBitGoesToDeadLetters(t *testing.T) {
+	s := openTest(t, Options{})
+	rs := s.mustAppend("q", recs(3, 40, time.Unix(1, 0), "crc")...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Flip one bit in the middle record's data, as worn flash might.
+	raw := fileBytes(t, s.path)
+	i := bytes.Index(raw, []byte("crc-1-"))
+	if i < 0 {
+		t.Fatal("record not found in file")
+	}
+	overwrite(t, s.path, int64(i+3), []byte{raw[i+3] ^ 0x01})
+	if err := CheckFile(s.path); err != nil {
+		t.Fatalf("one bad record must not condemn the file: %v", err)
+	}
+	s.reopen()
+	got := s.mustPeek("q", 10)
+	if len(got) != 2 || got[0].Seq != rs[0].Seq || got[1].Seq != rs[2].Seq {
+		t.Fatalf("peek: %v", seqsOf(got))
+	}
+	dls, err := s.DeadLetters("q")
+	if err != nil || len(dls) != 1 || dls[0].Seq != rs[1].Seq || dls[0].Reason != reasonChecksum {
+		t.Fatalf("dead letters %+v, %v", dls, err)
+	}
+	if s.m.corrupt.Get() != 1 {
+		t.Fatalf("corrupt counter %d", s.m.corrupt.Get())
 	}
 }

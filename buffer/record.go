@@ -3,6 +3,7 @@ package buffer
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"time"
 )
 
@@ -23,11 +24,15 @@ type DeadLetter struct {
 
 // Value layouts, version byte first so the format can change later:
 //
-//	record:      1 | rx time (unix ns, int64 BE) | data
+//	record:      1 | CRC-32C of the rest (uint32 BE) | rx time (unix ns, int64 BE) | data
 //	dead letter: 1 | rx time | dead-letter time | reason len (uint16 BE) | reason | data
+//
+// bbolt checksums only its meta pages; the CRC catches a flipped bit in a
+// record on worn flash, which then goes to the dead letters instead of
+// being delivered wrong or failing the whole file.
 const (
 	formatVersion = 1
-	recHeader     = 1 + 8
+	recHeader     = 1 + 4 + 8
 	dlHeader      = 1 + 8 + 8 + 2
 	maxReason     = 1024
 	// elemOverhead approximates what bbolt spends per key/value beyond the
@@ -70,15 +75,20 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 func encodeRecord(t time.Time, data []byte) []byte {
 	v := make([]byte, recHeader+len(data))
 	v[0] = formatVersion
-	binary.BigEndian.PutUint64(v[1:], uint64(unixNano(t)))
+	binary.BigEndian.PutUint64(v[5:], uint64(unixNano(t)))
 	copy(v[recHeader:], data)
+	binary.BigEndian.PutUint32(v[1:], crc32.Checksum(v[5:], castagnoli))
 	return v
 }
 
 // decodeRecord copies the value: bbolt's slices die with the transaction.
+// It checks the layout, not the CRC (see recordIntact): a bad layout means
+// a damaged page, a bad CRC one damaged record.
 func decodeRecord(k, v []byte) (Record, error) {
 	seq, err := keySeq(k)
 	if err != nil {
@@ -89,9 +99,13 @@ func decodeRecord(k, v []byte) (Record, error) {
 	}
 	return Record{
 		Seq:  seq,
-		Time: fromUnixNano(int64(binary.BigEndian.Uint64(v[1:]))),
+		Time: recordTime(v),
 		Data: append([]byte(nil), v[recHeader:]...),
 	}, nil
+}
+
+func recordIntact(v []byte) bool {
+	return len(v) >= recHeader && crc32.Checksum(v[5:], castagnoli) == binary.BigEndian.Uint32(v[1:])
 }
 
 // recordTime reads only the header, for scans that need no data.
@@ -99,7 +113,7 @@ func recordTime(v []byte) time.Time {
 	if len(v) < recHeader {
 		return time.Time{}
 	}
-	return fromUnixNano(int64(binary.BigEndian.Uint64(v[1:])))
+	return fromUnixNano(int64(binary.BigEndian.Uint64(v[5:])))
 }
 
 func encodeDeadLetter(rx, at time.Time, reason string, data []byte) []byte {
