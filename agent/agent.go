@@ -103,7 +103,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.store = store
 
 	a.sessions = uplink.NewSessions()
-	a.sessions.Set(sessionsFromConfig(cfg.Devices))
+	if err := a.sessions.Set(sessionsFromConfig(cfg.Devices)); err != nil {
+		store.Close()
+		return err
+	}
 	a.decoder = uplink.NewDecoder(a.sessions, uplink.DecoderOptions{Now: a.opts.Now}, a.log.With("component", "uplink"), a.set)
 
 	conns, err := a.connections(cfg.Connections)
@@ -111,7 +114,14 @@ func (a *Agent) Start(ctx context.Context) error {
 		store.Close()
 		return err
 	}
-	a.delivery = delivery.NewManager(store, delivery.Options{Persist: cfg.Buffer.Persist, Now: a.opts.Now}, a.log.With("component", "delivery"), a.set)
+	a.delivery = delivery.NewManager(store, delivery.Options{
+		Persist:    cfg.Buffer.Persist,
+		BackoffMin: cfg.Delivery.RetryMin.Std(),
+		BackoffMax: cfg.Delivery.RetryMax.Std(),
+		DrainRate:  float64(cfg.Delivery.DrainRate),
+		SpillAfter: cfg.Delivery.SpillAfter.Std(),
+		Now:        a.opts.Now,
+	}, a.log.With("component", "delivery"), a.set)
 	a.delivery.Start(context.WithoutCancel(ctx), conns)
 
 	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now), packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)

@@ -58,7 +58,9 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 	for _, c := range conns {
 		a.delivery.Add(c)
 	}
-	a.sessions.Set(sessionsFromConfig(cfg.Devices))
+	if err := a.sessions.Set(sessionsFromConfig(cfg.Devices)); err != nil {
+		return err
+	}
 	a.cfg.Store(cfg)
 	a.log.Info("configuration reloaded", "connections_changed", len(changed), "connections", len(cfg.Connections), "devices", len(cfg.Devices))
 	if len(restart) > 0 {

@@ -21,7 +21,8 @@ func (a *Agent) connections(conns []config.Connection) ([]delivery.Connection, e
 		switch c.ConnectorID {
 		case config.ConnectorHTTP:
 			h, err := connector.NewHTTP(connector.HTTPConfig{
-				URL:       c.Configuration.DestinationURL,
+				URL:       c.URL(),
+				Timeout:   a.config().Delivery.Timeout.Std(),
 				Headers:   c.Configuration.Headers,
 				UserAgent: "edgeflow/" + a.opts.Version,
 			}, a.log.With("connection", c.Name))
@@ -43,7 +44,7 @@ func sessionsFromConfig(devs []config.Device) []uplink.Session {
 		if !d.ABP {
 			continue
 		}
-		out = append(out, uplink.Session{DevEUI: d.DevEUI, DevAddr: d.DevAddr, NwkSKey: d.NwkSKey, AppSKey: d.AppSKey})
+		out = append(out, uplink.Session{DevEUI: d.DevEUI, DevAddr: d.DevAddr, NwkSKey: d.NwkSKey, AppSKey: d.AppSKey, RelaxFCnt: d.RelaxFCnt})
 	}
 	return out
 }

@@ -16,6 +16,7 @@ type Config struct {
 	Gateway         Gateway         `yaml:"gateway"`
 	PacketForwarder PacketForwarder `yaml:"packetForwarder"`
 	Buffer          Buffer          `yaml:"buffer"`
+	Delivery        Delivery        `yaml:"delivery"`
 	API             API             `yaml:"api"`
 	Log             Log             `yaml:"log"`
 	Connections     []Connection    `yaml:"connections"`
@@ -68,6 +69,22 @@ const (
 	PersistOnOutage = "on-outage"
 	PersistAlways   = "always"
 )
+
+// Delivery tunes how uplinks are sent to every connection's endpoint.
+type Delivery struct {
+	// RetryMin and RetryMax bound the full-jitter exponential backoff
+	// between attempts while an endpoint fails.
+	RetryMin Duration `yaml:"retryMin"`
+	RetryMax Duration `yaml:"retryMax"`
+	// DrainRate bounds the uplinks per second sent to one connection, so
+	// that a backlog does not flood an endpoint that just recovered.
+	DrainRate int `yaml:"drainRate"`
+	// SpillAfter: with persist on-outage, an uplink not delivered within
+	// this time is written to flash.
+	SpillAfter Duration `yaml:"spillAfter"`
+	// Timeout bounds one request to an endpoint.
+	Timeout Duration `yaml:"timeout"`
+}
 
 // API is the local REST API.
 type API struct {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Built-in defaults. Each is what suits a gateway edgeflow shares with a
@@ -42,6 +43,11 @@ const (
 	BufferFile = "buffer.db"
 )
 
+// DefaultDrainRate bounds a backlog's drain to one endpoint: far above what
+// a gateway receives live (a few hundred uplinks/s at most), so a backlog
+// drains fast, yet bounded so a recovering endpoint is not flooded.
+const DefaultDrainRate = 5000
+
 // LogLevels are the values of log.level.
 func LogLevels() []string { return []string{"debug", "info", "warn", "error"} }
 
@@ -59,6 +65,13 @@ func DefaultIn(dirs Dirs) *Config {
 			Path:    dirs.BufferPath(),
 			Persist: DefaultPersist,
 			MaxSize: DefaultMaxSize,
+		},
+		Delivery: Delivery{
+			RetryMin:   Duration(time.Second),
+			RetryMax:   Duration(30 * time.Second),
+			DrainRate:  DefaultDrainRate,
+			SpillAfter: Duration(5 * time.Second),
+			Timeout:    Duration(15 * time.Second),
 		},
 		API:         API{Bind: DefaultAPIBind},
 		Log:         Log{Level: DefaultLogLevel},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // InitText is what `edgeflow config init` prints: every key with its
@@ -68,6 +69,19 @@ func InitText() string {
 		"  # Space the buffer may take; the oldest uplinks go first when it is full.",
 		"  # 64MiB holds days of uplinks from hundreds of devices. At least 1MiB.",
 		"  maxSize: "+q(DefaultMaxSize.String()),
+		"",
+		"delivery:",
+		"  # While an endpoint fails, attempts are spaced by a random wait that",
+		"  # doubles from retryMin up to retryMax (an endpoint's Retry-After wins).",
+		"  retryMin: "+q(Duration(time.Second).String()),
+		"  retryMax: "+q(Duration(30*time.Second).String()),
+		"  # Uplinks per second to one connection when a backlog drains.",
+		"  drainRate: "+strconv.Itoa(DefaultDrainRate),
+		"  # With persist \"on-outage\": an uplink not delivered within this time",
+		"  # is written to flash.",
+		"  spillAfter: "+q(Duration(5*time.Second).String()),
+		"  # The longest one request to an endpoint may take.",
+		"  timeout: "+q(Duration(15*time.Second).String()),
 		"",
 		"api:",
 		"  # The local REST API (connections, status, metrics). Loopback, because it",

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -120,6 +121,8 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			d.packetForwarder(v, p, &c.PacketForwarder)
 		case "buffer":
 			d.buffer(v, p, &c.Buffer)
+		case "delivery":
+			d.delivery(v, p, &c.Delivery)
 		case "api":
 			d.fields(v, p, apiKeys(), func(key string, v *yaml.Node, p string) {
 				switch key {
@@ -222,6 +225,44 @@ func (d *decoder) buffer(n *yaml.Node, path string, b *Buffer) {
 				return
 			}
 			b.MaxSize = size
+		}
+	})
+}
+
+func (d *decoder) delivery(n *yaml.Node, path string, dl *Delivery) {
+	d.fields(n, path, deliveryKeys(), func(key string, v *yaml.Node, p string) {
+		dur := func(dst *Duration) {
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			x, err := ParseDuration(s)
+			if err != nil {
+				d.problem(v, p, "%s %v", key, err)
+				return
+			}
+			*dst = x
+		}
+		switch key {
+		case "retryMin":
+			dur(&dl.RetryMin)
+		case "retryMax":
+			dur(&dl.RetryMax)
+		case "spillAfter":
+			dur(&dl.SpillAfter)
+		case "timeout":
+			dur(&dl.Timeout)
+		case "drainRate":
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				d.problem(v, p, "drainRate must be a whole number of uplinks per second, got %q", s)
+				return
+			}
+			dl.DrainRate = n
 		}
 	})
 }

@@ -6,7 +6,7 @@ import "slices"
 // brief; add a key here and in the walk of load.go together.
 
 func topKeys() section {
-	return section{known: []string{"gateway", "packetForwarder", "buffer", "api", "log", "connections", "devices", "devicesFile"}}
+	return section{known: []string{"gateway", "packetForwarder", "buffer", "delivery", "api", "log", "connections", "devices", "devicesFile"}}
 }
 
 func gatewayKeys() section {
@@ -22,6 +22,10 @@ func mqttKeys() section {
 }
 
 func bufferKeys() section { return section{known: []string{"path", "persist", "maxSize"}} }
+
+func deliveryKeys() section {
+	return section{known: []string{"retryMin", "retryMax", "drainRate", "spillAfter", "timeout"}}
+}
 
 func apiKeys() section { return section{known: []string{"bind", "token"}} }
 
@@ -80,6 +84,7 @@ func sectionsWith(key string) []string {
 		{"packetForwarder.udp", udpKeys()},
 		{"packetForwarder.mqtt", mqttKeys()},
 		{"buffer", bufferKeys()},
+		{"delivery", deliveryKeys()},
 		{"api", apiKeys()},
 		{"log", logKeys()},
 		{"connections[]", connectionKeys()},

@@ -83,6 +83,7 @@ func (c *Config) check(ch *checker) {
 		checkMQTT(ch, m)
 	}
 	c.checkBuffer(ch)
+	c.checkDelivery(ch)
 	checkBind(ch, "api.bind", c.API.Bind, DefaultAPIBind)
 	if c.API.Token == "" && !isLoopback(c.API.Bind) {
 		ch.warn("api.bind", "the API on %s is reachable from the network and api.token is empty: anyone who reaches it can change where uplinks go; set api.token", c.API.Bind)
@@ -119,6 +120,24 @@ func (c *Config) checkBuffer(ch *checker) {
 	}
 	if b.MaxSize < MinMaxSize {
 		ch.problem("buffer.maxSize", "maxSize must be at least %s (%d bytes), got %d bytes", MinMaxSize, int64(MinMaxSize), int64(b.MaxSize))
+	}
+}
+
+func (c *Config) checkDelivery(ch *checker) {
+	dl := c.Delivery
+	for _, f := range []struct {
+		key string
+		d   Duration
+	}{{"retryMin", dl.RetryMin}, {"retryMax", dl.RetryMax}, {"spillAfter", dl.SpillAfter}, {"timeout", dl.Timeout}} {
+		if f.d <= 0 {
+			ch.problem("delivery."+f.key, "%s must be more than 0, got %s", f.key, f.d)
+		}
+	}
+	if dl.RetryMin > dl.RetryMax && dl.RetryMax > 0 {
+		ch.problem("delivery.retryMin", "retryMin (%s) must not be more than retryMax (%s)", dl.RetryMin, dl.RetryMax)
+	}
+	if dl.DrainRate <= 0 {
+		ch.problem("delivery.drainRate", "drainRate must be at least 1 uplink per second, got %d", dl.DrainRate)
 	}
 }
 

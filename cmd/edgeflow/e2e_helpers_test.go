@@ -206,7 +206,7 @@ type endpoint struct {
 	mu      sync.Mutex
 	docs    []map[string]any
 	raw     []string
-	status  func(n int) int // answer for the n-th request (from 0); nil → 202
+	status  func(n int) int // answer for the n-th request (from 0); nil → 202, < 0 → connection reset
 	headers []http.Header
 	arrived chan struct{}
 }
@@ -222,6 +222,17 @@ func newEndpoint(t testing.TB) *endpoint {
 			code = e.status(n)
 		}
 		n++
+		if code < 0 {
+			// Reset the connection: what a crashing proxy or a NAT timeout does.
+			e.mu.Unlock()
+			if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				if tc, ok := c.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0)
+				}
+				c.Close()
+			}
+			return
+		}
 		if code/100 == 2 {
 			var doc struct {
 				U map[string]any `json:"DevEUI_uplink"`

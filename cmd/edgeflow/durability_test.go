@@ -1,0 +1,217 @@
+package main_test
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/brocaar/lorawan"
+)
+
+// fastRetry makes the agent retry within a second, so that tests of outages
+// take seconds rather than the 30 s default ceiling.
+const fastRetry = `delivery:
+  retryMin: 50ms
+  retryMax: 400ms
+`
+
+// TestOutageAcrossRestart: the endpoint answers 503, then resets
+// connections, while the agent is restarted in the middle of the outage;
+// once it recovers every uplink arrives once, in order, marked Late, with
+// its reception time.
+func TestOutageAcrossRestart(t *testing.T) {
+	for _, persist := range []string{"on-outage", "always"} {
+		t.Run(persist, func(t *testing.T) { testOutageAcrossRestart(t, persist) })
+	}
+}
+
+func testOutageAcrossRestart(t *testing.T, persist string) {
+	d1, d2 := newDevice(1), newDevice(2)
+	var mode atomic.Int32 // 0: 503, 1: reset, 2: healthy
+	ep := newEndpoint(t)
+	ep.status = func(int) int {
+		switch mode.Load() {
+		case 0:
+			return http.StatusServiceUnavailable
+		case 1:
+			return -1 // connection reset
+		}
+		return http.StatusAccepted
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgeflow.yaml")
+	cfg := strings.ReplaceAll(configText(ep.URL, persist, d1, d2), "$DIR", dir) + fastRetry
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	type key struct {
+		eui  string
+		fcnt uint32
+	}
+	times := map[key]time.Time{}
+	send := func(ag *agentProc, from, to uint32) {
+		fw := newForwarder(t, ag.udpAddr)
+		for fc := from; fc <= to; fc++ {
+			for _, d := range []device{d1, d2} {
+				at := time.Now().UTC().Add(-time.Duration(fc) * time.Second).Truncate(time.Millisecond)
+				fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, at.Format("2006-01-02T15:04:05.000000Z")))
+				times[key{strings.ToUpper(d.devEUI.String()), fc}] = at
+			}
+		}
+	}
+
+	ag1 := startAgentFile(t, cfgPath)
+	send(ag1, 1, 10)
+	time.Sleep(1500 * time.Millisecond) // several 503s, and spills to flash
+	mode.Store(1)
+	send(ag1, 11, 15)
+	ag1.stop(t) // SIGTERM in the middle of the outage
+	ag2 := startAgentFile(t, cfgPath)
+	send(ag2, 16, 20)
+	time.Sleep(time.Second)
+	if n := len(ep.received()); n != 0 {
+		t.Fatalf("%d uplinks accepted during the outage", n)
+	}
+	mode.Store(2)
+	recovered := time.Now()
+	got := ep.waitFor(t, 40, 15*time.Second)
+	t.Logf("all 40 uplinks delivered %v after recovery", time.Since(recovered).Round(time.Millisecond))
+	last := map[string]float64{}
+	for _, doc := range got {
+		eui, fc := doc["DevEUI"].(string), doc["FCntUp"].(float64)
+		if fc <= last[eui] {
+			t.Errorf("%s FCnt %v delivered after %v", eui, fc, last[eui])
+		}
+		last[eui] = fc
+		if doc["Late"] != float64(1) {
+			t.Errorf("%s FCnt %v: Late = %v, want 1", eui, fc, doc["Late"])
+		}
+		want := times[key{eui, uint32(fc)}].Format("2006-01-02T15:04:05.000+00:00")
+		if doc["Time"] != want {
+			t.Errorf("%s FCnt %v: Time = %v, want the reception time %s", eui, fc, doc["Time"], want)
+		}
+	}
+	ag2.stop(t)
+}
+
+// TestSIGKILLLosesNoAcknowledgedUplink: with persist "always" and a slow
+// endpoint, the agent is killed with SIGKILL several times under load; every
+// uplink whose PUSH_DATA was acknowledged must still be delivered.
+func TestSIGKILLLosesNoAcknowledgedUplink(t *testing.T) {
+	d := newDevice(1)
+	ep := newEndpoint(t)
+	ep.status = func(int) int { time.Sleep(20 * time.Millisecond); return http.StatusAccepted }
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgeflow.yaml")
+	cfg := strings.ReplaceAll(configText(ep.URL, "always", d), "$DIR", dir) + fastRetry
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[uint32]bool{}
+	fc := uint32(0)
+	for round := 0; round < 4; round++ {
+		ag := startAgentFile(t, cfgPath)
+		fw := newForwarder(t, ag.udpAddr)
+		kill := time.After(time.Duration(200+rand.IntN(400)) * time.Millisecond)
+	load:
+		for {
+			select {
+			case <-kill:
+				break load
+			default:
+			}
+			fc++
+			if fw.tryPush(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, "")) {
+				acked[fc] = true
+			}
+		}
+		ag.kill()
+	}
+	ag := startAgentFile(t, cfgPath)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if delivered(ep, acked) == len(acked) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := delivered(ep, acked); n != len(acked) {
+		t.Fatalf("%d of %d acknowledged uplinks delivered after 4 SIGKILLs", n, len(acked))
+	}
+	t.Logf("%d acknowledged uplinks, all delivered (%d deliveries, duplicates are the ones in flight at a kill)", len(acked), len(ep.received()))
+	ag.stop(t)
+}
+
+func delivered(ep *endpoint, acked map[uint32]bool) int {
+	seen := map[uint32]bool{}
+	for _, doc := range ep.received() {
+		fc := uint32(doc["FCntUp"].(float64))
+		if acked[fc] {
+			seen[fc] = true
+		}
+	}
+	return len(seen)
+}
+
+// tryPush sends a PUSH_DATA and tells whether it was acknowledged within a
+// second (the agent may be killed at any moment).
+func (f *forwarder) tryPush(version byte, pkts ...rxpk) bool {
+	f.tokenCount++
+	tok := f.tokenCount
+	if _, err := f.up.Write(pushData(f.t, version, tok, pkts...)); err != nil {
+		return false
+	}
+	buf := make([]byte, 16)
+	_ = f.up.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		n, err := f.up.Read(buf)
+		if err != nil {
+			return false
+		}
+		if n == 4 && buf[1] == byte(tok>>8) && buf[2] == byte(tok) && buf[3] == 1 {
+			return true
+		}
+	}
+}
+
+// TestGarbageBufferFile: a buffer file replaced by garbage is set aside, not
+// deleted, and the agent starts and delivers.
+func TestGarbageBufferFile(t *testing.T) {
+	d := newDevice(1)
+	ep := newEndpoint(t)
+	dir := t.TempDir()
+	garbage := make([]byte, 64<<10)
+	for i := range garbage {
+		garbage[i] = byte(rand.IntN(256))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "buffer.db"), garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "edgeflow.yaml")
+	cfg := strings.ReplaceAll(configText(ep.URL, "always", d), "$DIR", dir)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag := startAgentFile(t, cfgPath)
+	fw := newForwarder(t, ag.udpAddr)
+	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("ok")), -70, 5, ""))
+	ep.waitFor(t, 1, 10*time.Second)
+	ag.stop(t)
+	entries, _ := filepath.Glob(filepath.Join(dir, "buffer.db.damaged-*"))
+	if len(entries) != 1 {
+		t.Fatalf("damaged file not set aside: %v", entries)
+	}
+	kept, err := os.ReadFile(entries[0])
+	if err != nil || string(kept) != string(garbage) {
+		t.Fatalf("the damaged file was not kept byte for byte (%v)", err)
+	}
+	if !strings.Contains(ag.logText(), "damaged") {
+		t.Errorf("the damaged buffer was not reported in the log")
+	}
+}
