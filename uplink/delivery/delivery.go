@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"edgeflow/buffer"
+	"edgeflow/uplink"
 )
 
 // Store is what a lane needs of the durable buffer (buffer.Store).
@@ -56,6 +57,10 @@ type Options struct {
 	BatchSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnResult, when set, is told the outcome of every attempt: err is nil
+	// when the endpoint accepted the uplink. It runs on the lane's
+	// goroutine, so it must not block (the live view of the API uses it).
+	OnResult func(connID string, up *uplink.Uplink, late bool, err error)
 }
 
 func (o *Options) setDefaults() {

@@ -152,6 +152,9 @@ func (l *lane) run(ctx context.Context) {
 		late := l.catchingUp
 		l.mu.Unlock()
 		err := l.conn.Send(ctx, up, late)
+		if l.opts.OnResult != nil && ctx.Err() == nil {
+			l.opts.OnResult(l.id, up, late, err)
+		}
 		if err == nil {
 			bo.reset()
 			l.delivered(late)
