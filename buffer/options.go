@@ -36,10 +36,11 @@ const (
 	// a few hundred records per commit the per-record write cost flattens.
 	DefaultMaxBatch = 500
 
-	// dataShare is the part of MaxSize that live records may use. The rest
-	// is room for copy-on-write pages of the running commit, pages freed but
-	// still pending, the freelist and bbolt's growth step, so bbolt's hard
-	// MaxSize is a backstop that is rarely hit.
+	// dataShare is the part of MaxSize that pages holding records and dead
+	// letters may use (estimated, see budget.go). The rest is room for the
+	// copy-on-write pages of the running commit, pages freed but still
+	// pending, the freelist and bbolt's growth step, so bbolt's hard MaxSize
+	// is a backstop that is rarely hit.
 	dataShareNum, dataShareDen = 7, 10
 
 	// Compaction: only worth a rename when the file is big in absolute

@@ -17,6 +17,11 @@ import (
 
 // Store is a set of durable FIFO queues in one bbolt file. All methods are
 // safe for concurrent use.
+//
+// An error wrapping ErrDamaged from a running store means bbolt met a
+// damaged page (the panic was recovered). The store stays open but that
+// part of the file is unreadable: Close it and Open the path again, which
+// checks the file and sets it aside if it is damaged.
 type Store struct {
 	path string
 	opts Options
