@@ -145,8 +145,8 @@ func (s *Store) AckThrough(queue string, seq uint64) error {
 		}
 		for {
 			n, _, err := w.deleteHead(queue, b, false, 256, func(k, _ []byte) bool {
-				s, _ := keySeq(k)
-				return s <= seq
+				n, _ := keySeq(k)
+				return n <= seq
 			})
 			if err != nil {
 				return err

@@ -113,7 +113,9 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close commits pending writes and closes the file.
+// Close commits the writes the writer has already taken and closes the
+// file; calls that have not been taken yet fail with ErrClosed, so stop the
+// producers (and append what they hold in memory) before calling Close.
 func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
