@@ -227,16 +227,22 @@ func installedFile(init string) string {
 	return ""
 }
 
-// packageManaged names the package database that owns edgeflow's files,
-// if edgeflow was installed from a .deb or an .ipk.
-func packageManaged() string {
-	for _, p := range []string{
+// ownedByPackage names the package database (dpkg or opkg) that lists file
+// as edgeflow's, if edgeflow was installed from a .deb or an .ipk that ships it.
+func ownedByPackage(file string) string {
+	for _, list := range []string{
 		"/var/lib/dpkg/info/" + serviceName + ".list",
 		"/usr/lib/opkg/info/" + serviceName + ".list",
 		"/var/lib/opkg/info/" + serviceName + ".list",
 	} {
-		if _, err := os.Stat(p); err == nil {
-			return p
+		b, err := os.ReadFile(list)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.TrimPrefix(strings.TrimSpace(line), ".") == file {
+				return list
+			}
 		}
 	}
 	return ""
@@ -312,10 +318,10 @@ func safePath(p string) bool {
 }
 
 func (sc *serviceCtl) install() int {
-	if p := packageManaged(); p != "" {
-		return sc.errorf("edgeflow was installed by a package (%s); its service is already set up — use start/stop/status, or remove the package", p)
-	}
 	if f := installedFile(sc.init); f != "" {
+		if p := ownedByPackage(f); p != "" {
+			return sc.errorf("already installed by the edgeflow package (%s); use start, stop and status", f)
+		}
 		return sc.errorf("already installed (%s); run \"edgeflow service uninstall\" first", f)
 	}
 	if !safePath(sc.config) || !safePath(sc.bin) {
@@ -435,12 +441,13 @@ func installBinary(dst string) (bool, error) {
 }
 
 func (sc *serviceCtl) uninstall() int {
-	if p := packageManaged(); p != "" {
-		return sc.errorf("edgeflow was installed by a package (%s); remove the package instead", p)
-	}
-	if installedFile(sc.init) == "" {
+	file := installedFile(sc.init)
+	if file == "" {
 		fmt.Fprintf(sc.stdout, "%s is not installed (%s)\n", serviceName, sc.init)
 		return 0
+	}
+	if p := ownedByPackage(file); p != "" {
+		return sc.errorf("%s belongs to the edgeflow package (%s); remove the package instead", file, p)
 	}
 	s, err := sc.newService()
 	if err != nil {
