@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"edgeflow/config"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=1.2.3".
 var version = "dev"
 
 // defaultConfigPath is read by run when no --config is given, if it exists.
-const defaultConfigPath = "/etc/edgeflow/edgeflow.yaml"
+const defaultConfigPath = config.DefaultPath
 
 const usage = `edgeflow — LoRaWAN gateway agent: uplinks to Cayenne and other IoT Flow connections
 

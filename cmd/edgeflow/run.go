@@ -60,7 +60,7 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
 	}
 	cfg, warnings, err := config.Load(path)
 	for _, w := range warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
+		fmt.Fprintf(stderr, "warning: %s\n", w.Format(path))
 	}
 	if err != nil {
 		var perr *config.Error
