@@ -33,11 +33,11 @@ type Store struct {
 	dbMu sync.RWMutex
 	db   *bolt.DB
 
-	// mu guards everything that follows: in-memory stats, so Stats is cheap.
+	// mu guards queues: the in-memory stats that make Stats cheap.
 	mu     sync.Mutex
 	queues map[string]*queueState
 
-	dataLimit    int64        // bytes of live values allowed (share of MaxSize)
+	dataLimit    int64        // bytes of pages in use allowed (share of MaxSize)
 	live         atomic.Int64 // stored bytes of all records and dead letters
 	ratio        float64      // page bytes per live byte; writer goroutine only
 	lastCompact  time.Time    // writer goroutine only
@@ -90,13 +90,6 @@ func Open(path string, opts Options) (*Store, error) {
 	for _, n := range notes {
 		s.log.Warn("Adjusted buffer option", "note", n)
 	}
-	// A temp file left by an interrupted create or compaction never got
-	// renamed into place, so it is incomplete by construction.
-	for _, suffix := range []string{tmpInit, tmpCompact} {
-		if err := os.Remove(path + suffix); err == nil {
-			s.log.Info("Removed leftover temp file", "file", path+suffix)
-		}
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("buffer: %w", err)
 	}
@@ -105,6 +98,14 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.db = db
+	// A temp file left by an interrupted create or compaction never got
+	// renamed into place, so it is incomplete by construction. Removed only
+	// now that this process holds the file lock.
+	for _, suffix := range []string{tmpInit, tmpCompact} {
+		if err := os.Remove(path + suffix); err == nil {
+			s.log.Info("Removed leftover temp file", "file", path+suffix)
+		}
+	}
 	s.lastCompact = opts.Now()
 	s.updateFileGauge()
 	go s.run()
