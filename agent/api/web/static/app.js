@@ -1,0 +1,591 @@
+// edgeflow's page. Vanilla JS, no build step: what is here is what runs.
+// Everything goes through the local API (the one the command line uses).
+// DOM is built from text nodes only, never parsed as HTML, so a connection
+// named "<script>" stays a name. The API token lives in sessionStorage and
+// in request headers, never in the DOM.
+'use strict';
+(function () {
+  const $ = (sel, el) => (el || document).querySelector(sel);
+  const view = $('#view');
+  const TOKEN = 'edgeflow.token';
+  const CAYENNE_URL = 'https://lora.mydevices.com/v1/networks/actility/uplink';
+  const HTTP = 'actility-http-iot', MQTT = 'actility-mqtt-iot';
+  // Fields the API reports about a connection's delivery; they are not
+  // configuration, so they are left out of a PUT.
+  const STATUS_FIELDS = ['state', 'startupTime', 'lastDelivery', 'lastError', 'lastErrorTime', 'backlog',
+    'backlogBytes', 'delivered', 'deadLetters', 'oldestAge'];
+  const SECRET = /(key|secret|token|password|passwd|authorization)$/i;
+
+  // h builds an element: h('a', {href: '#/x', onclick: f}, 'text', child…).
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (k === 'class') el.className = v;
+      else el.setAttribute(k, v === true ? '' : v);
+    }
+    for (const k of kids.flat()) {
+      if (k === undefined || k === null || k === false) continue;
+      el.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+    return el;
+  }
+  const render = (...kids) => { view.replaceChildren(...kids); };
+
+  // ---- API ----------------------------------------------------------------
+  class APIError extends Error {
+    constructor(status, body) {
+      super((body && body.error) || 'HTTP ' + status);
+      this.status = status; this.problems = (body && body.problems) || [];
+    }
+  }
+  const token = () => sessionStorage.getItem(TOKEN) || '';
+  function headers(extra) {
+    const hd = Object.assign({ Accept: 'application/json' }, extra);
+    if (token()) hd.Authorization = 'Bearer ' + token();
+    return hd;
+  }
+  async function api(method, path, body) {
+    const init = { method, headers: headers(), cache: 'no-store' };
+    if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+    let res;
+    try { res = await fetch(path, init); } catch (e) { throw new APIError(0, { error: 'the agent does not answer (' + e.message + ')' }); }
+    const text = await res.text();
+    let data = null;
+    if (text) { try { data = JSON.parse(text); } catch (e) { data = { error: text.trim() }; } }
+    if (res.status === 401) { login(); throw new APIError(401, { error: 'the API token is needed' }); }
+    if (!res.ok) throw new APIError(res.status, data || { error: res.statusText });
+    return { data, res };
+  }
+  const get = async (path) => (await api('GET', path)).data;
+
+  // ---- small helpers --------------------------------------------------------
+  function ago(t) {
+    if (!t) return h('span', { class: 'muted' }, 'never');
+    const d = new Date(t);
+    if (isNaN(d)) return String(t);
+    const s = Math.round((Date.now() - d) / 1000);
+    let txt;
+    if (s < 5) txt = 'just now';
+    else if (s < 90) txt = s + ' s ago';
+    else if (s < 5400) txt = Math.round(s / 60) + ' min ago';
+    else if (s < 172800) txt = Math.round(s / 3600) + ' h ago';
+    else txt = d.toLocaleString();
+    return h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, txt);
+  }
+  const COLOURS = { OPENED: 'green', OPENING: 'orange', AUTHENTICATING: 'orange', DEACTIVATED: 'grey' };
+  function badge(state) {
+    state = state || 'UNKNOWN';
+    return h('span', { class: 'badge ' + (COLOURS[state] || 'red'), title: state }, state);
+  }
+  const stateOf = (c) => c.state || (c.active === false ? 'DEACTIVATED' : '');
+  function typeOf(c) {
+    if (c.brand) return c.brand === 'CAYENNE' ? 'Cayenne' : c.brand;
+    return c.connectorId === HTTP ? 'HTTP' : c.connectorId === MQTT ? 'MQTT' : c.connectorId;
+  }
+  const masked = (k, v) => (SECRET.test(k) && v !== '' && v !== null && v !== undefined ? '*****' : v);
+  function toast(msg, kind) {
+    const t = h('div', { class: 'toast ' + (kind || '') }, msg);
+    $('#toasts').append(t);
+    setTimeout(() => t.remove(), kind === 'error' ? 8000 : 4000);
+  }
+  function fail(e) {
+    if (e.status !== 401) toast(e.message, 'error');
+  }
+  // confirmBox asks in a modal dialog; resolves true on Confirm.
+  function confirmBox(text, ok) {
+    const dlg = $('#confirm');
+    $('#confirm-text').textContent = text;
+    $('#confirm-ok').textContent = ok || 'Confirm';
+    dlg.returnValue = '';
+    dlg.showModal();
+    return new Promise((resolve) => dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true }));
+  }
+  function showProblems(form, problems, fallback) {
+    form.querySelectorAll('.field-error').forEach((e) => e.remove());
+    form.querySelectorAll('[aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
+    const general = [];
+    for (const p of problems) {
+      // "connections[0].configuration.destinationURL" → "configuration.destinationURL"
+      const path = String(p.path || '').replace(/^connections\[\d+\]\.?/, '');
+      const input = [...form.querySelectorAll('[data-path]')].find((i) => path === i.dataset.path || path.startsWith(i.dataset.path + '.'));
+      if (!input) { general.push(p.message); continue; }
+      input.setAttribute('aria-invalid', 'true');
+      const id = 'err-' + input.id;
+      if (!document.getElementById(id)) input.after(h('div', { class: 'field-error', id }, p.message));
+      else document.getElementById(id).append('; ' + p.message);
+      input.setAttribute('aria-describedby', id);
+    }
+    if (!problems.length && fallback) general.push(fallback);
+    const box = $('.form-error', form);
+    if (box) box.replaceChildren(...general.map((m) => h('div', {}, m)));
+  }
+
+  // ---- routing --------------------------------------------------------------
+  let gen = 0; // bumps on every navigation: a late answer never paints over a newer page
+  let timer = 0;
+  const current = (g) => g === gen;
+  // every runs fn now and then every few seconds while the page is shown.
+  function every(g, fn) {
+    fn();
+    timer = setInterval(() => { if (current(g) && !document.hidden) fn(); }, 5000);
+  }
+  const routes = [
+    [/^#\/connections\/?$/, connectionsPage],
+    [/^#\/connections\/([^/]+)$/, connectionPage],
+    [/^#\/create(?:\/(\w+))?$/, createPage],
+    [/^#\/devices$/, devicesPage],
+    [/^#\/live$/, livePage],
+    [/^#\/gateway$/, gatewayPage],
+  ];
+  function route() {
+    gen++; clearInterval(timer);
+    const hash = location.hash || '#/connections';
+    const top = hash.split('/')[1] === 'create' ? 'connections' : hash.split('/')[1];
+    document.querySelectorAll('[data-nav]').forEach((a) => a.classList.toggle('active', a.dataset.nav === top));
+    $('#logout').hidden = !token();
+    for (const [re, page] of routes) {
+      const m = hash.match(re);
+      if (m) { page(gen, ...m.slice(1).map((s) => s && decodeURIComponent(s))); return; }
+    }
+    render(h('p', {}, 'No such page. ', h('a', { href: '#/connections' }, 'Connections')));
+  }
+
+  // ---- login ----------------------------------------------------------------
+  // login is shown when the API answers 401: the agent listens beyond
+  // loopback and wants its token. The token is kept for this tab only.
+  function login(refused) {
+    gen++; clearInterval(timer);
+    const input = h('input', { id: 'token', type: 'password', autocomplete: 'current-password', required: true });
+    const form = h('form', { class: 'card login', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const t = input.value.trim();
+      input.value = '';
+      if (!t) return;
+      sessionStorage.setItem(TOKEN, t);
+      try { await api('GET', '/status'); route(); } catch (e) {
+        if (e.status === 401) { sessionStorage.removeItem(TOKEN); login(true); } else fail(e);
+      }
+    } },
+    h('h1', {}, 'API token'),
+    h('p', { class: 'muted' }, 'This agent is reached over the network, so it asks for the token of its configuration (api.token).'),
+    h('label', { for: 'token' }, 'Token', h('span', { class: 'req', title: 'mandatory' }, '*')), input,
+    refused ? h('div', { class: 'field-error' }, 'The agent refused this token.') : null,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Log in')));
+    render(form);
+    input.focus();
+  }
+
+  // ---- connections ------------------------------------------------------------
+  function connectionsPage(g) {
+    const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+    render(h('h1', {}, 'Connections', h('span', { class: 'spacer' }), h('a', { class: 'button', href: '#/create' }, 'Create')), body);
+    every(g, async () => {
+      let list;
+      try { list = await get('/connections'); } catch (e) { if (current(g)) body.replaceChildren(h('p', { class: 'err' }, e.message)); return; }
+      if (!current(g)) return;
+      if (!list || !list.length) {
+        body.replaceChildren(h('div', { class: 'card empty' }, 'No connection yet: uplinks go nowhere. ', h('a', { href: '#/create' }, 'Create one')));
+        return;
+      }
+      body.replaceChildren(h('div', { class: 'scroll' }, h('table', { id: 'connections' },
+        h('thead', {}, h('tr', {}, ['Name', 'Type', 'State', 'Last delivery', 'Last error', 'Backlog', ''].map((t) => h('th', {}, t)))),
+        h('tbody', {}, list.map((c) => h('tr', { 'data-id': c.id },
+          h('td', {}, h('a', { href: '#/connections/' + encodeURIComponent(c.id) }, c.name || c.id)),
+          h('td', {}, typeOf(c)),
+          h('td', {}, badge(stateOf(c))),
+          h('td', {}, ago(c.lastDelivery)),
+          h('td', { class: 'wrap err' }, c.lastError || ''),
+          h('td', {}, c.backlog == null ? '' : String(c.backlog)),
+          h('td', {}, activeButton(c, () => route()), ' ', deleteButton(c))))))));
+    });
+  }
+
+  // putConnection reads the connection afresh, lets change() edit it and
+  // PUTs the whole object back, as IoT Flow wants.
+  async function putConnection(id, change) {
+    const c = await get('/connections/' + encodeURIComponent(id));
+    for (const f of STATUS_FIELDS) delete c[f];
+    c.configuration = c.configuration || {};
+    change(c);
+    return (await api('PUT', '/connections/' + encodeURIComponent(id), c)).data;
+  }
+  function activeButton(c, after) {
+    const on = c.active !== false;
+    return h('button', { type: 'button', class: 'secondary', 'data-action': on ? 'deactivate' : 'activate', onclick: async () => {
+      const q = on ? `Deactivate “${c.name}”? It stops delivering until it is activated again.` : `Activate “${c.name}”?`;
+      if (!(await confirmBox(q, on ? 'Deactivate' : 'Activate'))) return;
+      try {
+        await putConnection(c.id, (x) => { x.active = !on; });
+        toast(`“${c.name}” ${on ? 'deactivated' : 'activated'}`);
+        after();
+      } catch (e) { fail(e); }
+    } }, on ? 'Deactivate' : 'Activate');
+  }
+  function deleteButton(c) {
+    return h('button', { type: 'button', class: 'danger', 'data-action': 'delete', onclick: async () => {
+      if (!(await confirmBox(`Delete “${c.name}”? Uplinks still waiting for it are dropped.`, 'Delete'))) return;
+      try {
+        await api('DELETE', '/connections/' + encodeURIComponent(c.id));
+        toast(`“${c.name}” deleted`);
+        if (location.hash === '#/connections') route(); else location.hash = '#/connections';
+      } catch (e) { fail(e); }
+    } }, 'Delete');
+  }
+
+  function connectionPage(g, id) {
+    const head = h('h1', {}, 'Connection');
+    const status = h('div', { class: 'card' }, h('p', { class: 'muted' }, 'Loading…'));
+    const params = h('div', {});
+    render(h('p', {}, h('a', { href: '#/connections' }, '← Connections')), head, status, h('h2', {}, 'Parameters'), params);
+    let shown = false;
+    every(g, async () => {
+      let c;
+      try { c = await get('/connections/' + encodeURIComponent(id)); } catch (e) {
+        if (current(g)) status.replaceChildren(h('p', { class: 'err' }, e.status === 404 ? 'No such connection.' : e.message));
+        return;
+      }
+      if (!current(g)) return;
+      head.replaceChildren(c.name || c.id, badge(stateOf(c)), h('span', { class: 'spacer' }),
+        activeButton(c, () => route()), deleteButton(c));
+      const cfg = c.configuration || {};
+      status.replaceChildren(h('dl', { class: 'kv' },
+        h('dt', {}, 'Type'), h('dd', {}, typeOf(c), h('span', { class: 'muted mono' }, ' ' + (c.connectorId || ''))),
+        h('dt', {}, 'Destination'), h('dd', { class: 'mono' }, cfg.destinationURL || (c.brand === 'CAYENNE' ? CAYENNE_URL : '—')),
+        h('dt', {}, 'State'), h('dd', {}, badge(stateOf(c))),
+        h('dt', {}, 'Started'), h('dd', {}, ago(c.startupTime)),
+        h('dt', {}, 'Last delivery'), h('dd', {}, ago(c.lastDelivery)),
+        h('dt', {}, 'Last error'), h('dd', { class: 'err' }, c.lastError || h('span', { class: 'muted' }, 'none')),
+        h('dt', {}, 'Backlog'), h('dd', {}, c.backlog == null ? '—' : String(c.backlog)),
+        h('dt', {}, 'ID'), h('dd', { class: 'mono' }, c.id)));
+      // The parameters are drawn once, and again only after an edit, so a
+      // refresh never throws away what someone is typing.
+      if (!shown) { shown = true; params.replaceChildren(paramTable(c, () => { shown = false; route(); })); }
+    });
+  }
+
+  // paramRows lists what can be edited in place: the name and every plain
+  // value of the configuration, with the usual HTTP keys even when unset.
+  function paramRows(c) {
+    const rows = [['name', c.name]];
+    const cfg = c.configuration || {};
+    const seen = new Set();
+    const walk = (obj, prefix) => {
+      for (const [k, v] of Object.entries(obj)) {
+        const p = prefix + k;
+        if (v && typeof v === 'object' && !Array.isArray(v)) walk(v, p + '.');
+        else { rows.push(['configuration.' + p, v]); seen.add(p); }
+      }
+    };
+    walk(cfg, '');
+    if (c.connectorId === HTTP) {
+      for (const k of ['destinationURL', 'description', 'uplinkTimeValidity']) if (!seen.has(k)) rows.push(['configuration.' + k, undefined]);
+    }
+    return rows;
+  }
+  function paramTable(c, after) {
+    return h('div', { class: 'scroll' }, h('table', { class: 'params', id: 'params' }, h('tbody', {}, paramRows(c).map(([path, v]) => {
+      const key = path.split('.').pop();
+      const cell = h('td', { class: 'wrap mono' });
+      const show = () => {
+        let txt = v === undefined ? '' : Array.isArray(v) ? JSON.stringify(v) : String(masked(key, v));
+        if (v === undefined && key === 'destinationURL' && c.brand === 'CAYENNE') txt = CAYENNE_URL + ' (fixed for Cayenne)';
+        cell.replaceChildren(txt === '' ? h('span', { class: 'muted' }, 'not set') : txt);
+        if (!Array.isArray(v)) cell.append(' ', h('button', { type: 'button', class: 'link', 'data-edit': path, onclick: edit }, 'Edit'));
+      };
+      const edit = () => {
+        const input = h('input', { id: 'edit-' + path.replace(/\W/g, '-'), 'data-path': path, type: SECRET.test(key) ? 'password' : 'text',
+          'aria-label': path });
+        input.value = v === undefined ? '' : String(v);
+        const form = h('form', { class: 'inline-edit', onsubmit: async (ev) => {
+          ev.preventDefault();
+          const raw = input.value.trim();
+          if (path === 'name' && !raw) { showProblems(form, [{ path, message: 'A name is mandatory.' }]); return; }
+          if (!(await confirmBox(`Set ${path} of “${c.name}” to ${raw === '' ? 'nothing' : SECRET.test(key) ? 'the new value' : '“' + raw + '”'}?`))) return;
+          try {
+            await putConnection(c.id, (x) => setPath(x, path, raw === '' ? undefined : typed(raw, v)));
+            toast(`${path} saved`);
+            after();
+          } catch (e) { showProblems(form, e.problems, e.message); fail(e); }
+        } }, input, h('button', { type: 'submit' }, 'Confirm'), h('button', { type: 'button', class: 'secondary', onclick: show }, 'Cancel'),
+        h('div', { class: 'form-error' }));
+        cell.replaceChildren(form);
+        input.focus();
+      };
+      show();
+      return h('tr', {}, h('td', { class: 'mono' }, path), cell);
+    }))));
+  }
+  // typed keeps a number a number and a boolean a boolean.
+  function typed(raw, old) {
+    if (typeof old === 'number' && raw !== '' && !isNaN(Number(raw))) return Number(raw);
+    if (typeof old === 'boolean' && (raw === 'true' || raw === 'false')) return raw === 'true';
+    return raw;
+  }
+  function setPath(obj, path, value) {
+    const parts = path.split('.');
+    const last = parts.pop();
+    for (const p of parts) obj = obj[p] = obj[p] && typeof obj[p] === 'object' ? obj[p] : {};
+    if (value === undefined) delete obj[last]; else obj[last] = value;
+  }
+
+  // ---- create -----------------------------------------------------------------
+  const TYPES = {
+    cayenne: { title: 'Cayenne', text: 'myDevices Cayenne, through its Actility endpoint. Only a name is needed.' },
+    http: { title: 'HTTP', text: 'Each uplink POSTed as a DevEUI_uplink document to a URL of yours.' },
+    mqtt: { title: 'MQTT', text: 'Publish each uplink to a broker.', connector: MQTT },
+  };
+  async function createPage(g, type) {
+    if (!type || !TYPES[type]) {
+      const cards = h('div', { class: 'types' });
+      render(h('p', {}, h('a', { href: '#/connections' }, '← Connections')), h('h1', {}, 'Create a connection'),
+        h('p', { class: 'muted' }, 'Choose the type of connection.'), cards);
+      // A type whose connector this agent does not have is shown but not
+      // offered; /status may list the connectors it has.
+      let have = [HTTP];
+      try { const s = await get('/status'); if (s && Array.isArray(s.connectors)) have = s.connectors.map((x) => x.id || x); } catch (e) { /* keep the default */ }
+      if (!current(g)) return;
+      cards.replaceChildren(...Object.entries(TYPES).map(([k, t]) => {
+        const ok = have.includes(t.connector || HTTP);
+        return h('button', { type: 'button', class: 'type', 'data-type': k, disabled: !ok, onclick: () => { location.hash = '#/create/' + k; } },
+          h('strong', {}, t.title), h('span', {}, ok ? t.text : 'Not available in this agent yet.'));
+      }));
+      return;
+    }
+    const field = (id, path, label, opts) => {
+      opts = opts || {};
+      const input = h(opts.textarea ? 'textarea' : 'input', { id, name: id, 'data-path': path, required: opts.required, placeholder: opts.placeholder,
+        type: opts.textarea ? undefined : (opts.type || 'text'), rows: opts.textarea ? 3 : undefined, 'aria-required': opts.required ? 'true' : undefined });
+      return [h('label', { for: id }, label, opts.required ? h('span', { class: 'req', title: 'mandatory' }, '*') : null), input,
+        opts.hint ? h('div', { class: 'hint' }, opts.hint) : null];
+    };
+    const parts = [field('f-name', 'name', 'Name', { required: true, placeholder: type === 'cayenne' ? 'Actility To Cayenne' : 'My endpoint' })];
+    if (type === 'cayenne') {
+      parts.push(h('label', {}, 'Destination'), h('div', { class: 'mono' }, CAYENNE_URL), h('div', { class: 'hint' }, 'Fixed for Cayenne.'));
+    } else if (type === 'http') {
+      parts.push(field('f-url', 'configuration.destinationURL', 'Destination URL', { required: true, type: 'url', placeholder: 'https://…' }),
+        field('f-headers', 'configuration.headers', 'Headers', { textarea: true, placeholder: 'X-Api-Key: …', hint: 'Optional, one "Name: value" a line.' }));
+    } else {
+      render(h('p', {}, 'This type cannot be created here yet.'));
+      return;
+    }
+    parts.push(field('f-description', 'configuration.description', 'Description', {}));
+    const form = h('form', { class: 'card fields', id: 'create', novalidate: true, onsubmit: (ev) => { ev.preventDefault(); submit(form, type); } },
+      parts, h('div', { class: 'form-error' }),
+      h('p', { class: 'hint' }, h('span', { class: 'req' }, '*'), ' mandatory'),
+      h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '#/create' }, 'Back'), h('button', { type: 'submit' }, 'Create')));
+    render(h('p', {}, h('a', { href: '#/create' }, '← Type')), h('h1', {}, 'New ' + TYPES[type].title + ' connection'), form);
+    $('#f-name').focus();
+  }
+  async function submit(form, type) {
+    const val = (id) => { const e = form.querySelector('#' + id); return e ? e.value.trim() : ''; };
+    const body = { name: val('f-name'), connectorId: HTTP, configuration: {} };
+    if (type === 'cayenne') body.brand = 'CAYENNE';
+    const problems = [];
+    if (!body.name) problems.push({ path: 'name', message: 'A name is mandatory.' });
+    if (type === 'http') {
+      const url = val('f-url');
+      if (!url) problems.push({ path: 'configuration.destinationURL', message: 'A destination URL is mandatory.' });
+      else if (!/^https?:\/\/[^/]/i.test(url)) problems.push({ path: 'configuration.destinationURL', message: 'An http:// or https:// URL is needed.' });
+      body.configuration.destinationURL = url;
+      const hdrs = {};
+      for (const line of val('f-headers').split('\n')) {
+        if (!line.trim()) continue;
+        const i = line.indexOf(':');
+        if (i <= 0) { problems.push({ path: 'configuration.headers', message: `"${line.trim()}" is not "Name: value".` }); continue; }
+        hdrs[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+      }
+      if (Object.keys(hdrs).length) body.configuration.headers = hdrs;
+    }
+    if (val('f-description')) body.configuration.description = val('f-description');
+    showProblems(form, problems);
+    if (problems.length) { form.querySelector('[aria-invalid]').focus(); return; }
+    const btn = form.querySelector('button[type=submit]');
+    btn.disabled = true;
+    try {
+      const { data, res } = await api('POST', '/connections', body);
+      const loc = res.headers.get('Location') || '';
+      const id = (data && data.id) || decodeURIComponent(loc.split('/').pop());
+      toast(`Connection “${body.name}” created`);
+      location.hash = '#/connections/' + encodeURIComponent(id);
+    } catch (e) {
+      btn.disabled = false;
+      showProblems(form, e.problems, e.message);
+      if (e.status !== 401 && !e.problems.length) fail(e);
+    }
+  }
+
+  // ---- devices ------------------------------------------------------------------
+  function devicesPage(g) {
+    const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+    render(h('h1', {}, 'Devices', h('span', { class: 'spacer' }), h('a', { class: 'button secondary', href: '#/live' }, 'Live uplinks')), body);
+    every(g, async () => {
+      let list;
+      try { list = await get('/devices'); } catch (e) { if (current(g)) body.replaceChildren(h('p', { class: 'err' }, e.message)); return; }
+      if (!current(g)) return;
+      if (!list || !list.length) { body.replaceChildren(h('div', { class: 'card empty' }, 'No device in the configuration.')); return; }
+      body.replaceChildren(h('div', { class: 'scroll' }, h('table', { id: 'devices' },
+        h('thead', {}, h('tr', {}, ['DevEUI', 'DevAddr', 'Name', 'Session', 'Last uplink', 'FCnt', 'RSSI / SNR'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, list.map((d) => h('tr', { 'data-deveui': d.devEUI },
+          h('td', { class: 'mono' }, d.devEUI), h('td', { class: 'mono' }, d.devAddr || '—'), h('td', {}, d.name || ''),
+          h('td', {}, d.sessionKnown ? h('span', { class: 'badge green' }, 'known')
+            : h('span', { class: 'badge grey', title: 'no session yet: waiting for a join' }, 'unknown'), ' ', h('span', { class: 'muted' }, d.activation || '')),
+          h('td', {}, ago(d.lastUplink)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr))))))));
+    });
+  }
+  const num = (n) => (n === undefined || n === null ? '—' : String(n));
+  const radio = (rssi, snr) => (rssi === undefined || rssi === null ? '—' : `${rssi} dBm / ${snr} dB`);
+
+  // ---- live ---------------------------------------------------------------------
+  // The event stream is read with fetch, not EventSource, because
+  // EventSource cannot send the Authorization header. Once opened it keeps
+  // running, so the list is there when one comes back to the page.
+  const live = { rows: [], byKey: new Map(), state: 'connecting', started: false, paint: 0 };
+  const MAX_ROWS = 200;
+  async function stream() {
+    for (;;) {
+      try {
+        const res = await fetch('/events', { headers: headers({ Accept: 'text/event-stream' }), cache: 'no-store' });
+        if (res.status === 401) { live.started = false; setLive('needs the token'); login(); return; }
+        if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
+        setLive('connected');
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf = (buf + value).replace(/\r\n/g, '\n');
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) { dispatch(buf.slice(0, i)); buf = buf.slice(i + 2); }
+        }
+      } catch (e) { /* reconnect below */ }
+      setLive('reconnecting');
+      await new Promise((r) => setTimeout(r, 2000 + Math.random() * 1000));
+    }
+  }
+  function dispatch(block) {
+    let event = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (!line || line[0] === ':') continue;
+      const c = line.indexOf(':');
+      const f = c < 0 ? line : line.slice(0, c);
+      let v = c < 0 ? '' : line.slice(c + 1);
+      if (v[0] === ' ') v = v.slice(1);
+      if (f === 'event') event = v; else if (f === 'data') data.push(v);
+    }
+    if (!data.length) return;
+    let ev;
+    try { ev = JSON.parse(data.join('\n')); } catch (e) { return; }
+    const key = (ev.devEUI || '').toUpperCase() + '/' + ev.fCnt;
+    if (event === 'uplink') {
+      const row = { up: ev, deliveries: [] };
+      live.rows.unshift(row); live.byKey.set(key, row);
+      while (live.rows.length > MAX_ROWS) { const old = live.rows.pop(); live.byKey.delete((old.up.devEUI || '').toUpperCase() + '/' + old.up.fCnt); }
+    } else if (event === 'delivery') {
+      const row = live.byKey.get(key);
+      if (!row) return; // an uplink from before the page was opened
+      row.deliveries = row.deliveries.filter((d) => (d.connectionId || d.connection) !== (ev.connectionId || ev.connection));
+      row.deliveries.push(ev);
+    } else return;
+    schedule();
+  }
+  function setLive(s) { live.state = s; schedule(); }
+  // schedule repaints at most once a frame however fast uplinks come.
+  function schedule() { if (!live.paint) live.paint = requestAnimationFrame(() => { live.paint = 0; paintLive(); }); }
+  function paintLive() {
+    const tbody = $('#live tbody'), st = $('#live-state');
+    if (!tbody) return;
+    st.textContent = live.state;
+    st.className = 'badge ' + (live.state === 'connected' ? 'green' : 'orange');
+    tbody.replaceChildren(...live.rows.map(({ up, deliveries }) => h('tr', { class: 'live-row', 'data-deveui': up.devEUI, 'data-fcnt': up.fCnt },
+      h('td', {}, ago(up.time)), h('td', { class: 'mono' }, up.devEUI), h('td', {}, num(up.fCnt)), h('td', {}, num(up.fPort)),
+      h('td', {}, radio(up.rssi, up.snr)), h('td', { class: 'mono wrap' }, up.payloadHex || ''), h('td', { class: 'mono' }, up.gateway || ''),
+      h('td', {}, h('div', { class: 'deliveries' }, deliveries.length ? deliveries.map((d) => h('span', {
+        class: 'badge ' + (d.ok ? (d.late ? 'orange' : 'green') : 'red'), 'data-delivery': d.ok ? 'ok' : 'failed',
+        title: d.ok ? (d.late ? 'delivered late, from the backlog' : 'delivered') : d.error || 'failed',
+      }, (d.connection || d.connectionId) + (d.ok ? (d.late ? ' ✓ late' : ' ✓') : ' ✗'))) : h('span', { class: 'muted' }, 'waiting'))))));
+  }
+  function livePage() {
+    render(h('h1', {}, 'Live uplinks', h('span', { class: 'badge orange', id: 'live-state' }, live.state)),
+      h('p', { class: 'muted' }, 'Uplinks as the agent decodes them, newest first, with where each one was delivered.'),
+      h('div', { class: 'scroll' }, h('table', { id: 'live' },
+        h('thead', {}, h('tr', {}, ['Time', 'DevEUI', 'FCnt', 'FPort', 'RSSI / SNR', 'Payload', 'Gateway', 'Delivered to'].map((t) => h('th', {}, t)))),
+        h('tbody', {}))));
+    if (!live.started) { live.started = true; stream(); }
+    paintLive();
+  }
+
+  // ---- gateway --------------------------------------------------------------------
+  // gatewayPage draws what /status says about the agent, its packet
+  // forwarders, relay upstreams and buffer. Parts it does not know by name
+  // are drawn as they come, so a new field shows up without a page change.
+  const KNOWN = ['version', 'config', 'started', 'uptime', 'connections', 'devices', 'connectors'];
+  const TITLES = { gateways: 'Packet forwarders', sources: 'Sources and relay upstreams', buffer: 'Buffer' };
+  function gatewayPage(g) {
+    const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+    render(h('h1', {}, 'Gateway'), body);
+    every(g, async () => {
+      let s;
+      try { s = await get('/status'); } catch (e) { if (current(g)) body.replaceChildren(h('p', { class: 'err' }, e.message)); return; }
+      if (!current(g)) return;
+      const conns = s.connections || [];
+      body.replaceChildren(
+        h('div', { class: 'card', id: 'agent' },
+          h('span', { class: 'stat' }, 'Version', h('b', {}, s.version || '—')),
+          h('span', { class: 'stat' }, 'Uptime', h('b', {}, s.uptime || '—')),
+          s.config ? h('span', { class: 'stat' }, 'Configuration', h('b', { class: 'mono' }, s.config)) : null,
+          h('span', { class: 'stat' }, 'Connections', h('b', {}, String(conns.length))),
+          s.devices !== undefined ? h('span', { class: 'stat' }, 'Devices', h('b', {}, String(Array.isArray(s.devices) ? s.devices.length : typeof s.devices === 'object' ? s.devices.configured ?? '—' : s.devices))) : null),
+        Object.entries(s).filter(([k]) => !KNOWN.includes(k)).map(([k, v]) => h('section', { 'data-section': k }, h('h2', {}, TITLES[k] || title(k)), k === 'buffer' ? bufferView(v) : value(v, k))),
+        conns.length ? [h('h2', {}, 'Connections'), h('div', { class: 'scroll' }, h('table', {},
+          h('thead', {}, h('tr', {}, ['Name', 'State', 'Last delivery', 'Backlog'].map((t) => h('th', {}, t)))),
+          h('tbody', {}, conns.map((c) => h('tr', {}, h('td', {}, h('a', { href: '#/connections/' + encodeURIComponent(c.id) }, c.name || c.id)),
+            h('td', {}, badge(c.state)), h('td', {}, ago(c.lastDelivery)), h('td', {}, num(c.backlog)))))))] : null);
+    });
+  }
+  const title = (k) => k.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
+  const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
+  // value draws any JSON: lists of objects as tables, objects as key/value
+  // lists, times as "x ago"; secret-looking keys are masked whatever comes.
+  function value(v, k) {
+    if (v === null || v === undefined || v === '') return h('span', { class: 'muted' }, '—');
+    if (SECRET.test(k || '')) return '*****';
+    if (Array.isArray(v)) {
+      if (!v.length) return h('span', { class: 'muted' }, 'none');
+      if (typeof v[0] !== 'object') return v.join(', ');
+      const cols = [...new Set(v.flatMap((o) => Object.keys(o || {})))];
+      return h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, title(c))))),
+        h('tbody', {}, v.map((o) => h('tr', {}, cols.map((c) => h('td', {}, cell(o[c], c))))))));
+    }
+    if (typeof v === 'object') {
+      return h('div', { class: 'card' }, h('dl', { class: 'kv' }, Object.entries(v).flatMap(([kk, vv]) => [h('dt', {}, title(kk)), h('dd', {}, cell(vv, kk))])));
+    }
+    return cell(v, k);
+  }
+  function cell(v, k) {
+    if (SECRET.test(k || '') && v) return '*****';
+    if (k === 'state' && typeof v === 'string') return badge(v);
+    if (typeof v === 'string' && ISO.test(v)) return ago(v);
+    if (v && typeof v === 'object') return Array.isArray(v) && typeof v[0] !== 'object' ? v.join(', ') : value(v, k);
+    if (v === null || v === undefined || v === '') return h('span', { class: 'muted' }, '—');
+    return String(v);
+  }
+  function bufferView(b) {
+    if (!b || typeof b !== 'object') return value(b);
+    const used = b.sizeBytes ?? b.size ?? b.used;
+    const max = b.maxSizeBytes ?? b.maxSize ?? b.budget;
+    if (typeof used !== 'number' || typeof max !== 'number' || max <= 0) return value(b);
+    // Width through CSSOM: the CSP forbids style attributes.
+    const bar = h('span');
+    bar.style.width = Math.min(100, 100 * used / max) + '%';
+    return [h('div', { class: 'meter', title: Math.round(100 * used / max) + ' % used' }, bar), value(b)];
+  }
+
+  // ---- start ----------------------------------------------------------------------
+  $('#logout').addEventListener('click', () => { sessionStorage.removeItem(TOKEN); location.hash = '#/connections'; location.reload(); });
+  window.addEventListener('hashchange', route);
+  if (!location.hash) history.replaceState(null, '', '#/connections');
+  route();
+})();
