@@ -24,7 +24,7 @@ func (s *Store) Compact() error {
 
 func (s *Store) maybeCompact() {
 	size := s.fileSize()
-	need := s.live.Load()*11/10 + 256<<10
+	need := s.pagesFor(s.live.Load()) + 256<<10
 	if size < compactMinFile || size < compactRatio*need {
 		return
 	}
