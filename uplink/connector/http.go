@@ -24,7 +24,10 @@ import (
 
 // HTTPConfig configures an actility-http-iot connection.
 type HTTPConfig struct {
-	URL     string
+	URL string
+	// Headers are sent with every request; values may hold patterns
+	// ({DevEUI}, {FPort}, …; see ParsePattern), expanded per uplink.
+	// They often carry credentials: never log them.
 	Headers map[string]string
 	// Timeout bounds one request; a gateway's backhaul can be slow but a
 	// stuck request must not hold the lane forever.
@@ -38,15 +41,26 @@ type HTTPConfig struct {
 	Proxy *url.URL
 	// UserAgent identifies edgeflow to the endpoint.
 	UserAgent string
+	// LRC, when set, adds ThingPark's tunnel interface query parameters
+	// and Token (Basic HTTP compliance).
+	LRC *LRCConfig
+	// Now is the clock for the LRC Time parameter; nil means time.Now.
+	Now func() time.Time
+}
+
+type header struct {
+	name  string
+	value Pattern
 }
 
 // HTTP is the actility-http-iot connector: one POST per uplink with the
 // DevEUI_uplink document as body.
 type HTTP struct {
-	cfg    HTTPConfig
-	client *http.Client
-	log    *slog.Logger
-	bufs   sync.Pool
+	cfg     HTTPConfig
+	headers []header
+	client  *http.Client
+	log     *slog.Logger
+	bufs    sync.Pool
 }
 
 // NewHTTP builds an HTTP connector. Requests reuse kept-alive connections.
@@ -64,6 +78,23 @@ func NewHTTP(cfg HTTPConfig, log *slog.Logger) (*HTTP, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LRC != nil && cfg.LRC.Key != "" {
+		if err := CheckTIAK(cfg.LRC.Key); err != nil {
+			return nil, fmt.Errorf("tunnelInterfaceAuthenticationKey: %w", err)
+		}
+	}
+	var headers []header
+	for k, v := range cfg.Headers {
+		p, err := ParsePattern(v)
+		if err != nil {
+			// The value may be a secret: name the header, not its value.
+			return nil, fmt.Errorf("header %s: %w", k, err)
+		}
+		headers = append(headers, header{name: http.CanonicalHeaderKey(k), value: p})
+	}
 	proxy := http.ProxyFromEnvironment
 	if cfg.Proxy != nil {
 		proxy = http.ProxyURL(cfg.Proxy)
@@ -78,7 +109,7 @@ func NewHTTP(cfg HTTPConfig, log *slog.Logger) (*HTTP, error) {
 		TLSClientConfig:       &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:     true,
 	}
-	return &HTTP{cfg: cfg, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}, log: log}, nil
+	return &HTTP{cfg: cfg, headers: headers, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}, log: log}, nil
 }
 
 // Send POSTs the uplink's document and classifies the answer.
@@ -91,15 +122,19 @@ func (h *HTTP) Send(ctx context.Context, u *uplink.Uplink, late bool) error {
 	body := uplink.AppendDocument((*bp)[:0], u, late, uplink.DocOptions{CustomerID: h.cfg.CustomerID})
 	defer func() { *bp = body; h.bufs.Put(bp) }()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL, bytes.NewReader(body))
+	dest := h.cfg.URL
+	if h.cfg.LRC != nil {
+		dest = withQuery(dest, lrcQuery(*h.cfg.LRC, h.cfg.CustomerID, u, h.cfg.Now()))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dest, bytes.NewReader(body))
 	if err != nil {
 		return &Error{Kind: Reject, Reason: "bad_request", Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "*/*")
 	req.Header.Set("User-Agent", h.cfg.UserAgent)
-	for k, v := range h.cfg.Headers {
-		req.Header.Set(k, v)
+	for _, hd := range h.headers {
+		req.Header[hd.name] = []string{hd.value.Expand(u)}
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
