@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/brocaar/lorawan"
 
 	"edgeflow/packetfwd"
 )
@@ -24,6 +25,8 @@ type DecoderOptions struct {
 	DedupWindow time.Duration
 	// DedupMax bounds the remembered frames (default 4096).
 	DedupMax int
+	// Joiner, when set, is given every join-request heard.
+	Joiner *Joiner
 }
 
 // firstFCntEpochs bounds the search for the upper counter bits of a
@@ -41,6 +44,7 @@ const (
 // de-duplicates across sources.
 type Decoder struct {
 	sessions *Sessions
+	joiner   *Joiner
 	logger   *slog.Logger
 	now      func() time.Time
 	c        counters
@@ -72,6 +76,7 @@ func NewDecoder(s *Sessions, opts DecoderOptions, logger *slog.Logger, set *metr
 	}
 	return &Decoder{
 		sessions: s,
+		joiner:   opts.Joiner,
 		logger:   logger,
 		now:      opts.Now,
 		c:        newCounters(set),
@@ -148,6 +153,9 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 	}
 	var f dataFrame
 	if err := parseFrame(phy, &f); err != nil {
+		if err == ErrJoinRequest && d.joiner != nil && lorawan.MType(phy[0]>>5) == lorawan.JoinRequest {
+			_ = d.joiner.HandleJoinRequest(best.GatewayEUI, phy) // it counts and logs
+		}
 		d.drop(err, best, nil)
 		return dst
 	}
@@ -173,6 +181,10 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 	if err != nil {
 		d.drop(err, best, &f)
 		return dst
+	}
+	d.sessions.dirty.mark(ss.DevEUI, false)
+	if ss.pending && d.sessions.promote(ss) {
+		d.logger.Info("Device uses its new session", "dev_eui", ss.DevEUI.String(), "dev_addr", ss.DevAddr.String(), "fcnt", fcnt)
 	}
 	d.dedup.add(key, nowNs)
 	if !f.hasPort || f.fport == 0 {
@@ -248,16 +260,26 @@ func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *packetfwd
 		ok = s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
 	}
 	// The first frame of a session may come from a device whose counter
-	// passed 65535 before the agent knew it: find its upper bits.
-	for e := uint32(1); !ok && !st.has && e < firstFCntEpochs; e++ {
+	// passed 65535 before the agent knew it: find its upper bits. A joined
+	// session starts at 0, so it has none to find.
+	for e := uint32(1); !ok && !st.has && !s.learnt && e < firstFCntEpochs; e++ {
 		fcnt = e<<16 | uint32(f.fcnt16)
 		ok = s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
 	}
 	if !ok {
 		return 0, ErrMICFailure
 	}
-	if st.has && fcnt <= st.fcnt && !s.RelaxFCnt {
-		return fcnt, ErrFCntReplay
+	if st.has && fcnt <= st.fcnt {
+		// A RelaxFCnt device may have restarted, and then sends a low
+		// counter; anything else that went back is a replay, and so is a
+		// low frame already accepted since the last restart.
+		if !s.RelaxFCnt || fcnt >= relaxResetMax || st.lowSeen(fcnt, f.mic) {
+			return fcnt, ErrFCntReplay
+		}
+		st.lowSet = 0 // a new counter session begins
+	}
+	if s.RelaxFCnt {
+		st.noteLow(fcnt, f.mic)
 	}
 	st.has, st.fcnt = true, fcnt
 	st.uplinks++

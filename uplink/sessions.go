@@ -71,6 +71,10 @@ type DeviceState struct {
 	HasFCnt bool   // an uplink (or RestoreFCnt) set FCnt
 	FCnt    uint32 // last accepted 32-bit FCntUp
 	Uplinks uint64 // frames accepted in this session, MAC-only ones included
+	Joined  bool   // the session was learnt from a join (OTAA)
+	// PendingJoin: a join-accept gave the device a new session that no
+	// uplink has used yet; the session shown stays until one does.
+	PendingJoin bool
 
 	LastUplink time.Time // reception time of the last accepted frame
 	RSSI       float64   // of its best reception
@@ -80,17 +84,27 @@ type DeviceState struct {
 // ErrDuplicateDevEUI is returned by Set when two sessions name the same device.
 var ErrDuplicateDevEUI = errors.New("duplicate_dev_eui")
 
-// Sessions is the table of device sessions. It is safe for concurrent use:
-// lookups read an immutable table through an atomic pointer, and each
-// device's counter state has its own lock.
+// Sessions is the table of device sessions: ABP sessions from the
+// configuration and OTAA sessions learnt from joins (see Joiner), in one
+// table, so that a DevAddr shared by both is resolved by MIC. It is safe for
+// concurrent use: lookups read an immutable table through an atomic
+// pointer, and each device's counter state has its own lock.
 type Sessions struct {
-	mu  sync.Mutex // serialises Set and RestoreFCnt against each other
+	mu  sync.Mutex // serialises every change of the table
 	tab atomic.Pointer[sessionTable]
+
+	// The sources the table is built from; under mu.
+	abp     map[lorawan.EUI64]*session   // configured, by Set
+	abpList []lorawan.EUI64              // in Set's order (the MIC order)
+	learnt  map[lorawan.EUI64]*session   // active OTAA sessions
+	pending map[lorawan.EUI64][]*session // joined, no uplink verified yet
+
+	dirty dirtySet // devices whose state is not persisted yet
 }
 
 type sessionTable struct {
-	byAddr map[lorawan.DevAddr][]*session
-	byEUI  map[lorawan.EUI64]*session
+	byAddr map[lorawan.DevAddr][]*session // active first, then pending
+	byEUI  map[lorawan.EUI64]*session     // active sessions only
 }
 
 // session is the immutable part of a Session plus the expanded keys, so
@@ -100,7 +114,15 @@ type session struct {
 	nwk cmacKey
 	app cipher.Block
 	st  *devState // shared with the session it replaced when keys are equal
+
+	learnt  bool // from a join, not from the configuration
+	pending bool // replaces the active session once an uplink verifies
 }
+
+// relaxResetMax: a RelaxFCnt device that went back to a counter below
+// this is taken to have restarted; a lower counter at or above it is a
+// replay. Devices restart at 0 or 1; the margin covers a few lost frames.
+const relaxResetMax = 16
 
 type devState struct {
 	mu         sync.Mutex
@@ -109,11 +131,35 @@ type devState struct {
 	uplinks    uint64
 	lastUplink time.Time
 	rssi, snr  float64
+
+	// For RelaxFCnt devices: the MICs of the frames with counters below
+	// relaxResetMax accepted since the last restart, so that a replay of
+	// one of them is not taken for another restart.
+	lowSet  uint16
+	lowMICs [relaxResetMax]lorawan.MIC
+}
+
+// lowSeen tells whether the frame with this low counter and MIC was
+// already accepted in the current counter session.
+func (st *devState) lowSeen(fcnt uint32, mic lorawan.MIC) bool {
+	return fcnt < relaxResetMax && st.lowSet&(1<<fcnt) != 0 && st.lowMICs[fcnt] == mic
+}
+
+func (st *devState) noteLow(fcnt uint32, mic lorawan.MIC) {
+	if fcnt < relaxResetMax {
+		st.lowSet |= 1 << fcnt
+		st.lowMICs[fcnt] = mic
+	}
 }
 
 // NewSessions returns an empty table.
 func NewSessions() *Sessions {
-	s := &Sessions{}
+	s := &Sessions{
+		abp:     map[lorawan.EUI64]*session{},
+		learnt:  map[lorawan.EUI64]*session{},
+		pending: map[lorawan.EUI64][]*session{},
+	}
+	s.dirty.init()
 	s.tab.Store(&sessionTable{
 		byAddr: map[lorawan.DevAddr][]*session{},
 		byEUI:  map[lorawan.EUI64]*session{},
@@ -121,35 +167,72 @@ func NewSessions() *Sessions {
 	return s
 }
 
-// Set replaces the whole table at once (a reload). A device whose DevAddr
-// and keys are unchanged keeps its frame-counter state; any other change
-// starts the device afresh, since a new session restarts its counter. On
-// error the table is left as it was.
+// Set replaces the configured (ABP) sessions at once (a reload). A device
+// whose DevAddr and keys are unchanged keeps its frame-counter state; any
+// other change starts the device afresh, since a new session restarts its
+// counter. Sessions learnt from joins are kept, and take precedence over a
+// configured session of the same device. On error the table is left as it
+// was.
 func (s *Sessions) Set(devs []Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.tab.Load()
-	nt := &sessionTable{
-		byAddr: make(map[lorawan.DevAddr][]*session, len(devs)),
-		byEUI:  make(map[lorawan.EUI64]*session, len(devs)),
-	}
+	abp := make(map[lorawan.EUI64]*session, len(devs))
+	list := make([]lorawan.EUI64, 0, len(devs))
 	for _, d := range devs {
-		if _, dup := nt.byEUI[d.DevEUI]; dup {
+		if _, dup := abp[d.DevEUI]; dup {
 			return fmt.Errorf("%w: %s", ErrDuplicateDevEUI, d.DevEUI)
 		}
 		ns, err := newSession(d)
 		if err != nil {
 			return err
 		}
-		if o := old.byEUI[d.DevEUI]; o != nil && o.DevAddr == d.DevAddr &&
+		if o := s.abp[d.DevEUI]; o != nil && o.DevAddr == d.DevAddr &&
 			o.NwkSKey == d.NwkSKey && o.AppSKey == d.AppSKey {
 			ns.st = o.st
+		} else {
+			s.dirty.mark(d.DevEUI, false)
 		}
-		nt.byEUI[d.DevEUI] = ns
-		nt.byAddr[d.DevAddr] = append(nt.byAddr[d.DevAddr], ns)
+		abp[d.DevEUI] = ns
+		list = append(list, d.DevEUI)
+	}
+	s.abp, s.abpList = abp, list
+	s.rebuild()
+	return nil
+}
+
+// rebuild publishes a new table from the sources; callers hold mu.
+func (s *Sessions) rebuild() {
+	nt := &sessionTable{
+		byAddr: make(map[lorawan.DevAddr][]*session, len(s.abp)+len(s.learnt)),
+		byEUI:  make(map[lorawan.EUI64]*session, len(s.abp)+len(s.learnt)),
+	}
+	add := func(ss *session) {
+		nt.byEUI[ss.DevEUI] = ss
+		nt.byAddr[ss.DevAddr] = append(nt.byAddr[ss.DevAddr], ss)
+	}
+	for _, e := range s.abpList {
+		if s.learnt[e] == nil {
+			add(s.abp[e])
+		}
+	}
+	for _, e := range sortedEUIs(s.learnt) {
+		add(s.learnt[e])
+	}
+	for _, e := range sortedEUIs(s.pending) {
+		for _, p := range s.pending[e] {
+			nt.byAddr[p.DevAddr] = append(nt.byAddr[p.DevAddr], p)
+		}
 	}
 	s.tab.Store(nt)
-	return nil
+}
+
+func sortedEUIs[V any](m map[lorawan.EUI64]V) []lorawan.EUI64 {
+	out := make([]lorawan.EUI64, 0, len(m))
+	for e := range m {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b lorawan.EUI64) int { return slices.Compare(a[:], b[:]) })
+	return out
 }
 
 func newSession(d Session) (*session, error) {
@@ -206,6 +289,14 @@ func (s *Sessions) RestoreFCnt(devEUI lorawan.EUI64, fcnt uint32) bool {
 // Snapshot returns every device's state, ordered by DevEUI.
 func (s *Sessions) Snapshot() []DeviceState {
 	tab := s.tab.Load()
+	pending := map[lorawan.EUI64]bool{}
+	for _, ss := range tab.byAddr {
+		for _, x := range ss {
+			if x.pending {
+				pending[x.DevEUI] = true
+			}
+		}
+	}
 	out := make([]DeviceState, 0, len(tab.byEUI))
 	for _, ss := range tab.byEUI {
 		st := ss.st
@@ -213,9 +304,14 @@ func (s *Sessions) Snapshot() []DeviceState {
 		out = append(out, DeviceState{
 			DevEUI: ss.DevEUI, DevAddr: ss.DevAddr,
 			HasFCnt: st.has, FCnt: st.fcnt, Uplinks: st.uplinks,
+			Joined: ss.learnt, PendingJoin: pending[ss.DevEUI],
 			LastUplink: st.lastUplink, RSSI: st.rssi, SNR: st.snr,
 		})
 		st.mu.Unlock()
+		delete(pending, ss.DevEUI)
+	}
+	for e := range pending { // joined, but no session before this one
+		out = append(out, DeviceState{DevEUI: e, PendingJoin: true})
 	}
 	slices.SortFunc(out, func(a, b DeviceState) int {
 		return slices.Compare(a.DevEUI[:], b.DevEUI[:])

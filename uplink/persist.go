@@ -1,0 +1,296 @@
+package uplink
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/brocaar/lorawan"
+)
+
+// SessionStore keeps device records across restarts. The agent implements
+// it on the buffer's file, so that this package needs no storage of its own.
+type SessionStore interface {
+	// SaveSessions writes the records in one commit; a nil record deletes.
+	SaveSessions(ctx context.Context, recs map[lorawan.EUI64][]byte) error
+	// LoadSessions returns every record saved.
+	LoadSessions() (map[lorawan.EUI64][]byte, error)
+}
+
+// A device's record holds its active session (keys and counter state) and
+// the sessions pending from join-accepts. Keys are stored, like the
+// configuration, in a file only root reads; they never leave it otherwise.
+//
+//	version(1)=1 | flags(1) | [active] | npending(1) | npending × (DevAddr(4) NwkSKey(16) AppSKey(16))
+//	active: DevAddr(4) NwkSKey(16) AppSKey(16) FCnt(4, BE) | [lowSet(2) lowMICs(16×4) if flagLow]
+const (
+	recVersion   = 1
+	flagActive   = 1 << 0 // an active session follows
+	flagLearnt   = 1 << 1 // it was learnt from a join
+	flagHasFCnt  = 1 << 2 // its counter is known
+	flagLow      = 1 << 3 // RelaxFCnt state follows
+	sessKeysSize = 4 + 16 + 16
+)
+
+var errBadRecord = errors.New("uplink: bad session record")
+
+// record encodes a device's state, or returns nil when there is none left
+// to keep (the device was removed). Callers hold s.mu.
+func (s *Sessions) record(e lorawan.EUI64) []byte {
+	active := s.learnt[e]
+	if active == nil {
+		active = s.abp[e]
+	}
+	pend := s.pending[e]
+	if active == nil && len(pend) == 0 {
+		return nil
+	}
+	b := []byte{recVersion, 0}
+	if active != nil {
+		b[1] |= flagActive
+		if active.learnt {
+			b[1] |= flagLearnt
+		}
+		b = appendKeys(b, active.Session)
+		st := active.st
+		st.mu.Lock()
+		if st.has {
+			b[1] |= flagHasFCnt
+		}
+		b = binary.BigEndian.AppendUint32(b, st.fcnt)
+		if active.RelaxFCnt {
+			b[1] |= flagLow
+			b = binary.BigEndian.AppendUint16(b, st.lowSet)
+			for _, m := range st.lowMICs {
+				b = append(b, m[:]...)
+			}
+		}
+		st.mu.Unlock()
+	}
+	b = append(b, byte(len(pend)))
+	for _, p := range pend {
+		b = appendKeys(b, p.Session)
+	}
+	return b
+}
+
+func appendKeys(b []byte, s Session) []byte {
+	b = append(b, s.DevAddr[:]...)
+	b = append(b, s.NwkSKey[:]...)
+	return append(b, s.AppSKey[:]...)
+}
+
+type savedState struct {
+	active      *Session
+	learnt, has bool
+	fcnt        uint32
+	low         bool
+	lowSet      uint16
+	lowMICs     [relaxResetMax]lorawan.MIC
+	pending     []Session
+}
+
+func decodeRecord(e lorawan.EUI64, b []byte) (savedState, error) {
+	var r savedState
+	if len(b) < 3 || b[0] != recVersion {
+		return r, errBadRecord
+	}
+	flags, b := b[1], b[2:]
+	keys := func() (Session, bool) {
+		if len(b) < sessKeysSize {
+			return Session{}, false
+		}
+		s := Session{DevEUI: e}
+		copy(s.DevAddr[:], b[0:4])
+		copy(s.NwkSKey[:], b[4:20])
+		copy(s.AppSKey[:], b[20:36])
+		b = b[sessKeysSize:]
+		return s, true
+	}
+	if flags&flagActive != 0 {
+		s, ok := keys()
+		if !ok || len(b) < 4 {
+			return r, errBadRecord
+		}
+		r.active, r.learnt, r.has = &s, flags&flagLearnt != 0, flags&flagHasFCnt != 0
+		r.fcnt, b = binary.BigEndian.Uint32(b), b[4:]
+		if flags&flagLow != 0 {
+			if len(b) < 2+4*relaxResetMax {
+				return r, errBadRecord
+			}
+			r.low, r.lowSet, b = true, binary.BigEndian.Uint16(b), b[2:]
+			for i := range r.lowMICs {
+				copy(r.lowMICs[i][:], b[:4])
+				b = b[4:]
+			}
+		}
+	}
+	if len(b) < 1 {
+		return r, errBadRecord
+	}
+	n, b := int(b[0]), b[1:]
+	if n > maxPending {
+		return r, errBadRecord
+	}
+	for range n {
+		s, ok := keys()
+		if !ok {
+			return r, errBadRecord
+		}
+		r.pending = append(r.pending, s)
+	}
+	if len(b) != 0 {
+		return r, errBadRecord
+	}
+	return r, nil
+}
+
+// Restore applies saved records: learnt sessions (active and pending) come
+// back with their counters; a configured session gets its counter back
+// when its DevAddr and keys are those saved (else it is a new session).
+// Call it after Set and before the Joiner's SetDevices, which drops what
+// belongs to devices no longer configured for OTAA. It returns how many
+// devices were restored, and the DevEUIs of records it could not read.
+func (s *Sessions) Restore(recs map[lorawan.EUI64][]byte) (int, []lorawan.EUI64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	var bad []lorawan.EUI64
+	for e, b := range recs {
+		r, err := decodeRecord(e, b)
+		if err != nil {
+			bad = append(bad, e)
+			continue
+		}
+		var st *devState
+		if a := r.active; a != nil && r.learnt {
+			ns, err := newSession(*a)
+			if err != nil {
+				bad = append(bad, e)
+				continue
+			}
+			ns.learnt = true
+			s.learnt[e] = ns
+			st = ns.st
+		} else if a != nil {
+			if c := s.abp[e]; c != nil && c.DevAddr == a.DevAddr && c.NwkSKey == a.NwkSKey && c.AppSKey == a.AppSKey {
+				st = c.st
+			}
+		}
+		if st != nil && r.has {
+			st.mu.Lock()
+			if !st.has || r.fcnt >= st.fcnt {
+				st.has, st.fcnt = true, r.fcnt
+				if r.low {
+					st.lowSet, st.lowMICs = r.lowSet, r.lowMICs
+				}
+			}
+			st.mu.Unlock()
+		}
+		var ps []*session
+		for _, p := range r.pending {
+			ns, err := newSession(p)
+			if err != nil {
+				continue
+			}
+			ns.learnt, ns.pending = true, true
+			ps = append(ps, ns)
+		}
+		if len(ps) > 0 {
+			s.pending[e] = ps
+		}
+		n++
+	}
+	s.rebuild()
+	return n, bad
+}
+
+// PersistOptions tune a Persister.
+type PersistOptions struct {
+	// Interval is the longest a counter change waits to be written
+	// (default 1 min). Session changes (a join, a promotion) are written
+	// at once; Flush writes everything pending.
+	Interval time.Duration
+}
+
+const defaultPersistInterval = time.Minute
+
+// Persister writes the devices' changed records to a SessionStore: new
+// sessions at once, counters in batches (one commit per interval for all
+// devices, to spare flash), and everything on Flush.
+type Persister struct {
+	s     *Sessions
+	store SessionStore
+	log   *slog.Logger
+	every time.Duration
+	mu    sync.Mutex // one save at a time, so a later state never lands first
+}
+
+// NewPersister returns a Persister; Run starts its loop.
+func NewPersister(s *Sessions, store SessionStore, opts PersistOptions, logger *slog.Logger) *Persister {
+	if opts.Interval <= 0 {
+		opts.Interval = defaultPersistInterval
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Persister{s: s, store: store, log: logger, every: opts.Interval}
+}
+
+// Load reads the saved records and restores them into the Sessions.
+func (p *Persister) Load() (int, error) {
+	recs, err := p.store.LoadSessions()
+	if err != nil {
+		return 0, err
+	}
+	n, bad := p.s.Restore(recs)
+	for _, e := range bad {
+		p.log.Warn("Saved session state unreadable; the device starts afresh", "dev_eui", e.String())
+	}
+	return n, nil
+}
+
+// Run saves until ctx ends, then saves once more.
+func (p *Persister) Run(ctx context.Context) {
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := p.Flush(context.WithoutCancel(ctx)); err != nil {
+				p.log.Error("Cannot save device sessions at shutdown", "err", err)
+			}
+			return
+		case <-t.C:
+		case <-p.s.dirty.urgent:
+		}
+		if err := p.Flush(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("Cannot save device sessions; will retry", "err", err)
+		}
+	}
+}
+
+// Flush writes every changed record now, in one commit.
+func (p *Persister) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	es := p.s.dirty.take()
+	if len(es) == 0 {
+		return nil
+	}
+	recs := make(map[lorawan.EUI64][]byte, len(es))
+	p.s.mu.Lock()
+	for _, e := range es {
+		recs[e] = p.s.record(e)
+	}
+	p.s.mu.Unlock()
+	if err := p.store.SaveSessions(ctx, recs); err != nil {
+		p.s.dirty.putBack(es)
+		return fmt.Errorf("saving %d device records: %w", len(recs), err)
+	}
+	return nil
+}
