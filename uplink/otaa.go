@@ -39,7 +39,6 @@ func (s *Sessions) addPending(d Session) error {
 	return nil
 }
 
-
 // promote makes a pending session, with which an uplink just verified, the
 // device's active one, and forgets the device's other pending sessions. It
 // reports false when the session is no longer pending (a reload removed
