@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"time"
 
 	"edgeflow/buffer"
@@ -16,12 +14,13 @@ func cmdBuffer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "usage: edgeflow buffer check FILE\n")
 		return 2
 	}
-	if err := buffer.CheckFile(args[1]); err != nil {
+	err := buffer.CheckFile(args[1])
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", args[1], err)
-		return 1
+	} else {
+		fmt.Fprintf(stdout, "%s: ok\n", args[1])
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", args[1])
-	return 0
+	return buffer.ExitCode(err)
 }
 
 // checkBufferInChild checks a buffer file in a child process: bbolt reports
@@ -32,11 +31,5 @@ func checkBufferInChild(path string) error {
 	if err != nil {
 		return buffer.CheckFile(path)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, self, "buffer", "check", path).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%w: %s", err, out)
-	}
-	return nil
+	return buffer.CommandCheck(2*time.Minute, self, "buffer", "check")(path)
 }
