@@ -129,10 +129,25 @@ func (l *lane) run(ctx context.Context) {
 			up = it.up
 		} else {
 			l.idle()
+			// Acks wait a moment for company: at a few uplinks per second
+			// one commit per ack would cost a flash page write each.
+			var flush <-chan time.Time
+			var t *time.Timer
+			if l.pendingAcks() {
+				t = time.NewTimer(ackFlushDelay)
+				flush = t.C
+			}
 			select {
 			case <-ctx.Done():
-				return
 			case <-l.wake:
+			case <-flush:
+				l.flushAcks()
+			}
+			if t != nil {
+				t.Stop()
+			}
+			if ctx.Err() != nil {
+				return
 			}
 			continue
 		}
@@ -204,9 +219,11 @@ func (l *lane) peek() []buffer.Record {
 		return nil
 	}
 	gen := l.appendGen
+	pending := len(l.acks)
 	l.mu.Unlock()
-	l.flushAcks()
-	recs, err := l.store.Peek(l.id, l.opts.BatchSize)
+	// Acked records stay at the head until their batch is applied: read
+	// past them.
+	recs, err := l.store.Peek(l.id, l.opts.BatchSize+pending)
 	if err != nil {
 		l.log.Error("cannot read the buffer", "err", err)
 		return nil
@@ -287,6 +304,16 @@ func (l *lane) ackLocked(seq uint64) {
 		l.acks = nil
 		go l.applyAcks(acks)
 	}
+}
+
+// ackFlushDelay is how long acks of an idle lane wait to share a commit.
+// A crash in this window re-sends those uplinks (at-least-once).
+const ackFlushDelay = time.Second
+
+func (l *lane) pendingAcks() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acks) > 0
 }
 
 func (l *lane) flushAcks() {
@@ -445,7 +472,6 @@ func (l *lane) stop(ctx context.Context) error {
 }
 
 func (l *lane) idle() {
-	l.flushAcks()
 	l.mu.Lock()
 	if len(l.mem) == 0 && l.onDisk <= 0 {
 		l.catchingUp = false

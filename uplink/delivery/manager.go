@@ -143,6 +143,20 @@ func (m *Manager) Remove(id string) bool {
 	return false
 }
 
+// Wake tells connection id's lane that n records were put in its queue
+// behind its back (dead letters replayed), so it delivers them now rather
+// than when the next uplink arrives.
+func (m *Manager) Wake(id string, n int) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, l := range m.lanes {
+		if l.id == id {
+			l.appended(n)
+			return
+		}
+	}
+}
+
 // Status returns every connection's status.
 func (m *Manager) Status() []Status {
 	m.mu.RLock()
