@@ -29,7 +29,7 @@ func Brands() []Brand {
 		{Name: "TAGO", ConnectorID: ConnectorHTTP, URL: "https://actility.middleware.tago.io/uplink?authorization=", URLIsPrefix: true},
 		{Name: "UNABIZ", ConnectorID: ConnectorHTTP, URL: "https://network.unaconnect.io/actility/data"},
 		{Name: "WIDGELIX", ConnectorID: ConnectorHTTP, URL: "https://app.widgelix.com/v1/input-node/actility"},
-		{Name: "WMW", ConnectorID: "actility-mqtt-iot"},
+		{Name: "WMW", ConnectorID: ConnectorMQTT},
 	}
 }
 
@@ -63,13 +63,13 @@ func brandNames() []string {
 }
 
 // Connectors returns the connector ids edgeflow implements.
-func Connectors() []string { return []string{ConnectorHTTP} }
+func Connectors() []string { return []string{ConnectorHTTP, ConnectorMQTT} }
 
 // iotFlowConnectors are IoT Flow connectors edgeflow does not implement; a
 // technician who pastes one learns that, rather than "unknown".
 func iotFlowConnectors() []string {
 	return []string{
-		"actility-mqtt-iot", "actility-aws-iot", "actility-aws-iot-greengrass", "actility-azure-iot",
+		"actility-aws-iot", "actility-aws-iot-greengrass", "actility-azure-iot",
 		"actility-azure-event-hub", "actility-azure-iot-central", "actility-azure-iot-edge",
 		"actility-amqp-0.9.1-iot", "actility-advantech-iot", "actility-arduino-pro-iot",
 		"actility-cumulocity-iot", "actility-google-iot", "actility-here-iot", "actility-watson-iot",
@@ -78,6 +78,8 @@ func iotFlowConnectors() []string {
 	}
 }
 
-// ReconnectStrategies are IoT Flow's values of reconnectStrategy; "" means
-// NORMAL, IoT Flow's default.
+// ReconnectStrategies are IoT Flow's values of reconnectStrategy. Left out,
+// edgeflow retries with its own fast backoff (delivery.retryMin/retryMax)
+// rather than IoT Flow's default NORMAL, whose first retry comes after 5
+// minutes: a gateway's backlog should drain within seconds of recovery.
 func ReconnectStrategies() []string { return []string{"CALM", "NORMAL", "AGGRESSIVE"} }

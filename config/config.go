@@ -110,21 +110,73 @@ type Connection struct {
 // IsActive tells whether the connection delivers (IoT Flow's default is true).
 func (c Connection) IsActive() bool { return c.Active == nil || *c.Active }
 
-// ConnectionConfiguration holds the connector's parameters.
+// ConnectionConfiguration holds the connector's parameters: IoT Flow's
+// names, for actility-http-iot and actility-mqtt-iot together (each
+// connector's file section accepts only its own; see schema.go).
 type ConnectionConfiguration struct {
-	DestinationURL     string            `yaml:"destinationURL,omitempty" json:"destinationURL,omitempty"`
-	Description        string            `yaml:"description,omitempty" json:"description,omitempty"`
-	Headers            map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
-	UplinkTimeValidity Duration          `yaml:"uplinkTimeValidity,omitempty" json:"uplinkTimeValidity,omitempty"`
-	ReconnectStrategy  string            `yaml:"reconnectStrategy,omitempty" json:"reconnectStrategy,omitempty"`
+	// Common parameters.
+	Description        string   `yaml:"description,omitempty" json:"description,omitempty"`
+	UplinkTimeValidity Duration `yaml:"uplinkTimeValidity,omitempty" json:"uplinkTimeValidity,omitempty"`
+	ReconnectStrategy  string   `yaml:"reconnectStrategy,omitempty" json:"reconnectStrategy,omitempty"`
+	// CustomerID is the document's CustomerID (and so part of the Token);
+	// edgeflow's key, IoT Flow takes it from the subscriber. Empty is "0".
+	CustomerID string `yaml:"customerId,omitempty" json:"customerId,omitempty"`
+
+	// actility-http-iot.
+	DestinationURL string            `yaml:"destinationURL,omitempty" json:"destinationURL,omitempty"`
+	Headers        map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// LRCCompliance adds ThingPark's tunnel interface query parameters
+	// (IoT Flow's "Basic HTTP compliance").
+	LRCCompliance bool `yaml:"lrcCompliance,omitempty" json:"lrcCompliance,omitempty"`
+	// TunnelInterfaceAuthenticationKey (32 hex) adds the Token.
+	TunnelInterfaceAuthenticationKey string `yaml:"tunnelInterfaceAuthenticationKey,omitempty" json:"tunnelInterfaceAuthenticationKey,omitempty"`
+	// ASID and LrnInfos are the AS_ID and LrnInfos parameters; edgeflow's
+	// keys (ThingPark sets them from its own provisioning). ASID defaults
+	// to DefaultASID, LrnInfos to the gateway's EUI.
+	ASID     string `yaml:"asId,omitempty" json:"asId,omitempty"`
+	LrnInfos string `yaml:"lrnInfos,omitempty" json:"lrnInfos,omitempty"`
+
+	// actility-mqtt-iot.
+	HostName           string `yaml:"hostName,omitempty" json:"hostName,omitempty"`
+	Protocol           string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	Username           string `yaml:"username,omitempty" json:"username,omitempty"`
+	Password           string `yaml:"password,omitempty" json:"password,omitempty"`
+	UplinkTopicPattern string `yaml:"uplinkTopicPattern,omitempty" json:"uplinkTopicPattern,omitempty"`
+	// TrustedCACertificate is spelt in the file as IoT Flow spells it,
+	// trustedCaCertficate; the correct spelling is accepted too.
+	TrustedCACertificate string `yaml:"trustedCaCertficate,omitempty" json:"trustedCaCertficate,omitempty"`
+	Certificate          string `yaml:"certificate,omitempty" json:"certificate,omitempty"`
+	PrivateKey           string `yaml:"privateKey,omitempty" json:"privateKey,omitempty"`
+	// ConnectionTimeout and ActionTimeout are milliseconds, as in IoT
+	// Flow; 0 takes the defaults (DefaultMQTTConnectionTimeout,
+	// DefaultMQTTActionTimeout).
+	ConnectionTimeout int `yaml:"connectionTimeout,omitempty" json:"connectionTimeout,omitempty"`
+	ActionTimeout     int `yaml:"actionTimeout,omitempty" json:"actionTimeout,omitempty"`
 }
 
 // Connector ids and brands edgeflow knows.
 const (
 	ConnectorHTTP = "actility-http-iot"
+	ConnectorMQTT = "actility-mqtt-iot"
 	BrandCayenne  = "CAYENNE"
 	// CayenneURL is the destination IoT Flow prescribes for brand CAYENNE.
 	CayenneURL = "https://lora.mydevices.com/v1/networks/actility/uplink"
+
+	// DefaultASID is AS_ID when lrcCompliance is on and asId is not given.
+	DefaultASID = "edgeflow"
+	// DefaultMQTTTopicPattern is IoT Flow's example uplink topic.
+	DefaultMQTTTopicPattern = "mqtt/things/{DevEUI}/uplink"
+	// IoT Flow's MQTT timeouts, milliseconds: defaults and the maximum.
+	DefaultMQTTConnectionTimeout = 5000
+	DefaultMQTTActionTimeout     = 1000
+	MaxMQTTTimeout               = 10000
+)
+
+// MQTT protocols of actility-mqtt-iot.
+const (
+	ProtocolTCP = "TCP"
+	ProtocolSSL = "SSL"
+	ProtocolWSS = "WSS"
 )
 
 // Device is one device whose uplinks edgeflow decodes. ABP devices give

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"slices"
@@ -130,8 +131,15 @@ func (c *Config) checkConnections(ch *checker) {
 		} else {
 			names[cn.Name] = i
 		}
-		if checkConnector(ch, p+".connectorId", cn.ConnectorID) {
+		if !checkConnector(ch, p+".connectorId", cn.ConnectorID) {
+			continue
+		}
+		checkCommonConfiguration(ch, p+".configuration", cn.Configuration)
+		switch cn.ConnectorID {
+		case ConnectorHTTP:
 			checkHTTPConnection(ch, p, cn)
+		case ConnectorMQTT:
+			checkMQTTConnection(ch, p, cn)
 		}
 	}
 }
@@ -160,20 +168,9 @@ func checkHTTPConnection(ch *checker, p string, cn Connection) {
 	cfg := cn.Configuration
 	cp := p + ".configuration"
 	up := cp + ".destinationURL"
-	var brand Brand
-	if cn.Brand != "" {
-		b, ok := LookupBrand(cn.Brand)
-		if !ok {
-			ch.problem(p+".brand", "%s", oneOf("brand", cn.Brand, brandNames()))
-			if cfg.DestinationURL == "" {
-				return // the brand's URL is the one missing; one message is enough
-			}
-		} else if b.ConnectorID != cn.ConnectorID {
-			ch.problem(p+".brand", "brand %s runs on connector %s, which edgeflow does not implement", b.Name, b.ConnectorID)
-			return
-		} else {
-			brand = b
-		}
+	brand, ok := checkBrand(ch, p, cn)
+	if !ok && cfg.DestinationURL == "" {
+		return // the brand's URL is the one missing; one message is enough
 	}
 	u := cn.URL()
 	switch {
@@ -206,11 +203,106 @@ func checkHTTPConnection(ch *checker, p string, cn Connection) {
 			ch.problem(hp, "header %q must be on one line", k)
 		}
 	}
+	checkHeaderPatterns(ch, cp+".headers", cfg.Headers)
+	checkLRC(ch, cp, cfg)
+}
+
+// checkCommonConfiguration checks IoT Flow's common parameters.
+func checkCommonConfiguration(ch *checker, cp string, cfg ConnectionConfiguration) {
 	if d := cfg.UplinkTimeValidity; d < 0 || d == 0 && ch.has(cp+".uplinkTimeValidity", false) {
 		ch.problem(cp+".uplinkTimeValidity", "uplinkTimeValidity must be more than 0 (leave it out to deliver uplinks however old)")
 	}
 	if s := cfg.ReconnectStrategy; s != "" && !slices.Contains(ReconnectStrategies(), s) {
 		ch.problem(cp+".reconnectStrategy", "%s", oneOf("reconnectStrategy", s, ReconnectStrategies()))
+	}
+	if strings.ContainsAny(cfg.CustomerID, "\"\\\r\n") {
+		ch.problem(cp+".customerId", "customerId may not hold quotes, backslashes or line breaks; ThingPark's are digits")
+	}
+}
+
+// checkBrand checks the connection's brand against its connector. No
+// brand is a plain connection; ok is false when the brand is wrong.
+func checkBrand(ch *checker, p string, cn Connection) (Brand, bool) {
+	if cn.Brand == "" {
+		return Brand{}, true
+	}
+	b, ok := LookupBrand(cn.Brand)
+	switch {
+	case !ok:
+		ch.problem(p+".brand", "%s; leave brand out for a plain connection", oneOf("brand", cn.Brand, brandNames()))
+		return Brand{}, false
+	case b.ConnectorID != cn.ConnectorID:
+		ch.problem(p+".brand", "brand %s runs on connector %s, not %s", b.Name, b.ConnectorID, cn.ConnectorID)
+		return Brand{}, false
+	}
+	return b, true
+}
+
+// checkHeaderPatterns checks the pattern expressions in header values. The
+// message names the header, never its value: values carry credentials.
+func checkHeaderPatterns(ch *checker, hp string, headers map[string]string) {
+	for k, v := range headers {
+		if msg := checkPattern(v); msg != "" {
+			ch.problem(hp+"."+k, "header %q: %s", k, msg)
+		}
+	}
+}
+
+// PatternFields are the expressions header values and topic patterns may
+// hold; uplink/connector expands them (connector.PatternFields, kept the
+// same by a test there).
+func PatternFields() []string { return []string{"DevEUI", "DevAddr", "FPort", "FCntUp"} }
+
+// checkPattern explains what is wrong with a pattern, or returns "". An
+// unknown name is shown only when it looks like a name, since a header
+// value may be a secret.
+func checkPattern(s string) string {
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			return ""
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return "a { without its }; patterns are written {DevEUI}"
+		}
+		name := s[i+1 : i+j]
+		if !slices.Contains(PatternFields(), name) {
+			known := "{" + strings.Join(PatternFields(), "}, {") + "}"
+			switch {
+			case strings.HasPrefix(name, "$"):
+				return "JsonPath patterns are not supported (edgeflow has no CustomerData); known: " + known
+			case len(name) <= 24 && validID(name):
+				msg := fmt.Sprintf("unknown pattern {%s}", name)
+				if sug := suggest(name, PatternFields()); sug != "" {
+					msg += fmt.Sprintf("; did you mean {%s}?", sug)
+				}
+				return msg + "; known: " + known
+			default:
+				return "unknown pattern; known: " + known
+			}
+		}
+		s = s[i+j+1:]
+	}
+}
+
+// checkLRC checks Basic HTTP compliance: the key, and keys given without
+// it (which would do nothing).
+func checkLRC(ch *checker, cp string, cfg ConnectionConfiguration) {
+	kp := cp + ".tunnelInterfaceAuthenticationKey"
+	if k := cfg.TunnelInterfaceAuthenticationKey; k != "" {
+		if _, err := hex.DecodeString(k); err != nil || len(k) != 32 {
+			// The key is a secret: say what it looks like, not what it is.
+			ch.problem(kp, "tunnelInterfaceAuthenticationKey must be 32 hex digits (the TIAK set in ThingPark); got %d characters", len(k))
+		}
+	}
+	if cfg.LRCCompliance {
+		return
+	}
+	for k, v := range map[string]string{"tunnelInterfaceAuthenticationKey": cfg.TunnelInterfaceAuthenticationKey, "asId": cfg.ASID, "lrnInfos": cfg.LrnInfos} {
+		if ch.has(cp+"."+k, v != "") {
+			ch.warn(cp+"."+k, "%s is used only with lrcCompliance: true; it is ignored", k)
+		}
 	}
 }
 

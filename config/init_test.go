@@ -26,7 +26,7 @@ func TestInitTextParsesToDefault(t *testing.T) {
 func TestInitTextShowsEveryKey(t *testing.T) {
 	text := InitText()
 	for _, s := range []section{topKeys(), gatewayKeys(), packetForwarderKeys(), udpKeys(), mqttKeys(), bufferKeys(),
-		apiKeys(), logKeys(), connectionKeys(), httpConfigurationKeys(), deviceKeys()} {
+		apiKeys(), logKeys(), connectionKeys(), httpConfigurationKeys(), mqttConfigurationKeys(), deviceKeys()} {
 		for _, k := range s.known {
 			if !strings.Contains(text, k+":") && !strings.Contains(text, `"`+k+`"`) && !strings.Contains(text, k+" (") && !strings.Contains(text, k+",") {
 				t.Errorf("InitText does not mention %q", k)

@@ -274,13 +274,11 @@ func (d *decoder) connection(n *yaml.Node, path string) Connection {
 		d.broken[path] = true
 		return c
 	}
-	// Only actility-http-iot's parameters are known: another connector's
-	// parameters would each be reported unknown, burying the one message
-	// that matters, that the connector itself is not available.
-	cfgKeys := httpConfigurationKeys()
-	if id := peek(n, "connectorId"); id != "" && id != ConnectorHTTP {
-		cfgKeys = section{known: nil}
-	}
+	// The parameters known are the connector's own. A connector edgeflow
+	// does not implement has none: each of its parameters reported unknown
+	// would bury the one message that matters, that the connector itself
+	// is not available.
+	cfgKeys := configurationKeys(peek(n, "connectorId"), peek(n, "brand"))
 	d.fields(n, path, connectionKeys(), func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "id":
@@ -308,6 +306,23 @@ func (d *decoder) connection(n *yaml.Node, path string) Connection {
 	return c
 }
 
+// configurationKeys are the configuration keys of a connection of
+// connector id (or, when it gives none, of its brand's connector).
+func configurationKeys(id, brand string) section {
+	if id == "" {
+		if b, ok := LookupBrand(brand); ok {
+			id = b.ConnectorID
+		}
+	}
+	switch id {
+	case ConnectorMQTT:
+		return mqttConfigurationKeys()
+	case ConnectorHTTP, "":
+		return httpConfigurationKeys()
+	}
+	return section{known: nil}
+}
+
 // peek returns the text value of key in mapping n, or "".
 func peek(n *yaml.Node, key string) string {
 	if n.Kind != yaml.MappingNode {
@@ -330,6 +345,44 @@ func (d *decoder) configuration(n *yaml.Node, path string, s section, cc *Connec
 			d.set(v, p, &cc.Description)
 		case "reconnectStrategy":
 			d.set(v, p, &cc.ReconnectStrategy)
+		case "customerId":
+			d.set(v, p, &cc.CustomerID)
+		case "lrcCompliance":
+			cc.LRCCompliance, _ = d.boolean(v, p)
+		case "tunnelInterfaceAuthenticationKey":
+			d.set(v, p, &cc.TunnelInterfaceAuthenticationKey)
+		case "asId":
+			d.set(v, p, &cc.ASID)
+		case "lrnInfos":
+			d.set(v, p, &cc.LrnInfos)
+		case "hostName":
+			d.set(v, p, &cc.HostName)
+		case "protocol":
+			d.set(v, p, &cc.Protocol)
+		case "username":
+			d.set(v, p, &cc.Username)
+		case "password":
+			d.set(v, p, &cc.Password)
+		case "uplinkTopicPattern":
+			d.set(v, p, &cc.UplinkTopicPattern)
+		case "trustedCaCertficate", "trustedCaCertificate":
+			other := join(path, "trustedCaCertificate")
+			if key == "trustedCaCertificate" {
+				other = join(path, "trustedCaCertficate")
+			}
+			if d.at[other] != nil {
+				d.problem(v, p, "trustedCaCertficate (IoT Flow's spelling) and trustedCaCertificate are the same key; give one")
+				return
+			}
+			d.set(v, p, &cc.TrustedCACertificate)
+		case "certificate":
+			d.set(v, p, &cc.Certificate)
+		case "privateKey":
+			d.set(v, p, &cc.PrivateKey)
+		case "connectionTimeout":
+			cc.ConnectionTimeout = d.millis(v, p)
+		case "actionTimeout":
+			cc.ActionTimeout = d.millis(v, p)
 		case "uplinkTimeValidity":
 			s, ok := d.str(v, p)
 			if !ok {
@@ -399,4 +452,27 @@ func (d *decoder) device(n *yaml.Node, path string) Device {
 	})
 	dev.ABP = d.at[join(path, "devAddr")] != nil && d.at[join(path, "nwkSKey")] != nil && d.at[join(path, "appSKey")] != nil
 	return dev
+}
+
+// millis reads an IoT Flow timeout: whole milliseconds (5000), or a
+// duration with its unit ("5s"), which is what a technician reading
+// "timeout" may write. It returns 0 after reporting a problem.
+func (d *decoder) millis(v *yaml.Node, p string) int {
+	s, ok := d.str(v, p)
+	if !ok {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+		if n <= 0 {
+			d.problem(v, p, "%s must be more than 0 milliseconds (leave it out for the default)", last(p))
+			return 0
+		}
+		return n
+	}
+	dur, err := ParseDuration(s)
+	if err != nil || dur <= 0 {
+		d.problem(v, p, "%s is in milliseconds, e.g. 5000 (or with a unit, \"5s\"); got %q", last(p), clip(s))
+		return 0
+	}
+	return max(1, int(dur.Std().Milliseconds()))
 }

@@ -44,26 +44,52 @@ func connectionKeys() section {
 	}
 }
 
-// httpConfigurationKeys are actility-http-iot's parameters. The ignored ones
-// are IoT Flow features edgeflow does not have; the operator is told so
-// rather than left to wonder.
+// commonConfigurationKeys are the parameters every connector takes: IoT
+// Flow's common ones, and customerId, edgeflow's, since there is no
+// subscriber to take it from.
+func commonConfigurationKeys() []string {
+	return []string{"description", "uplinkTimeValidity", "reconnectStrategy", "customerId"}
+}
+
+// commonIgnoredKeys are IoT Flow features edgeflow does not have; the
+// operator is told so rather than left to wonder.
+func commonIgnoredKeys() map[string]string {
+	return map[string]string{
+		"createDevices":        "the cloud decides whether unknown devices are created",
+		"sendMetadata":         "edgeflow always sends the DevEUI_uplink document",
+		"sendRawDecodedFormat": "edgeflow always sends the DevEUI_uplink document",
+		"downlinkEnabled":      "edgeflow does not take downlinks from the cloud",
+		"downlinkAsId":         "edgeflow does not take downlinks from the cloud",
+		"downlinkAsKey":        "edgeflow does not take downlinks from the cloud",
+		"downlinkPort":         "edgeflow does not take downlinks from the cloud",
+		"debugMode":            "use log.level: debug",
+	}
+}
+
+// httpConfigurationKeys are actility-http-iot's parameters. asId and
+// lrnInfos are edgeflow's: ThingPark fills them in from its provisioning.
 func httpConfigurationKeys() section {
+	ig := commonIgnoredKeys()
+	ig["blamePeriod"] = "edgeflow retries with backoff instead"
+	ig["strictMode"] = "edgeflow always keeps and retries what the endpoint did not accept"
+	ig["proxy"] = "set HTTPS_PROXY in the service's environment instead"
 	return section{
-		known: []string{"destinationURL", "description", "headers", "uplinkTimeValidity", "reconnectStrategy"},
-		ignored: map[string]string{
-			"createDevices":        "the cloud decides whether unknown devices are created",
-			"sendMetadata":         "edgeflow always sends the DevEUI_uplink document",
-			"sendRawDecodedFormat": "edgeflow always sends the DevEUI_uplink document",
-			"downlinkEnabled":      "edgeflow does not take downlinks from the cloud",
-			"downlinkAsId":         "edgeflow does not take downlinks from the cloud",
-			"downlinkAsKey":        "edgeflow does not take downlinks from the cloud",
-			"downlinkPort":         "edgeflow does not take downlinks from the cloud",
-			"blamePeriod":          "edgeflow retries with backoff instead",
-			"lrcCompliance":        "edgeflow sends plain JSON POSTs, as IoT Flow's Cayenne connection does",
-			"strictMode":           "edgeflow always keeps and retries what the endpoint did not accept",
-			"debugMode":            "use log.level: debug",
-			"proxy":                "set HTTPS_PROXY in the service's environment instead",
-		},
+		known: append(commonConfigurationKeys(), "destinationURL", "headers",
+			"lrcCompliance", "tunnelInterfaceAuthenticationKey", "asId", "lrnInfos"),
+		ignored: ig,
+	}
+}
+
+// mqttConfigurationKeys are actility-mqtt-iot's parameters.
+// trustedCaCertficate is IoT Flow's spelling; the correct one is accepted
+// too, since a technician typing it will spell it right.
+func mqttConfigurationKeys() section {
+	ig := commonIgnoredKeys()
+	ig["downlinkTopicPattern"] = "edgeflow does not take downlinks from the cloud"
+	return section{
+		known: append(commonConfigurationKeys(), "hostName", "protocol", "username", "password", "uplinkTopicPattern",
+			"trustedCaCertficate", "trustedCaCertificate", "certificate", "privateKey", "connectionTimeout", "actionTimeout"),
+		ignored: ig,
 	}
 }
 
@@ -89,11 +115,12 @@ func sectionsWith(key string) []string {
 		{"log", logKeys()},
 		{"connections[]", connectionKeys()},
 		{"connections[].configuration", httpConfigurationKeys()},
+		{"connections[].configuration", mqttConfigurationKeys()},
 		{"devices[]", deviceKeys()},
 	}
 	var where []string
 	for _, e := range all {
-		if slices.Contains(e.s.known, key) {
+		if slices.Contains(e.s.known, key) && !slices.Contains(where, e.path) {
 			where = append(where, e.path)
 		}
 	}
