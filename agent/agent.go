@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +16,7 @@ import (
 
 	vm "github.com/VictoriaMetrics/metrics"
 
+	"edgeflow/agent/api"
 	"edgeflow/buffer"
 	"edgeflow/config"
 	"edgeflow/packetfwd"
@@ -46,13 +45,18 @@ type Agent struct {
 	store    *buffer.Store
 	sessions *uplink.Sessions
 	decoder  *uplink.Decoder
+	dev      *devices // OTAA joins and session persistence
 	delivery *delivery.Manager
 	udp      *packetfwd.UDPServer
-	api      *http.Server
-	apiAddr  net.Addr
+	api      *api.Server
+	events   *api.Hub // the API's live view; publishing never blocks
 
 	started  time.Time
 	reloadMu sync.Mutex // serialises Reload
+	updateMu sync.Mutex // serialises the API's read-change-write of connections
+
+	startMu  sync.Mutex // guards startups
+	startups map[string]time.Time
 }
 
 // New prepares an agent; nothing is opened or bound until Start.
@@ -66,8 +70,9 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if cfg == nil {
 		return nil, errors.New("no configuration")
 	}
-	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet()}
+	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet(), events: api.NewHub(0)}
 	a.cfg.Store(cfg)
+	a.set.NewGauge("edgeflow_api_events_missed_total", func() float64 { return float64(a.events.Dropped()) })
 	return a, nil
 }
 
@@ -102,12 +107,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	a.store = store
 
-	a.sessions = uplink.NewSessions()
-	if err := a.sessions.Set(sessionsFromConfig(cfg.Devices)); err != nil {
+	if err := a.startSessions(ctx, cfg); err != nil {
 		store.Close()
 		return err
 	}
-	a.decoder = uplink.NewDecoder(a.sessions, uplink.DecoderOptions{Now: a.opts.Now}, a.log.With("component", "uplink"), a.set)
 
 	conns, err := a.connections(cfg.Connections)
 	if err != nil {
@@ -121,10 +124,12 @@ func (a *Agent) Start(ctx context.Context) error {
 		DrainRate:  float64(cfg.Delivery.DrainRate),
 		SpillAfter: cfg.Delivery.SpillAfter.Std(),
 		Now:        a.opts.Now,
+		OnResult:   a.publishDelivery,
 	}, a.log.With("component", "delivery"), a.set)
 	a.delivery.Start(context.WithoutCancel(ctx), conns)
+	a.noteStartups(cfg, cfg.Connections)
 
-	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now), packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)
+	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now, a.onDownlink), packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)
 	if err := a.udp.Start(ctx); err != nil {
 		_ = a.delivery.Stop(context.Background())
 		store.Close()
@@ -146,7 +151,8 @@ func (a *Agent) Start(ctx context.Context) error {
 // only then is the PUSH_DATA acknowledged.
 func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) error {
 	ups := a.decoder.Decode(frames)
-	return a.delivery.Enqueue(ctx, ups)
+	a.publishUplinks(ups)
+	return a.enqueue(ctx, ups)
 }
 
 // Stop closes the frame sources first (nothing new arrives), then delivery
@@ -160,6 +166,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 	if a.delivery != nil {
 		errs = append(errs, a.delivery.Stop(ctx))
 	}
+	a.stopSessions()
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}
@@ -178,10 +185,10 @@ func configName(cfg *config.Config) string {
 }
 
 func (a *Agent) apiAddrString() string {
-	if a.apiAddr == nil {
+	if a.api == nil {
 		return "off"
 	}
-	return a.apiAddr.String()
+	return a.api.Addr().String()
 }
 
 // config is the configuration in force.

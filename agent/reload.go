@@ -58,10 +58,11 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 	for _, c := range conns {
 		a.delivery.Add(c)
 	}
-	if err := a.sessions.Set(sessionsFromConfig(cfg.Devices)); err != nil {
+	if err := a.reloadSessions(cfg); err != nil {
 		return err
 	}
 	a.cfg.Store(cfg)
+	a.noteStartups(cfg, changed)
 	a.log.Info("configuration reloaded", "connections_changed", len(changed), "connections", len(cfg.Connections), "devices", len(cfg.Devices))
 	if len(restart) > 0 {
 		a.log.Warn("some changes take effect at the next restart", "keys", fmt.Sprint(restart))

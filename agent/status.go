@@ -1,62 +1,57 @@
 package agent
 
 import (
+	"os"
+	"strings"
 	"time"
 
+	"edgeflow/agent/api"
+	"edgeflow/config"
+	"edgeflow/packetfwd"
+	"edgeflow/uplink"
 	"edgeflow/uplink/delivery"
 )
 
-// Status is what GET /status answers: enough for a technician to tell in
-// seconds whether uplinks reach the cloud, and why not.
-type Status struct {
-	Version     string             `json:"version"`
-	Started     time.Time          `json:"started"`
-	Uptime      string             `json:"uptime"`
-	Connections []ConnectionStatus `json:"connections"`
-	Buffer      BufferStatus       `json:"buffer"`
-}
-
-// ConnectionStatus is one connection's delivery state.
-type ConnectionStatus struct {
-	ID            string     `json:"id"`
-	Name          string     `json:"name"`
-	State         string     `json:"state"`
-	Delivered     uint64     `json:"delivered"`
-	LastDelivery  *time.Time `json:"lastDelivery,omitempty"`
-	LastError     string     `json:"lastError,omitempty"`
-	LastErrorTime *time.Time `json:"lastErrorTime,omitempty"`
-	Backlog       int        `json:"backlog"`
-	BacklogBytes  int64      `json:"backlogBytes"`
-	OldestAge     string     `json:"oldestAge,omitempty"`
-	DeadLetters   int        `json:"deadLetters"`
-}
-
-// BufferStatus describes the buffer file.
-type BufferStatus struct {
-	Path    string `json:"path"`
-	Persist string `json:"persist"`
-}
-
-// Status gathers the agent's status.
-func (a *Agent) Status() Status {
+// Status gathers what GET /status answers and `edgeflow status` prints.
+func (a *Agent) Status() api.Status {
 	now := a.opts.Now()
 	cfg := a.config()
-	s := Status{
+	s := api.Status{
 		Version: a.opts.Version,
+		Config:  configName(cfg),
 		Started: a.started,
 		Uptime:  now.Sub(a.started).Round(time.Second).String(),
-		Buffer:  BufferStatus{Path: cfg.Buffer.Path, Persist: cfg.Buffer.Persist},
+		Buffer:  api.BufferStatus{Path: cfg.Buffer.Path, Persist: cfg.Buffer.Persist, MaxSize: int64(cfg.Buffer.MaxSize)},
+		Devices: a.Devices(),
 	}
-	if a.delivery != nil {
-		for _, c := range a.delivery.Status() {
-			s.Connections = append(s.Connections, connectionStatus(c, now))
+	if fi, err := os.Stat(cfg.Buffer.Path); err == nil {
+		s.Buffer.Size = fi.Size()
+	}
+	if a.udp != nil {
+		s.Sources = append(s.Sources, api.Source{Type: "udp", Addr: a.udp.Addr().String()})
+		for _, u := range cfg.PacketForwarder.UDP.Upstreams {
+			s.Sources = append(s.Sources, api.Source{Type: "upstream", Addr: u})
 		}
+		for _, g := range a.udp.Gateways() {
+			s.Gateways = append(s.Gateways, gatewayStatus(g))
+		}
+	}
+	if m := cfg.PacketForwarder.MQTT; m != nil {
+		s.Sources = append(s.Sources, api.Source{Type: "mqtt", Addr: m.Server})
+	}
+	states := a.ConnectionStates()
+	for _, c := range cfg.Connections {
+		st, ok := states[c.ID]
+		if !ok {
+			st.State = delivery.StateOpening
+		}
+		s.Connections = append(s.Connections, api.ConnectionStatus{ID: c.ID, Name: c.Name, ConnectorID: c.ConnectorID, Active: c.IsActive(), ConnectionState: st})
 	}
 	return s
 }
 
-func connectionStatus(c delivery.Status, now time.Time) ConnectionStatus {
-	cs := ConnectionStatus{ID: c.ID, Name: c.Name, State: c.State, Delivered: c.Delivered, LastError: c.LastError,
+func connectionState(c delivery.Status, now time.Time) api.ConnectionState {
+	cs := api.ConnectionState{State: c.State, Delivered: c.Delivered, LastError: c.LastError,
 		Backlog: c.Backlog, BacklogBytes: c.BacklogBytes, DeadLetters: c.DeadLetters}
 	if !c.LastDelivery.IsZero() {
 		t := c.LastDelivery
@@ -70,4 +65,61 @@ func connectionStatus(c delivery.Status, now time.Time) ConnectionStatus {
 		cs.OldestAge = now.Sub(c.Oldest).Round(time.Second).String()
 	}
 	return cs
+}
+
+func gatewayStatus(g packetfwd.GatewayStatus) api.Gateway {
+	out := api.Gateway{EUI: strings.ToUpper(g.EUI.String()), PushData: g.PushDataCount, PullData: g.PullDataCount, RXPK: g.RXPKCount}
+	if !g.LastPushData.IsZero() {
+		t := g.LastPushData
+		out.LastPushData, out.PushAddr = &t, g.PushAddr.String()
+	}
+	if !g.LastPullData.IsZero() {
+		t := g.LastPullData
+		out.LastPullData, out.PullAddr = &t, g.PullAddr.String()
+	}
+	if g.HasPosition {
+		out.Position = &api.Position{Latitude: g.Latitude, Longitude: g.Longitude, Altitude: g.Altitude}
+	}
+	return out
+}
+
+// Devices lists the configured devices with what the agent heard of each;
+// keys are never included.
+func (a *Agent) Devices() []api.Device {
+	known := map[string]uplink.DeviceState{}
+	if a.sessions != nil {
+		for _, d := range a.sessions.Snapshot() {
+			known[strings.ToUpper(d.DevEUI.String())] = d
+		}
+	}
+	var out []api.Device
+	for _, d := range a.config().Devices {
+		eui := strings.ToUpper(d.DevEUI.String())
+		v := api.Device{DevEUI: eui, Name: d.Name, Activation: activation(d)}
+		if d.ABP {
+			v.DevAddr = strings.ToUpper(d.DevAddr.String())
+		}
+		if st, ok := known[eui]; ok {
+			v.SessionKnown = true
+			v.DevAddr = strings.ToUpper(st.DevAddr.String())
+			v.Uplinks = st.Uplinks
+			if st.HasFCnt {
+				f := st.FCnt
+				v.FCnt = &f
+			}
+			if !st.LastUplink.IsZero() {
+				t, rssi, snr := st.LastUplink, st.RSSI, st.SNR
+				v.LastUplink, v.RSSI, v.SNR = &t, &rssi, &snr
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func activation(d config.Device) string {
+	if d.ABP {
+		return "ABP"
+	}
+	return "OTAA"
 }

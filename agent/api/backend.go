@@ -1,0 +1,155 @@
+// Package api is edgeflow's local REST API: ThingPark X IoT Flow's
+// connection resource (GET/POST /connections, GET/PUT/DELETE
+// /connections/{id}), status, devices, metrics, dead letters and a live
+// stream of events. It speaks HTTP and JSON, checks the token and masks
+// secrets; what it shows and changes comes from a Backend, which the agent
+// implements, so the agent package stays about wiring and lifecycle.
+//
+// The endpoints and their shapes are written down in docs/api.md; a web
+// page is built against them, so change them only together.
+package api
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"edgeflow/config"
+)
+
+// Backend is what the API needs of the running agent.
+type Backend interface {
+	// Config is the configuration in force; the API does not change it.
+	Config() *config.Config
+	// UpdateConnections runs change on a copy of the connections in force
+	// and applies the list it returns: validated as a whole, written back to
+	// the configuration file, applied at once. Calls are serialised, so
+	// change sees the result of the previous one. A *config.Error means the
+	// new list is not valid and nothing changed.
+	UpdateConnections(ctx context.Context, change func([]config.Connection) ([]config.Connection, error)) (Update, error)
+	// ConnectionStates tells each configured connection's delivery state,
+	// by connection id.
+	ConnectionStates() map[string]ConnectionState
+	// Status gathers the whole status (GET /status).
+	Status() Status
+	// Devices lists the configured and learnt devices (GET /devices).
+	Devices() []Device
+	// DeadLetters lists a connection's dead letters, oldest first.
+	DeadLetters(id string) ([]DeadLetter, error)
+	// ReplayDeadLetters queues dead letters again (nil seqs: all) and tells
+	// the connection's delivery about them; it returns how many.
+	ReplayDeadLetters(id string, seqs []uint64) (int, error)
+	// WriteMetrics writes every metric in Prometheus text format.
+	WriteMetrics(w io.Writer)
+}
+
+// Update is the outcome of an accepted UpdateConnections.
+type Update struct {
+	// Connections is the list now in force, completed (ids, brand URLs).
+	Connections []config.Connection
+	// Saved is the file the change was written to; "" when the agent runs
+	// on built-in defaults and the change lives in memory only.
+	Saved    string
+	Warnings []config.Warning
+}
+
+// ConnectionState is what a connection is doing, as IoT Flow reports it
+// (state, startupTime) plus what a technician needs to tell why.
+type ConnectionState struct {
+	State         string     `json:"state"`
+	StartupTime   *time.Time `json:"startupTime,omitempty"`
+	LastDelivery  *time.Time `json:"lastDelivery,omitempty"`
+	LastError     string     `json:"lastError,omitempty"`
+	LastErrorTime *time.Time `json:"lastErrorTime,omitempty"`
+	Delivered     uint64     `json:"delivered"`
+	Backlog       int        `json:"backlog"`
+	BacklogBytes  int64      `json:"backlogBytes"`
+	OldestAge     string     `json:"oldestAge,omitempty"`
+	DeadLetters   int        `json:"deadLetters"`
+}
+
+// Status is GET /status: enough for a technician to tell in seconds whether
+// uplinks reach the cloud, and why not.
+type Status struct {
+	Version     string             `json:"version"`
+	Config      string             `json:"config"` // the file, or "built-in defaults"
+	Started     time.Time          `json:"started"`
+	Uptime      string             `json:"uptime"`
+	Gateways    []Gateway          `json:"gateways"`
+	Sources     []Source           `json:"sources"`
+	Connections []ConnectionStatus `json:"connections"`
+	Devices     []Device           `json:"devices"`
+	Buffer      BufferStatus       `json:"buffer"`
+}
+
+// ConnectionStatus is one connection in /status.
+type ConnectionStatus struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	ConnectorID string `json:"connectorId"`
+	Active      bool   `json:"active"`
+	ConnectionState
+}
+
+// Gateway is a packet forwarder seen on the UDP listener.
+type Gateway struct {
+	EUI          string     `json:"gatewayEUI"`
+	LastPushData *time.Time `json:"lastPushData,omitempty"`
+	LastPullData *time.Time `json:"lastPullData,omitempty"`
+	PushAddr     string     `json:"pushAddr,omitempty"`
+	PullAddr     string     `json:"pullAddr,omitempty"`
+	PushData     uint64     `json:"pushData"`
+	PullData     uint64     `json:"pullData"`
+	RXPK         uint64     `json:"rxpk"`
+	Position     *Position  `json:"position,omitempty"`
+}
+
+// Position is where a gateway reported itself.
+type Position struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Altitude  float64 `json:"altitude"`
+}
+
+// Source is a frame source the agent listens on or relays to.
+type Source struct {
+	Type string `json:"type"` // "udp", "upstream", "mqtt"
+	Addr string `json:"addr"`
+}
+
+// BufferStatus describes the buffer file.
+type BufferStatus struct {
+	Path    string `json:"path"`
+	Persist string `json:"persist"`
+	Size    int64  `json:"size"`    // bytes of the file on flash
+	MaxSize int64  `json:"maxSize"` // the budget
+}
+
+// Device is one device the agent decodes; keys are never included.
+type Device struct {
+	DevEUI  string `json:"devEUI"`
+	DevAddr string `json:"devAddr,omitempty"`
+	Name    string `json:"name,omitempty"`
+	// Activation is "ABP" or "OTAA".
+	Activation string `json:"activation"`
+	// SessionKnown tells whether the agent can decode the device's
+	// uplinks: always for ABP, after a join for OTAA.
+	SessionKnown bool       `json:"sessionKnown"`
+	LastUplink   *time.Time `json:"lastUplink,omitempty"`
+	FCnt         *uint32    `json:"fCnt,omitempty"`
+	Uplinks      uint64     `json:"uplinks"`
+	RSSI         *float64   `json:"rssi,omitempty"`
+	SNR          *float64   `json:"snr,omitempty"`
+}
+
+// DeadLetter is an uplink an endpoint refused, kept for inspection/replay.
+type DeadLetter struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"` // reception
+	At     time.Time `json:"at"`   // when it was set aside
+	Reason string    `json:"reason"`
+	DevEUI string    `json:"devEUI,omitempty"`
+	FCnt   uint32    `json:"fCnt"`
+	FPort  uint8     `json:"fPort"`
+	Size   int       `json:"size"` // bytes of the stored record
+}

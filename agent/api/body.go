@@ -1,0 +1,147 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"edgeflow/config"
+)
+
+// maxBody bounds a request body: a connection is a few hundred bytes.
+const maxBody = 64 << 10
+
+// readOnly are the keys of an answer that a client sends back in
+// GET-modify-PUT; they are reported, not configured, so they are dropped.
+var readOnly = []string{"state", "startupTime", "lastDelivery", "lastError", "lastErrorTime",
+	"delivered", "backlog", "backlogBytes", "oldestAge", "deadLetters"}
+
+// required are the keys a PUT must carry: IoT Flow's PUT replaces the whole
+// connection, so a body without them is a mistake, not a request to clear them.
+var required = []string{"name", "connectorId", "configuration"}
+
+// decodeConnection reads a connection from a request body with the rules of
+// the configuration file (unknown keys with the nearest known one, brands,
+// URLs), after putting back the stored secrets a client sent masked.
+// stored is the connection being replaced, nil for a POST. The returned
+// connection's ID is the body's, "" when it gives none.
+func decodeConnection(r io.Reader, stored *config.Connection, whole bool) (config.Connection, []config.Warning, *apiError) {
+	data, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	if err != nil {
+		return config.Connection{}, nil, badRequest("cannot read the body: %v", err)
+	}
+	if len(data) > maxBody {
+		return config.Connection{}, nil, badRequest("the body is larger than %d bytes", maxBody)
+	}
+	var body map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil {
+		return config.Connection{}, nil, badRequest("the body is not a JSON object: %s", jsonError(data, err))
+	}
+	if body == nil {
+		return config.Connection{}, nil, badRequest("the body is not a JSON object: null")
+	}
+	if dec.More() {
+		return config.Connection{}, nil, badRequest("the body holds more than one JSON value")
+	}
+	for _, k := range readOnly {
+		delete(body, k)
+	}
+	var probs []Problem
+	if whole {
+		for _, k := range required {
+			if body[k] == nil {
+				probs = append(probs, Problem{Path: k, Message: fmt.Sprintf("%s is missing: PUT replaces the whole connection; send it as GET /connections/{id} shows it, changed", k)})
+			}
+		}
+	}
+	var storedTree map[string]any
+	if stored != nil {
+		storedTree = toTree(*stored)
+	}
+	probs = append(probs, restoreTree(body, storedTree, "")...)
+	if len(probs) > 0 {
+		return config.Connection{}, nil, invalid(probs)
+	}
+	id, _ := body["id"].(string)
+	delete(body, "id") // ids are checked against the whole list by the caller
+	// Every JSON object is YAML: the file's decoder reads the body, so a
+	// technician gets the same messages from the API as from the file.
+	clean, err := json.Marshal(body)
+	if err != nil {
+		return config.Connection{}, nil, badRequest("%v", err)
+	}
+	cfg, warns, err := config.Parse(append([]byte("connections:\n  - "), clean...), "")
+	var cerr *config.Error
+	if errors.As(err, &cerr) {
+		return config.Connection{}, nil, invalid(fromConfig(cerr.Problems, "connections[0]"))
+	}
+	if err != nil {
+		return config.Connection{}, nil, badRequest("%v", err)
+	}
+	if len(cfg.Connections) != 1 {
+		return config.Connection{}, nil, badRequest("the body is not one connection")
+	}
+	c := cfg.Connections[0]
+	c.ID = id
+	return c, relWarnings(warns, "connections[0]"), nil
+}
+
+// toTree is a connection in its JSON form, for masking and restoring.
+func toTree(c config.Connection) map[string]any {
+	b, _ := json.Marshal(c)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+// jsonError says where a body stops being JSON.
+func jsonError(data []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+		return fmt.Sprintf("line %d: %v", line, se)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("expected an object, got %s", te.Value)
+	}
+	return err.Error()
+}
+
+// fromConfig turns the configuration's problems into the API's, with paths
+// relative to the connection at prefix (e.g. "connections[2]").
+func fromConfig(ps []config.Problem, prefix string) []Problem {
+	out := make([]Problem, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, Problem{Path: relPath(p.Path, prefix), Message: p.Msg})
+	}
+	return out
+}
+
+func relWarnings(ws []config.Warning, prefix string) []config.Warning {
+	var out []config.Warning
+	for _, w := range ws {
+		if w.Path == "connections" {
+			continue // "no connections": true of the one-connection document, not of the request
+		}
+		w.Path = relPath(w.Path, prefix)
+		w.Line, w.Column = 0, 0
+		out = append(out, w)
+	}
+	return out
+}
+
+func relPath(path, prefix string) string {
+	switch {
+	case path == prefix:
+		return ""
+	case strings.HasPrefix(path, prefix+"."):
+		return path[len(prefix)+1:]
+	}
+	return path
+}

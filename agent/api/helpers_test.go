@@ -1,0 +1,284 @@
+package api_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/brocaar/lorawan"
+
+	"edgeflow/agent"
+	"edgeflow/config"
+)
+
+// testToken is the api.token of the test configurations.
+const testToken = "t0ken-for-tests"
+
+// device is an ABP device that builds real LoRaWAN frames.
+type device struct {
+	devEUI  lorawan.EUI64
+	devAddr lorawan.DevAddr
+	nwkSKey lorawan.AES128Key
+	appSKey lorawan.AES128Key
+}
+
+func newDevice(n byte) device {
+	d := device{devEUI: lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0, 0, n}, devAddr: lorawan.DevAddr{0x26, 0x0b, 0, n}}
+	for i := range d.nwkSKey {
+		d.nwkSKey[i] = byte(i) + n
+		d.appSKey[i] = byte(0xa0+i) ^ n
+	}
+	return d
+}
+
+func (d device) yaml() string {
+	return fmt.Sprintf("  - devEUI: %q\n    devAddr: %q\n    nwkSKey: %q\n    appSKey: %q\n",
+		strings.ToUpper(d.devEUI.String()), strings.ToUpper(d.devAddr.String()), d.nwkSKey.String(), d.appSKey.String())
+}
+
+func (d device) frame(t testing.TB, fcnt uint32, fport uint8, payload []byte) []byte {
+	t.Helper()
+	p := lorawan.PHYPayload{
+		MHDR: lorawan.MHDR{MType: lorawan.UnconfirmedDataUp, Major: lorawan.LoRaWANR1},
+		MACPayload: &lorawan.MACPayload{
+			FHDR:       lorawan.FHDR{DevAddr: d.devAddr, FCnt: fcnt},
+			FPort:      &fport,
+			FRMPayload: []lorawan.Payload{&lorawan.DataPayload{Bytes: payload}},
+		},
+	}
+	if err := p.EncryptFRMPayload(d.appSKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetUplinkDataMIC(lorawan.LoRaWAN1_0, 0, 0, 0, d.nwkSKey, d.nwkSKey); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var gatewayEUI = [8]byte{0xaa, 0x55, 0x5a, 0, 0, 0, 0x01, 0x01}
+
+// forwarder is a packet forwarder's PUSH_DATA socket.
+type forwarder struct {
+	t     testing.TB
+	conn  *net.UDPConn
+	token uint16
+}
+
+func newForwarder(t testing.TB, addr string) *forwarder {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp", nil, ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &forwarder{t: t, conn: c}
+}
+
+// push sends one uplink of d in a PUSH_DATA and waits for the PUSH_ACK.
+func (f *forwarder) push(d device, fcnt uint32, payload []byte) {
+	f.t.Helper()
+	phy := d.frame(f.t, fcnt, 1, payload)
+	rx := map[string]any{"tmst": 1, "chan": 2, "rfch": 0, "freq": 868.5, "stat": 1, "modu": "LORA", "datr": "SF7BW125",
+		"codr": "4/5", "rssi": -57, "lsnr": 7.5, "size": len(phy), "data": base64.StdEncoding.EncodeToString(phy)}
+	body, _ := json.Marshal(map[string]any{"rxpk": []any{rx}})
+	f.token++
+	b := []byte{2, 0, 0, 0}
+	binary.BigEndian.PutUint16(b[1:3], f.token)
+	b = append(append(b, gatewayEUI[:]...), body...)
+	if _, err := f.conn.Write(b); err != nil {
+		f.t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	_ = f.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := f.conn.Read(buf)
+	if err != nil || n < 4 || buf[3] != 1 {
+		f.t.Fatalf("no PUSH_ACK: %v % x", err, buf[:n])
+	}
+}
+
+// endpoint is a cloud endpoint that records what reaches it.
+type endpoint struct {
+	*httptest.Server
+	mu      sync.Mutex
+	fcnts   []float64
+	headers []http.Header
+	urls    []string
+	code    int // answer; 0 → 202
+}
+
+func newEndpoint(t testing.TB) *endpoint {
+	e := &endpoint{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var doc struct {
+			U map[string]any `json:"DevEUI_uplink"`
+		}
+		_ = json.Unmarshal(body, &doc)
+		e.mu.Lock()
+		code := e.code
+		if code == 0 {
+			code = http.StatusAccepted
+		}
+		if code/100 == 2 && doc.U != nil {
+			f, _ := doc.U["FCntUp"].(float64)
+			e.fcnts = append(e.fcnts, f)
+			e.headers = append(e.headers, r.Header.Clone())
+			e.urls = append(e.urls, r.URL.String())
+		}
+		e.mu.Unlock()
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+func (e *endpoint) setCode(c int) {
+	e.mu.Lock()
+	e.code = c
+	e.mu.Unlock()
+}
+
+func (e *endpoint) got() []float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]float64(nil), e.fcnts...)
+}
+
+func (e *endpoint) last() (http.Header, string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.headers) == 0 {
+		return nil, ""
+	}
+	return e.headers[len(e.headers)-1], e.urls[len(e.urls)-1]
+}
+
+// waitFCnts waits until the endpoint received exactly want (in order).
+func (e *endpoint) waitFCnts(t testing.TB, want ...float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if fmt.Sprint(e.got()) == fmt.Sprint(want) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s received FCnts %v, want %v", e.URL, e.got(), want)
+}
+
+// running is an agent started in-process on a configuration file.
+type running struct {
+	t    testing.TB
+	ag   *agent.Agent
+	path string
+	api  string
+	fw   *forwarder
+}
+
+// startAgent writes text (with $DIR replaced) to a new configuration file
+// unless path already exists, and starts the agent on it.
+func startAgent(t testing.TB, path, text string) *running {
+	t.Helper()
+	if text != "" {
+		text = strings.ReplaceAll(text, "$DIR", filepath.Dir(path))
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startConfig(t, cfg)
+}
+
+func startConfig(t testing.TB, cfg *config.Config) *running {
+	t.Helper()
+	ag, err := agent.New(cfg, agent.Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ag.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := &running{t: t, ag: ag, path: cfg.Path, api: "http://" + ag.APIAddr()}
+	r.fw = newForwarder(t, ag.UDPAddr())
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *running) stop() {
+	if r.ag == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.ag.Stop(ctx); err != nil {
+		r.t.Errorf("stop: %v", err)
+	}
+	r.ag = nil
+}
+
+// do sends a request to the API; token "" sends none.
+func (r *running) do(method, path, token, body string) (*http.Response, string) {
+	r.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, r.api+path, rd)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// must sends a request with the token and checks the status.
+func (r *running) must(method, path, body string, code int) (*http.Response, string) {
+	r.t.Helper()
+	resp, b := r.do(method, path, testToken, body)
+	if resp.StatusCode != code {
+		r.t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, code, b)
+	}
+	return resp, b
+}
+
+func decode[T any](t testing.TB, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%v: %s", err, s)
+	}
+	return v
+}

@@ -1,0 +1,46 @@
+package agent
+
+import (
+	"encoding/hex"
+	"strings"
+
+	"edgeflow/agent/api"
+	"edgeflow/uplink"
+)
+
+// publishUplinks tells the API's live view about decoded uplinks. It costs
+// one atomic load when nobody watches.
+func (a *Agent) publishUplinks(ups []uplink.Uplink) {
+	if !a.events.Active() {
+		return
+	}
+	for i := range ups {
+		u := &ups[i]
+		ev := api.UplinkEvent{DevEUI: strings.ToUpper(u.DevEUI.String()), DevAddr: strings.ToUpper(u.DevAddr.String()),
+			FCnt: u.FCnt, FPort: u.FPort, Time: u.ReceivedAt, PayloadHex: hex.EncodeToString(u.Payload)}
+		if len(u.Receptions) > 0 {
+			r := u.Receptions[0]
+			ev.RSSI, ev.SNR, ev.Gateway = r.RSSI, r.SNR, strings.ToUpper(r.GatewayEUI.String())
+		}
+		a.events.Publish("uplink", ev)
+	}
+}
+
+// publishDelivery is delivery's OnResult hook: it runs on the connection's
+// lane, so it must not block, and Publish never does.
+func (a *Agent) publishDelivery(connID string, up *uplink.Uplink, late bool, err error) {
+	if !a.events.Active() {
+		return
+	}
+	ev := api.DeliveryEvent{DevEUI: strings.ToUpper(up.DevEUI.String()), FCnt: up.FCnt, ConnectionID: connID, OK: err == nil, Late: late}
+	for _, c := range a.config().Connections {
+		if c.ID == connID {
+			ev.Connection = c.Name
+			break
+		}
+	}
+	if err != nil {
+		ev.Error = err.Error()
+	}
+	a.events.Publish("delivery", ev)
+}
