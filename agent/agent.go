@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,7 +18,6 @@ import (
 
 	vm "github.com/VictoriaMetrics/metrics"
 
-	"edgeflow/agent/api"
 	"edgeflow/buffer"
 	"edgeflow/config"
 	"edgeflow/packetfwd"
@@ -48,15 +49,11 @@ type Agent struct {
 	dev      *devices // OTAA joins and session persistence
 	delivery *delivery.Manager
 	udp      *packetfwd.UDPServer
-	api      *api.Server
-	events   *api.Hub // the API's live view; publishing never blocks
+	api      *http.Server
+	apiAddr  net.Addr
 
 	started  time.Time
 	reloadMu sync.Mutex // serialises Reload
-	updateMu sync.Mutex // serialises the API's read-change-write of connections
-
-	startMu  sync.Mutex // guards startups
-	startups map[string]time.Time
 }
 
 // New prepares an agent; nothing is opened or bound until Start.
@@ -70,9 +67,8 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if cfg == nil {
 		return nil, errors.New("no configuration")
 	}
-	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet(), events: api.NewHub(0)}
+	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet()}
 	a.cfg.Store(cfg)
-	a.set.NewGauge("edgeflow_api_events_missed_total", func() float64 { return float64(a.events.Dropped()) })
 	return a, nil
 }
 
@@ -124,10 +120,8 @@ func (a *Agent) Start(ctx context.Context) error {
 		DrainRate:  float64(cfg.Delivery.DrainRate),
 		SpillAfter: cfg.Delivery.SpillAfter.Std(),
 		Now:        a.opts.Now,
-		OnResult:   a.publishDelivery,
 	}, a.log.With("component", "delivery"), a.set)
 	a.delivery.Start(context.WithoutCancel(ctx), conns)
-	a.noteStartups(cfg, cfg.Connections)
 
 	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now, a.onDownlink), packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)
 	if err := a.udp.Start(ctx); err != nil {
@@ -151,7 +145,6 @@ func (a *Agent) Start(ctx context.Context) error {
 // only then is the PUSH_DATA acknowledged.
 func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) error {
 	ups := a.decoder.Decode(frames)
-	a.publishUplinks(ups)
 	return a.enqueue(ctx, ups)
 }
 
@@ -185,10 +178,10 @@ func configName(cfg *config.Config) string {
 }
 
 func (a *Agent) apiAddrString() string {
-	if a.api == nil {
+	if a.apiAddr == nil {
 		return "off"
 	}
-	return a.api.Addr().String()
+	return a.apiAddr.String()
 }
 
 // config is the configuration in force.

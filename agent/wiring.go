@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/brocaar/lorawan"
+
 	"edgeflow/config"
 	"edgeflow/packetfwd"
+	"edgeflow/packetfwd/gwmp"
 	"edgeflow/uplink"
 	"edgeflow/uplink/connector"
 	"edgeflow/uplink/delivery"
@@ -49,8 +52,11 @@ func sessionsFromConfig(devs []config.Device) []uplink.Session {
 	return out
 }
 
-func udpConfig(cfg *config.Config, now func() time.Time) packetfwd.UDPConfig {
-	c := packetfwd.UDPConfig{Bind: cfg.PacketForwarder.UDP.Bind, Now: now}
+// udpConfig configures the packet forwarder listener; onDownlink sees the
+// downlinks relayed from the upstream network servers (join-accepts).
+func udpConfig(cfg *config.Config, now func() time.Time, onDownlink func(lorawan.EUI64, gwmp.TXPK)) packetfwd.UDPConfig {
+	c := packetfwd.UDPConfig{Bind: cfg.PacketForwarder.UDP.Bind, Now: now,
+		Upstreams: cfg.PacketForwarder.UDP.Upstreams, OnDownlink: onDownlink}
 	g := cfg.Gateway
 	if g.Latitude != nil && g.Longitude != nil {
 		c.Position = &packetfwd.Position{Latitude: *g.Latitude, Longitude: *g.Longitude}

@@ -1,0 +1,142 @@
+package agent
+
+import (
+	"context"
+	"sync"
+
+	"github.com/brocaar/lorawan"
+
+	"edgeflow/buffer"
+	"edgeflow/config"
+	"edgeflow/packetfwd/gwmp"
+	"edgeflow/uplink"
+)
+
+// sessionsBucket is the buffer state bucket that keeps device sessions
+// (learnt OTAA keys, frame counters) across restarts, keyed by DevEUI.
+const sessionsBucket = "sessions"
+
+// devices is the agent's device side: the session table, the joiner that
+// learns OTAA sessions, and the persister that keeps them on flash.
+type devices struct {
+	joiner    *uplink.Joiner
+	persister *uplink.Persister
+	always    bool // buffer.persist "always": counters saved before the ack
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// startSessions builds the session table from the configuration, restores
+// what was saved before the restart, and starts saving. It runs before any
+// frame source, so the first frame already finds its session.
+func (a *Agent) startSessions(ctx context.Context, cfg *config.Config) error {
+	log := a.log.With("component", "uplink")
+	a.sessions = uplink.NewSessions()
+	if err := a.sessions.Set(sessionsFromConfig(cfg.Devices)); err != nil {
+		return err
+	}
+	dv := &devices{always: cfg.Buffer.Persist == config.PersistAlways, done: make(chan struct{})}
+	dv.persister = uplink.NewPersister(a.sessions, stateStore{a.store}, uplink.PersistOptions{}, log)
+	n, err := dv.persister.Load()
+	if err != nil {
+		// The buffer opened, so the file is readable; a failure here is
+		// the state's alone. Devices start afresh rather than not at all.
+		log.Error("cannot read saved device sessions; OTAA devices must join again", "err", err)
+	}
+	dv.joiner = uplink.NewJoiner(a.sessions, uplink.JoinerOptions{Now: a.opts.Now}, log, a.set)
+	if err := dv.joiner.SetDevices(otaaFromConfig(cfg.Devices)); err != nil {
+		return err
+	}
+	a.decoder = uplink.NewDecoder(a.sessions, uplink.DecoderOptions{Now: a.opts.Now, Joiner: dv.joiner}, log, a.set)
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	dv.cancel = cancel
+	go func() { defer close(dv.done); dv.persister.Run(pctx) }()
+	a.dev = dv
+	log.Info("device sessions ready", "restored", n, "otaa_devices", len(otaaFromConfig(cfg.Devices)))
+	return nil
+}
+
+// reloadSessions applies a new configuration's devices, keeping counters
+// and learnt sessions of the devices that stay.
+func (a *Agent) reloadSessions(cfg *config.Config) error {
+	if err := a.sessions.Set(sessionsFromConfig(cfg.Devices)); err != nil {
+		return err
+	}
+	return a.dev.joiner.SetDevices(otaaFromConfig(cfg.Devices))
+}
+
+// stopSessions saves every device's state; the buffer must still be open.
+func (a *Agent) stopSessions() {
+	if a.dev == nil {
+		return
+	}
+	a.dev.cancel()
+	<-a.dev.done // Run saves once more on its way out
+}
+
+// enqueue hands decoded uplinks to delivery. With persist "always" the
+// counters they moved are saved at the same time, so that they usually
+// share the uplinks' commit, and both are on flash before the PUSH_ACK:
+// no acknowledged uplink can be accepted again after a power cut.
+func (a *Agent) enqueue(ctx context.Context, ups []uplink.Uplink) error {
+	if !a.dev.always || len(ups) == 0 {
+		return a.delivery.Enqueue(ctx, ups)
+	}
+	var wg sync.WaitGroup
+	var ferr error
+	wg.Go(func() { ferr = a.dev.persister.Flush(ctx) })
+	err := a.delivery.Enqueue(ctx, ups)
+	wg.Wait()
+	if ferr != nil {
+		a.log.Error("cannot save frame counters", "err", ferr)
+	}
+	return err
+}
+
+// onDownlink sees every PULL_RESP the relay passes from a network server
+// to the gateway, for the join-accepts among them.
+func (a *Agent) onDownlink(gatewayEUI lorawan.EUI64, txpk gwmp.TXPK) {
+	phy, err := txpk.Payload()
+	if err != nil || a.dev == nil {
+		return
+	}
+	_ = a.dev.joiner.HandleJoinAccept(gatewayEUI, phy) // counts and logs itself
+}
+
+func otaaFromConfig(devs []config.Device) []uplink.Device {
+	var zero lorawan.AES128Key
+	var out []uplink.Device
+	for _, d := range devs {
+		if d.AppKey == zero {
+			continue
+		}
+		out = append(out, uplink.Device{DevEUI: d.DevEUI, JoinEUI: d.JoinEUI, AppKey: d.AppKey})
+	}
+	return out
+}
+
+// stateStore keeps device sessions in the buffer's file.
+type stateStore struct{ s *buffer.Store }
+
+func (st stateStore) SaveSessions(ctx context.Context, recs map[lorawan.EUI64][]byte) error {
+	kv := make(map[string][]byte, len(recs))
+	for e, r := range recs {
+		kv[e.String()] = r
+	}
+	return st.s.PutStates(ctx, sessionsBucket, kv)
+}
+
+func (st stateStore) LoadSessions() (map[lorawan.EUI64][]byte, error) {
+	kv, err := st.s.GetStates(sessionsBucket)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[lorawan.EUI64][]byte, len(kv))
+	for k, v := range kv {
+		var e lorawan.EUI64
+		if err := e.UnmarshalText([]byte(k)); err == nil { // else not ours: skip
+			out[e] = v
+		}
+	}
+	return out, nil
+}
