@@ -22,6 +22,7 @@ import (
 //	Payload(uvarint length, bytes) receptions(uvarint count) then each:
 //	GatewayEUI(8) RSSI(8) SNR(8) Channel, RFChain, Antenna (varints)
 //	flags(1: HasPosition) [Latitude(8) Longitude(8)]
+//	then, when flags has Unsynced: boot ID(16) time since boot(8 LE, ns)
 const recordVersion1 = 1
 
 // Record errors.
@@ -33,6 +34,7 @@ var (
 const (
 	flagADR         = 1 << 0
 	flagACK         = 1 << 1
+	flagUnsynced    = 1 << 2
 	flagHasPosition = 1 << 0
 	recordFixed     = 1 + 8 + 4 + 1 + 1 + 4 + 1 + 4 + 8 + 4 + 8
 	receptionMin    = 8 + 8 + 8 + 1 + 1 + 1 + 1
@@ -62,6 +64,9 @@ func (u *Uplink) AppendBinary(b []byte) ([]byte, error) {
 	}
 	if u.ACK {
 		flags |= flagACK
+	}
+	if u.Unsynced {
+		flags |= flagUnsynced
 	}
 	b = append(b, recordVersion1)
 	b = append(b, u.DevEUI[:]...)
@@ -95,6 +100,10 @@ func (u *Uplink) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Latitude))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Longitude))
 	}
+	if u.Unsynced {
+		b = append(b, u.Boot.ID[:]...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(u.Boot.Since))
+	}
 	return b, nil
 }
 
@@ -115,7 +124,7 @@ func (u *Uplink) UnmarshalBinary(data []byte) error {
 	copy(v.DevAddr[:], r.bytes(4))
 	v.MType = lorawan.MType(r.byte())
 	flags := r.byte()
-	v.ADR, v.ACK = flags&flagADR != 0, flags&flagACK != 0
+	v.ADR, v.ACK, v.Unsynced = flags&flagADR != 0, flags&flagACK != 0, flags&flagUnsynced != 0
 	v.FCnt = r.u32()
 	v.FPort = r.byte()
 	copy(v.MIC[:], r.bytes(4))
@@ -145,9 +154,13 @@ func (u *Uplink) UnmarshalBinary(data []byte) error {
 			}
 		}
 	}
+	if v.Unsynced {
+		copy(v.Boot.ID[:], r.bytes(16))
+		v.Boot.Since = time.Duration(r.u64())
+	}
 	switch {
 	case r.err != nil:
-	case flags&^(flagADR|flagACK) != 0:
+	case flags&^(flagADR|flagACK|flagUnsynced) != 0:
 		r.fail("flags")
 	case v.MType > lorawan.Proprietary:
 		r.fail("mtype")

@@ -31,6 +31,14 @@ type Uplink struct {
 
 	// Receptions holds every gateway antenna that heard the frame, best first.
 	Receptions []Reception
+
+	// Unsynced tells that ReceivedAt came from a system clock that was not
+	// set yet (no GPS time; a gateway without a real-time clock boots in
+	// the past). Delivery puts the right time on it once the clock is set,
+	// from the boot clock below, before sending it.
+	Unsynced bool
+	// Boot is the boot clock at reception, kept with unsynced uplinks.
+	Boot BootStamp
 }
 
 // Reception is one antenna's reception of an uplink.

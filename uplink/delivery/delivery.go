@@ -57,6 +57,9 @@ type Options struct {
 	BatchSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Clock corrects the reception time of uplinks received before the
+	// wall clock was set; nil means the system clock.
+	Clock *uplink.Clock
 	// OnResult, when set, is told the outcome of every attempt: err is nil
 	// when the endpoint accepted the uplink. It runs on the lane's
 	// goroutine, so it must not block (the live view of the API uses it).
@@ -90,5 +93,8 @@ func (o *Options) setDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Clock == nil {
+		o.Clock = &uplink.Clock{}
 	}
 }

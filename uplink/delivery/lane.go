@@ -151,6 +151,18 @@ func (l *lane) run(ctx context.Context) {
 			}
 			continue
 		}
+		if up.Unsynced {
+			ok, fixed := l.opts.Clock.Fix(up)
+			if !ok {
+				// No uplink leaves with a wrong time: wait for the clock.
+				l.putBack(it)
+				retryWait = time.Second
+				continue
+			}
+			if !fixed {
+				l.met.unfixableTime(l.name)
+			}
+		}
 		if l.validity > 0 && l.opts.Now().Sub(up.ReceivedAt) > l.validity {
 			l.met.expired(l.name)
 			l.finish(rec, it)

@@ -30,6 +30,10 @@ func (m *metrics) deadLettered(conn, reason string) {
 	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_dead_lettered_total{connection=%q,reason=%q}`, conn, reason)).Inc()
 }
 
+func (m *metrics) unfixableTime(conn string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_unfixable_time_total{connection=%q}`, conn)).Inc()
+}
+
 func (m *metrics) spilled(conn string, n int) {
 	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_spilled_total{connection=%q}`, conn)).Add(n)
 }
