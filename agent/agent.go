@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +16,7 @@ import (
 
 	vm "github.com/VictoriaMetrics/metrics"
 
+	"edgeflow/agent/api"
 	"edgeflow/buffer"
 	"edgeflow/config"
 	"edgeflow/packetfwd"
@@ -49,11 +48,15 @@ type Agent struct {
 	dev      *devices // OTAA joins and session persistence
 	delivery *delivery.Manager
 	udp      *packetfwd.UDPServer
-	api      *http.Server
-	apiAddr  net.Addr
+	api      *api.Server
+	events   *api.Hub // the API's live view; publishing never blocks
 
 	started  time.Time
 	reloadMu sync.Mutex // serialises Reload
+	updateMu sync.Mutex // serialises the API's read-change-write of connections
+
+	startMu  sync.Mutex // guards startups
+	startups map[string]time.Time
 }
 
 // New prepares an agent; nothing is opened or bound until Start.
@@ -67,8 +70,9 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if cfg == nil {
 		return nil, errors.New("no configuration")
 	}
-	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet()}
+	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet(), events: api.NewHub(0)}
 	a.cfg.Store(cfg)
+	a.set.NewGauge("edgeflow_api_events_missed_total", func() float64 { return float64(a.events.Dropped()) })
 	return a, nil
 }
 
@@ -120,8 +124,10 @@ func (a *Agent) Start(ctx context.Context) error {
 		DrainRate:  float64(cfg.Delivery.DrainRate),
 		SpillAfter: cfg.Delivery.SpillAfter.Std(),
 		Now:        a.opts.Now,
+		OnResult:   a.publishDelivery,
 	}, a.log.With("component", "delivery"), a.set)
 	a.delivery.Start(context.WithoutCancel(ctx), conns)
+	a.noteStartups(cfg, cfg.Connections)
 
 	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now, a.onDownlink), packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)
 	if err := a.udp.Start(ctx); err != nil {
@@ -145,6 +151,7 @@ func (a *Agent) Start(ctx context.Context) error {
 // only then is the PUSH_DATA acknowledged.
 func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) error {
 	ups := a.decoder.Decode(frames)
+	a.publishUplinks(ups)
 	return a.enqueue(ctx, ups)
 }
 
@@ -178,10 +185,10 @@ func configName(cfg *config.Config) string {
 }
 
 func (a *Agent) apiAddrString() string {
-	if a.apiAddr == nil {
+	if a.api == nil {
 		return "off"
 	}
-	return a.apiAddr.String()
+	return a.api.Addr().String()
 }
 
 // config is the configuration in force.

@@ -62,6 +62,7 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	a.cfg.Store(cfg)
+	a.noteStartups(cfg, changed)
 	a.log.Info("configuration reloaded", "connections_changed", len(changed), "connections", len(cfg.Connections), "devices", len(cfg.Devices))
 	if len(restart) > 0 {
 		a.log.Warn("some changes take effect at the next restart", "keys", fmt.Sprint(restart))
