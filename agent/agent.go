@@ -45,6 +45,7 @@ type Agent struct {
 	store    *buffer.Store
 	sessions *uplink.Sessions
 	decoder  *uplink.Decoder
+	clock    *uplink.Clock
 	dev      *devices // OTAA joins and session persistence
 	delivery *delivery.Manager
 	udp      *packetfwd.UDPServer
@@ -72,6 +73,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet(), events: api.NewHub(0)}
 	a.cfg.Store(cfg)
+	a.clock = &uplink.Clock{Now: opts.Now}
 	a.set.NewGauge("edgeflow_api_events_missed_total", func() float64 { return float64(a.events.Dropped()) })
 	return a, nil
 }
@@ -123,6 +125,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		BackoffMax: cfg.Delivery.RetryMax.Std(),
 		DrainRate:  float64(cfg.Delivery.DrainRate),
 		SpillAfter: cfg.Delivery.SpillAfter.Std(),
+		Clock:      a.clock,
 		Now:        a.opts.Now,
 		OnResult:   a.publishDelivery,
 	}, a.log.With("component", "delivery"), a.set)
@@ -151,6 +154,7 @@ func (a *Agent) Start(ctx context.Context) error {
 // only then is the PUSH_DATA acknowledged.
 func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) error {
 	ups := a.decoder.Decode(frames)
+	a.clock.Mark(ups)
 	a.publishUplinks(ups)
 	return a.enqueue(ctx, ups)
 }
