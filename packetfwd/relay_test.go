@@ -78,7 +78,7 @@ func readFrom(t *testing.T, c *net.UDPConn) []byte {
 // keeps a broken test from hanging; nothing is timed.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

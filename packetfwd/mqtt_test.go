@@ -1,0 +1,229 @@
+package packetfwd
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// testBroker is an embedded mochi-mqtt broker on 127.0.0.1. It counts the
+// SUBSCRIBEs it acknowledged, to see a client subscribe again.
+type testBroker struct {
+	t    *testing.T
+	srv  *mochi.Server
+	addr string
+	subs atomic.Int64
+	once sync.Once
+}
+
+// close stops the broker; mochi's Close panics when called twice.
+func (b *testBroker) close() { b.once.Do(func() { b.srv.Close() }) }
+
+// brokerHook lets everyone in and counts subscriptions.
+type brokerHook struct {
+	mochi.HookBase
+	b *testBroker
+}
+
+func (h *brokerHook) ID() string { return "test" }
+func (h *brokerHook) Provides(b byte) bool {
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnSubscribed
+}
+func (h *brokerHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
+func (h *brokerHook) OnACLCheck(*mochi.Client, string, bool) bool              { return true }
+func (h *brokerHook) OnSubscribed(*mochi.Client, packets.Packet, []byte)       { h.b.subs.Add(1) }
+
+// startBroker listens on addr ("127.0.0.1:0" for a fresh port).
+func startBroker(t *testing.T, addr string) *testBroker {
+	t.Helper()
+	b := &testBroker{t: t}
+	b.srv = mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
+	if err := b.srv.AddHook(&brokerHook{b: b}, nil); err != nil {
+		t.Fatal(err)
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
+	if err := b.srv.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	b.addr = l.Address()
+	go b.srv.Serve()
+	t.Cleanup(b.close)
+	return b
+}
+
+func (b *testBroker) publish(topic string, payload []byte) {
+	b.t.Helper()
+	if err := b.srv.Publish(topic, payload, false, 0); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// mqttHarness is a started MQTTSource recording frames.
+type mqttHarness struct {
+	src    *MQTTSource
+	set    *metrics.Set
+	frames chan []Frame
+}
+
+func newMQTTHarness(t *testing.T, server string, topics []string) *mqttHarness {
+	t.Helper()
+	h := &mqttHarness{set: metrics.NewSet(), frames: make(chan []Frame, 64)}
+	clock := &testClock{t: recvTime}
+	h.src = NewMQTTSource(MQTTConfig{Server: server, Topics: topics, QoS: 1, Now: clock.Now,
+		// mochi's Close accepts connections until its listener is closed
+		// and never answers them: do not wait the default 10 s on one.
+		ConnectTimeout: time.Second},
+		HandlerFunc(func(_ context.Context, f []Frame) error { h.frames <- f; return nil }), nil, h.set)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); h.src.Close() })
+	if err := h.src.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *mqttHarness) next(t *testing.T) Frame {
+	t.Helper()
+	select {
+	case f := <-h.frames:
+		if len(f) != 1 {
+			t.Fatalf("%d frames in one message", len(f))
+		}
+		return f[0]
+	case <-time.After(30 * time.Second):
+		t.Fatal("no frame")
+		return Frame{}
+	}
+}
+
+func TestMQTTSourceEmbeddedBroker(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	h := newMQTTHarness(t, "tcp://"+b.addr, []string{"gateway/+/event/up", "eu868/gateway/+/event/up"})
+	waitFor(t, "subscribed", func() bool { return b.subs.Load() >= 1 && h.src.Status().Connected })
+
+	v3, v4 := readSample(t, "v3-event-up.json"), readSample(t, "v4-event-up.json")
+	pb := readSample(t, "v4-event-up.pb")
+	// The topic says nothing of the encoding, nor of the gateway: a v4
+	// protobuf on a v3-looking topic is fine.
+	b.publish("gateway/aa555a0000000102/event/up", []byte("\xff\xfe not a bridge message"))
+	b.publish("gateway/aa555a0000000102/event/up", v3)
+	b.publish("eu868/gateway/aa555a0000000101/event/up", pb[:len(pb)-5])
+	b.publish("eu868/gateway/aa555a0000000101/event/up", v4)
+	b.publish("eu868/gateway/aa555a0000000101/event/up", []byte(`{"phyPayload":"AQI=","rxInfo":{"gatewayId":"zz"},"txInfo":{}}`))
+	b.publish("gateway/0000000000000000/event/up", pb)
+	b.publish("gateway/aa555a0000000101/event/stats", v4) // not subscribed
+
+	assertFrames(t, []Frame{h.next(t), h.next(t), h.next(t)},
+		[]Frame{sampleFrame(euiV3), sampleFrame(euiV4), sampleFrame(euiV4)})
+	waitFor(t, "drops counted", func() bool { return h.src.Status().Dropped == 3 })
+	for name, want := range map[string]uint64{
+		`edgeflow_mqtt_messages_total`:                         6,
+		`edgeflow_mqtt_frames_total`:                           3,
+		`edgeflow_mqtt_dropped_total{reason="bad_protobuf"}`:   2,
+		`edgeflow_mqtt_dropped_total{reason="bad_gateway_id"}`: 1,
+	} {
+		if got := h.set.GetOrCreateCounter(name).Get(); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+
+	// Restart the broker on the same port: the source reconnects and,
+	// the session being clean, subscribes again.
+	addr := b.addr
+	b.close()
+	waitFor(t, "disconnected", func() bool { return !h.src.Status().Connected })
+	b2 := startBroker(t, addr)
+	start := time.Now()
+	waitFor(t, "resubscribed", func() bool { return b2.subs.Load() >= 1 && h.src.Status().Connected })
+	t.Logf("resubscribed after %v", time.Since(start))
+	b2.publish("eu868/gateway/aa555a0000000101/event/up", pb)
+	assertFrames(t, []Frame{h.next(t)}, []Frame{sampleFrame(euiV4)})
+	if got := h.set.GetOrCreateCounter("edgeflow_mqtt_connects_total").Get(); got != 2 {
+		t.Errorf("connects %d", got)
+	}
+	select {
+	case f := <-h.frames:
+		t.Fatalf("frame delivered twice: %+v", f)
+	default:
+	}
+}
+
+func TestMQTTSourceConfigErrors(t *testing.T) {
+	for _, cfg := range []MQTTConfig{
+		{},
+		{Server: "tcp://127.0.0.1:1", QoS: 2},
+		{Server: "ssl://127.0.0.1:1", CAFile: "testdata/nope.pem"},
+		{Server: "ssl://127.0.0.1:1", CAFile: "testdata/bridge/v4-event-up.json"},
+	} {
+		s := NewMQTTSource(cfg, HandlerFunc(func(context.Context, []Frame) error { return nil }), nil, nil)
+		if err := s.Start(context.Background()); err == nil {
+			s.Close()
+			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
+
+// TestMQTTSourceMosquitto runs against a real mosquitto when installed.
+func TestMQTTSourceMosquitto(t *testing.T) {
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		t.Skip("mosquitto not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	conf := t.TempDir() + "/mosquitto.conf"
+	os.WriteFile(conf, []byte("listener "+strconv.Itoa(port)+" 127.0.0.1\nallow_anonymous true\n"), 0o644)
+	cmd := exec.Command(bin, "-c", conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	server := "tcp://127.0.0.1:" + strconv.Itoa(port)
+	// Connect once mosquitto listens, not after the first retry interval.
+	waitFor(t, "mosquitto listening", func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	h := newMQTTHarness(t, server, []string{"eu868/gateway/+/event/up"})
+	waitFor(t, "connected", func() bool { return h.src.Status().Connected })
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(server).SetClientID("test-publisher"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher: %v", tok.Error())
+	}
+	defer pub.Disconnect(0)
+	// The subscription may lag the connection: publish until a frame comes.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pub.Publish("eu868/gateway/aa555a0000000101/event/up", 1, false, readSample(t, "v4-event-up.pb")).Wait()
+		select {
+		case f := <-h.frames:
+			assertFrames(t, f, []Frame{sampleFrame(euiV4)})
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no frame through mosquitto")
+		}
+	}
+}
