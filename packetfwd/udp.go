@@ -299,16 +299,23 @@ func (s *UDPServer) handleDatagram(ctx context.Context, b []byte, src netip.Addr
 		return
 	}
 	s.metrics.received[h.Type].Inc()
-	if !s.gatewayAndRelay(h, b, src) {
+	eui, hasEUI, ok := s.checkGateway(h, b, src)
+	if !ok {
 		return
 	}
 	switch h.Type {
 	case gwmp.PushData:
+		// Relayed first: the handler may wait for flash, upstreams need not.
+		s.relay.forward(h.Type, b, eui, hasEUI)
 		s.handlePushData(ctx, b, src)
 	case gwmp.PullData:
+		// Relayed after the downlink path is recorded, so that an upstream
+		// answering at once with a PULL_RESP finds it.
 		s.handlePullData(b, src)
+		s.relay.forward(h.Type, b, eui, hasEUI)
 	case gwmp.TXAck:
 		s.handleTXAck(b, src)
+		s.relay.forward(h.Type, b, eui, hasEUI)
 	default:
 		s.metrics.drop("unexpected_type")
 		s.rlog.warn(src, "Dropped datagram", "reason", "unexpected_type", "type", h.Type.String())

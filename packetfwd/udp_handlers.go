@@ -95,16 +95,15 @@ func (s *UDPServer) handleTXAck(b []byte, src netip.AddrPort) {
 	}
 }
 
-// gatewayAndRelay refuses datagrams of gateways not in GatewayEUIs and
-// relays the others, raw and before any decoding, so that upstreams get
-// what edgeflow itself cannot use (unknown devices, JSON it rejects).
-func (s *UDPServer) gatewayAndRelay(h gwmp.Header, b []byte, src netip.AddrPort) bool {
-	var eui lorawan.EUI64
-	hasEUI := false
+// checkGateway finds the datagram's gateway EUI, if it has one, and
+// refuses gateways not in GatewayEUIs. The datagram is relayed whole and
+// undecoded afterwards, so that upstreams get what edgeflow itself cannot
+// use (unknown devices, JSON it rejects).
+func (s *UDPServer) checkGateway(h gwmp.Header, b []byte, src netip.AddrPort) (eui lorawan.EUI64, hasEUI, ok bool) {
 	switch h.Type {
 	case gwmp.PushData, gwmp.PullData:
 		if len(b) < gwmp.HeaderEUILen {
-			return true // the handler drops it as too short
+			return eui, false, true // the handler drops it as too short
 		}
 		copy(eui[:], b[4:12])
 		hasEUI = true
@@ -112,15 +111,12 @@ func (s *UDPServer) gatewayAndRelay(h gwmp.Header, b []byte, src netip.AddrPort)
 		var p gwmp.TXAckPacket
 		p.UnmarshalBinary(b) // the EUI is set even when the JSON is bad
 		eui, hasEUI = p.GatewayEUI, p.HasEUI
-	default:
-		return true
 	}
 	if hasEUI && !s.policy.gatewayAllowed(eui) {
 		s.refuse("gateway_not_allowed", src, "gateway_eui", eui.String())
-		return false
+		return eui, hasEUI, false
 	}
-	s.relay.forward(h.Type, b, eui, hasEUI)
-	return true
+	return eui, hasEUI, true
 }
 
 // refuse counts and logs (at a limited rate per source) a refused datagram.
