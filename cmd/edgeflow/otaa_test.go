@@ -1,0 +1,345 @@
+package main_test
+
+import (
+	"crypto/aes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/brocaar/lorawan"
+)
+
+// otaaDevice joins through the network server stand-in and then sends
+// uplinks with the session both sides derived.
+type otaaDevice struct {
+	devEUI, joinEUI lorawan.EUI64
+	appKey          lorawan.AES128Key
+	nonce           uint16
+}
+
+func newOTAADevice(n byte) *otaaDevice {
+	d := &otaaDevice{
+		devEUI:  lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0x0a, 0, n},
+		joinEUI: lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0, 0, 0},
+	}
+	for i := range d.appKey {
+		d.appKey[i] = byte(0x51+i) ^ n
+	}
+	return d
+}
+
+func (d *otaaDevice) yaml() string {
+	return fmt.Sprintf("  - devEUI: %q\n    joinEUI: %q\n    appKey: %q\n",
+		strings.ToUpper(d.devEUI.String()), strings.ToUpper(d.joinEUI.String()), d.appKey.String())
+}
+
+func (d *otaaDevice) joinRequest(t testing.TB) []byte {
+	t.Helper()
+	d.nonce++
+	p := lorawan.PHYPayload{
+		MHDR:       lorawan.MHDR{MType: lorawan.JoinRequest, Major: lorawan.LoRaWANR1},
+		MACPayload: &lorawan.JoinRequestPayload{JoinEUI: d.joinEUI, DevEUI: d.devEUI, DevNonce: lorawan.DevNonce(d.nonce)},
+	}
+	if err := p.SetUplinkJoinMIC(d.appKey); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// accept decrypts a join-accept as the device does and returns its session.
+func (d *otaaDevice) accept(t testing.TB, phyAccept []byte, devNonce lorawan.DevNonce) device {
+	t.Helper()
+	var p lorawan.PHYPayload
+	if err := p.UnmarshalBinary(phyAccept); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.DecryptJoinAcceptPayload(d.appKey); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := p.ValidateDownlinkJoinMIC(lorawan.JoinRequestType, d.joinEUI, devNonce, d.appKey); err != nil || !ok {
+		t.Fatalf("join-accept MIC: %v %v", ok, err)
+	}
+	ja := p.MACPayload.(*lorawan.JoinAcceptPayload)
+	jn, _ := ja.JoinNonce.MarshalBinary()
+	nid, _ := ja.HomeNetID.MarshalBinary()
+	dn, _ := devNonce.MarshalBinary()
+	return device{devEUI: d.devEUI, devAddr: ja.DevAddr,
+		nwkSKey: sessionKey(t, d.appKey, 1, jn, nid, dn), appSKey: sessionKey(t, d.appKey, 2, jn, nid, dn)}
+}
+
+// sessionKey is LoRaWAN 1.0.x's derivation, written from the specification.
+func sessionKey(t testing.TB, appKey lorawan.AES128Key, typ byte, parts ...[]byte) lorawan.AES128Key {
+	t.Helper()
+	in := []byte{typ}
+	for _, p := range parts {
+		in = append(in, p...)
+	}
+	in = append(in, make([]byte, 16-len(in))...)
+	b, err := aes.NewCipher(appKey[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k lorawan.AES128Key
+	b.Encrypt(k[:], in)
+	return k
+}
+
+// networkServer is a stand-in network server behind the agent's relay: it
+// acknowledges what the gateway sends and answers each join-request with a
+// join-accept in a PULL_RESP, as ChirpStack or TTS would.
+type networkServer struct {
+	t    testing.TB
+	conn *net.UDPConn
+	keys map[lorawan.EUI64]lorawan.AES128Key
+
+	mu       sync.Mutex
+	pullAddr *net.UDPAddr // where the gateway's PULL_DATA came from
+	next     uint32       // JoinNonce and DevAddr of the next accept
+	joins    int
+}
+
+func newNetworkServer(t testing.TB, devs ...*otaaDevice) *networkServer {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &networkServer{t: t, conn: c, keys: map[lorawan.EUI64]lorawan.AES128Key{}, next: 0x100}
+	for _, d := range devs {
+		ns.keys[d.devEUI] = d.appKey
+	}
+	t.Cleanup(func() { c.Close() })
+	go ns.serve()
+	return ns
+}
+
+func (ns *networkServer) addr() string { return ns.conn.LocalAddr().String() }
+
+func (ns *networkServer) serve() {
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := ns.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		b := buf[:n]
+		if len(b) < 12 {
+			continue
+		}
+		switch b[3] {
+		case 0x00: // PUSH_DATA
+			_, _ = ns.conn.WriteToUDP([]byte{b[0], b[1], b[2], 0x01}, from)
+			var body struct{ RXPK []struct{ Data string } }
+			if json.Unmarshal(b[12:], &body) != nil {
+				continue
+			}
+			for _, r := range body.RXPK {
+				phy, err := base64.StdEncoding.DecodeString(r.Data)
+				if err == nil && len(phy) == 23 && lorawan.MType(phy[0]>>5) == lorawan.JoinRequest {
+					ns.answerJoin(b[0], phy)
+				}
+			}
+		case 0x02: // PULL_DATA
+			ns.mu.Lock()
+			ns.pullAddr = from
+			ns.mu.Unlock()
+			_, _ = ns.conn.WriteToUDP([]byte{b[0], b[1], b[2], 0x04}, from)
+		}
+	}
+}
+
+func (ns *networkServer) answerJoin(version byte, phy []byte) {
+	var req lorawan.PHYPayload
+	if err := req.UnmarshalBinary(phy); err != nil {
+		return
+	}
+	jr := req.MACPayload.(*lorawan.JoinRequestPayload)
+	key, ok := ns.keys[jr.DevEUI]
+	if !ok {
+		return
+	}
+	ns.mu.Lock()
+	ns.next++
+	jn := ns.next
+	ns.joins++
+	to := ns.pullAddr
+	ns.mu.Unlock()
+	p := lorawan.PHYPayload{
+		MHDR: lorawan.MHDR{MType: lorawan.JoinAccept, Major: lorawan.LoRaWANR1},
+		MACPayload: &lorawan.JoinAcceptPayload{JoinNonce: lorawan.JoinNonce(jn), HomeNetID: lorawan.NetID{0, 0, 0x13},
+			DevAddr: lorawan.DevAddr{0x26, 0x0c, byte(jn >> 8), byte(jn)}, RXDelay: 1},
+	}
+	if p.SetDownlinkJoinMIC(lorawan.JoinRequestType, jr.JoinEUI, jr.DevNonce, key) != nil || p.EncryptJoinAcceptPayload(key) != nil {
+		ns.t.Error("cannot build join-accept")
+		return
+	}
+	acc, _ := p.MarshalBinary()
+	txpk, _ := json.Marshal(map[string]any{"txpk": map[string]any{
+		"imme": false, "tmst": 5000000, "freq": 868.1, "rfch": 0, "powe": 14, "modu": "LORA",
+		"datr": "SF7BW125", "codr": "4/5", "ipol": true, "size": len(acc), "data": base64.StdEncoding.EncodeToString(acc)}})
+	if to == nil {
+		ns.t.Error("join-request before any PULL_DATA")
+		return
+	}
+	_, _ = ns.conn.WriteToUDP(append([]byte{version, byte(jn >> 8), byte(jn), 0x03}, txpk...), to)
+}
+
+// pullResp waits for the PULL_RESP the agent relays to the forwarder and
+// returns its PHYPayload.
+func (f *forwarder) pullResp() []byte {
+	f.t.Helper()
+	buf := make([]byte, 4096)
+	_ = f.down.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		n, err := f.down.Read(buf)
+		if err != nil {
+			f.t.Fatalf("no PULL_RESP: %v", err)
+		}
+		if n > 4 && buf[3] == 0x03 {
+			var body struct{ TXPK struct{ Data string } }
+			if err := json.Unmarshal(buf[4:n], &body); err != nil {
+				f.t.Fatal(err)
+			}
+			phy, err := base64.StdEncoding.DecodeString(body.TXPK.Data)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			return phy
+		}
+	}
+}
+
+// join has the device join through the relay and returns its session.
+func join(t testing.TB, fw *forwarder, d *otaaDevice) device {
+	t.Helper()
+	fw.push(2, newRxpk(d.joinRequest(t), -70, 8, ""))
+	return d.accept(t, fw.pullResp(), lorawan.DevNonce(d.nonce))
+}
+
+func otaaConfig(endpointURL, upstream string, otaa []*otaaDevice, abp ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `packetForwarder:
+  udp:
+    bind: "127.0.0.1:0"
+    upstreams: [%q]
+api:
+  bind: "127.0.0.1:0"
+buffer:
+  path: "$DIR/buffer.db"
+connections:
+  - {"name":"Actility To Cayenne","connectorId":"actility-http-iot","configuration":{"destinationURL":%q},"brand":"CAYENNE"}
+devices:
+`, upstream, endpointURL)
+	for _, d := range otaa {
+		b.WriteString(d.yaml())
+	}
+	for _, a := range abp {
+		b.WriteString(a)
+	}
+	return b.String()
+}
+
+// TestAgentOTAAJoinThroughRelay: a device joins through a network server
+// behind the relay, then sends from its new address; each uplink arrives
+// once, decrypted, under its DevEUI. Then the agent restarts (cleanly and
+// with SIGKILL) between a join and the first uplink, the device rejoins,
+// and an ABP device that resets its counter is accepted while a replay is
+// not.
+func TestAgentOTAAJoinThroughRelay(t *testing.T) {
+	dev, stranger := newOTAADevice(1), newOTAADevice(2)
+	ns := newNetworkServer(t, dev, stranger)
+	ep := newEndpoint(t)
+	relaxed := newDevice(7)
+	cfg := otaaConfig(ep.URL, ns.addr(), []*otaaDevice{dev}, relaxed.yaml()+"    relaxFCnt: true\n")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgeflow.yaml")
+	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(cfg, "$DIR", dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag := startAgentFile(t, cfgPath)
+	fw := newForwarder(t, ag.udpAddr)
+	fw.pull(2)
+
+	// A device the agent does not know joins too: its accept passes by,
+	// nothing is decoded, and it is logged once.
+	strangerSess := join(t, fw, stranger)
+	s1 := join(t, fw, dev)
+	for fc := uint32(0); fc < 3; fc++ {
+		fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{0xca, 0xfe, byte(fc)}), -60, 9, ""))
+		fw.push(2, newRxpk(strangerSess.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{1}), -60, 9, ""))
+	}
+	docs := ep.waitFor(t, 3, 10*time.Second)
+	for i, doc := range docs {
+		if doc["DevEUI"] != strings.ToUpper(dev.devEUI.String()) || doc["DevAddr"] != strings.ToUpper(s1.devAddr.String()) ||
+			doc["payload_hex"] != fmt.Sprintf("cafe%02x", i) || doc["FCntUp"] != float64(i) {
+			t.Fatalf("uplink %d: %v", i, doc)
+		}
+	}
+
+	// Rejoin, then a clean restart before the first uplink of the new session.
+	s2 := join(t, fw, dev)
+	ag.stop(t)
+	ag = startAgentFile(t, cfgPath)
+	fw = newForwarder(t, ag.udpAddr)
+	fw.pull(2)
+	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 2, port(5), []byte{0xee}), -60, 9, "")) // a replay
+	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 3, port(5), []byte{0x03}), -60, 9, "")) // old session, still valid
+	fw.push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 0, port(5), []byte{0x10}), -60, 9, "")) // the new one takes over
+	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 4, port(5), []byte{0xee}), -60, 9, "")) // the old one is gone
+	fw.push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 1, port(5), []byte{0x11}), -60, 9, ""))
+	docs = ep.waitFor(t, 6, 10*time.Second)[3:]
+	for i, want := range []string{"03", "10", "11"} {
+		if docs[i]["payload_hex"] != want || docs[i]["DevEUI"] != strings.ToUpper(dev.devEUI.String()) {
+			t.Fatalf("after restart, uplink %d: %v", i, docs[i])
+		}
+	}
+
+	// Rejoin, SIGKILL before the first uplink: the new session was saved
+	// when the accept passed.
+	s3 := join(t, fw, dev)
+	time.Sleep(time.Second) // the save is a commit away; no assertion on time
+	ag.kill()
+	ag = startAgentFile(t, cfgPath)
+	fw = newForwarder(t, ag.udpAddr)
+	fw.pull(2)
+	fw.push(2, newRxpk(s3.frame(t, lorawan.UnconfirmedDataUp, 0, port(5), []byte{0x20}), -60, 9, ""))
+
+	// The ABP device resets its counter: accepted; a replay: dropped.
+	for _, fc := range []uint32{40, 41, 0} {
+		fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -60, 9, ""))
+	}
+	time.Sleep(11 * time.Second) // past the de-duplication window
+	fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 0, port(1), []byte{0}), -60, 9, ""))
+	fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
+	docs = ep.waitFor(t, 11, 10*time.Second)[6:]
+	wantDocs := []struct{ eui, hex string }{
+		{strings.ToUpper(dev.devEUI.String()), "20"},
+		{strings.ToUpper(relaxed.devEUI.String()), "28"},
+		{strings.ToUpper(relaxed.devEUI.String()), "29"},
+		{strings.ToUpper(relaxed.devEUI.String()), "00"},
+		{strings.ToUpper(relaxed.devEUI.String()), "01"},
+	}
+	for i, w := range wantDocs {
+		if docs[i]["DevEUI"] != w.eui || docs[i]["payload_hex"] != w.hex {
+			t.Fatalf("after SIGKILL, uplink %d: %v", i, docs[i])
+		}
+	}
+	if n := strings.Count(ag.logText(), "not configured for OTAA"); n > 1 {
+		t.Errorf("unknown device logged %d times", n)
+	}
+	for _, k := range []lorawan.AES128Key{dev.appKey, s1.nwkSKey, s1.appSKey, s3.appSKey} {
+		if strings.Contains(strings.ToLower(ag.logText()), k.String()) {
+			t.Fatalf("key in the log:\n%s", ag.logText())
+		}
+	}
+}
