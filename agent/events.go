@@ -40,7 +40,7 @@ func (a *Agent) publishDelivery(connID string, up *uplink.Uplink, late bool, err
 		}
 	}
 	if err != nil {
-		ev.Error = err.Error()
+		ev.Error = api.Redact(err.Error())
 	}
 	a.events.Publish("delivery", ev)
 }

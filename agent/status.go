@@ -51,7 +51,8 @@ func (a *Agent) Status() api.Status {
 }
 
 func connectionState(c delivery.Status, now time.Time) api.ConnectionState {
-	cs := api.ConnectionState{State: c.State, Delivered: c.Delivered, LastError: c.LastError,
+	// Go's HTTP errors quote the whole URL, credentials in the query included.
+	cs := api.ConnectionState{State: c.State, Delivered: c.Delivered, LastError: api.Redact(c.LastError),
 		Backlog: c.Backlog, BacklogBytes: c.BacklogBytes, DeadLetters: c.DeadLetters}
 	if !c.LastDelivery.IsZero() {
 		t := c.LastDelivery

@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 )
 
@@ -233,10 +232,33 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
-// maskedURL is maskURL for callers outside the JSON tree (logs).
-func maskedURL(s string) string {
-	if _, err := url.Parse(s); err != nil {
-		return Mask
+// Redact masks the credentials of every URL in a text, such as an error
+// from Go's HTTP client, which quotes the whole URL ("Post
+// \"https://…?apikey=…\": dial tcp: …"): errors are shown by /status,
+// /connections and the event stream.
+func Redact(s string) string {
+	var b strings.Builder
+	for {
+		i := indexURL(s)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		end := strings.IndexAny(s, " \t\r\n\"'<>`")
+		if end < 0 {
+			end = len(s)
+		}
+		b.WriteString(maskURL(s[:end]))
+		s = s[end:]
 	}
-	return maskURL(s)
+}
+
+func indexURL(s string) int {
+	i, j := strings.Index(s, "http://"), strings.Index(s, "https://")
+	if i < 0 || j >= 0 && j < i {
+		return j
+	}
+	return i
 }

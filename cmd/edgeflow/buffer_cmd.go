@@ -10,6 +10,9 @@ import (
 )
 
 func cmdBuffer(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "deadletters" {
+		return cmdDeadLetters(args[1:], stdout, stderr)
+	}
 	if len(args) != 2 || args[0] != "check" {
 		fmt.Fprint(stderr, "usage: edgeflow buffer check FILE\n")
 		return 2

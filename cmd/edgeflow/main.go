@@ -24,6 +24,12 @@ Usage:
   edgeflow config validate --config FILE    check a configuration file
   edgeflow config init                      print a complete commented configuration
   edgeflow buffer check FILE                check a buffer file (exit 0 when sound)
+  edgeflow buffer deadletters list|replay [--connection NAME] [--config FILE]
+                                            uplinks endpoints refused, through the running agent
+  edgeflow status [--api ADDR] [--config FILE]
+                                            what the running agent is doing, at a glance
+  edgeflow connections test NAME --dev-eui EUI --payload HEX [--fport N] [--config FILE]
+                                            send one test uplink through a connection
   edgeflow service install|uninstall|start|stop|restart|status|platform [--init SYSTEM] [--config FILE]
                                             run as a system service (systemd, sysv, procd, openrc)
   edgeflow version                          print the version
@@ -51,6 +57,10 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdBuffer(args[1:], stdout, stderr)
 	case "service":
 		return cmdService(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "connections":
+		return cmdConnections(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "edgeflow", version)
 		return 0

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"edgeflow/agent/api"
+	"edgeflow/config"
+)
+
+// apiClient talks to a running agent's local API.
+type apiClient struct {
+	base  string // http://host:port
+	token string
+	http  *http.Client
+}
+
+// newAPIClient finds the API from --api or the configuration's api.bind,
+// with the configuration's token. A bind on every interface (0.0.0.0, [::])
+// is reached on loopback.
+func newAPIClient(addr, cfgPath string, stderr io.Writer) (*apiClient, error) {
+	c := &apiClient{http: &http.Client{Timeout: 15 * time.Second}}
+	cfg, err := clientConfig(cfgPath)
+	if err != nil {
+		if cfgPath != "" || addr == "" {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
+	if cfg != nil {
+		c.token = cfg.API.Token
+		if addr == "" {
+			addr = cfg.API.Bind
+		}
+	}
+	if env := os.Getenv("EDGEFLOW_API_TOKEN"); env != "" {
+		c.token = env
+	}
+	if addr == "" {
+		return nil, errors.New("the local API is off (api.bind is empty); give --api HOST:PORT")
+	}
+	addr = strings.TrimPrefix(strings.TrimPrefix(addr, "http://"), "https://")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("API address %q: %v", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	c.base = "http://" + net.JoinHostPort(host, port)
+	return c, nil
+}
+
+// clientConfig reads the file the agent reads: --config, else the
+// packaged default when it exists, else the built-in defaults.
+func clientConfig(path string) (*config.Config, error) {
+	if path == "" {
+		if _, err := os.Stat(defaultConfigPath); err != nil {
+			return config.Default(), nil
+		}
+		path = defaultConfigPath
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, firstLine(err.Error()))
+	}
+	return cfg, nil
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
+}
+
+// do sends a request and decodes a JSON answer into out (when not nil).
+// Error answers come back as the API's own message.
+func (c *apiClient) do(method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the agent's API at %s (is edgeflow running?): %v", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s %s: %s", method, path, e.Error)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("api", "", "the agent's API address (default: api.bind of the configuration)")
+	path := fs.String("config", "", "configuration file (default "+defaultConfigPath+" when it exists)")
+	asJSON := fs.Bool("json", false, "print the API's answer as it is")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c, err := newAPIClient(*addr, *path, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "edgeflow: %v\n", err)
+		return 1
+	}
+	var st api.Status
+	if err := c.do("GET", "/status", nil, &st); err != nil {
+		fmt.Fprintf(stderr, "edgeflow: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(st)
+		return 0
+	}
+	printStatus(stdout, st, time.Now())
+	return 0
+}
+
+// printStatus is the at-a-glance view: is each connection delivering, what
+// waits, which gateways and devices were heard and when.
+func printStatus(w io.Writer, st api.Status, now time.Time) {
+	fmt.Fprintf(w, "edgeflow %s, up %s, configuration %s\n", st.Version, st.Uptime, st.Config)
+	fmt.Fprintf(w, "buffer %s (persist %s), %s of %s\n\n", st.Buffer.Path, st.Buffer.Persist, config.ByteSize(st.Buffer.Size), config.ByteSize(st.Buffer.MaxSize))
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONNECTION\tSTATE\tBACKLOG\tOLDEST\tDEAD\tLAST DELIVERY\tLAST ERROR")
+	if len(st.Connections) == 0 {
+		fmt.Fprintln(tw, "(none: uplinks are delivered nowhere)\t\t\t\t\t\t")
+	}
+	for _, c := range st.Connections {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", c.Name, c.State, c.Backlog, dash(c.OldestAge), c.DeadLetters,
+			ago(c.LastDelivery, now), lastError(c.ConnectionState, now))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+
+	var src []string
+	for _, s := range st.Sources {
+		src = append(src, s.Type+" "+s.Addr)
+	}
+	if len(st.Gateways) == 0 {
+		fmt.Fprintf(w, "no packet forwarder heard yet (listening: %s)\n\n", strings.Join(src, ", "))
+	} else {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "GATEWAY\tLAST PUSH_DATA\tLAST PULL_DATA\tFROM\tPOSITION")
+		for _, g := range st.Gateways {
+			pos := "-"
+			if g.Position != nil {
+				pos = fmt.Sprintf("%.5f, %.5f", g.Position.Latitude, g.Position.Longitude)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.EUI, ago(g.LastPushData, now), ago(g.LastPullData, now), dash(g.PushAddr), pos)
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tNAME\tLAST UPLINK\tFCNT\tRSSI\tSNR")
+	if len(st.Devices) == 0 {
+		fmt.Fprintln(tw, "(no devices configured)\t\t\t\t\t")
+	}
+	for _, d := range st.Devices {
+		last := ago(d.LastUplink, now)
+		if !d.SessionKnown {
+			last = "not joined yet"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.DevEUI, dash(d.Name), last, optUint(d.FCnt), optFloat(d.RSSI), optFloat(d.SNR))
+	}
+	tw.Flush()
+}
+
+func lastError(c api.ConnectionState, now time.Time) string {
+	if c.LastError == "" {
+		return "-"
+	}
+	e := c.LastError
+	if len(e) > 60 {
+		e = e[:60] + "…"
+	}
+	return e + " (" + ago(c.LastErrorTime, now) + ")"
+}
+
+// ago says how long ago t was, in the coarsest unit that reads well.
+func ago(t *time.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(*t)
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h ago"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d ago"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func optUint(v *uint32) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatUint(uint64(*v), 10)
+}
+
+func optFloat(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
+}
