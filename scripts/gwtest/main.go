@@ -63,13 +63,17 @@ func push(args []string) error {
 		v := byte(*version)
 		pkt := []byte{v, byte(tok >> 8), byte(tok), 0x00, 0xAA, 0x55, 0x5A, 0x00, 0x00, 0x00, 0x01, 0x01}
 		pkt = append(pkt, `{"stat":{"time":"2026-01-01 00:00:00 GMT","rxnb":0,"rxok":0,"rxfw":0,"ackr":100.0,"dwnb":0,"txnb":0}}`...)
+		sent := time.Now()
 		if _, err := conn.Write(pkt); err != nil {
 			return err
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		_ = conn.SetReadDeadline(sent.Add(time.Second))
 		n, err := conn.Read(buf)
 		if err != nil {
-			continue // not up yet (ECONNREFUSED) or no answer: try again
+			// Not up yet (ECONNREFUSED comes back at once) or no answer:
+			// try again, once a second.
+			time.Sleep(time.Until(sent.Add(time.Second)))
+			continue
 		}
 		if want := []byte{v, byte(tok >> 8), byte(tok), 0x01}; !bytes.Equal(buf[:n], want) {
 			return fmt.Errorf("answer % x, want PUSH_ACK % x", buf[:n], want)
