@@ -6,7 +6,10 @@ require (
 	github.com/VictoriaMetrics/metrics v1.45.0 // indirect
 	github.com/brocaar/lorawan v0.0.0-20240507141140-a18a1037da07 // indirect
 	github.com/chirpstack/chirpstack/api/go/v4 v4.14.1 // indirect
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/chromedp/chromedp v0.23.0 // indirect
 	github.com/eclipse/paho.mqtt.golang v1.5.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/jacobsa/crypto v0.0.0-20190317225127-9f44e2d11115 // indirect
 	github.com/kardianos/service v1.3.0 // indirect
@@ -20,4 +23,5 @@ require (
 	golang.org/x/net v0.44.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
 	golang.org/x/sys v0.45.0 // indirect
+	google.golang.org/protobuf v1.33.0 // indirect
 )

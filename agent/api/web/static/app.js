@@ -25,13 +25,17 @@
       else if (k === 'class') el.className = v;
       else el.setAttribute(k, v === true ? '' : v);
     }
-    for (const k of kids.flat()) {
-      if (k === undefined || k === null || k === false) continue;
-      el.append(k instanceof Node ? k : document.createTextNode(String(k)));
-    }
+    return fill(el, kids, true);
+  }
+  // fill sets (or, with add, appends) an element's children: nested lists
+  // are flattened, null and false skipped, anything else becomes text.
+  function fill(el, kids, add) {
+    const nodes = [kids].flat(Infinity).filter((k) => k !== undefined && k !== null && k !== false)
+      .map((k) => (k instanceof Node ? k : document.createTextNode(String(k))));
+    if (add) el.append(...nodes); else el.replaceChildren(...nodes);
     return el;
   }
-  const render = (...kids) => { view.replaceChildren(...kids); };
+  const render = (...kids) => fill(view, kids);
 
   // ---- API ----------------------------------------------------------------
   class APIError extends Error {
@@ -119,7 +123,7 @@
     }
     if (!problems.length && fallback) general.push(fallback);
     const box = $('.form-error', form);
-    if (box) box.replaceChildren(...general.map((m) => h('div', {}, m)));
+    if (box) fill(box, [...general.map((m) => h('div', {}, m))]);
   }
 
   // ---- routing --------------------------------------------------------------
@@ -183,13 +187,13 @@
     render(h('h1', {}, 'Connections', h('span', { class: 'spacer' }), h('a', { class: 'button', href: '#/create' }, 'Create')), body);
     every(g, async () => {
       let list;
-      try { list = await get('/connections'); } catch (e) { if (current(g)) body.replaceChildren(h('p', { class: 'err' }, e.message)); return; }
+      try { list = await get('/connections'); } catch (e) { if (current(g)) fill(body, [h('p', { class: 'err' }, e.message)]); return; }
       if (!current(g)) return;
       if (!list || !list.length) {
-        body.replaceChildren(h('div', { class: 'card empty' }, 'No connection yet: uplinks go nowhere. ', h('a', { href: '#/create' }, 'Create one')));
+        fill(body, [h('div', { class: 'card empty' }, 'No connection yet: uplinks go nowhere. ', h('a', { href: '#/create' }, 'Create one'))]);
         return;
       }
-      body.replaceChildren(h('div', { class: 'scroll' }, h('table', { id: 'connections' },
+      fill(body, [h('div', { class: 'scroll' }, h('table', { id: 'connections' },
         h('thead', {}, h('tr', {}, ['Name', 'Type', 'State', 'Last delivery', 'Last error', 'Backlog', ''].map((t) => h('th', {}, t)))),
         h('tbody', {}, list.map((c) => h('tr', { 'data-id': c.id },
           h('td', {}, h('a', { href: '#/connections/' + encodeURIComponent(c.id) }, c.name || c.id)),
@@ -198,7 +202,7 @@
           h('td', {}, ago(c.lastDelivery)),
           h('td', { class: 'wrap err' }, c.lastError || ''),
           h('td', {}, c.backlog == null ? '' : String(c.backlog)),
-          h('td', {}, activeButton(c, () => route()), ' ', deleteButton(c))))))));
+          h('td', {}, activeButton(c, () => route()), ' ', deleteButton(c)))))))]);
     });
   }
 
@@ -243,14 +247,14 @@
     every(g, async () => {
       let c;
       try { c = await get('/connections/' + encodeURIComponent(id)); } catch (e) {
-        if (current(g)) status.replaceChildren(h('p', { class: 'err' }, e.status === 404 ? 'No such connection.' : e.message));
+        if (current(g)) fill(status, [h('p', { class: 'err' }, e.status === 404 ? 'No such connection.' : e.message)]);
         return;
       }
       if (!current(g)) return;
-      head.replaceChildren(c.name || c.id, badge(stateOf(c)), h('span', { class: 'spacer' }),
-        activeButton(c, () => route()), deleteButton(c));
+      fill(head, [c.name || c.id, badge(stateOf(c)), h('span', { class: 'spacer' }),
+        activeButton(c, () => route()), deleteButton(c)]);
       const cfg = c.configuration || {};
-      status.replaceChildren(h('dl', { class: 'kv' },
+      fill(status, [h('dl', { class: 'kv' },
         h('dt', {}, 'Type'), h('dd', {}, typeOf(c), h('span', { class: 'muted mono' }, ' ' + (c.connectorId || ''))),
         h('dt', {}, 'Destination'), h('dd', { class: 'mono' }, cfg.destinationURL || (c.brand === 'CAYENNE' ? CAYENNE_URL : '—')),
         h('dt', {}, 'State'), h('dd', {}, badge(stateOf(c))),
@@ -258,10 +262,10 @@
         h('dt', {}, 'Last delivery'), h('dd', {}, ago(c.lastDelivery)),
         h('dt', {}, 'Last error'), h('dd', { class: 'err' }, c.lastError || h('span', { class: 'muted' }, 'none')),
         h('dt', {}, 'Backlog'), h('dd', {}, c.backlog == null ? '—' : String(c.backlog)),
-        h('dt', {}, 'ID'), h('dd', { class: 'mono' }, c.id)));
+        h('dt', {}, 'ID'), h('dd', { class: 'mono' }, c.id))]);
       // The parameters are drawn once, and again only after an edit, so a
       // refresh never throws away what someone is typing.
-      if (!shown) { shown = true; params.replaceChildren(paramTable(c, () => { shown = false; route(); })); }
+      if (!shown) { shown = true; fill(params, [paramTable(c, () => { shown = false; route(); })]); }
     });
   }
 
@@ -291,7 +295,7 @@
       const show = () => {
         let txt = v === undefined ? '' : Array.isArray(v) ? JSON.stringify(v) : String(masked(key, v));
         if (v === undefined && key === 'destinationURL' && c.brand === 'CAYENNE') txt = CAYENNE_URL + ' (fixed for Cayenne)';
-        cell.replaceChildren(txt === '' ? h('span', { class: 'muted' }, 'not set') : txt);
+        fill(cell, [txt === '' ? h('span', { class: 'muted' }, 'not set') : txt]);
         if (!Array.isArray(v)) cell.append(' ', h('button', { type: 'button', class: 'link', 'data-edit': path, onclick: edit }, 'Edit'));
       };
       const edit = () => {
@@ -310,7 +314,7 @@
           } catch (e) { showProblems(form, e.problems, e.message); fail(e); }
         } }, input, h('button', { type: 'submit' }, 'Confirm'), h('button', { type: 'button', class: 'secondary', onclick: show }, 'Cancel'),
         h('div', { class: 'form-error' }));
-        cell.replaceChildren(form);
+        fill(cell, [form]);
         input.focus();
       };
       show();
@@ -346,11 +350,11 @@
       let have = [HTTP];
       try { const s = await get('/status'); if (s && Array.isArray(s.connectors)) have = s.connectors.map((x) => x.id || x); } catch (e) { /* keep the default */ }
       if (!current(g)) return;
-      cards.replaceChildren(...Object.entries(TYPES).map(([k, t]) => {
+      fill(cards, [...Object.entries(TYPES).map(([k, t]) => {
         const ok = have.includes(t.connector || HTTP);
         return h('button', { type: 'button', class: 'type', 'data-type': k, disabled: !ok, onclick: () => { location.hash = '#/create/' + k; } },
           h('strong', {}, t.title), h('span', {}, ok ? t.text : 'Not available in this agent yet.'));
-      }));
+      })]);
       return;
     }
     const field = (id, path, label, opts) => {
@@ -422,16 +426,16 @@
     render(h('h1', {}, 'Devices', h('span', { class: 'spacer' }), h('a', { class: 'button secondary', href: '#/live' }, 'Live uplinks')), body);
     every(g, async () => {
       let list;
-      try { list = await get('/devices'); } catch (e) { if (current(g)) body.replaceChildren(h('p', { class: 'err' }, e.message)); return; }
+      try { list = await get('/devices'); } catch (e) { if (current(g)) fill(body, [h('p', { class: 'err' }, e.message)]); return; }
       if (!current(g)) return;
-      if (!list || !list.length) { body.replaceChildren(h('div', { class: 'card empty' }, 'No device in the configuration.')); return; }
-      body.replaceChildren(h('div', { class: 'scroll' }, h('table', { id: 'devices' },
+      if (!list || !list.length) { fill(body, [h('div', { class: 'card empty' }, 'No device in the configuration.')]); return; }
+      fill(body, [h('div', { class: 'scroll' }, h('table', { id: 'devices' },
         h('thead', {}, h('tr', {}, ['DevEUI', 'DevAddr', 'Name', 'Session', 'Last uplink', 'FCnt', 'RSSI / SNR'].map((t) => h('th', {}, t)))),
         h('tbody', {}, list.map((d) => h('tr', { 'data-deveui': d.devEUI },
           h('td', { class: 'mono' }, d.devEUI), h('td', { class: 'mono' }, d.devAddr || '—'), h('td', {}, d.name || ''),
           h('td', {}, d.sessionKnown ? h('span', { class: 'badge green' }, 'known')
             : h('span', { class: 'badge grey', title: 'no session yet: waiting for a join' }, 'unknown'), ' ', h('span', { class: 'muted' }, d.activation || '')),
-          h('td', {}, ago(d.lastUplink)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr))))))));
+          h('td', {}, ago(d.lastUplink)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr)))))))]);
     });
   }
   const num = (n) => (n === undefined || n === null ? '—' : String(n));
@@ -499,13 +503,13 @@
     if (!tbody) return;
     st.textContent = live.state;
     st.className = 'badge ' + (live.state === 'connected' ? 'green' : 'orange');
-    tbody.replaceChildren(...live.rows.map(({ up, deliveries }) => h('tr', { class: 'live-row', 'data-deveui': up.devEUI, 'data-fcnt': up.fCnt },
+    fill(tbody, [...live.rows.map(({ up, deliveries }) => h('tr', { class: 'live-row', 'data-deveui': up.devEUI, 'data-fcnt': up.fCnt },
       h('td', {}, ago(up.time)), h('td', { class: 'mono' }, up.devEUI), h('td', {}, num(up.fCnt)), h('td', {}, num(up.fPort)),
       h('td', {}, radio(up.rssi, up.snr)), h('td', { class: 'mono wrap' }, up.payloadHex || ''), h('td', { class: 'mono' }, up.gateway || ''),
       h('td', {}, h('div', { class: 'deliveries' }, deliveries.length ? deliveries.map((d) => h('span', {
         class: 'badge ' + (d.ok ? (d.late ? 'orange' : 'green') : 'red'), 'data-delivery': d.ok ? 'ok' : 'failed',
         title: d.ok ? (d.late ? 'delivered late, from the backlog' : 'delivered') : d.error || 'failed',
-      }, (d.connection || d.connectionId) + (d.ok ? (d.late ? ' ✓ late' : ' ✓') : ' ✗'))) : h('span', { class: 'muted' }, 'waiting'))))));
+      }, (d.connection || d.connectionId) + (d.ok ? (d.late ? ' ✓ late' : ' ✓') : ' ✗'))) : h('span', { class: 'muted' }, 'waiting')))))]);
   }
   function livePage() {
     render(h('h1', {}, 'Live uplinks', h('span', { class: 'badge orange', id: 'live-state' }, live.state)),
@@ -528,10 +532,10 @@
     render(h('h1', {}, 'Gateway'), body);
     every(g, async () => {
       let s;
-      try { s = await get('/status'); } catch (e) { if (current(g)) body.replaceChildren(h('p', { class: 'err' }, e.message)); return; }
+      try { s = await get('/status'); } catch (e) { if (current(g)) fill(body, [h('p', { class: 'err' }, e.message)]); return; }
       if (!current(g)) return;
       const conns = s.connections || [];
-      body.replaceChildren(
+      fill(body, [
         h('div', { class: 'card', id: 'agent' },
           h('span', { class: 'stat' }, 'Version', h('b', {}, s.version || '—')),
           h('span', { class: 'stat' }, 'Uptime', h('b', {}, s.uptime || '—')),
@@ -542,7 +546,7 @@
         conns.length ? [h('h2', {}, 'Connections'), h('div', { class: 'scroll' }, h('table', {},
           h('thead', {}, h('tr', {}, ['Name', 'State', 'Last delivery', 'Backlog'].map((t) => h('th', {}, t)))),
           h('tbody', {}, conns.map((c) => h('tr', {}, h('td', {}, h('a', { href: '#/connections/' + encodeURIComponent(c.id) }, c.name || c.id)),
-            h('td', {}, badge(c.state)), h('td', {}, ago(c.lastDelivery)), h('td', {}, num(c.backlog)))))))] : null);
+            h('td', {}, badge(c.state)), h('td', {}, ago(c.lastDelivery)), h('td', {}, num(c.backlog)))))))] : null]);
     });
   }
   const title = (k) => k.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());

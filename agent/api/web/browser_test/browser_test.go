@@ -1,0 +1,172 @@
+// Package browser drives the agent's web page in a real browser
+// (headless Chromium through chromedp): what a technician does on site,
+// from creating a Cayenne connection to watching uplinks arrive. It skips
+// when chromium is not installed; scripts/ci-browser.sh installs it.
+//
+// EDGEFLOW_SCREENSHOTS=DIR keeps a screenshot of each page in DIR
+// (docs/screenshots is where the documentation looks for them).
+package browser
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string // the page's origin
+	shots string
+	mu    sync.Mutex
+	hosts map[string]bool // every host the page sent a request to
+	errs  []string        // exceptions and console errors
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed (scripts/ci-browser.sh installs it)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	b := &browser{t: t, ctx: ctx, base: base, hosts: map[string]bool{}, shots: os.Getenv("EDGEFLOW_SCREENSHOTS")}
+	if b.shots == "" {
+		b.shots = t.TempDir()
+	}
+	err = chromedp.Listen(ctx, func(ev any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if u, err := url.Parse(ev.Request.URL); err == nil && u.Scheme != "data" {
+				b.hosts[u.Host] = true
+			}
+		case *runtime.EventExceptionThrown:
+			msg := ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				msg += " " + ev.ExceptionDetails.Exception.Description
+			}
+			b.errs = append(b.errs, "exception: "+msg)
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				b.errs = append(b.errs, "console.error")
+			}
+		case *log.EventEntryAdded:
+			// A 401 is how the API asks for the token: expected on the login page.
+			if ev.Entry.Level == log.EntryLevelError && !strings.Contains(ev.Entry.Text, "401") {
+				b.errs = append(b.errs, ev.Entry.Text)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// wait polls a JavaScript predicate until it holds.
+func (b *browser) wait(what, js string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		// Say what the page shows instead: that is what a failure is about.
+		shown, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`location.hash + " | " + document.querySelector('#view').textContent`))
+		b.t.Fatalf("waiting for %s (%s): %v\npage: %s", what, js, err, shown)
+	}
+}
+
+func evalJS[T any](b *browser, js string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		b.t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+func (b *browser) show(hash string) {
+	b.t.Helper()
+	b.do("go to "+hash, chromedp.Evaluate[chromedp.Void](fmt.Sprintf("location.hash = %q", hash)))
+}
+
+func (b *browser) click(css string) {
+	b.t.Helper()
+	b.do("click "+css, chromedp.Click(chromedp.CSS(css)))
+}
+
+// confirm answers the page's confirmation dialog with its Confirm button.
+func (b *browser) confirm() {
+	b.t.Helper()
+	b.wait("the confirmation dialog", `document.querySelector('#confirm').open`)
+	b.click("#confirm-ok")
+}
+
+// toast waits for a notification that says want.
+func (b *browser) toast(want string) {
+	b.t.Helper()
+	b.wait("a notification saying "+want, fmt.Sprintf(`[...document.querySelectorAll('.toast')].some(t => t.textContent.includes(%q))`, want))
+}
+
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// check fails on any request to another host than the page's own, and on
+// any script error, both of which a technician's browser would hide.
+func (b *browser) check() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	own, _ := url.Parse(b.base)
+	for h := range b.hosts {
+		if h != own.Host {
+			b.t.Errorf("the page sent a request to %s; it must only talk to %s", h, own.Host)
+		}
+	}
+	for _, e := range b.errs {
+		b.t.Errorf("the page reported an error: %s", e)
+	}
+}
+
+// refusedURL is an http URL nothing listens on: a connection that fails.
+func refusedURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + ln.Addr().String() + "/uplink"
+	ln.Close()
+	return u
+}

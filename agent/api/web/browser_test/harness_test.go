@@ -1,0 +1,295 @@
+package browser
+
+// The parts of the browser test that are not the browser: the agent as a
+// subprocess, a packet forwarder that sends real LoRaWAN frames, a Cayenne
+// stand-in, and the server the browser talks to. The frame and datagram
+// builders follow cmd/edgeflow/e2e_helpers_test.go, which is another
+// package's test code and cannot be imported.
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/brocaar/lorawan"
+
+	"edgeflow/agent/api/web"
+)
+
+// buildAgent builds cmd/edgeflow into dir, as a gateway would run it.
+func buildAgent(t *testing.T, dir string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	bin := filepath.Join(dir, "edgeflow")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/edgeflow")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building edgeflow: %v\n%s", err, b)
+	}
+	return bin
+}
+
+// agent is a running edgeflow.
+type agent struct {
+	udp, api string
+	mu       sync.Mutex
+	log      strings.Builder
+}
+
+var (
+	udpRe = regexp.MustCompile(`msg="edgeflow started".* udp=(\S+)`)
+	apiRe = regexp.MustCompile(`msg="edgeflow started".* api=(\S+)`)
+)
+
+func startAgent(t *testing.T, bin, cfg string) *agent {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "edgeflow.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(cfg, "$DIR", dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &agent{}
+	cmd := exec.Command(bin, "run", "--config", path)
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan [2]string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			a.mu.Lock()
+			a.log.WriteString(line + "\n")
+			a.mu.Unlock()
+			if m := udpRe.FindStringSubmatch(line); m != nil {
+				api := ""
+				if m := apiRe.FindStringSubmatch(line); m != nil {
+					api = m[1]
+				}
+				started <- [2]string{m[1], api}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			a.mu.Lock()
+			t.Logf("agent log:\n%s", a.log.String())
+			a.mu.Unlock()
+		}
+	})
+	select {
+	case s := <-started:
+		a.udp, a.api = s[0], s[1]
+	case <-time.After(20 * time.Second):
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		t.Fatalf("the agent did not start:\n%s", a.log.String())
+	}
+	if a.api == "" || a.api == "off" {
+		t.Fatal("the agent did not say where its API listens")
+	}
+	return a
+}
+
+// front is the address the browser opens. When the agent serves the page
+// itself (web.Handler mounted at "/"), that is the agent. Otherwise it is a
+// small server that serves web.Handler and passes the API's paths to the
+// agent, so the page still talks to the real API.
+func front(t *testing.T, apiAddr string) string {
+	t.Helper()
+	base := "http://" + apiAddr
+	res, err := http.Get(base + "/")
+	if err == nil {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == 200 && strings.Contains(string(b), "app.js?v=") {
+			t.Logf("the agent serves the page itself at %s", base)
+			return base
+		}
+	}
+	target, _ := url.Parse(base)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.FlushInterval = -1 // server-sent events go through as they come
+	page := web.Handler()
+	mux := http.NewServeMux()
+	for _, p := range []string{"/connections", "/connections/", "/status", "/devices", "/events", "/metrics", "/healthz"} {
+		mux.Handle(p, proxy)
+	}
+	mux.Handle("/", page)
+	// Bind where the agent binds, so a non-loopback test stays one.
+	host, _, _ := net.SplitHostPort(apiAddr)
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Logf("the agent does not serve the page yet: web.Handler at %s, API proxied to %s", srv.URL, base)
+	return srv.URL
+}
+
+// endpoint is the Cayenne stand-in: it records each DevEUI_uplink.
+type endpoint struct {
+	*httptest.Server
+	mu   sync.Mutex
+	docs []map[string]any
+}
+
+func newEndpoint(t *testing.T) *endpoint {
+	e := &endpoint{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var doc struct {
+			U map[string]any `json:"DevEUI_uplink"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&doc); err != nil || doc.U == nil {
+			t.Errorf("the endpoint got something else than a DevEUI_uplink: %v", err)
+		}
+		e.mu.Lock()
+		e.docs = append(e.docs, doc.U)
+		e.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+func (e *endpoint) received() []map[string]any {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]map[string]any(nil), e.docs...)
+}
+
+// device is an ABP device that builds real frames.
+type device struct {
+	devEUI           lorawan.EUI64
+	devAddr          lorawan.DevAddr
+	nwkSKey, appSKey lorawan.AES128Key
+	name             string
+}
+
+func newDevice(n byte, name string) device {
+	d := device{devEUI: lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0, 0, n}, devAddr: lorawan.DevAddr{0x26, 0x0b, 0, n}, name: name}
+	for i := range d.nwkSKey {
+		d.nwkSKey[i] = byte(i) + n
+		d.appSKey[i] = byte(0xa0+i) ^ n
+	}
+	return d
+}
+
+func (d device) yaml() string {
+	return "  - devEUI: \"" + strings.ToUpper(d.devEUI.String()) + "\"\n    devAddr: \"" + strings.ToUpper(d.devAddr.String()) +
+		"\"\n    name: \"" + d.name + "\"\n    nwkSKey: \"" + d.nwkSKey.String() + "\"\n    appSKey: \"" + d.appSKey.String() + "\"\n"
+}
+
+func (d device) frame(t *testing.T, fcnt uint32, fport uint8, payload []byte) []byte {
+	t.Helper()
+	p := lorawan.PHYPayload{
+		MHDR: lorawan.MHDR{MType: lorawan.UnconfirmedDataUp, Major: lorawan.LoRaWANR1},
+		MACPayload: &lorawan.MACPayload{
+			FHDR:       lorawan.FHDR{DevAddr: d.devAddr, FCnt: fcnt},
+			FPort:      &fport,
+			FRMPayload: []lorawan.Payload{&lorawan.DataPayload{Bytes: payload}},
+		},
+	}
+	if err := p.EncryptFRMPayload(d.appSKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetUplinkDataMIC(lorawan.LoRaWAN1_0, 0, 0, 0, d.nwkSKey, d.nwkSKey); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var gatewayEUI = [8]byte{0xaa, 0x55, 0x5a, 0, 0, 0, 0x01, 0x01}
+
+// push sends one PUSH_DATA (GWMP v2) with the frames and waits for its PUSH_ACK.
+func push(t *testing.T, udpAddr string, token uint16, rssi, snr float64, frames ...[]byte) {
+	t.Helper()
+	var rxpk []map[string]any
+	for _, f := range frames {
+		rxpk = append(rxpk, map[string]any{"tmst": 123456, "chan": 2, "rfch": 0, "freq": 868.5, "stat": 1, "modu": "LORA",
+			"datr": "SF7BW125", "codr": "4/5", "rssi": rssi, "lsnr": snr, "size": len(f), "data": base64.StdEncoding.EncodeToString(f)})
+	}
+	body, _ := json.Marshal(map[string]any{"rxpk": rxpk})
+	dgram := []byte{2, 0, 0, 0}
+	binary.BigEndian.PutUint16(dgram[1:3], token)
+	dgram = append(append(dgram, gatewayEUI[:]...), body...)
+	c, err := net.Dial("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(dgram); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	ack := make([]byte, 16)
+	n, err := c.Read(ack)
+	if err != nil || n != 4 || ack[3] != 0x01 {
+		t.Fatalf("no PUSH_ACK: % x %v", ack[:n], err)
+	}
+}
+
+// apiGet reads the API as the command line does.
+func apiGet(t *testing.T, apiAddr, path, token string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+apiAddr+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lanAddr is a non-loopback IPv4 address of this machine, "" when none.
+func lanAddr() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
