@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -88,6 +89,42 @@ func FuzzHandleDatagram(f *testing.F) {
 		}
 		if len(srv.Gateways()) > srv.cfg.MaxGateways {
 			t.Fatalf("%d gateways", len(srv.Gateways()))
+		}
+	})
+}
+
+// FuzzUpstreamReply feeds arbitrary datagrams to the relay as if from an
+// upstream network server: acks are counted, PULL_RESPs go to the gateway
+// (here the discard port) and their token is remembered, anything else is
+// dropped; nothing panics. Seeds: testdata/fuzz/FuzzUpstreamReply.
+func FuzzUpstreamReply(f *testing.F) {
+	set := metrics.NewSet()
+	var hooked atomic.Int64
+	upstreamAddr := netip.MustParseAddrPort("127.0.0.1:9")
+	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0", Upstreams: []string{upstreamAddr.String()},
+		OnDownlink: func(lorawan.EUI64, gwmp.TXPK) { hooked.Add(1) }},
+		HandlerFunc(func(context.Context, []Frame) error { return nil }), nil, set)
+	if err := srv.Start(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(srv.Stop)
+	eui := lorawan.EUI64{1, 2, 3, 4, 5, 6, 7, 8}
+	// The gateway's PULL_DATA, "from" the discard port: downlinks go there.
+	srv.handleDatagram(context.Background(), pkt(2, "0000", 2, eui.String(), ""), upstreamAddr)
+	u := (*srv.relay.ups.Load())[0]
+	u.mu.Lock()
+	u.addr = upstreamAddr // what the resolver finds too
+	u.mu.Unlock()
+	l := &upLink{eui: eui}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l.hasToken = false
+		u.handleReply(l, b, upstreamAddr)
+		h, err := gwmp.ParseHeader(b)
+		if (err == nil && h.Type == gwmp.PullResp) != l.hasToken {
+			t.Fatalf("token remembered %v for %q", l.hasToken, b)
+		}
+		if l.hasToken && l.token != h.Token {
+			t.Fatalf("token %x, want %x", l.token, h.Token)
 		}
 	})
 }

@@ -40,6 +40,15 @@ import (
 // name, so that DNS on a gateway without backhaul can hang without delaying
 // a PUSH_ACK.
 
+// Metrics (counters):
+//
+//	edgeflow_relay_sent_total                 datagrams sent to upstreams (one per upstream)
+//	edgeflow_relay_acks_received_total        PUSH_ACK/PULL_ACK from upstreams
+//	edgeflow_relay_downlinks_total            PULL_RESP passed to gateways
+//	edgeflow_relay_tx_acks_total              TX_ACK passed to the upstream that asked
+//	edgeflow_relay_resolutions_total{result}  ok, error
+//	edgeflow_relay_dropped_total{reason}      relayDropReasons
+
 // Relay tuning. Not configurable: they follow from the protocol, not the site.
 const (
 	relayQueueLen = 64 // datagrams queued per upstream before dropping

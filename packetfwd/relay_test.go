@@ -365,3 +365,27 @@ func TestRelaySetUpstreams(t *testing.T) {
 		t.Fatalf("upstreams %+v", st)
 	}
 }
+
+func TestRelaySocketsBoundedAndExpire(t *testing.T) {
+	ns := newFakeNS(t)
+	h := newHarness(t, UDPConfig{Upstreams: []string{ns.addr()}}, nil)
+	waitResolved(t, h.srv)
+	// Spoofed EUIs open sockets up to the bound, then replace the least
+	// recently used.
+	for i := range relayMaxLinks + 4 {
+		b := mustHex("02000002aa555a0000000000")
+		b[11] = byte(i)
+		h.send(h.pull, b)
+		h.expect(h.pull, mustHex("02000004"))
+		ns.expect(b)
+	}
+	if n := h.srv.Upstreams()[0].Gateways; n != relayMaxLinks {
+		t.Fatalf("%d sockets, want %d", n, relayMaxLinks)
+	}
+	h.clock.Add(relayLinkIdle)
+	u := (*h.srv.relay.ups.Load())[0]
+	u.expireLinks() // what the sender does every minute
+	if n := h.srv.Upstreams()[0].Gateways; n != 0 {
+		t.Fatalf("%d sockets after %v idle", n, relayLinkIdle)
+	}
+}
