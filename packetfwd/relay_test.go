@@ -178,6 +178,11 @@ func TestRelayTwoUpstreams(t *testing.T) {
 	b.expect(pull2)
 
 	h.sync()
+	// sync's PULL_DATA is relayed after all the above: once the upstreams
+	// have it, the counters of what came before are final.
+	a.expect(mustHex("02fffe02ffffffffffffffff"))
+	b.expect(mustHex("02fffe02ffffffffffffffff"))
+	waitFor(t, "downlink counted", func() bool { return h.counter(`edgeflow_relay_downlinks_total`) == 1 })
 	for name, want := range map[string]uint64{
 		`edgeflow_relay_dropped_total{reason="tx_ack_unmatched"}`: 1,
 		`edgeflow_relay_downlinks_total`:                          1,
@@ -279,6 +284,8 @@ func TestRelayReresolvesSilentUpstream(t *testing.T) {
 		h.expect(h.pull, append(b[:3:3], 4))
 		ns.expect(b)
 	}
+	// The sender counts a datagram just after sending it.
+	waitFor(t, "datagrams counted", func() bool { return h.srv.Upstreams()[0].Sent == relayUnanswered })
 	if st := h.srv.Upstreams()[0]; st.State != "up" {
 		t.Fatalf("state %q before the timeout", st.State)
 	}
