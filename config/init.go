@@ -139,7 +139,9 @@ func InitText() string {
 		"#     appKey: \"000102030405060708090A0B0C0D0E0F\"",
 		"#     name: \"cold room\"",
 		"",
-		"# A CSV file of further devices (a later version reads it). Default: none.",
+		"# A CSV file of further devices, re-read when it changes: a header row naming the columns",
+		"# (devEUI,activation,devAddr,nwkSKey,appSKey,joinEUI,appKey,name,relaxFCnt), or ThingPark's",
+		"# device import file (its CREATE_OTAA rows). A relative path follows this file. Default: none.",
 		"# devicesFile: \"/etc/edgeflow/devices.csv\"",
 	)
 	return b.String()

@@ -43,6 +43,12 @@ func Load(path string) (*Config, []Warning, error) {
 	if c.PacketForwarder.MQTT != nil {
 		c.PacketForwarder.MQTT.CAFile = relTo(dir, c.PacketForwarder.MQTT.CAFile)
 	}
+	// The devices file is part of the configuration: read with it, so a
+	// reload re-reads it and a bad line refuses the whole, as a bad YAML
+	// line does.
+	if err := c.addDevicesFile(); err != nil {
+		return nil, warns, err
+	}
 	return c, warns, nil
 }
 

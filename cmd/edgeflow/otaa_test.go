@@ -343,3 +343,60 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentDevicesFileReload: devices listed in devicesFile are decoded,
+// and a line added to the file while the agent runs takes effect without a
+// restart; a broken file is refused with its line and the running devices
+// stay.
+func TestAgentDevicesFileReload(t *testing.T) {
+	d1, d2 := newDevice(21), newDevice(22)
+	ep := newEndpoint(t)
+	dir := t.TempDir()
+	csvLine := func(d device) string {
+		return fmt.Sprintf("%s,ABP,%s,%s,%s,,,,\n", d.devEUI, d.devAddr, d.nwkSKey, d.appSKey)
+	}
+	header := "devEUI,activation,devAddr,nwkSKey,appSKey,joinEUI,appKey,name,relaxFCnt\n"
+	csvPath := filepath.Join(dir, "devices.csv")
+	if err := os.WriteFile(csvPath, []byte(header+csvLine(d1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.ReplaceAll(configText(ep.URL, "on-outage"), "$DIR", dir) + "devicesFile: devices.csv\n"
+	cfgPath := filepath.Join(dir, "edgeflow.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag := startAgentFile(t, cfgPath)
+	fw := newForwarder(t, ag.udpAddr)
+	fw.push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
+	fw.push(2, newRxpk(d2.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{2}), -60, 9, "")) // not listed yet
+	ep.waitFor(t, 1, 10*time.Second)
+
+	waitLog := func(substr string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for strings.Count(ag.logText(), substr) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log:\n%s", substr, ag.logText())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	bad := header + csvLine(d1) + csvLine(d2) + "70B3D57ED00000FF,ABP,260B00FF,00112233,,,,,\n"
+	if err := os.WriteFile(csvPath, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("keeping the running one", 1)
+	if !strings.Contains(ag.logText(), csvPath+":4: nwkSKey: nwkSKey must be 32 hex digits") {
+		t.Fatalf("the broken line is not named:\n%s", ag.logText())
+	}
+	if err := os.WriteFile(csvPath, []byte(header+csvLine(d1)+csvLine(d2)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("configuration reloaded", 1)
+	fw.push(2, newRxpk(d2.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{3}), -60, 9, ""))
+	fw.push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{4}), -60, 9, ""))
+	docs := ep.waitFor(t, 3, 10*time.Second)
+	if docs[1]["DevEUI"] != strings.ToUpper(d2.devEUI.String()) || docs[1]["payload_hex"] != "03" || docs[2]["payload_hex"] != "04" {
+		t.Fatalf("after reload: %v", docs)
+	}
+}

@@ -37,7 +37,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if cfg.Path != "" {
-		go watchConfig(ctx, cfg.Path, a, log, stderr)
+		go watchConfig(ctx, cfg.Path, cfg.DevicesFile, a, log, stderr)
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error("agent stopped with an error", "err", err)
@@ -90,16 +90,18 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// watchConfig reloads the configuration on SIGHUP and when the file
-// changes (technicians edit it in place). An invalid file is reported with
-// every problem and the running configuration stays.
-func watchConfig(ctx context.Context, path string, a *agent.Agent, log *slog.Logger, stderr io.Writer) {
+// watchConfig reloads the configuration on SIGHUP and when the file, or
+// the devices file it names, changes (technicians edit them in place). An
+// invalid file is reported with every problem and the running
+// configuration stays.
+func watchConfig(ctx context.Context, path, devicesFile string, a *agent.Agent, log *slog.Logger, stderr io.Writer) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
-	last := fileStamp(path)
+	stamp := func() string { return fileStamp(path) + "|" + fileStamp(devicesFile) }
+	last := stamp()
 	for {
 		select {
 		case <-ctx.Done():
@@ -107,18 +109,22 @@ func watchConfig(ctx context.Context, path string, a *agent.Agent, log *slog.Log
 		case <-hup:
 			log.Info("reload requested", "signal", "SIGHUP", "config", path)
 		case <-tick.C:
-			st := fileStamp(path)
+			st := stamp()
 			if st == last {
 				continue
 			}
 			last = st
-			log.Info("configuration file changed; reloading", "config", path)
+			log.Info("configuration file changed; reloading", "config", path, "devices_file", devicesFile)
 		}
-		last = fileStamp(path)
+		last = stamp()
 		cfg, _ := loadConfig(path, stderr)
 		if cfg == nil {
 			log.Error("the configuration is not valid; keeping the running one", "config", path)
 			continue
+		}
+		if cfg.DevicesFile != devicesFile { // the file now names another
+			devicesFile = cfg.DevicesFile
+			last = stamp()
 		}
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := a.Reload(rctx, cfg); err != nil {
