@@ -93,6 +93,7 @@ type MQTTSource struct {
 	mu          sync.Mutex // guards everything below
 	client      mqtt.Client
 	ctx         context.Context
+	done        chan struct{} // closed by Close
 	connected   bool
 	closed      bool
 	lastConnect time.Time
@@ -137,6 +138,7 @@ func NewMQTTSource(cfg MQTTConfig, h Handler, logger *slog.Logger, set *metrics.
 		connects:   set.GetOrCreateCounter("edgeflow_mqtt_connects_total"),
 		lost:       set.GetOrCreateCounter("edgeflow_mqtt_connection_lost_total"),
 		dropped:    make(map[string]*metrics.Counter),
+		done:       make(chan struct{}),
 		lastLog:    make(map[string]time.Time),
 		suppressed: make(map[string]int),
 	}
@@ -203,8 +205,11 @@ func (s *MQTTSource) Start(ctx context.Context) error {
 	// wait for it, the bridge's broker may come up after the agent.
 	client.Connect()
 	go func() {
-		<-ctx.Done()
-		s.Close()
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.done:
+		}
 	}()
 	s.logger.Info("Connecting to MQTT broker", "server", s.cfg.Server, "topics", s.cfg.Topics)
 	return nil
@@ -218,6 +223,7 @@ func (s *MQTTSource) Close() {
 		return
 	}
 	s.closed = true
+	close(s.done)
 	client := s.client
 	s.connected = false
 	s.mu.Unlock()

@@ -2,6 +2,7 @@ package packetfwd
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -225,5 +226,50 @@ func TestMQTTSourceMosquitto(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no frame through mosquitto")
 		}
+	}
+}
+
+func TestMQTTHandleMessageSurvivesEverything(t *testing.T) {
+	logs := &syncBuffer{}
+	set := metrics.NewSet()
+	calls := 0
+	var got []Frame
+	src := NewMQTTSource(MQTTConfig{Server: "tcp://127.0.0.1:1", Now: func() time.Time { return recvTime }},
+		HandlerFunc(func(_ context.Context, f []Frame) error {
+			calls++
+			switch calls {
+			case 1:
+				panic("handler bug")
+			case 2:
+				return errors.New("buffer full")
+			}
+			got = append(got, f...)
+			return nil
+		}), newTestLogger(logs), set)
+	v4 := readSample(t, "v4-event-up.json")
+	for range 3 {
+		src.handleMessage("gateway/x/event/up", v4)
+	}
+	for range 50 {
+		src.handleMessage("gateway/x/event/up", []byte("{garbage"))
+	}
+	src.handleMessage("gateway/x/event/up", v4)
+	assertFrames(t, got, []Frame{sampleFrame(euiV4), sampleFrame(euiV4)})
+	for name, want := range map[string]uint64{
+		`edgeflow_mqtt_dropped_total{reason="panic"}`:         1,
+		`edgeflow_mqtt_dropped_total{reason="handler_error"}`: 1,
+		`edgeflow_mqtt_dropped_total{reason="bad_json"}`:      50,
+		`edgeflow_mqtt_messages_total`:                        54,
+	} {
+		if got := set.GetOrCreateCounter(name).Get(); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+	// The clock stands still: one line per reason.
+	if n := countLines(logs.String(), "reason=bad_json"); n != 1 {
+		t.Errorf("%d lines for bad_json:\n%s", n, logs.String())
+	}
+	if st := src.Status(); st.Messages != 54 || st.Dropped != 52 || !st.LastMessage.Equal(recvTime) || st.Connected {
+		t.Errorf("status %+v", st)
 	}
 }

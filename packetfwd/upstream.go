@@ -3,9 +3,9 @@ package packetfwd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -62,10 +62,9 @@ type upLink struct {
 
 func newUpstream(r *relay, name string) *upstream {
 	host, port, _ := net.SplitHostPort(name) // checked by checkUpstream
-	var p uint16
-	fmt.Sscan(port, &p)
+	p, _ := strconv.ParseUint(port, 10, 16)
 	return &upstream{
-		r: r, name: name, host: host, port: p,
+		r: r, name: name, host: host, port: uint16(p),
 		queue:      make(chan relayDatagram, relayQueueLen),
 		resolveNow: make(chan struct{}, 1),
 		done:       make(chan struct{}),
