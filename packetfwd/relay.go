@@ -155,8 +155,9 @@ func newRelay(srv *UDPServer, set *metrics.Set) *relay {
 	return r
 }
 
-// checkUpstream validates "host:port" without resolving it.
-func checkUpstream(s string) error {
+// CheckUpstream validates an upstream address, "host:port" with a numeric
+// port, without resolving it (for configuration checks).
+func CheckUpstream(s string) error {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return fmt.Errorf("packetfwd: upstream %q: %w", s, err)
@@ -174,7 +175,7 @@ func checkUpstream(s string) error {
 // network servers see no change; removed ones are closed.
 func (r *relay) set(addrs []string) error {
 	for _, a := range addrs {
-		if err := checkUpstream(a); err != nil {
+		if err := CheckUpstream(a); err != nil {
 			return err
 		}
 	}

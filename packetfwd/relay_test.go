@@ -396,3 +396,16 @@ func TestRelaySocketsBoundedAndExpire(t *testing.T) {
 		t.Fatalf("%d sockets after %v idle", n, relayLinkIdle)
 	}
 }
+
+func TestCheckUpstream(t *testing.T) {
+	for _, ok := range []string{"localhost:1700", "[::1]:1700", "10.0.0.1:1700", "eu1.cloud.thethings.network:1700"} {
+		if err := CheckUpstream(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "nope", ":1700", "host:0", "host:http", "host:70000", "::1:1700"} {
+		if err := CheckUpstream(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -61,7 +61,7 @@ type upLink struct {
 }
 
 func newUpstream(r *relay, name string) *upstream {
-	host, port, _ := net.SplitHostPort(name) // checked by checkUpstream
+	host, port, _ := net.SplitHostPort(name) // checked by CheckUpstream
 	p, _ := strconv.ParseUint(port, 10, 16)
 	return &upstream{
 		r: r, name: name, host: host, port: uint16(p),
