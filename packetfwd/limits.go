@@ -20,23 +20,29 @@ import (
 // RateLimit caps the datagrams of one source (IP and port, as TTS does:
 // the forwarder's two sockets are limited apart).
 type RateLimit struct {
-	// PerSecond is the sustained rate; DefaultRateLimit when zero,
-	// unlimited when negative.
+	// PerSecond is the sustained rate; DefaultRatePerSecond (with
+	// DefaultRateBurst) when zero, unlimited when negative.
 	PerSecond float64
 	// Burst is how many datagrams a quiet source may send at once;
 	// 2×PerSecond when zero.
 	Burst int
 }
 
-// DefaultRateLimit: the reference forwarder sends at most one PUSH_DATA per
-// fetch cycle (10 ms, carrying up to 255 rxpk on sx1302), i.e. 100/s on its
-// push socket at full load, plus a stat every 30 s; its pull socket sends a
-// PULL_DATA every 5–30 s and a TX_ACK per downlink, which duty cycle keeps
-// to a few per second. 200/s is twice the worst real load, and a burst of
-// 400 absorbs two seconds of backlog after a stall (a forwarder scheduled
-// out, a full send queue); a flood from one source is cut to a rate the
+// The default rate limit. The reference forwarder's upstream thread sends
+// one PUSH_DATA per fetch of the concentrator (all frames received since
+// the last fetch, up to 255 on sx1302) and sleeps 10 ms when a fetch finds
+// nothing, so its datagram rate is at most its frame rate. A saturated
+// 8-channel gateway hears a few tens of frames per second (ALOHA collapses
+// long before the radio's limit of roughly 8 channels × 1 frame per 30 ms
+// of SF7 airtime ≈ 270/s); add a stat every 30 s. Its pull socket sends a
+// PULL_DATA every 5–30 s and a TX_ACK per downlink. 200/s per socket is
+// thus a multiple of any real load, a burst of 400 absorbs two seconds of
+// backlog after a stall, and a flood from one source is cut to a rate the
 // agent handles without effort.
-var DefaultRateLimit = RateLimit{PerSecond: 200, Burst: 400}
+const (
+	DefaultRatePerSecond = 200
+	DefaultRateBurst     = 400
+)
 
 // maxRateSources bounds the rate limiter's table. Under a flood of spoofed
 // sources it is full of strangers; an entry is then evicted, as a new
@@ -68,7 +74,7 @@ func newSourcePolicy(cfg *UDPConfig, set *metrics.Set) *sourcePolicy {
 	}
 	rl := cfg.RateLimit
 	if rl.PerSecond == 0 {
-		rl = DefaultRateLimit
+		rl = RateLimit{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst}
 	}
 	if rl.PerSecond > 0 {
 		if rl.Burst <= 0 {

@@ -23,7 +23,7 @@ type MQTTConfig struct {
 	// Server is the broker: "tcp://127.0.0.1:1883", "ssl://host:8883",
 	// "ws://host:80/mqtt", "wss://…".
 	Server string
-	// Topics to subscribe to; DefaultMQTTTopics when empty. ChirpStack v4
+	// Topics to subscribe to; [DefaultMQTTTopic] when empty. ChirpStack v4
 	// setups prefix the region: "eu868/gateway/+/event/up".
 	Topics []string
 	// QoS of the subscriptions, 0 or 1; 0 when zero.
@@ -47,9 +47,9 @@ type MQTTConfig struct {
 	ConnectTimeout time.Duration
 }
 
-// DefaultMQTTTopics are the uplink events of every gateway, as the bridge
+// DefaultMQTTTopic is the uplink events of every gateway, as the bridge
 // publishes them by default.
-var DefaultMQTTTopics = []string{"gateway/+/event/up"}
+const DefaultMQTTTopic = "gateway/+/event/up"
 
 // MQTTStatus is the state of an MQTTSource.
 type MQTTStatus struct {
@@ -109,7 +109,7 @@ type MQTTSource struct {
 // (discard); set may be nil (a private set, for tests).
 func NewMQTTSource(cfg MQTTConfig, h Handler, logger *slog.Logger, set *metrics.Set) *MQTTSource {
 	if len(cfg.Topics) == 0 {
-		cfg.Topics = DefaultMQTTTopics
+		cfg.Topics = []string{DefaultMQTTTopic}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -54,8 +54,8 @@ type UDPConfig struct {
 	// GatewayEUIs, when not empty, are the only gateways accepted (and
 	// relayed).
 	GatewayEUIs []lorawan.EUI64
-	// RateLimit caps datagrams per source IP:port; DefaultRateLimit when
-	// zero.
+	// RateLimit caps datagrams per source IP:port; 200/s with a burst of
+	// 400 when zero (see DefaultRatePerSecond).
 	RateLimit RateLimit
 }
 
