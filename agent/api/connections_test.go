@@ -165,6 +165,9 @@ func TestConnectionsFollowTheAPI(t *testing.T) {
 	ep1.waitFCnts(t, 1, 2, 3, 4)
 
 	// A restart reads the changes back; comments and devices are intact.
+	// The stop waits until the agent knows FCnt 5 was accepted: a stop
+	// while the endpoint's answer is on its way re-sends it (at-least-once).
+	r.waitIdle("second", 2)
 	r.stop()
 	text := readFile(t, path)
 	for _, want := range []string{"# Gateway at the pumping station", "# the first endpoint; this comment too", "# devices of the station", strings.ToUpper(dev.devEUI.String()), "SECRET-HEADER", `"id":"second"`} {

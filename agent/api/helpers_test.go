@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/brocaar/lorawan"
 
 	"edgeflow/agent"
+	"edgeflow/agent/api"
 	"edgeflow/config"
 )
 
@@ -213,7 +215,11 @@ func startAgent(t testing.TB, path, text string) *running {
 
 func startConfig(t testing.TB, cfg *config.Config) *running {
 	t.Helper()
-	ag, err := agent.New(cfg, agent.Options{Version: "test"})
+	opts := agent.Options{Version: "test"}
+	if os.Getenv("EDGEFLOW_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ag, err := agent.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,4 +287,21 @@ func decode[T any](t testing.TB, s string) T {
 		t.Fatalf("%v: %s", err, s)
 	}
 	return v
+}
+
+// waitIdle waits until connection id reports n deliveries and no backlog.
+func (r *running) waitIdle(id string, n uint64) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := r.must("GET", "/connections/"+id, "", http.StatusOK)
+		c := decode[api.Connection](r.t, body)
+		if c.Delivered >= n && c.Backlog == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("connection %s did not settle: %s", id, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

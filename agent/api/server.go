@@ -10,7 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	// "edgeflow/agent/api/web"
+
+	"edgeflow/agent/api/web"
 )
 
 // Options configure the API server.
@@ -99,8 +100,10 @@ func (s *Server) Handler() http.Handler {
 	read("GET /connections/{id}/deadletters", s.handleDeadLetters)
 	write("POST /connections/{id}/deadletters/replay", s.handleReplay)
 
-	// The web page (agent/api/web) is served at "/" once it exists:
-	// read("GET /", web.Handler().ServeHTTP)
+	// The web page, at "/" and beside it. It holds no data and no secret,
+	// so it is served without the token even beyond loopback: the page asks
+	// for the token when the API answers 401.
+	mux.Handle("GET /", web.Handler())
 	return mux
 }
 
