@@ -38,6 +38,9 @@ type browser struct {
 
 func newBrowser(t *testing.T, base string) *browser {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("the browser test takes half a minute; not in -short")
+	}
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium is not installed (scripts/ci-browser.sh installs it)")
@@ -132,8 +135,13 @@ func (b *browser) toast(want string) {
 	b.wait("a notification saying "+want, fmt.Sprintf(`[...document.querySelectorAll('.toast')].some(t => t.textContent.includes(%q))`, want))
 }
 
-func (b *browser) screenshot(name string) {
+// screenshot saves the page; notifications of earlier steps are taken
+// away first unless toasts is set, so each picture shows its own page.
+func (b *browser) screenshot(name string, toasts bool) {
 	b.t.Helper()
+	if !toasts {
+		b.do("clear notifications", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.toast').forEach(t => t.remove())`))
+	}
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)

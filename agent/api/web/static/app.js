@@ -32,8 +32,19 @@
   function fill(el, kids, add) {
     const nodes = [kids].flat(Infinity).filter((k) => k !== undefined && k !== null && k !== false)
       .map((k) => (k instanceof Node ? k : document.createTextNode(String(k))));
-    if (add) el.append(...nodes); else el.replaceChildren(...nodes);
+    if (add) return el.append(...nodes), el;
+    el.replaceChildren(...nodes);
+    label(el.tagName === 'TBODY' ? el.parentNode : el);
     return el;
+  }
+  // label gives each table cell its column's name, so that on a phone a
+  // row can stack as a card with the names beside the values (app.css).
+  function label(root) {
+    for (const t of root.tagName === 'TABLE' ? [root] : root.querySelectorAll('table')) {
+      const cols = [...t.querySelectorAll(':scope > thead th')].map((th) => th.textContent);
+      t.classList.add('stack');
+      for (const tr of t.tBodies[0] ? t.tBodies[0].rows : []) [...tr.cells].forEach((td, i) => { td.dataset.label = cols[i] || ''; });
+    }
   }
   const render = (...kids) => fill(view, kids);
 
@@ -92,7 +103,7 @@
   function toast(msg, kind) {
     const t = h('div', { class: 'toast ' + (kind || '') }, msg);
     $('#toasts').append(t);
-    setTimeout(() => t.remove(), kind === 'error' ? 8000 : 4000);
+    setTimeout(() => t.remove(), kind ? 8000 : 4000);
   }
   function fail(e) {
     if (e.status !== 401) toast(e.message, 'error');
@@ -105,6 +116,14 @@
     dlg.returnValue = '';
     dlg.showModal();
     return new Promise((resolve) => dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true }));
+  }
+  // clearProblem takes a field's error away once the field is edited.
+  function clearProblem(ev) {
+    const input = ev.target;
+    if (!input.hasAttribute('aria-invalid')) return;
+    input.removeAttribute('aria-invalid');
+    const err = document.getElementById('err-' + input.id);
+    if (err) err.remove();
   }
   function showProblems(form, problems, fallback) {
     form.querySelectorAll('.field-error').forEach((e) => e.remove());
@@ -213,7 +232,18 @@
     for (const f of STATUS_FIELDS) delete c[f];
     c.configuration = c.configuration || {};
     change(c);
-    return (await api('PUT', '/connections/' + encodeURIComponent(id), c)).data;
+    const { data, res } = await api('PUT', '/connections/' + encodeURIComponent(id), c);
+    noteChange(res);
+    return data;
+  }
+  // noteChange tells what the API says beside an accepted change: warnings
+  // (a Cayenne connection pointed elsewhere), or that it is not on file.
+  function noteChange(res) {
+    const w = res.headers.get('X-Edgeflow-Warning');
+    if (w) toast('Accepted with a warning: ' + w, 'warn');
+    if (res.headers.get('X-Edgeflow-Saved') === 'memory') {
+      toast('Kept in memory only: the agent runs on built-in defaults, so this change lasts until it stops.', 'warn');
+    }
   }
   function activeButton(c, after) {
     const on = c.active !== false;
@@ -302,7 +332,7 @@
         const input = h('input', { id: 'edit-' + path.replace(/\W/g, '-'), 'data-path': path, type: SECRET.test(key) ? 'password' : 'text',
           'aria-label': path });
         input.value = v === undefined ? '' : String(v);
-        const form = h('form', { class: 'inline-edit', onsubmit: async (ev) => {
+        const form = h('form', { class: 'inline-edit', oninput: clearProblem, onsubmit: async (ev) => {
           ev.preventDefault();
           const raw = input.value.trim();
           if (path === 'name' && !raw) { showProblems(form, [{ path, message: 'A name is mandatory.' }]); return; }
@@ -375,7 +405,7 @@
       return;
     }
     parts.push(field('f-description', 'configuration.description', 'Description', {}));
-    const form = h('form', { class: 'card fields', id: 'create', novalidate: true, onsubmit: (ev) => { ev.preventDefault(); submit(form, type); } },
+    const form = h('form', { class: 'card fields', id: 'create', novalidate: true, oninput: clearProblem, onsubmit: (ev) => { ev.preventDefault(); submit(form, type); } },
       parts, h('div', { class: 'form-error' }),
       h('p', { class: 'hint' }, h('span', { class: 'req' }, '*'), ' mandatory'),
       h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '#/create' }, 'Back'), h('button', { type: 'submit' }, 'Create')));
@@ -412,6 +442,7 @@
       const loc = res.headers.get('Location') || '';
       const id = (data && data.id) || decodeURIComponent(loc.split('/').pop());
       toast(`Connection “${body.name}” created`);
+      noteChange(res);
       location.hash = '#/connections/' + encodeURIComponent(id);
     } catch (e) {
       btn.disabled = false;
@@ -568,8 +599,15 @@
     }
     return cell(v, k);
   }
+  function bytes(n) {
+    const u = ['B', 'KB', 'MB', 'GB'];
+    let i = 0;
+    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : String(n)) + ' ' + u[i];
+  }
   function cell(v, k) {
     if (SECRET.test(k || '') && v) return '*****';
+    if (typeof v === 'number' && /size|bytes/i.test(k || '')) return bytes(v);
     if (k === 'state' && typeof v === 'string') return badge(v);
     if (typeof v === 'string' && ISO.test(v)) return ago(v);
     if (v && typeof v === 'object') return Array.isArray(v) && typeof v[0] !== 'object' ? v.join(', ') : value(v, k);
@@ -584,7 +622,7 @@
     // Width through CSSOM: the CSP forbids style attributes.
     const bar = h('span');
     bar.style.width = Math.min(100, 100 * used / max) + '%';
-    return [h('div', { class: 'meter', title: Math.round(100 * used / max) + ' % used' }, bar), value(b)];
+    return [h('p', {}, `${bytes(used)} of ${bytes(max)} (${Math.round(100 * used / max)} %)`), h('div', { class: 'meter' }, bar), value(b)];
   }
 
   // ---- start ----------------------------------------------------------------------
