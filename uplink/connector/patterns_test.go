@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"edgeflow/config"
 	"edgeflow/uplink"
 )
 
@@ -42,5 +43,13 @@ func TestPatternErrorsKeepSecrets(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("error shows the value: %v", err)
 		}
+	}
+}
+
+// config checks patterns without importing this package; the two lists
+// must stay the same.
+func TestPatternFieldsMatchConfig(t *testing.T) {
+	if got, want := strings.Join(config.PatternFields(), ","), strings.Join(PatternFields(), ","); got != want {
+		t.Fatalf("config knows %s, the connector %s", got, want)
 	}
 }

@@ -1,0 +1,345 @@
+package connector_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"log/slog"
+	"math/big"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"edgeflow/uplink"
+	"edgeflow/uplink/connector"
+	"edgeflow/uplink/delivery"
+)
+
+// broker is an embedded mochi-mqtt broker on 127.0.0.1 that records every
+// publish in arrival order, across restarts on the same port.
+type broker struct {
+	t    *testing.T
+	addr string
+	kind string // "tcp" or "ws"
+	tls  *tls.Config
+
+	mu  sync.Mutex
+	srv *mochi.Server
+	got []published
+}
+
+type published struct {
+	topic string
+	doc   map[string]any
+}
+
+type brokerHook struct {
+	mochi.HookBase
+	b *broker
+}
+
+func (h *brokerHook) ID() string { return "test" }
+func (h *brokerHook) Provides(b byte) bool {
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnPublished
+}
+
+// Only user "gw" with password "s3cret" may connect.
+func (h *brokerHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	return string(pk.Connect.Username) == "gw" && string(pk.Connect.Password) == "s3cret"
+}
+func (h *brokerHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
+func (h *brokerHook) OnPublished(_ *mochi.Client, pk packets.Packet) {
+	var doc struct {
+		U map[string]any `json:"DevEUI_uplink"`
+	}
+	if err := json.Unmarshal(pk.Payload, &doc); err != nil {
+		h.b.t.Errorf("payload is not a DevEUI_uplink document: %v", err)
+	}
+	h.b.mu.Lock()
+	h.b.got = append(h.b.got, published{topic: pk.TopicName, doc: doc.U})
+	h.b.mu.Unlock()
+}
+
+func newBroker(t *testing.T, kind string, tc *tls.Config) *broker {
+	b := &broker{t: t, kind: kind, tls: tc, addr: "127.0.0.1:0"}
+	b.start()
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *broker) start() {
+	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := srv.AddHook(&brokerHook{b: b}, nil); err != nil {
+		b.t.Fatal(err)
+	}
+	addr := b.addr
+	if addr == "127.0.0.1:0" {
+		// Pick a free port first: the listener types do not report theirs.
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+		ln.Close()
+	}
+	var l listeners.Listener
+	cfg := listeners.Config{ID: "l", Address: addr, TLSConfig: b.tls}
+	if b.kind == "ws" {
+		l = listeners.NewWebsocket(cfg)
+	} else {
+		l = listeners.NewTCP(cfg)
+	}
+	if err := srv.AddListener(l); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		b.t.Fatal(err)
+	}
+	// The websocket listener binds in the background: wait until it does.
+	// (A probe of the TCP listener, which binds in AddListener, would race
+	// with mochi's Close, a race inside mochi.)
+	for deadline := time.Now().Add(5 * time.Second); b.kind == "ws"; {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("broker does not listen on %s: %v", addr, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.mu.Lock()
+	b.srv, b.addr = srv, addr
+	b.mu.Unlock()
+}
+
+func (b *broker) stop() {
+	b.mu.Lock()
+	srv := b.srv
+	b.srv = nil
+	b.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+func (b *broker) received() []published {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]published(nil), b.got...)
+}
+
+// The whole MQTT path through an outage: the broker stops, uplinks queue,
+// the broker comes back on the same port, and every uplink arrives once,
+// in order, on its expanded topic, those held back marked Late.
+func TestMQTTThroughOutage(t *testing.T) {
+	b := newBroker(t, "tcp", nil)
+	mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Protocol: "TCP", Username: "gw", Password: "s3cret",
+		Topic: "mqtt/things/{DevEUI}/uplink/{FPort}", CustomerID: "42"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newManager(t, delivery.Connection{ID: "mqtt", Name: "mqtt", Connector: mq})
+	ctx := context.Background()
+	for i := uint32(1); i <= 5; i++ {
+		if err := m.Enqueue(ctx, []uplink.Uplink{testUplink(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "5 deliveries", func() bool { return len(b.received()) == 5 && m.Status()[0].Delivered == 5 })
+	b.stop()
+	for i := uint32(6); i <= 30; i++ {
+		if err := m.Enqueue(ctx, []uplink.Uplink{testUplink(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "UNREACHABLE with 25 waiting", func() bool {
+		st := m.Status()[0]
+		return st.State == delivery.StateUnreachable && st.Backlog == 25
+	})
+	b.start()
+	waitUntil(t, "30 publishes", func() bool { return len(b.received()) >= 30 })
+	time.Sleep(200 * time.Millisecond)
+	got := b.received()
+	if len(got) != 30 {
+		t.Fatalf("broker got %d publishes, want 30", len(got))
+	}
+	for i, p := range got {
+		u := testUplink(uint32(i + 1))
+		want := "mqtt/things/" + strings.ToUpper(u.DevEUI.String()) + "/uplink/" + strconv.Itoa(int(u.FPort))
+		if p.topic != want {
+			t.Errorf("publish %d on %q, want %q", i, p.topic, want)
+		}
+		if p.doc["FCntUp"] != float64(i+1) {
+			t.Fatalf("publish %d has FCntUp %v: out of order or repeated", i, p.doc["FCntUp"])
+		}
+		if late := p.doc["Late"] == float64(1); late != (i >= 5) {
+			t.Errorf("FCntUp %d: Late %v", i+1, p.doc["Late"])
+		}
+		if p.doc["CustomerID"] != "42" {
+			t.Errorf("CustomerID %v", p.doc["CustomerID"])
+		}
+	}
+	if st := m.Status()[0]; st.State != delivery.StateOpened || st.Backlog != 0 {
+		t.Errorf("after the outage: %s with %d waiting", st.State, st.Backlog)
+	}
+}
+
+// TLS with a CA made here, the broker requiring a client certificate
+// (mutual TLS), and the same over secure websockets.
+func TestMQTTTLSAndClientCertificate(t *testing.T) {
+	pki := newPKI(t)
+	for _, kind := range []struct{ listener, protocol string }{{"tcp", "SSL"}, {"ws", "WSS"}} {
+		t.Run(kind.protocol, func(t *testing.T) {
+			b := newBroker(t, kind.listener, pki.serverTLS)
+			mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
+				TrustedCA: pki.caPEM, Certificate: pki.clientCertPEM, PrivateKey: pki.clientKeyPEM}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mq.Close()
+			u := testUplink(7)
+			if err := mq.Send(context.Background(), &u, false); err != nil {
+				t.Fatal(err)
+			}
+			// The broker's hook runs after it sent the PUBACK.
+			waitUntil(t, "the publish", func() bool { return len(b.received()) > 0 })
+			got := b.received()
+			if len(got) != 1 || got[0].topic != "mqtt/things/"+strings.ToUpper(u.DevEUI.String())+"/uplink" {
+				t.Fatalf("broker got %+v", got)
+			}
+			// Without the client certificate the broker refuses: that is
+			// a credential failure, not an outage.
+			bare, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
+				TrustedCA: pki.caPEM, ConnectTimeout: 2 * time.Second}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bare.Close()
+			err = bare.Send(context.Background(), &u, false)
+			var ce *connector.Error
+			if !errors.As(err, &ce) || ce.Kind != connector.Unauthorized {
+				t.Fatalf("without a client certificate: %v", err)
+			}
+			// Without the CA the broker is not trusted.
+			untrusted, _ := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
+				Certificate: pki.clientCertPEM, PrivateKey: pki.clientKeyPEM}, nil)
+			defer untrusted.Close()
+			if err := untrusted.Send(context.Background(), &u, false); !errors.As(err, &ce) || ce.Kind != connector.Retry {
+				t.Fatalf("untrusted broker: %v", err)
+			}
+		})
+	}
+}
+
+func TestMQTTBadCredentialsAreUnauthorized(t *testing.T) {
+	b := newBroker(t, "tcp", nil)
+	mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Username: "gw", Password: "wrong"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mq.Close()
+	u := testUplink(1)
+	err = mq.Send(context.Background(), &u, false)
+	var ce *connector.Error
+	if !errors.As(err, &ce) || ce.Kind != connector.Unauthorized {
+		t.Fatalf("err %v, want Unauthorized", err)
+	}
+	if s := err.Error(); strings.Contains(s, "wrong") {
+		t.Errorf("the error shows the password: %s", s)
+	}
+}
+
+func TestMQTTBrokerDownIsRetried(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: addr, ConnectTimeout: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := testUplink(1)
+	err = mq.Send(context.Background(), &u, false)
+	var ce *connector.Error
+	if !errors.As(err, &ce) || ce.Kind != connector.Retry {
+		t.Fatalf("err %v, want Retry", err)
+	}
+}
+
+func TestNewMQTTRefusesBadParameters(t *testing.T) {
+	for _, cfg := range []connector.MQTTConfig{
+		{HostName: "tcp://b:1883"},
+		{HostName: "b:1883", Protocol: "SSH"},
+		{HostName: "b:1883", Topic: "up/{DevEui}"},
+		{HostName: "b:8883", Protocol: "SSL", TrustedCA: "nope"},
+		{HostName: "b:8883", Protocol: "SSL", Certificate: "x", PrivateKey: "-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----"},
+	} {
+		_, err := connector.NewMQTT(cfg, nil)
+		if err == nil {
+			t.Errorf("%+v accepted", cfg)
+		} else if strings.Contains(err.Error(), "secret") {
+			t.Errorf("error shows the key: %v", err)
+		}
+	}
+}
+
+// pki is a CA, a server certificate for 127.0.0.1 and a client
+// certificate, made for the test.
+type pki struct {
+	caPEM, clientCertPEM, clientKeyPEM string
+	serverTLS                         *tls.Config
+}
+
+func newPKI(t *testing.T) pki {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "edgeflow test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP) (certPEM, keyPEM []byte) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk8, _ := x509.MarshalPKCS8PrivateKey(key) // IoT Flow asks for PKCS#8
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk8})
+	}
+	srvCert, srvKey := issue(2, "127.0.0.1", x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
+	cliCert, cliKey := issue(3, "gateway", x509.ExtKeyUsageClientAuth, nil)
+	pair, err := tls.X509KeyPair(srvCert, srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pki{
+		caPEM:         string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
+		clientCertPEM: string(cliCert), clientKeyPEM: string(cliKey),
+		serverTLS: &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
+			MinVersion: tls.VersionTLS12},
+	}
+}
