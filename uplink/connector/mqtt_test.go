@@ -302,7 +302,7 @@ func TestNewMQTTRefusesBadParameters(t *testing.T) {
 // certificate, made for the test.
 type pki struct {
 	caPEM, clientCertPEM, clientKeyPEM string
-	serverTLS                         *tls.Config
+	serverTLS                          *tls.Config
 }
 
 func newPKI(t *testing.T) pki {
