@@ -49,6 +49,7 @@ type Agent struct {
 	dev      *devices // OTAA joins and session persistence
 	delivery *delivery.Manager
 	udp      *packetfwd.UDPServer
+	mqtt     *packetfwd.MQTTSource
 	api      *api.Server
 	events   *api.Hub // the API's live view; publishing never blocks
 
@@ -144,6 +145,13 @@ func (a *Agent) Start(ctx context.Context) error {
 		store.Close()
 		return fmt.Errorf("local API on %s: %w", cfg.API.Bind, err)
 	}
+	if err := a.startMQTT(ctx, cfg); err != nil {
+		a.stopAPI(context.Background())
+		a.udp.Close()
+		_ = a.delivery.Stop(context.Background())
+		store.Close()
+		return err
+	}
 	a.log.Info("edgeflow started", "version", a.opts.Version, "config", configName(cfg), "udp", a.udp.Addr().String(),
 		"buffer", cfg.Buffer.Path, "persist", cfg.Buffer.Persist, "connections", len(conns), "devices", len(cfg.Devices), "api", a.apiAddrString())
 	return nil
@@ -164,6 +172,7 @@ func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) erro
 func (a *Agent) Stop(ctx context.Context) error {
 	var errs []error
 	a.stopAPI(ctx)
+	a.stopMQTT()
 	if a.udp != nil {
 		a.udp.Close()
 	}

@@ -20,6 +20,20 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 	if cfg.PacketForwarder.UDP.Bind != old.PacketForwarder.UDP.Bind {
 		restart = append(restart, "packetForwarder.udp.bind")
 	}
+	if !reflect.DeepEqual(cfg.PacketForwarder.MQTT, old.PacketForwarder.MQTT) {
+		restart = append(restart, "packetForwarder.mqtt")
+	}
+	u, ou := cfg.PacketForwarder.UDP, old.PacketForwarder.UDP
+	if !reflect.DeepEqual(u.Allow, ou.Allow) || !reflect.DeepEqual(u.GatewayEUIs, ou.GatewayEUIs) || u.RateLimit != ou.RateLimit {
+		restart = append(restart, "packetForwarder.udp (allow, gatewayEUIs, rateLimit)")
+	}
+	if !reflect.DeepEqual(u.Upstreams, ou.Upstreams) && a.udp != nil {
+		// Upstreams that stay keep their sockets: their network servers see
+		// no change.
+		if err := a.udp.SetUpstreams(u.Upstreams); err != nil {
+			return fmt.Errorf("packetForwarder.udp.upstreams: %w", err)
+		}
+	}
 	if cfg.Buffer != old.Buffer {
 		restart = append(restart, "buffer")
 	}

@@ -56,7 +56,9 @@ func sessionsFromConfig(devs []config.Device) []uplink.Session {
 // downlinks relayed from the upstream network servers (join-accepts).
 func udpConfig(cfg *config.Config, now func() time.Time, onDownlink func(lorawan.EUI64, gwmp.TXPK)) packetfwd.UDPConfig {
 	c := packetfwd.UDPConfig{Bind: cfg.PacketForwarder.UDP.Bind, Now: now,
-		Upstreams: cfg.PacketForwarder.UDP.Upstreams, OnDownlink: onDownlink}
+		Upstreams: cfg.PacketForwarder.UDP.Upstreams, OnDownlink: onDownlink,
+		Allow: cfg.PacketForwarder.UDP.AllowPrefixes(), GatewayEUIs: cfg.PacketForwarder.UDP.GatewayEUIList(),
+		RateLimit: rateLimit(cfg.PacketForwarder.UDP.RateLimit)}
 	g := cfg.Gateway
 	if g.Latitude != nil && g.Longitude != nil {
 		c.Position = &packetfwd.Position{Latitude: *g.Latitude, Longitude: *g.Longitude}

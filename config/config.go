@@ -4,6 +4,7 @@
 package config
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/brocaar/lorawan"
@@ -46,6 +47,49 @@ type PacketForwarder struct {
 type UDP struct {
 	Bind      string   `yaml:"bind"`
 	Upstreams []string `yaml:"upstreams"`
+	// Allow lists the source addresses (IPs or CIDR prefixes) accepted;
+	// empty: loopback only when bound to loopback, anyone otherwise.
+	Allow []string `yaml:"allow"`
+	// GatewayEUIs lists the gateways accepted; empty: any.
+	GatewayEUIs []string `yaml:"gatewayEUIs"`
+	// RateLimit is the datagrams per second accepted from one source;
+	// 0 takes the default (200/s, far above a saturated forwarder), -1
+	// switches the limit off.
+	RateLimit int `yaml:"rateLimit"`
+}
+
+// AllowPrefixes returns Allow parsed (after validation every entry parses).
+func (u UDP) AllowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range u.Allow {
+		if p, ok := parsePrefix(s); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// GatewayEUIList returns GatewayEUIs parsed.
+func (u UDP) GatewayEUIList() []lorawan.EUI64 {
+	var out []lorawan.EUI64
+	for _, s := range u.GatewayEUIs {
+		var e lorawan.EUI64
+		if err := e.UnmarshalText([]byte(s)); err == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// parsePrefix reads "10.0.0.0/8" or a single address.
+func parsePrefix(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
 }
 
 // MQTT is a gateway bridge's broker to subscribe to.

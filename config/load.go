@@ -189,6 +189,21 @@ func (d *decoder) packetForwarder(n *yaml.Node, path string, pf *PacketForwarder
 					d.set(v, p, &pf.UDP.Bind)
 				case "upstreams":
 					pf.UDP.Upstreams, _ = d.strList(v, p)
+				case "allow":
+					pf.UDP.Allow, _ = d.strList(v, p)
+				case "gatewayEUIs":
+					pf.UDP.GatewayEUIs, _ = d.strList(v, p)
+				case "rateLimit":
+					s, ok := d.str(v, p)
+					if !ok {
+						return
+					}
+					n, err := strconv.Atoi(s)
+					if err != nil {
+						d.problem(v, p, "rateLimit must be a whole number of datagrams per second (-1: no limit), got %q", s)
+						return
+					}
+					pf.UDP.RateLimit = n
 				}
 			})
 		case "mqtt":

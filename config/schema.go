@@ -15,7 +15,9 @@ func gatewayKeys() section {
 
 func packetForwarderKeys() section { return section{known: []string{"udp", "mqtt"}} }
 
-func udpKeys() section { return section{known: []string{"bind", "upstreams"}} }
+func udpKeys() section {
+	return section{known: []string{"bind", "upstreams", "allow", "gatewayEUIs", "rateLimit"}}
+}
 
 func mqttKeys() section {
 	return section{known: []string{"server", "topics", "username", "password", "caFile"}}

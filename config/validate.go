@@ -79,6 +79,19 @@ func (c *Config) check(ch *checker) {
 	for i, u := range c.PacketForwarder.UDP.Upstreams {
 		checkHostPort(ch, index("packetForwarder.udp.upstreams", i), u, "eu1.cloud.thethings.network:1700")
 	}
+	for i, s := range c.PacketForwarder.UDP.Allow {
+		if _, ok := parsePrefix(s); !ok {
+			ch.problem(index("packetForwarder.udp.allow", i), "%q is not an IP address or a CIDR prefix such as 192.168.1.0/24", clip(s))
+		}
+	}
+	for i, s := range c.PacketForwarder.UDP.GatewayEUIs {
+		if _, msg := parseHex("gatewayEUIs", s, 8); msg != "" {
+			ch.problem(index("packetForwarder.udp.gatewayEUIs", i), "%s", msg)
+		}
+	}
+	if c.PacketForwarder.UDP.RateLimit < -1 {
+		ch.problem("packetForwarder.udp.rateLimit", "rateLimit must be positive, 0 for the default or -1 for no limit, got %d", c.PacketForwarder.UDP.RateLimit)
+	}
 	if m := c.PacketForwarder.MQTT; m != nil {
 		checkMQTT(ch, m)
 	}
