@@ -210,7 +210,7 @@ func TestHTTPLRCThroughOutage(t *testing.T) {
 			"x-route":       "port-{FPort}/{DevAddr}",
 		},
 		CustomerID: "100002167",
-		LRC:        &connector.LRCConfig{ASID: "edgeflow-test", LrnInfos: "AA555A0000000101", Key: testTIAK},
+		LRC:        &connector.LRCConfig{ASID: "edgeflow-test", Key: testTIAK}, // LrnInfos: the gateway's EUI
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,9 @@ import (
 type LRCConfig struct {
 	// ASID is AS_ID, the application server's id as ThingPark knows it.
 	ASID string
-	// LrnInfos is ThingPark's opaque routing information.
+	// LrnInfos is ThingPark's opaque routing information; "" sends the
+	// EUI of the gateway that heard the uplink best, which is what routes
+	// it on a gateway.
 	LrnInfos string
 	// Key is the Tunnel Interface Authentication Key (32 hex). Empty sends
 	// no Token, as an LRC without a key does.
@@ -37,7 +39,11 @@ func lrcQuery(c LRCConfig, customerID string, u *uplink.Uplink, now time.Time) s
 	devEUI := string(appendUpperHex(nil, u.DevEUI[:]))
 	fport := strconv.Itoa(int(u.FPort))
 	ts := now.Format(lrcTimeLayout)
-	params := [5][2]string{{"LrnDevEui", devEUI}, {"LrnFPort", fport}, {"LrnInfos", c.LrnInfos}, {"AS_ID", c.ASID}, {"Time", ts}}
+	infos := c.LrnInfos
+	if infos == "" && len(u.Receptions) > 0 {
+		infos = string(appendUpperHex(nil, u.Receptions[0].GatewayEUI[:]))
+	}
+	params := [5][2]string{{"LrnDevEui", devEUI}, {"LrnFPort", fport}, {"LrnInfos", infos}, {"AS_ID", c.ASID}, {"Time", ts}}
 	var enc, dec strings.Builder
 	for i, p := range params {
 		if i > 0 {
