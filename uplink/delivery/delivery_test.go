@@ -281,3 +281,32 @@ func TestRetryAfterHonoured(t *testing.T) {
 		t.Errorf("retried after %v despite Retry-After: 1", gap)
 	}
 }
+
+// A backlog of many batches drains to the last record with no live uplink
+// behind it: a batch of acks still being deleted in the background must not
+// make the lane think the queue is empty (it did: a load of 20,000 uplinks
+// left 12,000 on flash until the next uplink arrived).
+func TestBacklogDrainsPastBackgroundAcks(t *testing.T) {
+	s := newSink(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "b.db"))
+	const n = 1000
+	recs := make([]buffer.Record, n)
+	for i := range recs {
+		up := testUplink(uint32(i + 1))
+		recs[i] = buffer.Record{Time: up.ReceivedAt, Data: encodeRecord(&up)}
+	}
+	if err := st.Append(context.Background(), "1", recs); err != nil {
+		t.Fatal(err)
+	}
+	m := newEngine(t, st, s.URL, PersistOnOutage)
+	got := s.waitFor(t, n)
+	for i, d := range got {
+		if int(d["FCntUp"].(float64)) != i+1 {
+			t.Fatalf("order: %v", fcnts(got)[:min(len(got), 20)])
+		}
+	}
+	if err := m.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}

@@ -43,6 +43,7 @@ type lane struct {
 	appendGen  uint64 // bumped by every append, to tell a stale empty Peek
 	lastAcked  uint64 // records up to here are delivered or set aside
 	acks       []uint64
+	applying   int  // acks handed to a background commit, not yet removed
 	catchingUp bool // uplinks sent now come from the backlog: Late = 1
 	status     Status
 
@@ -231,23 +232,27 @@ func (l *lane) peek() []buffer.Record {
 		return nil
 	}
 	gen := l.appendGen
-	pending := len(l.acks)
+	// Acked records stay at the head until their batch is applied, and a
+	// full batch is applied in the background: read past both.
+	want := l.opts.BatchSize + len(l.acks) + l.applying
 	l.mu.Unlock()
-	// Acked records stay at the head until their batch is applied: read
-	// past them.
-	recs, err := l.store.Peek(l.id, l.opts.BatchSize+pending)
+	recs, err := l.store.Peek(l.id, want)
 	if err != nil {
 		l.log.Error("cannot read the buffer", "err", err)
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	short := len(recs) < want // the queue ends within what was read
 	i := 0
 	for i < len(recs) && recs[i].Seq <= l.lastAcked {
 		i++
 	}
 	recs = recs[i:]
-	if len(recs) == 0 && gen == l.appendGen {
+	// Only a short read proves the queue empty; a full read of acked
+	// records means a background delete has not landed yet, and its end
+	// signals the lane.
+	if len(recs) == 0 && short && gen == l.appendGen {
 		l.onDisk = 0
 	}
 	return recs
@@ -314,7 +319,14 @@ func (l *lane) ackLocked(seq uint64) {
 	if len(l.acks) >= l.opts.BatchSize {
 		acks := l.acks
 		l.acks = nil
-		go l.applyAcks(acks)
+		l.applying += len(acks)
+		go func() {
+			l.applyAcks(acks)
+			l.mu.Lock()
+			l.applying -= len(acks)
+			l.mu.Unlock()
+			l.signal()
+		}()
 	}
 }
 
