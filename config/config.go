@@ -53,8 +53,8 @@ type UDP struct {
 	// GatewayEUIs lists the gateways accepted; empty: any.
 	GatewayEUIs []string `yaml:"gatewayEUIs"`
 	// RateLimit is the datagrams per second accepted from one source;
-	// 0 takes the default (200/s, far above a saturated forwarder), -1
-	// switches the limit off.
+	// 0 takes the default (5,000/s with a burst of 20,000, far above a
+	// saturated forwarder), -1 switches the limit off.
 	RateLimit int `yaml:"rateLimit"`
 }
 

@@ -35,13 +35,15 @@ type RateLimit struct {
 // 8-channel gateway hears a few tens of frames per second (ALOHA collapses
 // long before the radio's limit of roughly 8 channels × 1 frame per 30 ms
 // of SF7 airtime ≈ 270/s); add a stat every 30 s. Its pull socket sends a
-// PULL_DATA every 5–30 s and a TX_ACK per downlink. 200/s per socket is
-// thus a multiple of any real load, a burst of 400 absorbs two seconds of
-// backlog after a stall, and a flood from one source is cut to a rate the
-// agent handles without effort.
+// PULL_DATA every 5–30 s and a TX_ACK per downlink. The limit is still set
+// far above that, at 5,000/s with a burst of 20,000: a load test (or a
+// forwarder catching up after a stall) must never lose a valid uplink to
+// it, while a flood from one source is cut to a rate the agent handles
+// (malformed datagrams cost far less than uplinks). The allow-list, not
+// this limit, is what keeps strangers out.
 const (
-	DefaultRatePerSecond = 200
-	DefaultRateBurst     = 400
+	DefaultRatePerSecond = 5000
+	DefaultRateBurst     = 20000
 )
 
 // maxRateSources bounds the rate limiter's table. Under a flood of spoofed
