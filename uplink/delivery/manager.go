@@ -21,6 +21,25 @@ type Connection struct {
 	Name               string
 	Connector          connector.Connector
 	UplinkTimeValidity time.Duration
+	// Reconnect paces retries by an IoT Flow reconnect strategy
+	// (ReconnectStrategy); nil keeps the fast backoff of Options.
+	Reconnect Schedule
+	// Inactive queues the connection's uplinks and sends none: IoT Flow's
+	// "active": false, with the backlog kept for when it is active again.
+	// Its status is DEACTIVATED.
+	Inactive bool
+}
+
+// connector wraps c's connector for its reconnect strategy or its being
+// inactive.
+func (c Connection) connector(now func() time.Time) connector.Connector {
+	switch {
+	case c.Inactive:
+		return paused{inner: c.Connector}
+	case len(c.Reconnect) > 0:
+		return &scheduled{inner: c.Connector, sched: c.Reconnect, now: now}
+	}
+	return c.Connector
 }
 
 // Manager owns one lane per connection.
@@ -53,7 +72,7 @@ func (m *Manager) Start(ctx context.Context, conns []Connection) {
 	defer m.mu.Unlock()
 	m.ctx = ctx
 	for _, c := range conns {
-		l := newLane(c.ID, c.Name, c.Connector, m.store, &m.opts, c.UplinkTimeValidity, m.log, m.met)
+		l := newLane(c.ID, c.Name, c.connector(m.opts.Now), m.store, &m.opts, c.UplinkTimeValidity, m.log, m.met)
 		m.lanes = append(m.lanes, l)
 		l.start(ctx)
 	}
@@ -123,7 +142,7 @@ func (m *Manager) Add(c Connection) {
 			break
 		}
 	}
-	l := newLane(c.ID, c.Name, c.Connector, m.store, &m.opts, c.UplinkTimeValidity, m.log, m.met)
+	l := newLane(c.ID, c.Name, c.connector(m.opts.Now), m.store, &m.opts, c.UplinkTimeValidity, m.log, m.met)
 	m.lanes = append(m.lanes, l)
 	l.start(m.ctx)
 }
@@ -163,7 +182,18 @@ func (m *Manager) Status() []Status {
 	defer m.mu.RUnlock()
 	out := make([]Status, 0, len(m.lanes))
 	for _, l := range m.lanes {
-		out = append(out, l.snapshot())
+		s := l.snapshot()
+		// The lane knows only that its connector does not answer; why is
+		// the connector's to say.
+		switch c := l.conn.(type) {
+		case paused:
+			s.State = StateDeactivated
+		case *scheduled:
+			if c.isClosed() {
+				s.State = StateClosed
+			}
+		}
+		out = append(out, s)
 	}
 	return out
 }
