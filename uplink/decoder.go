@@ -253,18 +253,18 @@ func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *packetfwd
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	fcnt := fullFCnt(st.fcnt, st.has, f.fcnt16)
-	ok := s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
+	ok := s.micOK(&d.scratch, f, fcnt)
 	if !ok && s.RelaxFCnt && fcnt != uint32(f.fcnt16) {
 		// A device that reset its counter sends it from zero again.
 		fcnt = uint32(f.fcnt16)
-		ok = s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
+		ok = s.micOK(&d.scratch, f, fcnt)
 	}
 	// The first frame of a session may come from a device whose counter
 	// passed 65535 before the agent knew it: find its upper bits. A joined
 	// session starts at 0, so it has none to find.
 	for e := uint32(1); !ok && !st.has && !s.learnt && e < firstFCntEpochs; e++ {
 		fcnt = e<<16 | uint32(f.fcnt16)
-		ok = s.nwk.uplinkMIC(&d.scratch, f.devAddr, fcnt, f.msg) == f.mic
+		ok = s.micOK(&d.scratch, f, fcnt)
 	}
 	if !ok {
 		return 0, ErrMICFailure
@@ -301,4 +301,15 @@ func (d *Decoder) drop(reason error, fr *packetfwd.Frame, f *dataFrame) {
 	}
 	d.logger.Debug("Frame dropped", "reason", reason.Error(),
 		"gateway_eui", fr.GatewayEUI.String(), "dev_addr", f.devAddr.String(), "fcnt16", f.fcnt16)
+}
+
+// micOK checks the frame's MIC with the full counter fcnt. LoRaWAN 1.1's
+// MIC is cmacS[0:2] | cmacF[0:2], cmacF being 1.0's computation with the
+// FNwkSIntKey; only that half can be checked here (see Session.LoRaWAN11).
+func (s *session) micOK(sc *cryptoScratch, f *dataFrame, fcnt uint32) bool {
+	m := s.nwk.uplinkMIC(sc, f.devAddr, fcnt, f.msg)
+	if s.LoRaWAN11 {
+		return m[0] == f.mic[2] && m[1] == f.mic[3]
+	}
+	return m == f.mic
 }

@@ -21,11 +21,15 @@ type Device struct {
 	DevEUI  lorawan.EUI64
 	JoinEUI lorawan.EUI64 // all zeros: accept whatever JoinEUI the device sends
 	AppKey  lorawan.AES128Key
+	// NwkKey is a LoRaWAN 1.1 device's second root key; all zeros for a
+	// 1.0 device. A 1.1 device signs its join-requests with it, and the
+	// join-accept says whether the server speaks 1.1 (OptNeg) or 1.0.
+	NwkKey lorawan.AES128Key
 }
 
 // String describes the device with its key masked.
 func (d Device) String() string {
-	return fmt.Sprintf("{DevEUI:%s JoinEUI:%s AppKey:%s}", d.DevEUI, d.JoinEUI, maskedKey)
+	return fmt.Sprintf("{DevEUI:%s JoinEUI:%s AppKey:%s NwkKey:%s}", d.DevEUI, d.JoinEUI, maskedKey, maskedKey)
 }
 
 // GoString keeps %#v from printing the key.
@@ -34,12 +38,12 @@ func (d Device) GoString() string { return "uplink.Device" + d.String() }
 // LogValue keeps slog from printing the key.
 func (d Device) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("dev_eui", d.DevEUI.String()),
-		slog.String("join_eui", d.JoinEUI.String()), slog.String("app_key", maskedKey))
+		slog.String("join_eui", d.JoinEUI.String()), slog.String("app_key", maskedKey), slog.String("nwk_key", maskedKey))
 }
 
 // MarshalJSON keeps encoding/json from printing the key.
 func (d Device) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct{ DevEUI, JoinEUI, AppKey string }{d.DevEUI.String(), d.JoinEUI.String(), maskedKey})
+	return json.Marshal(struct{ DevEUI, JoinEUI, AppKey, NwkKey string }{d.DevEUI.String(), d.JoinEUI.String(), maskedKey, maskedKey})
 }
 
 // Why a join message led to no session. Each error's text is its label in
@@ -97,12 +101,45 @@ type Joiner struct {
 
 type otaaDevice struct {
 	Device
-	key  cipher.Block // AppKey, for the join-accept's decryption and the session keys
-	cmac cmacKey      // AppKey, for the MICs
+	app cipher.Block // AppKey: the AppSKey's root
+	// root decrypts the join-accept and derives the network key(s):
+	// the NwkKey of a 1.1 device, else the AppKey. rootMIC signs the
+	// join-request and a 1.0 join-accept; jsInt a 1.1 join-accept.
+	root    cipher.Block
+	rootMIC cmacKey
+	jsInt   cmacKey
+	v11     bool
+}
+
+func newOTAADevice(d Device) (*otaaDevice, error) {
+	app, err := aes.NewCipher(d.AppKey[:])
+	if err != nil {
+		return nil, err
+	}
+	o := &otaaDevice{Device: d, app: app, root: app, v11: d.NwkKey != lorawan.AES128Key{}}
+	rootKey := d.AppKey
+	if o.v11 {
+		rootKey = d.NwkKey
+		if o.root, err = aes.NewCipher(rootKey[:]); err != nil {
+			return nil, err
+		}
+		var air [8]byte
+		for i := range 8 {
+			air[i] = d.DevEUI[7-i]
+		}
+		if o.jsInt, err = newCMACKey(jsIntKey(o.root, air)); err != nil {
+			return nil, err
+		}
+	}
+	if o.rootMIC, err = newCMACKey(rootKey); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 type joinRequest struct {
-	devNonce [2]byte // as on the air
+	joinEUI  [8]byte // as on the air
+	devNonce [2]byte
 	at       time.Time
 }
 
@@ -145,15 +182,11 @@ func (j *Joiner) SetDevices(devs []Device) error {
 		if _, dup := m[d.DevEUI]; dup {
 			return fmt.Errorf("%w: %s", ErrDuplicateDevEUI, d.DevEUI)
 		}
-		b, err := aes.NewCipher(d.AppKey[:])
+		o, err := newOTAADevice(d)
 		if err != nil {
 			return err
 		}
-		c, err := newCMACKey(d.AppKey)
-		if err != nil {
-			return err
-		}
-		m[d.DevEUI] = &otaaDevice{Device: d, key: b, cmac: c}
+		m[d.DevEUI] = o
 	}
 	j.mu.Lock()
 	j.devs = m
@@ -169,7 +202,8 @@ func (j *Joiner) SetDevices(devs []Device) error {
 }
 
 // HandleJoinRequest notes a join-request (a 23-byte PHYPayload) of a
-// configured device whose MIC verifies with its AppKey, so that the
+// configured device whose MIC verifies with its AppKey (NwkKey for 1.1),
+// so that the
 // join-accept that answers it can be decrypted. It returns why the request
 // was ignored, or nil; ignored requests are counted, and an unknown device
 // is logged once at info level.
@@ -183,6 +217,7 @@ func (j *Joiner) HandleJoinRequest(gatewayEUI lorawan.EUI64, phy []byte) error {
 		joinEUI[i], devEUI[i] = phy[8-i], phy[16-i]
 	}
 	var r joinRequest
+	copy(r.joinEUI[:], phy[1:9])
 	copy(r.devNonce[:], phy[17:19])
 	var mic lorawan.MIC
 	copy(mic[:], phy[19:23])
@@ -196,14 +231,14 @@ func (j *Joiner) HandleJoinRequest(gatewayEUI lorawan.EUI64, phy []byte) error {
 	if d.JoinEUI != (lorawan.EUI64{}) && d.JoinEUI != joinEUI {
 		return j.ignore(ErrJoinOtherJoinEUI, devEUI, joinEUI, gatewayEUI)
 	}
-	if d.cmac.mic4(phy[:19]) != mic {
+	if d.rootMIC.mic4(phy[:19]) != mic {
 		return j.ignore(ErrJoinMIC, devEUI, joinEUI, gatewayEUI)
 	}
 	now := j.now()
 	r.at = now
 	rs := j.fresh(devEUI, now)
 	for _, x := range rs {
-		if x.devNonce == r.devNonce {
+		if x.devNonce == r.devNonce && x.joinEUI == r.joinEUI {
 			return nil // heard again (another gateway, a retransmission)
 		}
 	}
@@ -253,9 +288,10 @@ func (j *Joiner) ignore(reason error, devEUI, joinEUI, gw lorawan.EUI64) error {
 // HandleJoinAccept looks at a downlink PHYPayload on its way to the
 // gateway (a PULL_RESP's txpk data, or a gateway bridge's downlink
 // command). If it is a join-accept for a configured device with a recent
-// join-request, it derives the session (LoRaWAN 1.0.x) and adds it to the
-// Sessions as pending: it becomes the device's session when an uplink
-// verifies with it. Other downlinks return ErrNotJoinAccept.
+// join-request, it derives the session (LoRaWAN 1.0.x, or 1.1 when a 1.1
+// device and server negotiated it) and adds it to the Sessions as pending:
+// it becomes the device's session when an uplink verifies with it. Other
+// downlinks return ErrNotJoinAccept.
 func (j *Joiner) HandleJoinAccept(gatewayEUI lorawan.EUI64, phy []byte) error {
 	if (len(phy) != 17 && len(phy) != 33) || lorawan.MType(phy[0]>>5) != lorawan.JoinAccept {
 		return ErrNotJoinAccept
@@ -264,8 +300,8 @@ func (j *Joiner) HandleJoinAccept(gatewayEUI lorawan.EUI64, phy []byte) error {
 	plain := make([]byte, len(phy))
 	plain[0] = phy[0]
 	j.mu.Lock()
+	var sessions []Session
 	var dev *otaaDevice
-	var reqs []joinRequest
 	for e := range j.reqs {
 		rs := j.fresh(e, now)
 		d := j.devs[e]
@@ -275,42 +311,72 @@ func (j *Joiner) HandleJoinAccept(gatewayEUI lorawan.EUI64, phy []byte) error {
 		// The server encrypts with AES decryption, so the device (and we)
 		// decrypt with AES encryption, block by block.
 		for i := 1; i < len(phy); i += 16 {
-			d.key.Encrypt(plain[i:i+16], phy[i:i+16])
+			d.root.Encrypt(plain[i:i+16], phy[i:i+16])
 		}
-		n := len(plain) - 4
-		if d.cmac.mic4(plain[:n]) == lorawan.MIC(plain[n:]) {
-			dev, reqs = d, rs
+		if sessions = d.sessionsFrom(plain, rs); len(sessions) > 0 {
+			dev = d
 			break
 		}
 	}
+	j.mu.Unlock()
 	if dev == nil {
 		j.ignored[ErrJoinNoRequest].Inc()
-		j.mu.Unlock()
 		return ErrJoinNoRequest
 	}
-	j.mu.Unlock()
-
-	// JoinNonce(3) NetID(3) DevAddr(4) DLSettings(1) RxDelay(1) [CFList(16)]
-	var appNonce, netID [3]byte
-	copy(appNonce[:], plain[1:4])
-	copy(netID[:], plain[4:7])
-	addr := lorawan.DevAddr{plain[10], plain[9], plain[8], plain[7]}
-	if plain[11]&0x80 != 0 {
-		// OptNeg: a LoRaWAN 1.1 server and device. Its accept would be
-		// encrypted and signed with the NwkKey, which the configuration
-		// does not carry; reaching here means a 1.0 key matched anyway.
-		j.log.Warn("Join-accept asks for LoRaWAN 1.1 (OptNeg); deriving 1.0 keys", "dev_eui", dev.DevEUI.String())
-	}
-	// A 1.0 accept does not say which DevNonce it answers: one pending
-	// session per recent request, newest first; the first uplink decides.
-	for i := len(reqs) - 1; i >= 0; i-- {
-		nwk, app := deriveKeys10(dev.key, appNonce, netID, reqs[i].devNonce)
-		if err := j.s.addPending(Session{DevEUI: dev.DevEUI, DevAddr: addr, NwkSKey: nwk, AppSKey: app}); err != nil {
+	for _, s := range sessions {
+		if err := j.s.addPending(s); err != nil {
 			return err
 		}
 	}
 	j.accepts.Inc()
 	j.log.Info("Join-accept: new session waits for the device's first uplink", "dev_eui", dev.DevEUI.String(),
-		"dev_addr", addr.String(), "gateway_eui", gatewayEUI.String())
+		"dev_addr", sessions[0].DevAddr.String(), "lorawan_1_1", sessions[0].LoRaWAN11, "gateway_eui", gatewayEUI.String())
 	return nil
+}
+
+// sessionsFrom checks a decrypted join-accept against the device's recent
+// requests and derives the sessions it may have given; none when the MIC
+// does not verify.
+//
+//	plain: MHDR | JoinNonce(3) NetID(3) DevAddr(4) DLSettings(1) RxDelay(1) [CFList(16)] | MIC(4)
+func (d *otaaDevice) sessionsFrom(plain []byte, reqs []joinRequest) []Session {
+	n := len(plain) - 4
+	mic := lorawan.MIC(plain[n:])
+	var joinNonce, netID [3]byte
+	copy(joinNonce[:], plain[1:4])
+	copy(netID[:], plain[4:7])
+	base := Session{DevEUI: d.DevEUI, DevAddr: lorawan.DevAddr{plain[10], plain[9], plain[8], plain[7]}}
+	optNeg := plain[11]&0x80 != 0
+	var out []Session
+	if d.v11 && optNeg {
+		// LoRaWAN 1.1: the MIC covers JoinReqType, JoinEUI and DevNonce,
+		// so it names the request it answers.
+		msg := make([]byte, 0, 11+n)
+		for _, r := range reqs {
+			msg = append(append(append(msg[:0], 0xff), r.joinEUI[:]...), r.devNonce[:]...)
+			if d.jsInt.mic4(append(msg, plain[:n]...)) != mic {
+				continue
+			}
+			s := base
+			s.LoRaWAN11 = true
+			s.NwkSKey = deriveKey(d.root, keyFNwkSInt, joinNonce, r.joinEUI[:], r.devNonce)
+			s.AppSKey = deriveKey(d.app, keyAppS, joinNonce, r.joinEUI[:], r.devNonce)
+			return []Session{s}
+		}
+		return nil
+	}
+	// LoRaWAN 1.0 (a 1.1 device falls back to it when the server does not
+	// set OptNeg; 1.0 devices ignore the bit, RFU to them). The MIC does not
+	// say which DevNonce the accept answers: one pending session per recent
+	// request, newest first; the first uplink decides.
+	if d.rootMIC.mic4(plain[:n]) != mic {
+		return nil
+	}
+	for i := len(reqs) - 1; i >= 0; i-- {
+		s := base
+		s.NwkSKey = deriveKey(d.root, keyFNwkSInt, joinNonce, netID[:], reqs[i].devNonce)
+		s.AppSKey = deriveKey(d.app, keyAppS, joinNonce, netID[:], reqs[i].devNonce)
+		out = append(out, s)
+	}
+	return out
 }

@@ -161,3 +161,91 @@ func (f *fixture) up(phy []byte) []Uplink {
 }
 
 func (f *fixture) counter(name string) uint64 { return f.set.GetOrCreateCounter(name).Get() }
+
+// joinRequest11 is joinRequest for a LoRaWAN 1.1 device: signed with the
+// NwkKey.
+func (d *otaaDev) joinRequest11(t testing.TB) ([]byte, lorawan.DevNonce) {
+	t.Helper()
+	d.nonce++
+	dn := lorawan.DevNonce(d.nonce)
+	p := lorawan.PHYPayload{
+		MHDR:       lorawan.MHDR{MType: lorawan.JoinRequest, Major: lorawan.LoRaWANR1},
+		MACPayload: &lorawan.JoinRequestPayload{JoinEUI: d.JoinEUI, DevEUI: d.DevEUI, DevNonce: dn},
+	}
+	if err := p.SetUplinkJoinMIC(d.NwkKey); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, dn
+}
+
+// joinAccept11 is the server's answer to a 1.1 device: with OptNeg, signed
+// with the JSIntKey; without, 1.0 signed with the NwkKey. Both are
+// encrypted with the NwkKey. It returns the session keys the device
+// derives: FNwkSIntKey, SNwkSIntKey and AppSKey (1.0: NwkSKey three times).
+func (d *otaaDev) joinAccept11(t testing.TB, dn lorawan.DevNonce, joinNonce uint32, addr lorawan.DevAddr, optNeg bool) ([]byte, [3]lorawan.AES128Key) {
+	t.Helper()
+	netID := lorawan.NetID{0x00, 0x00, 0x13}
+	p := lorawan.PHYPayload{
+		MHDR: lorawan.MHDR{MType: lorawan.JoinAccept, Major: lorawan.LoRaWANR1},
+		MACPayload: &lorawan.JoinAcceptPayload{
+			JoinNonce: lorawan.JoinNonce(joinNonce), HomeNetID: netID, DevAddr: addr,
+			DLSettings: lorawan.DLSettings{RX2DataRate: 3, OptNeg: optNeg}, RXDelay: 1,
+		},
+	}
+	devEUI, _ := d.DevEUI.MarshalBinary()
+	micKey := d.NwkKey
+	if optNeg {
+		micKey = specKey(t, d.NwkKey, 0x06, devEUI)
+	}
+	if err := p.SetDownlinkJoinMIC(lorawan.JoinRequestType, d.JoinEUI, dn, micKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.EncryptJoinAcceptPayload(d.NwkKey); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jn, _ := lorawan.JoinNonce(joinNonce).MarshalBinary()
+	id, _ := netID.MarshalBinary()
+	if optNeg {
+		id, _ = d.JoinEUI.MarshalBinary()
+	}
+	dnb, _ := dn.MarshalBinary()
+	if !optNeg {
+		nwk := specKey(t, d.NwkKey, 0x01, jn, id, dnb)
+		return b, [3]lorawan.AES128Key{nwk, nwk, specKey(t, d.AppKey, 0x02, jn, id, dnb)}
+	}
+	return b, [3]lorawan.AES128Key{specKey(t, d.NwkKey, 0x01, jn, id, dnb), specKey(t, d.NwkKey, 0x03, jn, id, dnb),
+		specKey(t, d.AppKey, 0x02, jn, id, dnb)}
+}
+
+// buildUp11 builds a LoRaWAN 1.1 data uplink with brocaar; txDR and txCh
+// are what the network server assigned, unknown to the gateway.
+func buildUp11(t testing.TB, addr lorawan.DevAddr, keys [3]lorawan.AES128Key, fcnt uint32, fport uint8, payload []byte, txDR, txCh uint8) []byte {
+	t.Helper()
+	p := lorawan.PHYPayload{
+		MHDR: lorawan.MHDR{MType: lorawan.UnconfirmedDataUp, Major: lorawan.LoRaWANR1},
+		MACPayload: &lorawan.MACPayload{
+			FHDR:       lorawan.FHDR{DevAddr: addr, FCnt: fcnt},
+			FPort:      &fport,
+			FRMPayload: []lorawan.Payload{&lorawan.DataPayload{Bytes: append([]byte(nil), payload...)}},
+		},
+	}
+	if err := p.EncryptFRMPayload(keys[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetUplinkDataMIC(lorawan.LoRaWAN1_1, 0, txDR, txCh, keys[0], keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

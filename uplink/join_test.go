@@ -321,3 +321,54 @@ func TestJoinUnknownDeviceLoggedOnce(t *testing.T) {
 		}
 	}
 }
+
+// A LoRaWAN 1.1 device: with a 1.1 server (OptNeg) the session has four
+// keys and its uplinks carry the two-key MIC; with a 1.0 server it falls
+// back to 1.0 keys derived from the NwkKey. Both decode, across a restart.
+func TestOTAALoRaWAN11(t *testing.T) {
+	dev := newOTAADev(8)
+	for i := range dev.NwkKey {
+		dev.NwkKey[i] = byte(0x90 + i)
+	}
+	store := &memStore{}
+	f := newOTAAFixture(t, store, nil, dev.Device)
+	req, dn := dev.joinRequest11(t)
+	if err := f.j.HandleJoinRequest(lorawan.EUI64{}, req); err != nil {
+		t.Fatalf("1.1 join-request (NwkKey MIC): %v", err)
+	}
+	addr := lorawan.DevAddr{0x26, 0, 0x11, 1}
+	acc, keys := dev.joinAccept11(t, dn, 21, addr, true)
+	if err := f.j.HandleJoinAccept(lorawan.EUI64{}, acc); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f = newOTAAFixture(t, store, nil, dev.Device) // the pending 1.1 session survives
+	for fc := uint32(0); fc < 3; fc++ {
+		ups := f.up(buildUp11(t, addr, keys, fc, 4, []byte("v11"), uint8(fc), uint8(2*fc)))
+		if len(ups) != 1 || ups[0].DevEUI != dev.DevEUI || string(ups[0].Payload) != "v11" || ups[0].FCnt != fc {
+			t.Fatalf("1.1 uplink %d: %+v", fc, ups)
+		}
+	}
+	// A frame signed with another FNwkSIntKey is refused.
+	wrong := keys
+	wrong[0][0] ^= 1
+	if ups := f.up(buildUp11(t, addr, wrong, 3, 4, []byte("x"), 0, 0)); len(ups) != 0 {
+		t.Fatal("frame with a wrong FNwkSIntKey accepted")
+	}
+
+	// Rejoin with a 1.0 server: OptNeg unset, 1.0 keys from the NwkKey.
+	f.clk.Add(time.Minute)
+	req, dn = dev.joinRequest11(t)
+	f.up(req)
+	addr10 := lorawan.DevAddr{0x26, 0, 0x10, 1}
+	acc, keys10 := dev.joinAccept11(t, dn, 22, addr10, false)
+	if err := f.j.HandleJoinAccept(lorawan.EUI64{}, acc); err != nil {
+		t.Fatal(err)
+	}
+	s10 := Session{DevEUI: dev.DevEUI, DevAddr: addr10, NwkSKey: keys10[0], AppSKey: keys10[2]}
+	if ups := f.up(buildUp(t, s10, 0, port(4), []byte("v10"), false)); len(ups) != 1 || string(ups[0].Payload) != "v10" {
+		t.Fatalf("1.1 device with a 1.0 server: %+v", ups)
+	}
+}

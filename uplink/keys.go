@@ -47,13 +47,37 @@ func (k *cmacKey) mic4(msg []byte) (m lorawan.MIC) {
 // The fields are taken as they are on the air (little-endian), which is
 // how the device itself feeds them to AES.
 func deriveKeys10(appKey cipher.Block, appNonce, netID [3]byte, devNonce [2]byte) (nwk, app lorawan.AES128Key) {
+	return deriveKey(appKey, keyFNwkSInt, appNonce, netID[:], devNonce),
+		deriveKey(appKey, keyAppS, appNonce, netID[:], devNonce)
+}
+
+// deriveKey is LoRaWAN's session key derivation,
+// aes128_encrypt(root, typ | JoinNonce | id | DevNonce | pad16), where id
+// is the NetID (3 bytes, LoRaWAN 1.0 and 1.1 falling back to 1.0) or the
+// JoinEUI (8 bytes, LoRaWAN 1.1), all as on the air.
+func deriveKey(root cipher.Block, typ byte, joinNonce [3]byte, id []byte, devNonce [2]byte) (k lorawan.AES128Key) {
 	var in [16]byte
-	copy(in[1:4], appNonce[:])
-	copy(in[4:7], netID[:])
-	copy(in[7:9], devNonce[:])
-	in[0] = 0x01
-	appKey.Encrypt(nwk[:], in[:])
-	in[0] = 0x02
-	appKey.Encrypt(app[:], in[:])
-	return nwk, app
+	in[0] = typ
+	copy(in[1:4], joinNonce[:])
+	n := 4 + copy(in[4:], id)
+	copy(in[n:n+2], devNonce[:])
+	root.Encrypt(k[:], in[:])
+	return k
+}
+
+// LoRaWAN 1.1 key types (§6.2.2 and §6.2.4 of the 1.1 specification).
+const (
+	keyFNwkSInt = 0x01
+	keyAppS     = 0x02
+	keyJSInt    = 0x06
+)
+
+// jsIntKey is LoRaWAN 1.1's JSIntKey = aes128_encrypt(NwkKey, 0x06 |
+// DevEUI | pad16), which signs the join-accept of a 1.1 exchange.
+func jsIntKey(nwkKey cipher.Block, devEUIAir [8]byte) (k lorawan.AES128Key) {
+	var in [16]byte
+	in[0] = keyJSInt
+	copy(in[1:9], devEUIAir[:])
+	nwkKey.Encrypt(k[:], in[:])
+	return k
 }

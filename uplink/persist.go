@@ -25,14 +25,16 @@ type SessionStore interface {
 // the sessions pending from join-accepts. Keys are stored, like the
 // configuration, in a file only root reads; they never leave it otherwise.
 //
-//	version(1)=1 | flags(1) | [active] | npending(1) | npending × (DevAddr(4) NwkSKey(16) AppSKey(16))
+//	version(1)=1 | flags(1) | [active] | npending(1) | npending × (pflags(1) DevAddr(4) NwkSKey(16) AppSKey(16))
 //	active: DevAddr(4) NwkSKey(16) AppSKey(16) FCnt(4, BE) | [lowSet(2) lowMICs(16×4) if flagLow]
+//	pflags: bit 0 set for a LoRaWAN 1.1 session
 const (
 	recVersion   = 1
 	flagActive   = 1 << 0 // an active session follows
 	flagLearnt   = 1 << 1 // it was learnt from a join
 	flagHasFCnt  = 1 << 2 // its counter is known
 	flagLow      = 1 << 3 // RelaxFCnt state follows
+	flag11       = 1 << 4 // the active session is LoRaWAN 1.1
 	sessKeysSize = 4 + 16 + 16
 )
 
@@ -55,6 +57,9 @@ func (s *Sessions) record(e lorawan.EUI64) []byte {
 		if active.learnt {
 			b[1] |= flagLearnt
 		}
+		if active.LoRaWAN11 {
+			b[1] |= flag11
+		}
 		b = appendKeys(b, active.Session)
 		st := active.st
 		st.mu.Lock()
@@ -73,7 +78,11 @@ func (s *Sessions) record(e lorawan.EUI64) []byte {
 	}
 	b = append(b, byte(len(pend)))
 	for _, p := range pend {
-		b = appendKeys(b, p.Session)
+		var pf byte
+		if p.LoRaWAN11 {
+			pf = 1
+		}
+		b = appendKeys(append(b, pf), p.Session)
 	}
 	return b
 }
@@ -116,6 +125,7 @@ func decodeRecord(e lorawan.EUI64, b []byte) (savedState, error) {
 		if !ok || len(b) < 4 {
 			return r, errBadRecord
 		}
+		s.LoRaWAN11 = flags&flag11 != 0
 		r.active, r.learnt, r.has = &s, flags&flagLearnt != 0, flags&flagHasFCnt != 0
 		r.fcnt, b = binary.BigEndian.Uint32(b), b[4:]
 		if flags&flagLow != 0 {
@@ -137,10 +147,16 @@ func decodeRecord(e lorawan.EUI64, b []byte) (savedState, error) {
 		return r, errBadRecord
 	}
 	for range n {
+		if len(b) < 1 || b[0] > 1 {
+			return r, errBadRecord
+		}
+		v11 := b[0] == 1
+		b = b[1:]
 		s, ok := keys()
 		if !ok {
 			return r, errBadRecord
 		}
+		s.LoRaWAN11 = v11
 		r.pending = append(r.pending, s)
 	}
 	if len(b) != 0 {

@@ -24,16 +24,23 @@ type Session struct {
 	DevAddr lorawan.DevAddr
 	NwkSKey lorawan.AES128Key
 	AppSKey lorawan.AES128Key
-	// RelaxFCnt accepts a counter that is not greater than the last one when
-	// its MIC verifies, for ABP devices that reset their counter on reboot.
-	// Repeats within the de-duplication window are still dropped.
+	// RelaxFCnt accepts a counter that went back to a low value when its
+	// MIC verifies, for ABP devices that restart their counter on reboot; a
+	// replay within the current counter session is still dropped.
 	RelaxFCnt bool
+	// LoRaWAN11 marks a LoRaWAN 1.1 session, learnt from a join that
+	// negotiated 1.1 (OptNeg). NwkSKey then holds the FNwkSIntKey, and only
+	// the MIC's half computed with it is checked: the other half is keyed
+	// with the SNwkSIntKey over the data rate and channel indices that the
+	// network server assigned, which the gateway does not know. A frame not
+	// of this device passes that half with probability 2^-16.
+	LoRaWAN11 bool
 }
 
 // String describes the session with its keys masked.
 func (s Session) String() string {
-	return fmt.Sprintf("{DevEUI:%s DevAddr:%s NwkSKey:%s AppSKey:%s RelaxFCnt:%t}",
-		s.DevEUI, s.DevAddr, maskedKey, maskedKey, s.RelaxFCnt)
+	return fmt.Sprintf("{DevEUI:%s DevAddr:%s NwkSKey:%s AppSKey:%s RelaxFCnt:%t LoRaWAN11:%t}",
+		s.DevEUI, s.DevAddr, maskedKey, maskedKey, s.RelaxFCnt, s.LoRaWAN11)
 }
 
 // GoString keeps %#v from printing the keys.
