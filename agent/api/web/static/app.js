@@ -476,7 +476,7 @@
   // The event stream is read with fetch, not EventSource, because
   // EventSource cannot send the Authorization header. Once opened it keeps
   // running, so the list is there when one comes back to the page.
-  const live = { rows: [], byKey: new Map(), state: 'connecting', started: false, paint: 0 };
+  const live = { rows: [], byKey: new Map(), state: 'connecting', started: false, paint: 0, missed: 0 };
   const MAX_ROWS = 200;
   async function stream() {
     for (;;) {
@@ -513,6 +513,7 @@
     if (!data.length) return;
     let ev;
     try { ev = JSON.parse(data.join('\n')); } catch (e) { return; }
+    if (event === 'missed') { live.missed += ev.missed || 0; schedule(); return; }
     const key = (ev.devEUI || '').toUpperCase() + '/' + ev.fCnt;
     if (event === 'uplink') {
       const row = { up: ev, deliveries: [] };
@@ -534,6 +535,8 @@
     if (!tbody) return;
     st.textContent = live.state;
     st.className = 'badge ' + (live.state === 'connected' ? 'green' : 'orange');
+    // The agent drops events for a browser that lags rather than slow uplinks down.
+    $('#live-missed').textContent = live.missed ? `${live.missed} events were missed while this page lagged behind.` : '';
     fill(tbody, [...live.rows.map(({ up, deliveries }) => h('tr', { class: 'live-row', 'data-deveui': up.devEUI, 'data-fcnt': up.fCnt },
       h('td', {}, ago(up.time)), h('td', { class: 'mono' }, up.devEUI), h('td', {}, num(up.fCnt)), h('td', {}, num(up.fPort)),
       h('td', {}, radio(up.rssi, up.snr)), h('td', { class: 'mono wrap' }, up.payloadHex || ''), h('td', { class: 'mono' }, up.gateway || ''),
@@ -545,6 +548,7 @@
   function livePage() {
     render(h('h1', {}, 'Live uplinks', h('span', { class: 'badge orange', id: 'live-state' }, live.state)),
       h('p', { class: 'muted' }, 'Uplinks as the agent decodes them, newest first, with where each one was delivered.'),
+      h('p', { class: 'err', id: 'live-missed' }),
       h('div', { class: 'scroll' }, h('table', { id: 'live' },
         h('thead', {}, h('tr', {}, ['Time', 'DevEUI', 'FCnt', 'FPort', 'RSSI / SNR', 'Payload', 'Gateway', 'Delivered to'].map((t) => h('th', {}, t)))),
         h('tbody', {}))));
