@@ -110,7 +110,7 @@ func otaaFromConfig(devs []config.Device) []uplink.Device {
 		if d.AppKey == zero {
 			continue
 		}
-		out = append(out, uplink.Device{DevEUI: d.DevEUI, JoinEUI: d.JoinEUI, AppKey: d.AppKey})
+		out = append(out, uplink.Device{DevEUI: d.DevEUI, JoinEUI: d.JoinEUI, AppKey: d.AppKey, NwkKey: d.NwkKey})
 	}
 	return out
 }

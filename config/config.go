@@ -232,6 +232,9 @@ type Device struct {
 	AppSKey lorawan.AES128Key `yaml:"appSKey"`
 	JoinEUI lorawan.EUI64     `yaml:"joinEUI"`
 	AppKey  lorawan.AES128Key `yaml:"appKey"`
+	// NwkKey is a LoRaWAN 1.1 device's second root key (with appKey);
+	// leave it out for a 1.0 device.
+	NwkKey lorawan.AES128Key `yaml:"nwkKey"`
 	Name    string            `yaml:"name"`
 	// RelaxFCnt accepts a frame counter that went back, for ABP devices
 	// that restart their counter at every power-up; it gives up replay

@@ -23,7 +23,7 @@ import (
 //   - A header row naming the columns, in any order and case, spaces and
 //     underscores ignored: devEUI, activation (ABP or OTAA; optional, the
 //     keys given tell), devAddr, nwkSKey, appSKey, joinEUI (or appEUI),
-//     appKey, name, relaxFCnt.
+//     appKey, nwkKey (LoRaWAN 1.1 devices only), name, relaxFCnt.
 //
 // Hex values may carry '-', ':' or spaces between digit pairs, as labels
 // print them. Every problem is reported with its line, and no key value is
@@ -36,7 +36,7 @@ const MaxDevicesFileSize = 16 << 20
 var csvColumns = map[string]string{
 	"deveui": "devEUI", "activation": "activation", "activationmode": "activation", "devaddr": "devAddr",
 	"nwkskey": "nwkSKey", "appskey": "appSKey", "joineui": "joinEUI", "appeui": "joinEUI",
-	"appkey": "appKey", "name": "name", "devicename": "name", "relaxfcnt": "relaxFCnt",
+	"appkey": "appKey", "nwkkey": "nwkKey", "name": "name", "devicename": "name", "relaxfcnt": "relaxFCnt",
 }
 
 // ReadDevicesFile reads and checks the devices file at path. Problems come
@@ -158,7 +158,7 @@ func (p *csvParser) readHeader(line int, rec []string) {
 		norm := strings.NewReplacer(" ", "", "_", "", "-", "").Replace(strings.ToLower(name))
 		f, ok := csvColumns[norm]
 		if !ok {
-			p.problem(line, name, "unknown column %q; the columns are devEUI, activation, devAddr, nwkSKey, appSKey, joinEUI (or appEUI), appKey, name, relaxFCnt", name)
+			p.problem(line, name, "unknown column %q; the columns are devEUI, activation, devAddr, nwkSKey, appSKey, joinEUI (or appEUI), appKey, nwkKey, name, relaxFCnt", name)
 			continue
 		}
 		if _, dup := h[f]; dup {
@@ -198,6 +198,9 @@ func (p *csvParser) device(line int, f map[string]string) {
 	abp := []bool{hexField("devAddr", d.DevAddr[:]), hexField("nwkSKey", d.NwkSKey[:]), hexField("appSKey", d.AppSKey[:])}
 	hexField("joinEUI", d.JoinEUI[:])
 	otaa := hexField("appKey", d.AppKey[:])
+	if hexField("nwkKey", d.NwkKey[:]) && !otaa && len(p.probs) == n {
+		p.problem(line, "nwkKey", "nwkKey (LoRaWAN 1.1) goes with appKey: give both, or leave nwkKey out for a LoRaWAN 1.0 device")
+	}
 	d.Name = f["name"]
 	switch strings.ToLower(f["relaxFCnt"]) {
 	case "", "false", "no", "0":

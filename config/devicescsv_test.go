@@ -161,3 +161,20 @@ func FuzzParseDevicesCSV(f *testing.F) {
 		}
 	})
 }
+
+// nwkKey (LoRaWAN 1.1) is read from the YAML and the devices file, and
+// only goes with an appKey.
+func TestNwkKey(t *testing.T) {
+	c, _ := mustParse(t, "devices:\n  - devEUI: 70B3D57ED0000001\n    joinEUI: 70B3D57ED0000000\n    appKey: "+csvKey1+"\n    nwkKey: "+csvKey2+"\n")
+	if c.Devices[0].NwkKey.String() != strings.ToLower(csvKey2) {
+		t.Fatalf("nwkKey %s", c.Devices[0].NwkKey)
+	}
+	_, _, err := Parse([]byte("devices:\n  - devEUI: 70B3D57ED0000001\n    devAddr: 260B0001\n    nwkSKey: "+csvKey1+"\n    appSKey: "+csvKey1+"\n    nwkKey: "+csvKey2+"\n"), "x.yaml")
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:6: devices[0].nwkKey: nwkKey (LoRaWAN 1.1) goes with appKey") || strings.Contains(strings.ToUpper(err.Error()), csvKey2) {
+		t.Fatalf("got %v", err)
+	}
+	devs, probs := ParseDevicesCSV([]byte("devEUI,appKey,nwkKey\n70B3D57ED0000001," + csvKey1 + "," + csvKey2 + "\n70B3D57ED0000002,," + csvKey2 + "\n"))
+	if len(devs) != 1 || devs[0].NwkKey.String() != strings.ToLower(csvKey2) || len(probs) != 1 || probs[0].Line != 3 {
+		t.Fatalf("%v %v", devs, probs)
+	}
+}

@@ -146,6 +146,7 @@ func InitText() string {
 		"#   - devEUI: \"70B3D57ED0000002\"     # OTAA: the session is learnt from its join",
 		"#     joinEUI: \"70B3D57ED0000000\"    # (or appEUI, its LoRaWAN 1.0 name)",
 		"#     appKey: \"000102030405060708090A0B0C0D0E0F\"",
+		"#     # nwkKey: \"…32 hex…\"         # LoRaWAN 1.1 devices only, with appKey",
 		"#     name: \"cold room\"",
 		"",
 		"# A CSV file of further devices, re-read when it changes: a header row naming the columns",

@@ -465,6 +465,8 @@ func (d *decoder) device(n *yaml.Node, path string) Device {
 			d.hexField(v, p, dev.JoinEUI[:])
 		case "appKey":
 			d.hexField(v, p, dev.AppKey[:])
+		case "nwkKey":
+			d.hexField(v, p, dev.NwkKey[:])
 		case "name":
 			d.set(v, p, &dev.Name)
 		case "relaxFCnt":

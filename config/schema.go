@@ -96,7 +96,7 @@ func mqttConfigurationKeys() section {
 }
 
 func deviceKeys() section {
-	return section{known: []string{"devEUI", "devAddr", "nwkSKey", "appSKey", "joinEUI", "appEUI", "appKey", "name", "relaxFCnt"}}
+	return section{known: []string{"devEUI", "devAddr", "nwkSKey", "appSKey", "joinEUI", "appEUI", "appKey", "nwkKey", "name", "relaxFCnt"}}
 }
 
 // sectionsWith lists the schema paths of the mappings that know key, for

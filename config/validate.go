@@ -194,6 +194,9 @@ func (c *Config) checkDevices(ch *checker) {
 		if nOTAA == 1 {
 			ch.problem(p, "partial OTAA keys: %s missing; OTAA needs joinEUI and appKey", missing(otaa, "joinEUI", "appKey"))
 		}
+		if ch.has(p+".nwkKey", d.NwkKey != zeroKey) && !otaa[1] {
+			ch.problem(p+".nwkKey", "nwkKey (LoRaWAN 1.1) goes with appKey: give both, or leave nwkKey out for a LoRaWAN 1.0 device")
+		}
 	}
 }
 
