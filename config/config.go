@@ -235,7 +235,7 @@ type Device struct {
 	// NwkKey is a LoRaWAN 1.1 device's second root key (with appKey);
 	// leave it out for a 1.0 device.
 	NwkKey lorawan.AES128Key `yaml:"nwkKey"`
-	Name    string            `yaml:"name"`
+	Name   string            `yaml:"name"`
 	// RelaxFCnt accepts a frame counter that went back, for ABP devices
 	// that restart their counter at every power-up; it gives up replay
 	// protection for that device.
