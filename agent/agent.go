@@ -46,7 +46,8 @@ type Agent struct {
 	sessions *uplink.Sessions
 	decoder  *uplink.Decoder
 	clock    *uplink.Clock
-	dev      *devices // OTAA joins and session persistence
+	merger   *uplink.Merger // receptions of frames heard again join their uplink
+	dev      *devices       // OTAA joins and session persistence
 	delivery *delivery.Manager
 	udp      *packetfwd.UDPServer
 	mqtt     *packetfwd.MQTTSource
@@ -75,6 +76,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet(), events: api.NewHub(0)}
 	a.cfg.Store(cfg)
 	a.clock = &uplink.Clock{Now: opts.Now}
+	a.merger = uplink.NewMerger(opts.Now)
 	a.set.NewGauge("edgeflow_api_events_missed_total", func() float64 { return float64(a.events.Dropped()) })
 	return a, nil
 }
@@ -121,14 +123,16 @@ func (a *Agent) Start(ctx context.Context) error {
 		return err
 	}
 	a.delivery = delivery.NewManager(store, delivery.Options{
-		Persist:    cfg.Buffer.Persist,
-		BackoffMin: cfg.Delivery.RetryMin.Std(),
-		BackoffMax: cfg.Delivery.RetryMax.Std(),
-		DrainRate:  float64(cfg.Delivery.DrainRate),
-		SpillAfter: cfg.Delivery.SpillAfter.Std(),
-		Clock:      a.clock,
-		Now:        a.opts.Now,
-		OnResult:   a.publishDelivery,
+		Persist:     cfg.Buffer.Persist,
+		BackoffMin:  cfg.Delivery.RetryMin.Std(),
+		BackoffMax:  cfg.Delivery.RetryMax.Std(),
+		DrainRate:   float64(cfg.Delivery.DrainRate),
+		SpillAfter:  cfg.Delivery.SpillAfter.Std(),
+		Clock:       a.clock,
+		Merger:      a.merger,
+		MergeWindow: cfg.Delivery.MergeWindow.Std(),
+		Now:         a.opts.Now,
+		OnResult:    a.publishDelivery,
 	}, a.log.With("component", "delivery"), a.set)
 	a.delivery.Start(context.WithoutCancel(ctx), conns)
 	a.noteStartups(cfg, cfg.Connections)

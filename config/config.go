@@ -128,6 +128,10 @@ type Delivery struct {
 	SpillAfter Duration `yaml:"spillAfter"`
 	// Timeout bounds one request to an endpoint.
 	Timeout Duration `yaml:"timeout"`
+	// MergeWindow is how long an uplink waits before it is sent, so that
+	// copies of its frame from other antennas, gateways or datagrams join
+	// it (every reception in Lrrs). 0 sends at once.
+	MergeWindow Duration `yaml:"mergeWindow"`
 }
 
 // API is the local REST API.

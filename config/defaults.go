@@ -72,6 +72,9 @@ func DefaultIn(dirs Dirs) *Config {
 			DrainRate:  DefaultDrainRate,
 			SpillAfter: Duration(5 * time.Second),
 			Timeout:    Duration(15 * time.Second),
+			// Copies of a frame from a second antenna or gateway arrive
+			// within a few hundred milliseconds.
+			MergeWindow: Duration(400 * time.Millisecond),
 		},
 		API:         API{Bind: DefaultAPIBind},
 		Log:         Log{Level: DefaultLogLevel},

@@ -273,6 +273,8 @@ func (d *decoder) delivery(n *yaml.Node, path string, dl *Delivery) {
 			dur(&dl.SpillAfter)
 		case "timeout":
 			dur(&dl.Timeout)
+		case "mergeWindow":
+			dur(&dl.MergeWindow)
 		case "drainRate":
 			s, ok := d.str(v, p)
 			if !ok {

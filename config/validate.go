@@ -149,6 +149,9 @@ func (c *Config) checkDelivery(ch *checker) {
 	if dl.RetryMin > dl.RetryMax && dl.RetryMax > 0 {
 		ch.problem("delivery.retryMin", "retryMin (%s) must not be more than retryMax (%s)", dl.RetryMin, dl.RetryMax)
 	}
+	if dl.MergeWindow < 0 || dl.MergeWindow > Duration(10e9) {
+		ch.problem("delivery.mergeWindow", "mergeWindow must be from 0 to 10s, got %s", dl.MergeWindow)
+	}
 	if dl.DrainRate <= 0 {
 		ch.problem("delivery.drainRate", "drainRate must be at least 1 uplink per second, got %d", dl.DrainRate)
 	}

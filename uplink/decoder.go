@@ -27,6 +27,10 @@ type DecoderOptions struct {
 	DedupMax int
 	// Joiner, when set, is given every join-request heard.
 	Joiner *Joiner
+	// OnDuplicate, when set, is given the receptions of a frame already
+	// delivered (another antenna or gateway, a later datagram), with the
+	// uplink it became, so that they can join it (see Merger).
+	OnDuplicate func(devEUI lorawan.EUI64, fcnt uint32, recs []Reception)
 }
 
 // firstFCntEpochs bounds the search for the upper counter bits of a
@@ -45,6 +49,7 @@ const (
 type Decoder struct {
 	sessions *Sessions
 	joiner   *Joiner
+	onDup    func(devEUI lorawan.EUI64, fcnt uint32, recs []Reception)
 	logger   *slog.Logger
 	now      func() time.Time
 	c        counters
@@ -77,6 +82,7 @@ func NewDecoder(s *Sessions, opts DecoderOptions, logger *slog.Logger, set *metr
 	return &Decoder{
 		sessions: s,
 		joiner:   opts.Joiner,
+		onDup:    opts.OnDuplicate,
 		logger:   logger,
 		now:      opts.Now,
 		c:        newCounters(set),
@@ -147,7 +153,10 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 	phy := best.PHYPayload
 	nowNs := now.UnixNano()
 	key := d.dedup.key(phy)
-	if d.dedup.seen(key, nowNs) {
+	if e, dup := d.dedup.seen(key, nowNs); dup {
+		if d.onDup != nil {
+			d.onDup(e.devEUI, e.fcnt, d.receptions(frames))
+		}
 		d.drop(ErrDuplicate, best, nil)
 		return dst
 	}
@@ -186,7 +195,7 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 	if ss.pending && d.sessions.promote(ss) {
 		d.logger.Info("Device uses its new session", "dev_eui", ss.DevEUI.String(), "dev_addr", ss.DevAddr.String(), "fcnt", fcnt)
 	}
-	d.dedup.add(key, nowNs)
+	d.dedup.add(key, nowNs, ss.DevEUI, fcnt)
 	if !f.hasPort || f.fport == 0 {
 		d.drop(ErrMACOnly, best, &f)
 		return dst
@@ -205,19 +214,11 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 		Frequency:  best.Frequency,
 		SF:         best.SF,
 		DataRate:   best.DataRate,
-		Receptions: make([]Reception, len(d.group)),
+		Receptions: d.receptions(frames),
 	}
 	if len(f.frm) > 0 {
 		u.Payload = make([]byte, len(f.frm))
 		decryptFRM(&d.scratch, ss.app, f.devAddr, fcnt, u.Payload, f.frm)
-	}
-	for i, j := range d.group {
-		fr := &frames[j]
-		u.Receptions[i] = Reception{
-			GatewayEUI: fr.GatewayEUI, RSSI: fr.RSSI, SNR: fr.SNR,
-			Channel: fr.Channel, RFChain: fr.RFChain, Antenna: fr.Antenna,
-			HasPosition: fr.HasPosition, Latitude: fr.Latitude, Longitude: fr.Longitude,
-		}
 	}
 	d.c.forwarded.Inc()
 	if d.logger.Enabled(context.Background(), slog.LevelDebug) {
@@ -225,6 +226,20 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 			"fcnt", u.FCnt, "fport", u.FPort, "receptions", len(u.Receptions))
 	}
 	return append(dst, u)
+}
+
+// receptions lists the antennas of d.group, best first.
+func (d *Decoder) receptions(frames []packetfwd.Frame) []Reception {
+	out := make([]Reception, len(d.group))
+	for i, j := range d.group {
+		fr := &frames[j]
+		out[i] = Reception{
+			GatewayEUI: fr.GatewayEUI, RSSI: fr.RSSI, SNR: fr.SNR,
+			Channel: fr.Channel, RFChain: fr.RFChain, Antenna: fr.Antenna,
+			HasPosition: fr.HasPosition, Latitude: fr.Latitude, Longitude: fr.Longitude,
+		}
+	}
+	return out
 }
 
 // receivedAt is the best reception's time, unless only another antenna had

@@ -14,8 +14,16 @@ type dedup struct {
 	seed      maphash.Seed
 	window    int64 // ns
 	max       int
-	expiry    map[uint64]int64 // hash of the PHYPayload → expiry, agent clock, unix ns
+	expiry    map[uint64]dedupEntry // hash of the PHYPayload → what it became
 	nextSweep int64
+}
+
+// dedupEntry is a remembered frame: until when, and which uplink it was, so
+// that a later copy's receptions can join that uplink.
+type dedupEntry struct {
+	exp    int64 // agent clock, unix ns
+	devEUI [8]byte
+	fcnt   uint32
 }
 
 func newDedup(window time.Duration, maxEntries int) dedup {
@@ -23,19 +31,19 @@ func newDedup(window time.Duration, maxEntries int) dedup {
 		seed:   maphash.MakeSeed(),
 		window: int64(window),
 		max:    maxEntries,
-		expiry: make(map[uint64]int64, min(maxEntries, 256)),
+		expiry: make(map[uint64]dedupEntry, min(maxEntries, 256)),
 	}
 }
 
 // key hashes a PHYPayload; the random seed keeps collisions unforgeable.
 func (d *dedup) key(phy []byte) uint64 { return maphash.Bytes(d.seed, phy) }
 
-func (d *dedup) seen(k uint64, now int64) bool {
-	exp, ok := d.expiry[k]
-	return ok && now < exp
+func (d *dedup) seen(k uint64, now int64) (dedupEntry, bool) {
+	e, ok := d.expiry[k]
+	return e, ok && now < e.exp
 }
 
-func (d *dedup) add(k uint64, now int64) {
+func (d *dedup) add(k uint64, now int64, devEUI [8]byte, fcnt uint32) {
 	if now >= d.nextSweep || len(d.expiry) >= d.max {
 		d.sweep(now)
 	}
@@ -47,12 +55,12 @@ func (d *dedup) add(k uint64, now int64) {
 			}
 		}
 	}
-	d.expiry[k] = now + d.window
+	d.expiry[k] = dedupEntry{exp: now + d.window, devEUI: devEUI, fcnt: fcnt}
 }
 
 func (d *dedup) sweep(now int64) {
-	for k, exp := range d.expiry {
-		if now >= exp {
+	for k, e := range d.expiry {
+		if now >= e.exp {
 			delete(d.expiry, k)
 		}
 	}

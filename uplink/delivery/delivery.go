@@ -57,6 +57,12 @@ type Options struct {
 	BatchSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Merger adds the receptions of copies of a frame heard after it was
+	// decoded (uplink.Merger); MergeWindow is how old an uplink must be
+	// before it is sent, so that copies from other datagrams or sources
+	// can join it. Zero sends at once.
+	Merger      interface{ Apply(*uplink.Uplink) }
+	MergeWindow time.Duration
 	// Clock corrects the reception time of uplinks received before the
 	// wall clock was set; nil means the system clock.
 	Clock *uplink.Clock

@@ -164,6 +164,13 @@ func (l *lane) run(ctx context.Context) {
 				l.met.unfixableTime(l.name)
 			}
 		}
+		if l.opts.Merger != nil {
+			if !l.holdForCopies(ctx, up) {
+				l.putBack(it)
+				return
+			}
+			l.opts.Merger.Apply(up)
+		}
 		if l.validity > 0 && l.opts.Now().Sub(up.ReceivedAt) > l.validity {
 			l.met.expired(l.name)
 			l.finish(rec, it)
@@ -551,6 +558,18 @@ func (l *lane) snapshot() Status {
 	}
 	s.DeadLetters = st.DeadLetters
 	return s
+}
+
+// holdForCopies waits until the uplink is MergeWindow old, so that other
+// antennas' and gateways' copies can join it; false when ctx ends. The wait
+// is bounded by the window whatever the reception time says (a gateway's
+// GPS clock and the agent's may differ).
+func (l *lane) holdForCopies(ctx context.Context, up *uplink.Uplink) bool {
+	wait := l.opts.MergeWindow - l.opts.Now().Sub(up.ReceivedAt)
+	if wait <= 0 {
+		return true
+	}
+	return sleep(ctx, min(wait, l.opts.MergeWindow))
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
