@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -14,31 +15,69 @@ import (
 	"edgeflow/uplink/delivery"
 )
 
-// connections builds a connector for each active connection.
+// connections builds a connector for each connection. An inactive one gets
+// a lane too: it queues uplinks and sends none, so that its backlog is kept
+// and shown (DEACTIVATED) until it is active again.
 func (a *Agent) connections(conns []config.Connection) ([]delivery.Connection, error) {
 	var out []delivery.Connection
 	for _, c := range conns {
-		if !c.IsActive() {
-			continue
+		conn, err := a.connector(c)
+		if err != nil {
+			return nil, fmt.Errorf("connection %q: %w", c.Name, err)
 		}
-		switch c.ConnectorID {
-		case config.ConnectorHTTP:
-			h, err := connector.NewHTTP(connector.HTTPConfig{
-				URL:       c.URL(),
-				Timeout:   a.config().Delivery.Timeout.Std(),
-				Headers:   c.Configuration.Headers,
-				UserAgent: "edgeflow/" + a.opts.Version,
-			}, a.log.With("connection", c.Name))
-			if err != nil {
-				return nil, fmt.Errorf("connection %q: %w", c.Name, err)
-			}
-			out = append(out, delivery.Connection{ID: c.ID, Name: c.Name, Connector: h,
-				UplinkTimeValidity: time.Duration(c.Configuration.UplinkTimeValidity)})
-		default:
-			return nil, fmt.Errorf("connection %q: connector %q is not supported", c.Name, c.ConnectorID)
-		}
+		out = append(out, delivery.Connection{ID: c.ID, Name: c.Name, Connector: conn,
+			UplinkTimeValidity: time.Duration(c.Configuration.UplinkTimeValidity),
+			Reconnect:          delivery.ReconnectStrategy(c.Configuration.ReconnectStrategy),
+			Inactive:           !c.IsActive()})
 	}
 	return out, nil
+}
+
+// connector builds the connector of c. Nothing is connected here: the lane
+// connects on its first send, so a broker that is down does not stop the
+// agent from starting.
+func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
+	cc := c.Configuration
+	log := a.log.With("connection", c.Name)
+	switch c.ConnectorID {
+	case config.ConnectorHTTP:
+		hc := connector.HTTPConfig{
+			URL:        c.URL(),
+			Timeout:    a.config().Delivery.Timeout.Std(),
+			Headers:    cc.Headers,
+			CustomerID: cc.CustomerID,
+			UserAgent:  "edgeflow/" + a.opts.Version,
+			Now:        a.opts.Now,
+		}
+		if cc.LRCCompliance {
+			hc.LRC = &connector.LRCConfig{ASID: cmp.Or(cc.ASID, config.DefaultASID),
+				LrnInfos: cmp.Or(cc.LrnInfos, a.config().Gateway.ID), Key: cc.TunnelInterfaceAuthenticationKey}
+		}
+		return connector.NewHTTP(hc, log)
+	case config.ConnectorMQTT:
+		return connector.NewMQTT(connector.MQTTConfig{
+			HostName:       cc.HostName,
+			Protocol:       cc.MQTTProtocol(),
+			Username:       cc.Username,
+			Password:       cc.Password,
+			TrustedCA:      cc.TrustedCACertificate,
+			Certificate:    cc.Certificate,
+			PrivateKey:     cc.PrivateKey,
+			Topic:          cmp.Or(cc.UplinkTopicPattern, config.DefaultMQTTTopicPattern),
+			ConnectTimeout: millis(cc.ConnectionTimeout, config.DefaultMQTTConnectionTimeout),
+			ActionTimeout:  millis(cc.ActionTimeout, config.DefaultMQTTActionTimeout),
+			CustomerID:     cc.CustomerID,
+		}, log)
+	}
+	return nil, fmt.Errorf("connector %q is not supported", c.ConnectorID)
+}
+
+// millis turns IoT Flow's millisecond timeouts into a duration.
+func millis(ms, def int) time.Duration {
+	if ms <= 0 {
+		ms = def
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func sessionsFromConfig(devs []config.Device) []uplink.Session {
