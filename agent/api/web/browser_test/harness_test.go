@@ -156,15 +156,19 @@ func front(t *testing.T, apiAddr string) string {
 	return srv.URL
 }
 
-// endpoint is the Cayenne stand-in: it records each DevEUI_uplink.
+// endpoint is the Cayenne stand-in: it records each DevEUI_uplink by the
+// path it was posted to, so that connections can share it.
 type endpoint struct {
 	*httptest.Server
 	mu   sync.Mutex
-	docs []map[string]any
+	docs map[string][]map[string]any
+	// refuse, when set, answers 400 to the uplinks it returns true for;
+	// those are not recorded.
+	refuse func(doc map[string]any) bool
 }
 
 func newEndpoint(t *testing.T) *endpoint {
-	e := &endpoint{}
+	e := &endpoint{docs: map[string][]map[string]any{}}
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var doc struct {
 			U map[string]any `json:"DevEUI_uplink"`
@@ -173,18 +177,36 @@ func newEndpoint(t *testing.T) *endpoint {
 			t.Errorf("the endpoint got something else than a DevEUI_uplink: %v", err)
 		}
 		e.mu.Lock()
-		e.docs = append(e.docs, doc.U)
-		e.mu.Unlock()
+		defer e.mu.Unlock()
+		if e.refuse != nil && e.refuse(doc.U) {
+			http.Error(w, "refused by the test", http.StatusBadRequest)
+			return
+		}
+		e.docs[r.URL.Path] = append(e.docs[r.URL.Path], doc.U)
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	t.Cleanup(e.Close)
 	return e
 }
 
-func (e *endpoint) received() []map[string]any {
+// waitFor waits until n uplinks were accepted at path and returns them.
+func (e *endpoint) waitFor(t *testing.T, path string, n int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(e.received(path)) < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := e.received(path)
+	if len(got) != n {
+		t.Fatalf("the endpoint accepted %d uplinks at %s, want %d", len(got), path, n)
+	}
+	return got
+}
+
+func (e *endpoint) received(path string) []map[string]any {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]map[string]any(nil), e.docs...)
+	return append([]map[string]any(nil), e.docs[path]...)
 }
 
 // device is an ABP device that builds real frames.

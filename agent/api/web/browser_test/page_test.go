@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -53,10 +52,11 @@ func agentConfig(bind, token string, conns []string, devs ...device) string {
 func TestTechnician(t *testing.T) {
 	bin := buildAgent(t, t.TempDir())
 	ep := newEndpoint(t)
+	bench := ep.URL + "/cayenne" // where the Cayenne connection is pointed
 	d1, d2 := newDevice(1, "Meeting room CO2"), newDevice(2, "Cold store")
 	ag := startAgent(t, bin, agentConfig("127.0.0.1:0", "", []string{
 		fmt.Sprintf(`{"name":"Backup HTTP","connectorId":"actility-http-iot","configuration":{"destinationURL":%q}}`, refusedURL(t)),
-		fmt.Sprintf(`{"name":"Old bench","connectorId":"actility-http-iot","active":false,"configuration":{"destinationURL":%q}}`, ep.URL),
+		fmt.Sprintf(`{"name":"Old bench","connectorId":"actility-http-iot","active":false,"configuration":{"destinationURL":%q}}`, ep.URL+"/old-bench"),
 	}, d1, d2))
 	b := newBrowser(t, front(t, ag.api))
 
@@ -89,11 +89,22 @@ func TestTechnician(t *testing.T) {
 		t.Fatalf("the API does not show the connection the page created (id %s): %+v", id, conns)
 	}
 
+	// The MQTT form: the broker is mandatory, and given with a scheme the
+	// API says why not, at the field.
+	b.show("#/create/mqtt")
+	b.wait("the MQTT form", `!!document.querySelector('#create #f-host')`)
+	b.do("name it", chromedp.SendKeys(chromedp.CSS("#f-name"), "Broker"))
+	b.click(`#create button[type=submit]`)
+	b.wait("the error at the broker", `(document.querySelector('#err-f-host')||{}).textContent === 'Broker is mandatory.'`)
+	b.do("a broker with a scheme", chromedp.SendKeys(chromedp.CSS("#f-host"), "mqtt://127.0.0.1:1883"))
+	b.click(`#create button[type=submit]`)
+	b.wait("the API's problem at the broker", `((document.querySelector('#err-f-host')||{}).textContent||'').includes('without a scheme')`)
+
 	// A problem the API finds shows at its field too: the HTTP form with
 	// the name the Cayenne connection already has.
 	b.show("#/create/http")
 	b.wait("the HTTP form", `!!document.querySelector('#create #f-url')`)
-	b.do("fill in the HTTP form", chromedp.SendKeys(chromedp.CSS("#f-name"), "Cayenne bench"), chromedp.SendKeys(chromedp.CSS("#f-url"), ep.URL))
+	b.do("fill in the HTTP form", chromedp.SendKeys(chromedp.CSS("#f-name"), "Cayenne bench"), chromedp.SendKeys(chromedp.CSS("#f-url"), ep.URL+"/http"))
 	b.click(`#create button[type=submit]`)
 	b.wait("the API's problem at the name", `((document.querySelector('#err-f-name')||{}).textContent||'').includes('used twice')`)
 	b.screenshot("create-http-error.png", false)
@@ -101,16 +112,16 @@ func TestTechnician(t *testing.T) {
 
 	// Edit → value → Confirm → confirmation → notification.
 	b.click(`button[data-edit="configuration.destinationURL"]`)
-	b.do("type the bench URL", chromedp.SetValue(chromedp.CSS("#edit-configuration-destinationURL"), ep.URL))
+	b.do("type the bench URL", chromedp.SetValue(chromedp.CSS("#edit-configuration-destinationURL"), bench))
 	b.click(`#params form button[type=submit]`)
 	b.confirm()
 	b.toast("configuration.destinationURL saved")
 	b.toast("Accepted with a warning") // CAYENNE prescribes its own URL
 	apiGet(t, ag.api, "/connections/"+id, "", created)
-	if created.Configuration["destinationURL"] != ep.URL {
-		t.Fatalf("after the edit the API shows destinationURL %v, want %s", created.Configuration["destinationURL"], ep.URL)
+	if created.Configuration["destinationURL"] != bench {
+		t.Fatalf("after the edit the API shows destinationURL %v, want %s", created.Configuration["destinationURL"], bench)
 	}
-	b.wait("the new URL on the details page", fmt.Sprintf(`((document.querySelector('#params')||{}).textContent||'').includes(%q)`, ep.URL))
+	b.wait("the new URL on the details page", fmt.Sprintf(`((document.querySelector('#params')||{}).textContent||'').includes(%q)`, bench))
 	b.screenshot("connection.png", true)
 
 	// Uplinks from the packet forwarder, seen on the live page and at the endpoint.
@@ -118,13 +129,7 @@ func TestTechnician(t *testing.T) {
 	b.wait("the event stream", `(document.querySelector('#live-state')||{}).textContent === 'connected'`)
 	push(t, ag.udp, 1, -57, 7.25, d1.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), d2.frame(t, 3, 2, []byte{0x03, 0x67, 0xff, 0x38}))
 	push(t, ag.udp, 2, -101, -3.5, d1.frame(t, 11, 1, []byte{0x01, 0x67, 0x01, 0x02}))
-	deadline := time.Now().Add(30 * time.Second)
-	for len(ep.received()) < 3 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if got := ep.received(); len(got) != 3 {
-		t.Fatalf("the endpoint received %d uplinks, want 3", len(got))
-	}
+	ep.waitFor(t, "/cayenne", 3)
 	b.wait("three uplinks delivered to the Cayenne connection on the live page",
 		`[...document.querySelectorAll('#live [data-delivery=ok]')].filter(e => e.textContent.startsWith('Cayenne bench')).length === 3`)
 	b.wait("the failing connection's attempts on the live page", `document.querySelectorAll('#live [data-delivery=failed]').length > 0`)
@@ -175,6 +180,38 @@ func TestTechnician(t *testing.T) {
 		t.Errorf("after Delete the API shows %+v", conns)
 	}
 	b.wait("the list without it", `document.querySelectorAll('#connections tbody tr').length === 2`)
+	old := find(conns, "Old bench")
+	b.click(fmt.Sprintf(`#connections tr[data-id=%q] button[data-action=deactivate]`, old.ID))
+	b.confirm()
+	b.toast("“Old bench” deactivated")
+	apiGet(t, ag.api, "/connections", "", &conns)
+	if c := find(conns, "Old bench"); c == nil || c.Active {
+		t.Errorf("after Deactivate the API shows %+v", c)
+	}
+
+	// An uplink the endpoint refuses is a dead letter on the details page;
+	// Replay sends it again, and now it is taken.
+	refused := false
+	ep.mu.Lock()
+	ep.refuse = func(doc map[string]any) bool {
+		if doc["FPort"] == 3.0 && !refused {
+			refused = true
+			return true
+		}
+		return false
+	}
+	ep.mu.Unlock()
+	push(t, ag.udp, 3, -80, 5, d2.frame(t, 4, 3, []byte{0x05, 0x00}))
+	b.show("#/connections/" + id)
+	b.wait("the dead letter", `document.querySelectorAll('#deadletters tbody tr').length === 1`)
+	b.screenshot("deadletters.png", false)
+	b.click("#replay")
+	b.confirm()
+	b.toast("1 refused uplink sent again")
+	// (Whether it carries Late: 1 is delivery's contract, tested there.)
+	if got := ep.waitFor(t, "/cayenne", 4); got[3]["FPort"] != 3.0 {
+		t.Errorf("the fourth uplink at the endpoint has FPort %v, want the replayed one's 3", got[3]["FPort"])
+	}
 	b.check()
 }
 

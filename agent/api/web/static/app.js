@@ -272,8 +272,11 @@
     const head = h('h1', {}, 'Connection');
     const status = h('div', { class: 'card' }, h('p', { class: 'muted' }, 'Loading…'));
     const params = h('div', {});
-    render(h('p', {}, h('a', { href: '#/connections' }, '← Connections')), head, status, h('h2', {}, 'Parameters'), params);
+    const dead = h('div', {});
+    render(h('p', {}, h('a', { href: '#/connections' }, '← Connections')), head, status, h('h2', {}, 'Parameters'), params,
+      h('h2', {}, 'Dead letters'), dead);
     let shown = false;
+    let deadCount = -1;
     every(g, async () => {
       let c;
       try { c = await get('/connections/' + encodeURIComponent(id)); } catch (e) {
@@ -286,7 +289,7 @@
       const cfg = c.configuration || {};
       fill(status, [h('dl', { class: 'kv' },
         h('dt', {}, 'Type'), h('dd', {}, typeOf(c), h('span', { class: 'muted mono' }, ' ' + (c.connectorId || ''))),
-        h('dt', {}, 'Destination'), h('dd', { class: 'mono' }, cfg.destinationURL || (c.brand === 'CAYENNE' ? CAYENNE_URL : '—')),
+        h('dt', {}, 'Destination'), h('dd', { class: 'mono' }, destination(c)),
         h('dt', {}, 'State'), h('dd', {}, badge(stateOf(c))),
         h('dt', {}, 'Started'), h('dd', {}, ago(c.startupTime)),
         h('dt', {}, 'Last delivery'), h('dd', {}, ago(c.lastDelivery)),
@@ -296,7 +299,36 @@
       // The parameters are drawn once, and again only after an edit, so a
       // refresh never throws away what someone is typing.
       if (!shown) { shown = true; fill(params, [paramTable(c, () => { shown = false; route(); })]); }
+      if (c.deadLetters !== deadCount) { deadCount = c.deadLetters; deadLetters(g, c, dead); }
     });
+  }
+  function destination(c) {
+    const cfg = c.configuration || {};
+    if (c.connectorId === MQTT) return `${(cfg.protocol || 'TCP').toLowerCase()}://${cfg.hostName || '?'} → ${cfg.uplinkTopicPattern || 'mqtt/things/{DevEUI}/uplink'}`;
+    return cfg.destinationURL || (c.brand === 'CAYENNE' ? CAYENNE_URL : '—');
+  }
+
+  // deadLetters lists the uplinks the endpoint refused (a 4xx), which the
+  // agent keeps aside, and offers to send them again.
+  async function deadLetters(g, c, box) {
+    if (!c.deadLetters) { fill(box, [h('p', { class: 'muted' }, 'None: the endpoint has refused no uplink.')]); return; }
+    let list;
+    try { list = await get('/connections/' + encodeURIComponent(c.id) + '/deadletters'); } catch (e) { fill(box, [h('p', { class: 'err' }, e.message)]); return; }
+    if (!current(g)) return;
+    const replay = h('button', { type: 'button', class: 'secondary', id: 'replay', onclick: async () => {
+      if (!(await confirmBox(`Send the ${list.length} refused uplinks of “${c.name}” again? They go behind the backlog, marked late.`, 'Replay'))) return;
+      try {
+        const { data } = await api('POST', '/connections/' + encodeURIComponent(c.id) + '/deadletters/replay', {});
+        const n = data ? data.replayed : 0;
+        toast(`${n} refused uplink${n === 1 ? '' : 's'} sent again`);
+        route();
+      } catch (e) { fail(e); }
+    } }, 'Replay all');
+    fill(box, [h('div', { class: 'scroll' }, h('table', { id: 'deadletters' },
+      h('thead', {}, h('tr', {}, ['Received', 'Set aside', 'DevEUI', 'FCnt', 'FPort', 'Reason'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, list.map((d) => h('tr', {}, h('td', {}, ago(d.time)), h('td', {}, ago(d.at)), h('td', { class: 'mono' }, d.devEUI || ''),
+        h('td', {}, num(d.fCnt)), h('td', {}, num(d.fPort)), h('td', { class: 'err' }, d.reason)))))),
+    h('div', { class: 'actions' }, replay)]);
   }
 
   // paramRows lists what can be edited in place: the name and every plain
@@ -313,9 +345,9 @@
       }
     };
     walk(cfg, '');
-    if (c.connectorId === HTTP) {
-      for (const k of ['destinationURL', 'description', 'uplinkTimeValidity']) if (!seen.has(k)) rows.push(['configuration.' + k, undefined]);
-    }
+    const usual = c.connectorId === MQTT ? ['hostName', 'protocol', 'username', 'password', 'uplinkTopicPattern', 'description', 'uplinkTimeValidity']
+      : ['destinationURL', 'description', 'uplinkTimeValidity'];
+    for (const k of usual) if (!seen.has(k)) rows.push(['configuration.' + k, undefined]);
     return rows;
   }
   function paramTable(c, after) {
@@ -365,74 +397,73 @@
   }
 
   // ---- create -----------------------------------------------------------------
+  // TYPES are the connections the page creates, each with only the fields
+  // it needs (name and description are common); the API checks the rest,
+  // and its problems land on these fields by their path.
   const TYPES = {
-    cayenne: { title: 'Cayenne', text: 'myDevices Cayenne, through its Actility endpoint. Only a name is needed.' },
-    http: { title: 'HTTP', text: 'Each uplink POSTed as a DevEUI_uplink document to a URL of yours.' },
-    mqtt: { title: 'MQTT', text: 'Publish each uplink to a broker.', connector: MQTT },
+    cayenne: { title: 'Cayenne', text: 'myDevices Cayenne, through its Actility endpoint. Only a name is needed.', brand: 'CAYENNE', fields: [] },
+    http: { title: 'HTTP', text: 'Each uplink POSTed as a DevEUI_uplink document to a URL of yours.', fields: [
+      { id: 'f-url', path: 'configuration.destinationURL', label: 'Destination URL', required: true, type: 'url', placeholder: 'https://…' },
+      { id: 'f-headers', path: 'configuration.headers', label: 'Headers', textarea: true, placeholder: 'X-Api-Key: …', hint: 'Optional, one "Name: value" a line.' },
+    ] },
+    mqtt: { title: 'MQTT', text: 'Each uplink published as a DevEUI_uplink document to a topic of your broker.', connector: MQTT, fields: [
+      { id: 'f-host', path: 'configuration.hostName', label: 'Broker', required: true, placeholder: 'broker.example.com:8883', hint: 'host:port, without a scheme.' },
+      { id: 'f-protocol', path: 'configuration.protocol', label: 'Protocol', options: ['TCP', 'SSL', 'WSS'] },
+      { id: 'f-username', path: 'configuration.username', label: 'User name' },
+      { id: 'f-password', path: 'configuration.password', label: 'Password', type: 'password' },
+      { id: 'f-topic', path: 'configuration.uplinkTopicPattern', label: 'Uplink topic', placeholder: 'mqtt/things/{DevEUI}/uplink', hint: 'Optional.' },
+    ] },
   };
-  async function createPage(g, type) {
-    if (!type || !TYPES[type]) {
-      const cards = h('div', { class: 'types' });
+  const DESCRIPTION = { id: 'f-description', path: 'configuration.description', label: 'Description' };
+  function field(f) {
+    const attrs = { id: f.id, name: f.id, 'data-path': f.path, placeholder: f.placeholder, 'aria-required': f.required ? 'true' : undefined };
+    const input = f.options ? h('select', attrs, f.options.map((o) => h('option', { value: o }, o)))
+      : f.textarea ? h('textarea', Object.assign(attrs, { rows: 3 }))
+        : h('input', Object.assign(attrs, { type: f.type || 'text', autocomplete: f.type === 'password' ? 'new-password' : 'off' }));
+    return [h('label', { for: f.id }, f.label, f.required ? h('span', { class: 'req', title: 'mandatory' }, '*') : null), input,
+      f.hint ? h('div', { class: 'hint' }, f.hint) : null];
+  }
+  function createPage(g, type) {
+    const t = TYPES[type];
+    if (!t) {
       render(h('p', {}, h('a', { href: '#/connections' }, '← Connections')), h('h1', {}, 'Create a connection'),
-        h('p', { class: 'muted' }, 'Choose the type of connection.'), cards);
-      // A type whose connector this agent does not have is shown but not
-      // offered; /status may list the connectors it has.
-      let have = [HTTP];
-      try { const s = await get('/status'); if (s && Array.isArray(s.connectors)) have = s.connectors.map((x) => x.id || x); } catch (e) { /* keep the default */ }
-      if (!current(g)) return;
-      fill(cards, [...Object.entries(TYPES).map(([k, t]) => {
-        const ok = have.includes(t.connector || HTTP);
-        return h('button', { type: 'button', class: 'type', 'data-type': k, disabled: !ok, onclick: () => { location.hash = '#/create/' + k; } },
-          h('strong', {}, t.title), h('span', {}, ok ? t.text : 'Not available in this agent yet.'));
-      })]);
+        h('p', { class: 'muted' }, 'Choose the type of connection.'),
+        h('div', { class: 'types' }, Object.entries(TYPES).map(([k, x]) => h('button', { type: 'button', class: 'type', 'data-type': k,
+          onclick: () => { location.hash = '#/create/' + k; } }, h('strong', {}, x.title), h('span', {}, x.text)))));
       return;
     }
-    const field = (id, path, label, opts) => {
-      opts = opts || {};
-      const input = h(opts.textarea ? 'textarea' : 'input', { id, name: id, 'data-path': path, required: opts.required, placeholder: opts.placeholder,
-        type: opts.textarea ? undefined : (opts.type || 'text'), rows: opts.textarea ? 3 : undefined, 'aria-required': opts.required ? 'true' : undefined });
-      return [h('label', { for: id }, label, opts.required ? h('span', { class: 'req', title: 'mandatory' }, '*') : null), input,
-        opts.hint ? h('div', { class: 'hint' }, opts.hint) : null];
-    };
-    const parts = [field('f-name', 'name', 'Name', { required: true, placeholder: type === 'cayenne' ? 'Actility To Cayenne' : 'My endpoint' })];
-    if (type === 'cayenne') {
-      parts.push(h('label', {}, 'Destination'), h('div', { class: 'mono' }, CAYENNE_URL), h('div', { class: 'hint' }, 'Fixed for Cayenne.'));
-    } else if (type === 'http') {
-      parts.push(field('f-url', 'configuration.destinationURL', 'Destination URL', { required: true, type: 'url', placeholder: 'https://…' }),
-        field('f-headers', 'configuration.headers', 'Headers', { textarea: true, placeholder: 'X-Api-Key: …', hint: 'Optional, one "Name: value" a line.' }));
-    } else {
-      render(h('p', {}, 'This type cannot be created here yet.'));
-      return;
-    }
-    parts.push(field('f-description', 'configuration.description', 'Description', {}));
-    const form = h('form', { class: 'card fields', id: 'create', novalidate: true, oninput: clearProblem, onsubmit: (ev) => { ev.preventDefault(); submit(form, type); } },
-      parts, h('div', { class: 'form-error' }),
+    const form = h('form', { class: 'card fields', id: 'create', novalidate: true, oninput: clearProblem, onsubmit: (ev) => { ev.preventDefault(); submit(form, t); } },
+      field({ id: 'f-name', path: 'name', label: 'Name', required: true, placeholder: t.brand === 'CAYENNE' ? 'Actility To Cayenne' : 'My endpoint' }),
+      t.brand === 'CAYENNE' ? [h('label', {}, 'Destination'), h('div', { class: 'mono' }, CAYENNE_URL), h('div', { class: 'hint' }, 'Fixed for Cayenne.')] : null,
+      t.fields.map(field), field(DESCRIPTION), h('div', { class: 'form-error' }),
       h('p', { class: 'hint' }, h('span', { class: 'req' }, '*'), ' mandatory'),
       h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '#/create' }, 'Back'), h('button', { type: 'submit' }, 'Create')));
-    render(h('p', {}, h('a', { href: '#/create' }, '← Type')), h('h1', {}, 'New ' + TYPES[type].title + ' connection'), form);
+    render(h('p', {}, h('a', { href: '#/create' }, '← Type')), h('h1', {}, 'New ' + t.title + ' connection'), form);
     $('#f-name').focus();
   }
-  async function submit(form, type) {
-    const val = (id) => { const e = form.querySelector('#' + id); return e ? e.value.trim() : ''; };
-    const body = { name: val('f-name'), connectorId: HTTP, configuration: {} };
-    if (type === 'cayenne') body.brand = 'CAYENNE';
+  async function submit(form, t) {
+    const body = { name: '', connectorId: t.connector || HTTP, configuration: {} };
+    if (t.brand) body.brand = t.brand;
     const problems = [];
-    if (!body.name) problems.push({ path: 'name', message: 'A name is mandatory.' });
-    if (type === 'http') {
-      const url = val('f-url');
-      if (!url) problems.push({ path: 'configuration.destinationURL', message: 'A destination URL is mandatory.' });
-      else if (!/^https?:\/\/[^/]/i.test(url)) problems.push({ path: 'configuration.destinationURL', message: 'An http:// or https:// URL is needed.' });
-      body.configuration.destinationURL = url;
-      const hdrs = {};
-      for (const line of val('f-headers').split('\n')) {
-        if (!line.trim()) continue;
-        const i = line.indexOf(':');
-        if (i <= 0) { problems.push({ path: 'configuration.headers', message: `"${line.trim()}" is not "Name: value".` }); continue; }
-        hdrs[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+    for (const f of [{ id: 'f-name', path: 'name', label: 'A name' }, ...t.fields, DESCRIPTION]) {
+      const v = form.querySelector('#' + f.id).value.trim();
+      if (!v) {
+        if (f.required || f.path === 'name') problems.push({ path: f.path, message: (f.path === 'name' ? 'A name' : f.label) + ' is mandatory.' });
+        continue;
       }
-      if (Object.keys(hdrs).length) body.configuration.headers = hdrs;
+      if (f.path === 'configuration.headers') {
+        const hdrs = {};
+        for (const line of v.split('\n').filter((l) => l.trim())) {
+          const i = line.indexOf(':');
+          if (i <= 0) problems.push({ path: f.path, message: `"${line.trim()}" is not "Name: value".` });
+          else hdrs[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+        }
+        body.configuration.headers = hdrs;
+        continue;
+      }
+      if (f.type === 'url' && !/^https?:\/\/[^/]/i.test(v)) problems.push({ path: f.path, message: 'An http:// or https:// URL is needed.' });
+      setPath(body, f.path, v);
     }
-    if (val('f-description')) body.configuration.description = val('f-description');
     showProblems(form, problems);
     if (problems.length) { form.querySelector('[aria-invalid]').focus(); return; }
     const btn = form.querySelector('button[type=submit]');
