@@ -372,3 +372,28 @@ func TestOTAALoRaWAN11(t *testing.T) {
 		t.Fatalf("1.1 device with a 1.0 server: %+v", ups)
 	}
 }
+
+// A device removed from the configuration has its saved record deleted.
+func TestRemovedDeviceRecordDeleted(t *testing.T) {
+	s := v1Session(t)
+	store := &memStore{}
+	f := newOTAAFixture(t, store, []Session{s})
+	if len(f.up(buildUp(t, s, 1, port(1), []byte("a"), false))) != 1 {
+		t.Fatal("not decoded")
+	}
+	if err := f.p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.recs) != 1 {
+		t.Fatalf("%d records", len(store.recs))
+	}
+	if err := f.s.Set(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.recs) != 0 {
+		t.Fatalf("%d records after removal", len(store.recs))
+	}
+}

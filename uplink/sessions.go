@@ -202,6 +202,11 @@ func (s *Sessions) Set(devs []Session) error {
 		abp[d.DevEUI] = ns
 		list = append(list, d.DevEUI)
 	}
+	for e := range s.abp {
+		if abp[e] == nil {
+			s.dirty.mark(e, false) // its saved record goes at the next save
+		}
+	}
 	s.abp, s.abpList = abp, list
 	s.rebuild()
 	return nil
