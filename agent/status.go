@@ -28,16 +28,21 @@ func (a *Agent) Status() api.Status {
 		s.Buffer.Size = fi.Size()
 	}
 	if a.udp != nil {
-		s.Sources = append(s.Sources, api.Source{Type: "udp", Addr: a.udp.Addr().String()})
-		for _, u := range cfg.PacketForwarder.UDP.Upstreams {
-			s.Sources = append(s.Sources, api.Source{Type: "upstream", Addr: u})
+		s.Sources = append(s.Sources, api.Source{Type: "udp", Addr: a.udp.Addr().String(), State: "listening"})
+		for _, u := range a.udp.Upstreams() {
+			s.Sources = append(s.Sources, api.Source{Type: "upstream", Addr: u.Address, State: u.State, LastSeen: timePtr(u.LastAck), Error: u.ResolveError})
 		}
 		for _, g := range a.udp.Gateways() {
 			s.Gateways = append(s.Gateways, gatewayStatus(g))
 		}
 	}
-	if m := cfg.PacketForwarder.MQTT; m != nil {
-		s.Sources = append(s.Sources, api.Source{Type: "mqtt", Addr: m.Server})
+	if a.mqtt != nil {
+		m := a.mqtt.Status()
+		src := api.Source{Type: "mqtt", Addr: m.Server, State: "disconnected", LastSeen: timePtr(m.LastMessage)}
+		if m.Connected {
+			src.State = "connected"
+		}
+		s.Sources = append(s.Sources, src)
 	}
 	states := a.ConnectionStates()
 	for _, c := range cfg.Connections {
@@ -123,4 +128,11 @@ func activation(d config.Device) string {
 		return "ABP"
 	}
 	return "OTAA"
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -115,6 +115,13 @@ type Position struct {
 type Source struct {
 	Type string `json:"type"` // "udp", "upstream", "mqtt"
 	Addr string `json:"addr"`
+	// State is "listening" (udp), "up" or "down" (upstream: answering or
+	// not), "connected" or "disconnected" (mqtt).
+	State string `json:"state,omitempty"`
+	// LastSeen is the last datagram acknowledged by an upstream, or the
+	// last message from the broker.
+	LastSeen *time.Time `json:"lastSeen,omitempty"`
+	Error    string     `json:"error,omitempty"`
 }
 
 // BufferStatus describes the buffer file.

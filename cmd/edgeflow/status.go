@@ -177,7 +177,11 @@ func printStatus(w io.Writer, st api.Status, now time.Time) {
 
 	var src []string
 	for _, s := range st.Sources {
-		src = append(src, s.Type+" "+s.Addr)
+		txt := s.Type + " " + s.Addr
+		if s.State != "" && s.State != "listening" {
+			txt += " (" + s.State + ")"
+		}
+		src = append(src, txt)
 	}
 	if len(st.Gateways) == 0 {
 		fmt.Fprintf(w, "no packet forwarder heard yet (listening: %s)\n\n", strings.Join(src, ", "))
@@ -192,7 +196,7 @@ func printStatus(w io.Writer, st api.Status, now time.Time) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.EUI, ago(g.LastPushData, now), ago(g.LastPullData, now), dash(g.PushAddr), pos)
 		}
 		tw.Flush()
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "sources: %s\n\n", strings.Join(src, ", "))
 	}
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
