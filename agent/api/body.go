@@ -126,8 +126,8 @@ func fromConfig(ps []config.Problem, prefix string) []Problem {
 func relWarnings(ws []config.Warning, prefix string) []config.Warning {
 	var out []config.Warning
 	for _, w := range ws {
-		if w.Path == "connections" {
-			continue // "no connections": true of the one-connection document, not of the request
+		if w.Path != prefix && !strings.HasPrefix(w.Path, prefix+".") {
+			continue // about the rest of the one-connection document, not the request
 		}
 		w.Path = relPath(w.Path, prefix)
 		w.Line, w.Column = 0, 0

@@ -225,4 +225,11 @@ func TestDefaultsChangeInMemory(t *testing.T) {
 	}
 	r.fw.push(dev, 7, []byte{7})
 	ep.waitFCnts(t, 7)
+
+	// What is accepted with a warning says so in headers.
+	resp, _ = r.must("POST", "/connections", `{"name":"Cayenne bench","connectorId":"actility-http-iot","brand":"CAYENNE","configuration":{"destinationURL":"`+ep.URL+`","createDevices":true}}`, http.StatusCreated)
+	warns := strings.Join(resp.Header.Values(api.HeaderWarning), "\n")
+	if !strings.Contains(warns, "configuration.destinationURL: brand CAYENNE prescribes") || !strings.Contains(warns, "configuration.createDevices: createDevices is ignored") {
+		t.Errorf("warnings:\n%s", warns)
+	}
 }
