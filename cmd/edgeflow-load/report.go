@@ -50,6 +50,7 @@ type report struct {
 	BufferBytes  int64   `json:"buffer_file_bytes,omitempty"`
 	BufferAfter  int64   `json:"buffer_file_bytes_after_settle,omitempty"`
 	AgentWarns   int     `json:"agent_warn_lines"`
+	LoadAvg      string  `json:"machine_loadavg"`
 }
 
 // pct are latency percentiles in milliseconds.
@@ -114,6 +115,7 @@ func (r *report) print(w io.Writer) {
 		p("idle CPU         %.3f %% over %.0f s", r.IdleCPU, r.IdleSecs)
 	}
 	p("agent log        %d WARN/ERROR lines", r.AgentWarns)
+	p("machine load     %s (/proc/loadavg at the end; other processes share these cores)", r.LoadAvg)
 }
 
 func (q pct) String() string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -107,6 +108,9 @@ func run(o options) (*report, error) {
 	}
 	if o.idle > 0 {
 		idleCPU(rep, pid, o.idle)
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		rep.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
 	if ag != nil {
 		rep.AgentWarns = ag.warnings()
