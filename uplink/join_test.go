@@ -397,3 +397,41 @@ func TestRemovedDeviceRecordDeleted(t *testing.T) {
 		t.Fatalf("%d records after removal", len(store.recs))
 	}
 }
+
+// Join-accepts arrive on the relay's goroutine while frames are decoded,
+// the status page takes snapshots and the persister saves: run them
+// together (under -race in CI).
+func TestJoinConcurrentWithDecodeAndSave(t *testing.T) {
+	devs := []*otaaDev{newOTAADev(11), newOTAADev(12), newOTAADev(13)}
+	store := &memStore{}
+	var roots []Device
+	for _, d := range devs {
+		roots = append(roots, d.Device)
+	}
+	f := newOTAAFixture(t, store, []Session{v1Session(t)}, roots...)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			f.s.Snapshot()
+			_ = f.p.Flush(t.Context())
+		}
+	}()
+	for i, d := range devs {
+		for k := range 5 {
+			req, dn := d.joinRequest(t)
+			f.up(req)
+			acc, sess := d.joinAccept(t, dn, uint32(10*i+k), lorawan.DevAddr{0x26, 1, byte(i), byte(k)})
+			errc := make(chan error, 1)
+			go func() { errc <- f.j.HandleJoinAccept(lorawan.EUI64{}, acc) }()
+			f.up(buildUp(t, v1Session(t), uint32(100*i+10*k), port(1), []byte("abp"), false))
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			if ups := f.up(buildUp(t, sess, 0, port(1), []byte("otaa"), false)); len(ups) != 1 {
+				t.Fatalf("device %d join %d: %+v", i, k, ups)
+			}
+		}
+	}
+	<-done
+}

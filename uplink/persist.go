@@ -238,6 +238,27 @@ const defaultPersistInterval = time.Minute
 // Persister writes the devices' changed records to a SessionStore: new
 // sessions at once, counters in batches (one commit per interval for all
 // devices, to spare flash), and everything on Flush.
+//
+// Replays across restarts. A restarted agent accepts only counters above
+// the saved one, so what matters is how far the saved counter can lag:
+//
+//   - On a clean stop, Run saves everything: no lag.
+//   - With buffer.persist "always" the agent calls Flush with every
+//     datagram's uplinks, alongside their append (usually the same group
+//     commit), and acknowledges the PUSH_DATA after both: no acknowledged
+//     uplink's counter is ever lost, so none can be accepted twice.
+//   - With "on-outage" (the default, to spare flash) counters are saved at
+//     most every Interval. After a crash or power cut the saved counter may
+//     lag by up to Interval's worth of uplinks, and a replay of one of
+//     those frames, recorded and sent again on purpose, would be accepted
+//     once; the device's next genuine uplink closes the window. Ordinary
+//     duplicates (other gateways, a retransmission) arrive within seconds
+//     and are caught by the de-duplication window before the crash, or are
+//     frames the crashed agent never delivered. The operator who needs the
+//     stronger guarantee chooses "always", as for the uplinks themselves.
+//
+// New sessions are saved at once in either mode: their keys exist nowhere
+// else, and the device would otherwise be lost until it joins again.
 type Persister struct {
 	s     *Sessions
 	store SessionStore
