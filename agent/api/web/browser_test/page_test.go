@@ -242,6 +242,30 @@ func TestToken(t *testing.T) {
 	if html := evalJS[string](b, `document.documentElement.outerHTML`); strings.Contains(html, token) {
 		t.Error("the token is in the document")
 	}
+
+	// An HTTP connection with a secret header, created through the form:
+	// the secret is sent once and never shown again, not even in the
+	// input that edits it.
+	const secret = "topsecret-header-value"
+	b.show("#/create/http")
+	b.wait("the HTTP form", `!!document.querySelector('#create #f-url')`)
+	b.do("fill in the HTTP form", chromedp.SendKeys(chromedp.CSS("#f-name"), "Bench HTTP"),
+		chromedp.SendKeys(chromedp.CSS("#f-url"), "http://127.0.0.1:9/uplink"),
+		chromedp.SendKeys(chromedp.CSS("#f-headers"), "X-Api-Key: "+secret))
+	b.click(`#create button[type=submit]`)
+	b.toast("Connection “Bench HTTP” created")
+	b.wait("the details page", `!!document.querySelector('button[data-edit="configuration.headers.X-Api-Key"]')`)
+	if row := evalJS[string](b, `document.querySelector('button[data-edit="configuration.headers.X-Api-Key"]').parentNode.textContent`); !strings.HasPrefix(row, "*****") {
+		t.Errorf("the header shows as %q, want it masked", row)
+	}
+	b.click(`button[data-edit="configuration.headers.X-Api-Key"]`)
+	b.wait("the edit field", `!!document.querySelector('#edit-configuration-headers-X-Api-Key')`)
+	if v := evalJS[string](b, `document.querySelector('#edit-configuration-headers-X-Api-Key').value`); v != "" {
+		t.Errorf("the secret's edit field holds %q", v)
+	}
+	if html := evalJS[string](b, `document.documentElement.outerHTML`); strings.Contains(html, secret) {
+		t.Error("the header's secret is in the document")
+	}
 	if got := evalJS[string](b, `sessionStorage.getItem('edgeflow.token')`); got != token {
 		t.Errorf("sessionStorage holds %q", got)
 	}

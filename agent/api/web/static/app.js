@@ -14,7 +14,9 @@
   // configuration, so they are left out of a PUT.
   const STATUS_FIELDS = ['state', 'startupTime', 'lastDelivery', 'lastError', 'lastErrorTime', 'backlog',
     'backlogBytes', 'delivered', 'deadLetters', 'oldestAge'];
-  const SECRET = /(key|secret|token|password|passwd|authorization)$/i;
+  // SECRET names keys whose values are credentials, as the API's masking
+  // does; the page masks them again, whatever the API sends.
+  const SECRET = /pass|secret|token|auth|key|cookie|credential|signature/i;
 
   // h builds an element: h('a', {href: '#/x', onclick: f}, 'text', child…).
   function h(tag, attrs, ...kids) {
@@ -361,13 +363,17 @@
         if (!Array.isArray(v)) cell.append(' ', h('button', { type: 'button', class: 'link', 'data-edit': path, onclick: edit }, 'Edit'));
       };
       const edit = () => {
+        // A secret is never put back on screen, not even masked in an
+        // input: left empty, it stays as it is.
+        const secret = SECRET.test(key) && v !== undefined && v !== '';
         const input = h('input', { id: 'edit-' + path.replace(/\W/g, '-'), 'data-path': path, type: SECRET.test(key) ? 'password' : 'text',
-          'aria-label': path });
-        input.value = v === undefined ? '' : String(v);
+          'aria-label': path, autocomplete: 'off', placeholder: secret ? 'unchanged: type a new value' : undefined });
+        input.value = v === undefined || secret ? '' : String(v);
         const form = h('form', { class: 'inline-edit', oninput: clearProblem, onsubmit: async (ev) => {
           ev.preventDefault();
           const raw = input.value.trim();
           if (path === 'name' && !raw) { showProblems(form, [{ path, message: 'A name is mandatory.' }]); return; }
+          if (secret && !raw) { show(); return; }
           if (!(await confirmBox(`Set ${path} of “${c.name}” to ${raw === '' ? 'nothing' : SECRET.test(key) ? 'the new value' : '“' + raw + '”'}?`))) return;
           try {
             await putConnection(c.id, (x) => setPath(x, path, raw === '' ? undefined : typed(raw, v)));
