@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"edgeflow/buffer"
 	"edgeflow/uplink"
 	"edgeflow/uplink/connector"
@@ -33,6 +35,8 @@ type lane struct {
 	validity time.Duration
 	log      *slog.Logger
 	met      *metrics
+	// deliveredCtr counts deliveries, on time [0] and late [1].
+	deliveredCtr [2]*vm.Counter
 
 	spillMu sync.Mutex // serialises spills so flash order is memory order
 
@@ -54,7 +58,7 @@ type lane struct {
 
 func newLane(id, name string, conn connector.Connector, store Store, opts *Options, validity time.Duration, log *slog.Logger, met *metrics) *lane {
 	l := &lane{id: id, name: name, conn: conn, store: store, opts: opts, validity: validity, log: log.With("connection", name), met: met,
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), deliveredCtr: met.deliveredCounters(name)}
 	st := store.Stats(id)
 	l.onDisk = st.Count
 	// Uplinks stored across a restart are late by definition.
@@ -512,7 +516,11 @@ func (l *lane) idle() {
 
 func (l *lane) delivered(late bool) {
 	now := l.opts.Now()
-	l.met.delivered(l.name, late)
+	if late {
+		l.deliveredCtr[1].Inc()
+	} else {
+		l.deliveredCtr[0].Inc()
+	}
 	l.mu.Lock()
 	l.status.State = StateOpened
 	l.status.LastDelivery = now

@@ -10,12 +10,15 @@ import (
 // name and, for failures, the connector's snake_case reason.
 type metrics struct{ set *vm.Set }
 
-func (m *metrics) delivered(conn string, late bool) {
-	l := 0
-	if late {
-		l = 1
+// deliveredCounters returns a connection's delivered counters, on time
+// and late. A lane resolves them once: formatting the name and looking it
+// up on every uplink was a measurable share of a delivery's CPU.
+func (m *metrics) deliveredCounters(conn string) [2]*vm.Counter {
+	var c [2]*vm.Counter
+	for late := range c {
+		c[late] = m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_delivered_total{connection=%q,late="%d"}`, conn, late))
 	}
-	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_delivered_total{connection=%q,late="%d"}`, conn, l)).Inc()
+	return c
 }
 
 func (m *metrics) failed(conn, reason string) {
