@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -40,6 +41,7 @@ type options struct {
 	wait       time.Duration
 	jsonOut    bool
 	keepBuffer bool
+	printCfg   bool
 }
 
 func main() {
@@ -71,10 +73,19 @@ func main() {
 	flag.DurationVar(&o.wait, "wait", 10*time.Minute, "longest wait for the endpoint to receive every uplink")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	flag.BoolVar(&o.keepBuffer, "keep-buffer", false, "keep the temp dir (buffer, config, agent log)")
+	flag.BoolVar(&o.printCfg, "print-config", false, "print the agent configuration for --devices, --endpoint and --buffer-dir, and exit (to start an agent to measure with --pid)")
 	flag.Parse()
 	if err := o.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "edgeflow-load:", err)
 		os.Exit(2)
+	}
+	if o.printCfg {
+		devs := make([]device, o.devices)
+		for i := range devs {
+			devs[i] = newDevice(i, liveEUIByte)
+		}
+		fmt.Print(agentConfig(o, filepath.Join(o.bufferDir, "buffer.db"), "http://"+o.endpoint+"/uplink", devs))
+		return
 	}
 	rep, err := run(o)
 	if rep != nil {
