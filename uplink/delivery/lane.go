@@ -51,9 +51,11 @@ type lane struct {
 	catchingUp bool // uplinks sent now come from the backlog: Late = 1
 	status     Status
 
-	wake   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	wake       chan struct{}
+	cancel     context.CancelFunc
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
+	done       chan struct{}
 }
 
 func newLane(id, name string, conn connector.Connector, store Store, opts *Options, validity time.Duration, log *slog.Logger, met *metrics) *lane {
@@ -70,6 +72,10 @@ func newLane(id, name string, conn connector.Connector, store Store, opts *Optio
 func (l *lane) start(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	l.cancel = cancel
+	// A send in flight when the lane stops may finish (within sendGrace):
+	// cancelling it would resend, after the restart, an uplink the
+	// endpoint may already have taken.
+	l.sendCtx, l.cancelSend = context.WithCancel(context.WithoutCancel(parent))
 	go l.run(ctx)
 	if l.opts.Persist == PersistOnOutage {
 		go l.spiller(ctx)
@@ -190,8 +196,8 @@ func (l *lane) run(ctx context.Context) {
 		l.mu.Lock()
 		late := l.catchingUp
 		l.mu.Unlock()
-		err := l.conn.Send(ctx, up, late)
-		if l.opts.OnResult != nil && ctx.Err() == nil {
+		err := l.conn.Send(l.sendCtx, up, late)
+		if l.opts.OnResult != nil && l.sendCtx.Err() == nil {
 			l.opts.OnResult(l.id, up, late, err)
 		}
 		if err == nil {
@@ -203,7 +209,7 @@ func (l *lane) run(ctx context.Context) {
 			}
 			continue
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || l.sendCtx.Err() != nil {
 			l.putBack(it)
 			return
 		}
@@ -340,6 +346,9 @@ func (l *lane) ackLocked(seq uint64) {
 		}()
 	}
 }
+
+// sendGrace bounds how long a stop waits for a send in flight.
+const sendGrace = 5 * time.Second
 
 // ackFlushDelay is how long acks of an idle lane wait to share a commit.
 // A crash in this window re-sends those uplinks (at-least-once).
@@ -494,7 +503,15 @@ func (l *lane) spiller(ctx context.Context) {
 func (l *lane) stop(ctx context.Context) error {
 	if l.cancel != nil {
 		l.cancel()
-		<-l.done
+		grace := time.NewTimer(sendGrace)
+		select {
+		case <-l.done:
+		case <-grace.C:
+			l.cancelSend()
+			<-l.done
+		}
+		grace.Stop()
+		l.cancelSend()
 	}
 	l.mu.Lock()
 	l.inflight = nil // run returned it to mem (putBack) unless it was sent

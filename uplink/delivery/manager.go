@@ -204,11 +204,16 @@ func (m *Manager) Stop(ctx context.Context) error {
 	lanes := m.lanes
 	m.lanes = nil
 	m.mu.Unlock()
-	var errs []error
-	for _, l := range lanes {
-		if err := l.stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	// Together: each may wait for a send in flight.
+	errs := make([]error, len(lanes))
+	var wg sync.WaitGroup
+	for i, l := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.stop(ctx)
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
