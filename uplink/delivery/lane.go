@@ -109,6 +109,7 @@ func (l *lane) appended(n int) {
 func (l *lane) run(ctx context.Context) {
 	defer close(l.done)
 	bo := backoff{min: l.opts.BackoffMin, max: l.opts.BackoffMax}
+	sendCtx := context.WithValue(l.sendCtx, stopKey{}, ctx.Done())
 	rl := newRateLimiter(l.opts.DrainRate, l.opts.Now())
 	var batch []buffer.Record
 	var retryWait time.Duration
@@ -196,7 +197,7 @@ func (l *lane) run(ctx context.Context) {
 		l.mu.Lock()
 		late := l.catchingUp
 		l.mu.Unlock()
-		err := l.conn.Send(l.sendCtx, up, late)
+		err := l.conn.Send(sendCtx, up, late)
 		if l.opts.OnResult != nil && l.sendCtx.Err() == nil {
 			l.opts.OnResult(l.id, up, late, err)
 		}
@@ -595,6 +596,29 @@ func (l *lane) holdForCopies(ctx context.Context, up *uplink.Uplink) bool {
 		return true
 	}
 	return sleep(ctx, min(wait, l.opts.MergeWindow))
+}
+
+// stopKey carries, in a send's context, the lane's stop signal: a send
+// that is only waiting (a paused connection, a reconnect schedule) ends at
+// once on stop, while a request in flight gets sendGrace to finish.
+type stopKey struct{}
+
+func stopping(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(stopKey{}).(<-chan struct{})
+	return ch // nil blocks forever: no stop signal
+}
+
+func sleepUnlessStopping(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-stopping(ctx):
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -77,10 +77,13 @@ func (s *scheduled) Send(ctx context.Context, u *uplink.Uplink, late bool) error
 	next, closed := s.next, s.closed
 	s.mu.Unlock()
 	if closed {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-stopping(ctx):
+		}
 		return &connector.Error{Kind: connector.Retry, Reason: "closed", Err: errors.New("the reconnect strategy gave up: connection CLOSED")}
 	}
-	if d := next.Sub(s.now()); d > 0 && !sleep(ctx, d) {
+	if d := next.Sub(s.now()); d > 0 && !sleepUnlessStopping(ctx, d) {
 		return &connector.Error{Kind: connector.Retry, Reason: "canceled", Err: ctx.Err()}
 	}
 	err := s.inner.Send(ctx, u, late)
@@ -124,7 +127,10 @@ type paused struct {
 }
 
 func (p paused) Send(ctx context.Context, _ *uplink.Uplink, _ bool) error {
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-stopping(ctx):
+	}
 	return &connector.Error{Kind: connector.Retry, Reason: "deactivated", Err: errors.New("the connection is not active")}
 }
 
