@@ -2,7 +2,7 @@ package browser
 
 // The parts of the browser test that are not the browser: the agent as a
 // subprocess, a packet forwarder that sends real LoRaWAN frames, a Cayenne
-// stand-in, and the server the browser talks to. The frame and datagram
+// stand-in. The frame and datagram
 // builders follow cmd/edgeflow/e2e_helpers_test.go, which is another
 // package's test code and cannot be imported.
 
@@ -15,8 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +25,6 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
-
-	"edgeflow/agent/api/web"
 )
 
 // buildAgent builds cmd/edgeflow into dir, as a gateway would run it.
@@ -118,42 +114,22 @@ func startAgent(t *testing.T, bin, cfg string) *agent {
 	return a
 }
 
-// front is the address the browser opens. When the agent serves the page
-// itself (web.Handler mounted at "/"), that is the agent. Otherwise it is a
-// small server that serves web.Handler and passes the API's paths to the
-// agent, so the page still talks to the real API.
+// front checks that the agent serves the page itself at "/" (web.Handler
+// mounted on the local API, without the token: a browser cannot send one
+// when it opens an address) and returns the address the browser opens.
 func front(t *testing.T, apiAddr string) string {
 	t.Helper()
 	base := "http://" + apiAddr
 	res, err := http.Get(base + "/")
-	if err == nil {
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode == 200 && strings.Contains(string(b), "app.js?v=") {
-			t.Logf("the agent serves the page itself at %s", base)
-			return base
-		}
-	}
-	target, _ := url.Parse(base)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.FlushInterval = -1 // server-sent events go through as they come
-	page := web.Handler()
-	mux := http.NewServeMux()
-	for _, p := range []string{"/connections", "/connections/", "/status", "/devices", "/events", "/metrics", "/healthz"} {
-		mux.Handle(p, proxy)
-	}
-	mux.Handle("/", page)
-	// Bind where the agent binds, so a non-loopback test stays one.
-	host, _, _ := net.SplitHostPort(apiAddr)
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux}}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	t.Logf("the agent does not serve the page yet: web.Handler at %s, API proxied to %s", srv.URL, base)
-	return srv.URL
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "app.js?v=") {
+		t.Fatalf("GET %s/ = %d, not the page: the agent must serve web.Handler at \"/\" without the token\n%.300s", base, res.StatusCode, b)
+	}
+	return base
 }
 
 // endpoint is the Cayenne stand-in: it records each DevEUI_uplink by the

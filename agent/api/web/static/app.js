@@ -582,7 +582,7 @@
         title: d.ok ? (d.late ? 'delivered late, from the backlog' : 'delivered') : d.error || 'failed',
       }, (d.connection || d.connectionId) + (d.ok ? (d.late ? ' ✓ late' : ' ✓') : ' ✗'))) : h('span', { class: 'muted' }, 'waiting')))))]);
   }
-  function livePage() {
+  function livePage(g) {
     render(h('h1', {}, 'Live uplinks', h('span', { class: 'badge orange', id: 'live-state' }, live.state)),
       h('p', { class: 'muted' }, 'Uplinks as the agent decodes them, newest first, with where each one was delivered.'),
       h('p', { class: 'err', id: 'live-missed' }),
@@ -590,14 +590,14 @@
         h('thead', {}, h('tr', {}, ['Time', 'DevEUI', 'FCnt', 'FPort', 'RSSI / SNR', 'Payload', 'Gateway', 'Delivered to'].map((t) => h('th', {}, t)))),
         h('tbody', {}))));
     if (!live.started) { live.started = true; stream(); }
-    paintLive();
+    every(g, paintLive); // and again now and then, so "x s ago" stays true
   }
 
   // ---- gateway --------------------------------------------------------------------
   // gatewayPage draws what /status says about the agent, its packet
   // forwarders, relay upstreams and buffer. Parts it does not know by name
   // are drawn as they come, so a new field shows up without a page change.
-  const KNOWN = ['version', 'config', 'started', 'uptime', 'connections', 'devices', 'connectors'];
+  const KNOWN = ['version', 'config', 'started', 'uptime', 'connections', 'devices'];
   const TITLES = { gateways: 'Packet forwarders', sources: 'Sources and relay upstreams', buffer: 'Buffer' };
   function gatewayPage(g) {
     const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
@@ -613,7 +613,7 @@
           h('span', { class: 'stat' }, 'Uptime', h('b', {}, s.uptime || '—')),
           s.config ? h('span', { class: 'stat' }, 'Configuration', h('b', { class: 'mono' }, s.config)) : null,
           h('span', { class: 'stat' }, 'Connections', h('b', {}, String(conns.length))),
-          s.devices !== undefined ? h('span', { class: 'stat' }, 'Devices', h('b', {}, String(Array.isArray(s.devices) ? s.devices.length : typeof s.devices === 'object' ? s.devices.configured ?? '—' : s.devices))) : null),
+          h('span', { class: 'stat' }, 'Devices', h('b', {}, String((s.devices || []).length)))),
         Object.entries(s).filter(([k]) => !KNOWN.includes(k)).map(([k, v]) => h('section', { 'data-section': k }, h('h2', {}, TITLES[k] || title(k)), k === 'buffer' ? bufferView(v) : value(v, k))),
         conns.length ? [h('h2', {}, 'Connections'), h('div', { class: 'scroll' }, h('table', {},
           h('thead', {}, h('tr', {}, ['Name', 'State', 'Last delivery', 'Backlog'].map((t) => h('th', {}, t)))),
@@ -657,8 +657,7 @@
   }
   function bufferView(b) {
     if (!b || typeof b !== 'object') return value(b);
-    const used = b.sizeBytes ?? b.size ?? b.used;
-    const max = b.maxSizeBytes ?? b.maxSize ?? b.budget;
+    const used = b.size, max = b.maxSize;
     if (typeof used !== 'number' || typeof max !== 'number' || max <= 0) return value(b);
     // Width through CSSOM: the CSP forbids style attributes.
     const bar = h('span');
