@@ -195,7 +195,7 @@ func (m *MQTT) connect(ctx context.Context) (paho.Client, chan struct{}, error) 
 		return m.client, m.lost, nil
 	}
 	if m.client != nil {
-		m.client.Disconnect(0)
+		go disconnect(m.client, 0)
 		m.client = nil
 	}
 	lost := make(chan struct{})
@@ -228,14 +228,14 @@ func (m *MQTT) connect(ctx context.Context) (paho.Client, chan struct{}, error) 
 	select {
 	case <-tok.Done():
 	case <-t.C:
-		c.Disconnect(0)
+		go disconnect(c, 0)
 		return nil, nil, &Error{Kind: Retry, Reason: "timeout", Err: fmt.Errorf("connect to %s: no answer within %v", m.broker, m.cfg.ConnectTimeout)}
 	case <-ctx.Done():
-		c.Disconnect(0)
+		go disconnect(c, 0)
 		return nil, nil, &Error{Kind: Retry, Reason: "canceled", Err: ctx.Err()}
 	}
 	if err := tok.Error(); err != nil {
-		c.Disconnect(0)
+		go disconnect(c, 0)
 		return nil, nil, connectError(m.broker, err)
 	}
 	m.client, m.lost = c, lost
@@ -274,7 +274,7 @@ func (m *MQTT) drop(c paho.Client) {
 	if m.client == c {
 		m.client = nil
 	}
-	go c.Disconnect(0) // may wait for paho's workers; the lane need not
+	go disconnect(c, 0) // may wait for paho's workers; the lane need not
 }
 
 // Close disconnects from the broker.
@@ -284,6 +284,23 @@ func (m *MQTT) Close() {
 	m.client = nil
 	m.mu.Unlock()
 	if c != nil {
-		c.Disconnect(250)
+		disconnect(c, 250)
+	}
+}
+
+// disconnect ends c, waiting at most a little longer than quiesce (ms):
+// paho has had Disconnect hang when the connection died under it, and a
+// stopping lane (a reload, a shutdown) must not hang with it.
+func disconnect(c paho.Client, quiesce uint) {
+	done := make(chan struct{})
+	go func() {
+		c.Disconnect(quiesce)
+		close(done)
+	}()
+	t := time.NewTimer(time.Duration(quiesce)*time.Millisecond + 2*time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }

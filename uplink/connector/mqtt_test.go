@@ -133,9 +133,16 @@ func (b *broker) stop() {
 	srv := b.srv
 	b.srv = nil
 	b.mu.Unlock()
-	if srv != nil {
-		srv.Close()
+	if srv == nil {
+		return
 	}
+	// mochi v2.7.9 can deadlock when Close meets a client that is just
+	// leaving (a recursive read lock in closeListenerClients waits behind
+	// the leaver's write lock): let clients that are going finish leaving.
+	for deadline := time.Now().Add(500 * time.Millisecond); srv.Clients.Len() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Close()
 }
 
 func (b *broker) received() []published {
