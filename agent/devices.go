@@ -103,6 +103,14 @@ func (a *Agent) onDownlink(gatewayEUI lorawan.EUI64, txpk gwmp.TXPK) {
 	_ = a.dev.joiner.HandleJoinAccept(gatewayEUI, phy) // counts and logs itself
 }
 
+// onBridgeDownlink sees the downlink commands a network server publishes
+// for a gateway bridge, for the join-accepts among them.
+func (a *Agent) onBridgeDownlink(gatewayEUI lorawan.EUI64, phy []byte) {
+	if a.dev != nil {
+		_ = a.dev.joiner.HandleJoinAccept(gatewayEUI, phy)
+	}
+}
+
 func otaaFromConfig(devs []config.Device) []uplink.Device {
 	var zero lorawan.AES128Key
 	var out []uplink.Device

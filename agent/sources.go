@@ -23,6 +23,8 @@ func (a *Agent) startMQTT(ctx context.Context, cfg *config.Config) error {
 		Password: m.Password,
 		CAFile:   m.CAFile,
 		Now:      a.opts.Now,
+		// The join-accepts a network server sends through the bridge.
+		OnDownlink: a.onBridgeDownlink,
 	}, packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "mqtt"), a.set)
 	if err := a.mqtt.Start(ctx); err != nil {
 		return fmt.Errorf("MQTT source %s: %w", m.Server, err)

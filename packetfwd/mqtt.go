@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/brocaar/lorawan"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -45,6 +46,15 @@ type MQTTConfig struct {
 	// broker that accepts TCP but never answers would otherwise hold the
 	// reconnect loop); 10 s when zero.
 	ConnectTimeout time.Duration
+
+	// OnDownlink, when set, sees the PHYPayload of each downlink command a
+	// network server publishes for the gateways (for the join-accepts among
+	// them; see bridge_down.go). It runs on the client's goroutine and must
+	// return quickly.
+	OnDownlink func(gatewayEUI lorawan.EUI64, phy []byte)
+	// DownlinkTopics are the command topics; BridgeDownlinkTopics(Topics)
+	// when empty.
+	DownlinkTopics []string
 }
 
 // DefaultMQTTTopic is the uplink events of every gateway, as the bridge
@@ -119,6 +129,9 @@ func NewMQTTSource(cfg MQTTConfig, h Handler, logger *slog.Logger, set *metrics.
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.OnDownlink != nil && len(cfg.DownlinkTopics) == 0 {
+		cfg.DownlinkTopics = BridgeDownlinkTopics(cfg.Topics)
 	}
 	if cfg.ClientID == "" {
 		var b [4]byte
@@ -267,6 +280,7 @@ func (s *MQTTSource) onConnect(c mqtt.Client) {
 		return
 	}
 	s.logger.Info("Subscribed to MQTT uplinks", "server", s.cfg.Server, "topics", s.cfg.Topics)
+	s.subscribeDownlinks(c)
 }
 
 func (s *MQTTSource) onConnectionLost(_ mqtt.Client, err error) {
