@@ -158,9 +158,15 @@ func (b *e2eBroker) stop() {
 	srv := b.srv
 	b.srv = nil
 	b.mu.Unlock()
-	if srv != nil {
-		srv.Close()
+	if srv == nil {
+		return
 	}
+	// mochi v2.7.9 can deadlock when Close meets a client that is just
+	// leaving: let leaving clients finish first.
+	for deadline := time.Now().Add(500 * time.Millisecond); srv.Clients.Len() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Close()
 }
 
 func (b *e2eBroker) received() []string {
