@@ -151,10 +151,13 @@
   let gen = 0; // bumps on every navigation: a late answer never paints over a newer page
   let timer = 0;
   const current = (g) => g === gen;
-  // every runs fn now and then every few seconds while the page is shown.
+  // every runs fn now and then every few seconds while the page is shown,
+  // but not while a dialog is open or someone types: a redraw would take
+  // their focus away.
   function every(g, fn) {
     fn();
-    timer = setInterval(() => { if (current(g) && !document.hidden) fn(); }, 5000);
+    const busy = () => $('#confirm').open || /^(INPUT|TEXTAREA|SELECT)$/.test((document.activeElement || {}).tagName);
+    timer = setInterval(() => { if (current(g) && !document.hidden && !busy()) fn(); }, 5000);
   }
   const routes = [
     [/^#\/connections\/?$/, connectionsPage],
@@ -168,7 +171,10 @@
     gen++; clearInterval(timer);
     const hash = location.hash || '#/connections';
     const top = hash.split('/')[1] === 'create' ? 'connections' : hash.split('/')[1];
-    document.querySelectorAll('[data-nav]').forEach((a) => a.classList.toggle('active', a.dataset.nav === top));
+    document.querySelectorAll('[data-nav]').forEach((a) => {
+      a.classList.toggle('active', a.dataset.nav === top);
+      if (a.dataset.nav === top) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    });
     $('#logout').hidden = !token();
     for (const [re, page] of routes) {
       const m = hash.match(re);
