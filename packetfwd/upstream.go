@@ -26,8 +26,13 @@ type upstream struct {
 	// resolveNow asks the resolver for a new lookup; capacity 1, so that
 	// asking never blocks and asks do not pile up.
 	resolveNow chan struct{}
-	done       chan struct{}
-	wg         sync.WaitGroup
+	// firstResolved is closed by the first successful lookup: until then
+	// the sender waits for it (bounded), so the datagrams of a forwarder
+	// that starts with the agent are not lost to a lookup still running.
+	firstResolved chan struct{}
+	waitedFirst   bool // the sender waited for firstResolved once; sendLoop only
+	done          chan struct{}
+	wg            sync.WaitGroup
 
 	mu           sync.Mutex // guards everything below
 	started      bool
@@ -65,10 +70,11 @@ func newUpstream(r *relay, name string) *upstream {
 	p, _ := strconv.ParseUint(port, 10, 16)
 	return &upstream{
 		r: r, name: name, host: host, port: uint16(p),
-		queue:      make(chan relayDatagram, relayQueueLen),
-		resolveNow: make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		links:      make(map[lorawan.EUI64]*upLink),
+		queue:         make(chan relayDatagram, relayQueueLen),
+		resolveNow:    make(chan struct{}, 1),
+		firstResolved: make(chan struct{}),
+		done:          make(chan struct{}),
+		links:         make(map[lorawan.EUI64]*upLink),
 	}
 }
 
@@ -145,6 +151,21 @@ func (u *upstream) sendLoop() {
 }
 
 func (u *upstream) send(d relayDatagram) {
+	select {
+	case <-u.firstResolved:
+	default:
+		if u.waitedFirst {
+			break // waited once already: a name that does not resolve must not stall every datagram
+		}
+		u.waitedFirst = true
+		t := time.NewTimer(relayResolveTimeout)
+		select {
+		case <-u.firstResolved:
+		case <-u.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	now := u.r.srv.now()
 	u.mu.Lock()
 	addr := u.addr
@@ -394,6 +415,11 @@ func (u *upstream) resolve(ctx context.Context) bool {
 		u.r.srv.logger.Info("Upstream moved", "upstream", u.name, "from", u.addr.String(), "to", next.String())
 	}
 	u.addr, u.lastResolved, u.resolveErr = next, now, ""
+	select {
+	case <-u.firstResolved:
+	default:
+		close(u.firstResolved)
+	}
 	// Give the (new) address a fresh chance before asking again.
 	u.unanswered = 0
 	return true
