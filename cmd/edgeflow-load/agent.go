@@ -67,7 +67,7 @@ var startedRe = regexp.MustCompile(`msg="edgeflow started".* udp=(\S+)`)
 
 // startAgent runs `edgeflow run` (under the emulator when given) and waits
 // for its "edgeflow started" line, which names the UDP address.
-func startAgent(bin, emulator, cfgPath, dir string) (*agentProc, error) {
+func startAgent(bin, emulator, cfgPath, dir string, maxProcs int) (*agentProc, error) {
 	args := []string{"run", "--config", cfgPath}
 	name := bin
 	if emulator != "" {
@@ -75,6 +75,9 @@ func startAgent(bin, emulator, cfgPath, dir string) (*agentProc, error) {
 	}
 	p := &agentProc{cmd: exec.Command(name, args...), exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), "HOME="+dir)
+	if maxProcs > 0 {
+		p.cmd.Env = append(p.cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", maxProcs))
+	}
 	logf, err := os.Create(filepath.Join(dir, "agent.log"))
 	if err != nil {
 		return nil, err

@@ -42,6 +42,7 @@ type options struct {
 	jsonOut    bool
 	keepBuffer bool
 	printCfg   bool
+	maxProcs   int
 }
 
 func main() {
@@ -73,6 +74,7 @@ func main() {
 	flag.DurationVar(&o.wait, "wait", 10*time.Minute, "longest wait for the endpoint to receive every uplink")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	flag.BoolVar(&o.keepBuffer, "keep-buffer", false, "keep the temp dir (buffer, config, agent log)")
+	flag.IntVar(&o.maxProcs, "gomaxprocs", 0, "GOMAXPROCS of the agent only (1: as on a single-core gateway)")
 	flag.BoolVar(&o.printCfg, "print-config", false, "print the agent configuration for --devices, --endpoint and --buffer-dir, and exit (to start an agent to measure with --pid)")
 	flag.Parse()
 	if err := o.check(); err != nil {

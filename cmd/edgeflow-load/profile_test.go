@@ -24,9 +24,18 @@ func BenchmarkAgentPipeline(b *testing.B) {
 	}
 }
 
-func benchPipeline(b *testing.B, persist string) {
+// BenchmarkAgentPipelineSteady paces the uplinks at 10/s, one per
+// datagram, to show what an uplink costs when nothing is batched and
+// every step wakes from idle (run it with -benchtime 300x: 30 s).
+func BenchmarkAgentPipelineSteady(b *testing.B) {
+	benchPipelineAt(b, "on-outage", 10, 1, 1)
+}
+
+func benchPipeline(b *testing.B, persist string) { benchPipelineAt(b, persist, 0, 2, 64) }
+
+func benchPipelineAt(b *testing.B, persist string, rate float64, rxpk, sources int) {
 	dir := b.TempDir()
-	o := options{devices: 100, rxpk: 2, payload: 12, window: 64, sources: 64, persist: persist, logLevel: "warn", uplinks: b.N}
+	o := options{devices: 100, rxpk: rxpk, payload: 12, window: 64, sources: sources, persist: persist, logLevel: "warn", uplinks: b.N}
 	sch := schedule{devices: o.devices}
 	devs := make([]device, o.devices)
 	for i := range devs {
@@ -59,7 +68,7 @@ func benchPipeline(b *testing.B, persist string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fw, err := newForwarder(a.UDPAddr(), o.sources, o.window, 0, o.rxpk, b.N)
+	fw, err := newForwarder(a.UDPAddr(), o.sources, o.window, rate, o.rxpk, b.N)
 	if err != nil {
 		b.Fatal(err)
 	}

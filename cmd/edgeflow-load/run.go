@@ -152,7 +152,7 @@ func launch(o options, dir string, ep *endpoint, devs []device, rep *report) (*a
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, "", err
 	}
-	ag, err := startAgent(bin, o.qemu, cfgPath, dir)
+	ag, err := startAgent(bin, o.qemu, cfgPath, dir, o.maxProcs)
 	return ag, bufPath, err
 }
 
