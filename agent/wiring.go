@@ -48,6 +48,7 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 			CustomerID: cc.CustomerID,
 			UserAgent:  "edgeflow/" + a.opts.Version,
 			Now:        a.opts.Now,
+			Proxy:      cc.Proxy.URL(),
 		}
 		if cc.LRCCompliance {
 			hc.LRC = &connector.LRCConfig{ASID: cmp.Or(cc.ASID, config.DefaultASID),

@@ -5,6 +5,8 @@ package config
 
 import (
 	"net/netip"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/brocaar/lorawan"
@@ -183,6 +185,9 @@ type ConnectionConfiguration struct {
 	// to DefaultASID, LrnInfos to the gateway's EUI.
 	ASID     string `yaml:"asId,omitempty" json:"asId,omitempty"`
 	LrnInfos string `yaml:"lrnInfos,omitempty" json:"lrnInfos,omitempty"`
+	// Proxy is IoT Flow's per-connection HTTP proxy; without it,
+	// HTTPS_PROXY/NO_PROXY of the service's environment apply.
+	Proxy *Proxy `yaml:"proxy,omitempty" json:"proxy,omitempty"`
 
 	// actility-mqtt-iot.
 	HostName           string `yaml:"hostName,omitempty" json:"hostName,omitempty"`
@@ -200,6 +205,35 @@ type ConnectionConfiguration struct {
 	// DefaultMQTTActionTimeout).
 	ConnectionTimeout int `yaml:"connectionTimeout,omitempty" json:"connectionTimeout,omitempty"`
 	ActionTimeout     int `yaml:"actionTimeout,omitempty" json:"actionTimeout,omitempty"`
+}
+
+// Proxy is an HTTP proxy for one connection, as IoT Flow's HTTP connector
+// has it: hostname ("proxy.lan:3128" or "http://proxy.lan:3128"), and
+// credentials when the proxy asks for them.
+type Proxy struct {
+	Hostname string `yaml:"hostname" json:"hostname"`
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
+	Password string `yaml:"password,omitempty" json:"password,omitempty"`
+}
+
+// URL is the proxy as a URL (http:// when the hostname has no scheme),
+// with its credentials; nil when hostname is empty or does not parse.
+func (p *Proxy) URL() *url.URL {
+	if p == nil || p.Hostname == "" {
+		return nil
+	}
+	s := p.Hostname
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	if p.Username != "" {
+		u.User = url.UserPassword(p.Username, p.Password)
+	}
+	return u
 }
 
 // Connector ids and brands edgeflow knows.

@@ -189,6 +189,14 @@ func checkHTTPConnection(ch *checker, p string, cn Connection) {
 			ch.problem(up, "destinationURL ends in %q: add the key %s gave you", brand.URL[strings.LastIndexAny(brand.URL, "?&")+1:], strings.ToLower(brand.Name))
 		}
 	}
+	if px := cfg.Proxy; px != nil {
+		switch {
+		case px.Hostname == "":
+			ch.problem(cp+".proxy.hostname", "hostname is required: the proxy as host:port, e.g. \"proxy.lan:3128\"")
+		case px.URL() == nil || (px.URL().Scheme != "http" && px.URL().Scheme != "https" && px.URL().Scheme != "socks5"):
+			ch.problem(cp+".proxy.hostname", "%q is not a proxy address; write host:port or http://host:port", clip(px.Hostname))
+		}
+	}
 	if brand.Header != "" {
 		if _, ok := cfg.Headers[brand.Header]; !ok {
 			ch.warn(cp+".headers", "brand %s needs header %q (see its integration page); it is not set", brand.Name, brand.Header)

@@ -417,6 +417,20 @@ func (d *decoder) configuration(n *yaml.Node, path string, s section, cc *Connec
 				return
 			}
 			cc.UplinkTimeValidity = dur
+		case "proxy":
+			px := &Proxy{}
+			if d.fields(v, p, proxyKeys(), func(key string, v *yaml.Node, p string) {
+				switch key {
+				case "hostname":
+					d.set(v, p, &px.Hostname)
+				case "username":
+					d.set(v, p, &px.Username)
+				case "password":
+					d.set(v, p, &px.Password)
+				}
+			}) {
+				cc.Proxy = px
+			}
 		case "headers":
 			if v.Kind != yaml.MappingNode {
 				d.problem(v, p, "headers must be a mapping of header names to values, e.g. {\"Authorization\": \"Token …\"}; got %s", kindName(v))

@@ -74,10 +74,9 @@ func httpConfigurationKeys() section {
 	ig := commonIgnoredKeys()
 	ig["blamePeriod"] = "edgeflow retries with backoff instead"
 	ig["strictMode"] = "edgeflow always keeps and retries what the endpoint did not accept"
-	ig["proxy"] = "set HTTPS_PROXY in the service's environment instead"
 	return section{
 		known: append(commonConfigurationKeys(), "destinationURL", "headers",
-			"lrcCompliance", "tunnelInterfaceAuthenticationKey", "asId", "lrnInfos"),
+			"lrcCompliance", "tunnelInterfaceAuthenticationKey", "asId", "lrnInfos", "proxy"),
 		ignored: ig,
 	}
 }
@@ -94,6 +93,8 @@ func mqttConfigurationKeys() section {
 		ignored: ig,
 	}
 }
+
+func proxyKeys() section { return section{known: []string{"hostname", "username", "password"}} }
 
 func deviceKeys() section {
 	return section{known: []string{"devEUI", "devAddr", "nwkSKey", "appSKey", "joinEUI", "appEUI", "appKey", "nwkKey", "name", "relaxFCnt"}}
