@@ -19,6 +19,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 //go:embed static
@@ -35,7 +36,9 @@ type asset struct {
 // Files are the names the page is made of, as served under "/".
 var Files = []string{"index.html", "app.css", "app.js"}
 
-var assets = load()
+// assets are prepared on the first request, not at start: most agents
+// never serve the page, and a MIPS gateway need not gzip it at every boot.
+var assets = sync.OnceValue(load)
 
 func load() map[string]*asset {
 	m := map[string]*asset{}
@@ -113,7 +116,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "index.html"
 	}
-	a, ok := assets[name]
+	a, ok := assets()[name]
 	if !ok {
 		http.NotFound(w, r)
 		return

@@ -18,8 +18,8 @@ const sizeBudget = 100 << 10
 func TestSizeBudget(t *testing.T) {
 	var raw, gz int
 	for _, name := range Files {
-		raw += len(assets[name].body)
-		gz += len(assets[name].gz)
+		raw += len(assets()[name].body)
+		gz += len(assets()[name].gz)
 	}
 	t.Logf("embedded page: %d bytes, %d gzipped", raw, gz)
 	if raw > sizeBudget {
@@ -93,7 +93,7 @@ func TestHandler(t *testing.T) {
 	}
 	// The page names its assets by hash, and those are cached for good.
 	for _, name := range Files[1:] {
-		ref := name + "?v=" + assets[name].hash
+		ref := name + "?v=" + assets()[name].hash
 		if !bytes.Contains(body, []byte(`"`+ref+`"`)) {
 			t.Errorf("index.html does not reference %s", ref)
 		}
