@@ -1,0 +1,261 @@
+package main
+
+// The service files, in kardianos/service v1.3.0's template syntax ({{Key}},
+// {{range Key}}…{{end}}; no {{.Key}}). The packages in scripts/packaging
+// carry the same files rendered for /usr/bin/edgeflow and
+// /etc/edgeflow/edgeflow.yaml; service_test.go keeps them in step.
+
+// systemdUnit restarts a failed agent after 5 s and never gives up
+// (kardianos' own unit waits 120 s); the agent logs to journald.
+const systemdUnit = `[Unit]
+Description={{Description}}
+Wants=network-online.target
+After=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStart={{Path}}{{range Arguments}} {{.}}{{end}}
+ExecReload=/bin/kill -{{ReloadSignal}} $MAINPID
+Restart={{Restart}}
+RestartSec=` + restartDelay + `
+TimeoutStopSec=30
+EnvironmentFile=-/etc/default/{{Name}}
+SyslogIdentifier={{Name}}
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// procdScript is an OpenWrt procd init script: respawned 5 s after a
+// failure for ever, stdout and stderr to logd, "reload" sends SIGHUP, and
+// procd restarts it when the configuration file changes. @CONFIG@ is
+// replaced before kardianos renders it.
+const procdScript = `#!/bin/sh /etc/rc.common
+# {{Name}}: LoRaWAN gateway agent, supervised by procd.
+# Logs: logread -e {{Name}}. Reload the configuration: /etc/init.d/{{Name}} reload
+USE_PROCD=1
+START=99
+STOP=10
+
+start_service() {
+	procd_open_instance
+	procd_set_param command {{Path}}{{range Arguments}} {{.}}{{end}}
+	procd_set_param respawn 3600 ` + restartDelay + ` -1
+	procd_set_param file @CONFIG@
+	procd_set_param stdout 1
+	procd_set_param stderr 1
+	procd_close_instance
+}
+
+reload_service() {
+	procd_send_signal {{Name}} '*' HUP
+}
+`
+
+// openrcScript runs the agent under supervise-daemon, restarted 5 s after
+// a failure; the agent logs to syslog.
+const openrcScript = `#!/sbin/openrc-run
+# edgeflow: LoRaWAN gateway agent, supervised by supervise-daemon.
+name="edgeflow"
+description="{{Description}}"
+supervisor=supervise-daemon
+command={{Path}}
+command_args="{{range Arguments}}{{.}} {{end}}"
+respawn_delay=` + restartDelay + `
+respawn_max=0
+extra_started_commands="reload"
+
+depend() {
+	need net
+	use logger dns
+	after firewall
+}
+
+reload() {
+	ebegin "Reloading ${RC_SVCNAME}"
+	supervise-daemon "${RC_SVCNAME}" --signal HUP
+	eend $?
+}
+`
+
+// sysvScript is a System V init script for sysvinit and BusyBox init. It
+// has no supervisor to rely on, so it runs its own: a shell loop that
+// restarts the agent 5 s after it fails, forwards SIGHUP (reload) and
+// SIGTERM (stop). The agent logs to syslog; nothing goes to /var/log files.
+// Only POSIX sh and BusyBox tools (no ps, seq or start-stop-daemon).
+const sysvScript = `#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          edgeflow
+# Required-Start:    $network $remote_fs $syslog
+# Required-Stop:     $network $remote_fs $syslog
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: {{Description}}
+# Description:       {{Description}}, restarted 5 s after a failure
+### END INIT INFO
+# Written by "edgeflow service install". Logs go to syslog.
+
+name=edgeflow
+pid_file=/var/run/$name.pid             # the supervisor loop
+agent_pid_file=/var/run/$name.agent.pid # the agent it runs
+restart_delay=` + restartDelay + `
+
+[ -r /etc/default/$name ] && . /etc/default/$name
+
+run_agent() {
+	exec {{Path}}{{range Arguments}} {{.}}{{end}}
+}
+
+say() {
+	command -v logger >/dev/null 2>&1 && logger -t "$name" -p daemon.warning "$*"
+	return 0
+}
+
+# alive PID: PID is a live process of this service.
+alive() {
+	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
+	case "$(tr '\000' ' ' < "/proc/$1/cmdline" 2>/dev/null)" in
+	*"$name"*) return 0 ;;
+	esac
+	return 1
+}
+
+read_pid() {
+	[ -f "$1" ] && cat "$1" 2>/dev/null
+}
+
+is_running() {
+	alive "$(read_pid "$pid_file")"
+}
+
+# pause: a fifth of a second where sleep allows it.
+pause() {
+	sleep 0.2 2>/dev/null || sleep 1
+}
+
+supervise() {
+	echo $$ > "$pid_file"
+	stopping=
+	child=
+	trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
+	trap '[ -n "$child" ] && kill -HUP "$child" 2>/dev/null' HUP
+	while :; do
+		run_agent </dev/null &
+		child=$!
+		echo "$child" > "$agent_pid_file"
+		status=0
+		while kill -0 "$child" 2>/dev/null; do
+			wait "$child"
+			status=$?
+		done
+		child=
+		rm -f "$agent_pid_file"
+		[ -n "$stopping" ] && break
+		if [ "$status" -eq 0 ]; then
+			say "the agent exited normally; not restarting it"
+			break
+		fi
+		say "the agent exited with status $status; restarting it in $restart_delay s"
+		sleep "$restart_delay" &
+		wait $!
+		[ -n "$stopping" ] && break
+	done
+	rm -f "$pid_file"
+}
+
+do_start() {
+	if is_running; then
+		echo "Already running"
+		return 0
+	fi
+	echo "Starting $name"
+	rm -f "$agent_pid_file"
+	if command -v setsid >/dev/null 2>&1; then
+		setsid "$0" supervise </dev/null >/dev/null 2>&1 &
+	else
+		"$0" supervise </dev/null >/dev/null 2>&1 &
+	fi
+	i=0
+	while [ $i -lt 25 ] && ! alive "$(read_pid "$agent_pid_file")"; do
+		pause
+		i=$((i + 1))
+	done
+	sleep 1
+	if alive "$(read_pid "$agent_pid_file")"; then
+		echo "Started"
+		return 0
+	fi
+	echo "$name did not stay up; it is retried every $restart_delay s; see the system log"
+	return 1
+}
+
+do_stop() {
+	pid=$(read_pid "$pid_file")
+	apid=$(read_pid "$agent_pid_file")
+	if ! alive "$pid"; then
+		alive "$apid" && kill -TERM "$apid" 2>/dev/null
+		rm -f "$pid_file" "$agent_pid_file"
+		echo "Not running"
+		return 0
+	fi
+	printf 'Stopping %s' "$name"
+	kill -TERM "$pid"
+	i=0
+	while [ $i -lt 150 ] && alive "$pid"; do
+		pause
+		i=$((i + 1))
+		[ $((i % 5)) -eq 0 ] && printf .
+	done
+	if alive "$pid"; then
+		echo " still running; killing it"
+		kill -KILL "$pid" 2>/dev/null
+		alive "$apid" && kill -KILL "$apid" 2>/dev/null
+	else
+		echo " stopped"
+	fi
+	rm -f "$pid_file" "$agent_pid_file"
+	return 0
+}
+
+case "$1" in
+start)
+	do_start || exit 1
+	;;
+stop)
+	do_stop
+	;;
+restart)
+	do_stop
+	do_start || exit 1
+	;;
+reload|force-reload)
+	if ! is_running; then
+		echo "Not running"
+		exit 7
+	fi
+	kill -HUP "$(read_pid "$pid_file")"
+	echo "Reloading $name"
+	;;
+status)
+	if ! is_running; then
+		echo "Stopped"
+		exit 3
+	fi
+	if alive "$(read_pid "$agent_pid_file")"; then
+		echo "Running"
+		exit 0
+	fi
+	echo "Restarting: the agent failed and is retried every $restart_delay s"
+	exit 1
+	;;
+supervise)
+	supervise
+	;;
+*)
+	echo "Usage: $0 {start|stop|restart|reload|status}"
+	exit 1
+	;;
+esac
+exit 0
+`
