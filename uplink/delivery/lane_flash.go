@@ -1,0 +1,215 @@
+package delivery
+
+// The lane's side of the buffer: reading batches, acks in batches, dead
+// letters, and spilling memory to flash.
+
+import (
+	"context"
+	"time"
+
+	"edgeflow/buffer"
+	"edgeflow/uplink/connector"
+)
+
+// peek reads the next batch from flash, skipping what was already acked
+// but not yet removed (acks are applied in batches).
+func (l *lane) peek() []buffer.Record {
+	l.mu.Lock()
+	if l.onDisk <= 0 {
+		l.mu.Unlock()
+		return nil
+	}
+	gen := l.appendGen
+	// Acked records stay at the head until their batch is applied, and a
+	// full batch is applied in the background: read past both.
+	want := l.opts.BatchSize + len(l.acks) + l.applying
+	l.mu.Unlock()
+	recs, err := l.store.Peek(l.id, want)
+	if err != nil {
+		l.log.Error("cannot read the buffer", "err", err)
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	short := len(recs) < want // the queue ends within what was read
+	i := 0
+	for i < len(recs) && recs[i].Seq <= l.lastAcked {
+		i++
+	}
+	recs = recs[i:]
+	// Only a short read proves the queue empty; a full read of acked
+	// records means a background delete has not landed yet, and its end
+	// signals the lane.
+	if len(recs) == 0 && short && gen == l.appendGen {
+		l.onDisk = 0
+	}
+	return recs
+}
+
+func (l *lane) ackLocked(seq uint64) {
+	if seq > l.lastAcked {
+		l.lastAcked = seq
+	}
+	l.acks = append(l.acks, seq)
+	l.onDisk--
+	if len(l.acks) >= l.opts.BatchSize {
+		acks := l.acks
+		l.acks = nil
+		l.applying += len(acks)
+		go func() {
+			l.applyAcks(acks)
+			l.mu.Lock()
+			l.applying -= len(acks)
+			l.mu.Unlock()
+			l.signal()
+		}()
+	}
+}
+
+// ackFlushDelay is how long acks of an idle lane wait to share a commit.
+// A crash in this window re-sends those uplinks (at-least-once).
+const ackFlushDelay = time.Second
+
+func (l *lane) pendingAcks() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acks) > 0
+}
+
+func (l *lane) flushAcks() {
+	l.mu.Lock()
+	acks := l.acks
+	l.acks = nil
+	l.mu.Unlock()
+	if len(acks) > 0 {
+		l.applyAcks(acks)
+	}
+}
+
+func (l *lane) applyAcks(acks []uint64) {
+	if err := l.store.Ack(l.id, acks); err != nil {
+		l.log.Error("cannot remove delivered uplinks from the buffer", "err", err)
+	}
+}
+
+// setAside moves a record the endpoint refused to the dead letters.
+func (l *lane) setAside(seq uint64, reason string, err error) {
+	l.flushAcks()
+	if derr := l.store.DeadLetter(l.id, seq, reason); derr != nil {
+		l.log.Error("cannot move an uplink to the dead letters", "err", derr)
+	}
+	l.met.deadLettered(l.name, reason)
+	l.log.Warn("uplink refused by the endpoint, kept in the dead letters", "reason", reason, "err", err)
+	l.mu.Lock()
+	if seq > l.lastAcked {
+		l.lastAcked = seq
+	}
+	l.onDisk--
+	l.status.DeadLetters++
+	l.mu.Unlock()
+}
+
+// rejectMem writes a refused memory uplink to flash and sets it aside, so
+// that it is kept and can be replayed.
+func (l *lane) rejectMem(ctx context.Context, it *item, ce *connector.Error) {
+	l.mu.Lock()
+	if l.inflight == it {
+		l.inflight = nil
+	}
+	seq := it.seq
+	l.mu.Unlock()
+	if seq == 0 {
+		recs := []buffer.Record{{Time: it.up.ReceivedAt, Data: encodeRecord(it.up)}}
+		if err := l.store.Append(context.WithoutCancel(ctx), l.id, recs); err != nil {
+			l.log.Error("cannot keep a refused uplink", "err", err)
+			return
+		}
+		l.mu.Lock()
+		l.onDisk++
+		l.appendGen++
+		l.mu.Unlock()
+		seq = recs[0].Seq
+	}
+	l.setAside(seq, ce.Reason, ce)
+}
+
+// spill writes the in-flight memory uplink (if any) and the memory queue to
+// flash, in order.
+func (l *lane) spill(ctx context.Context) error {
+	l.spillMu.Lock()
+	defer l.spillMu.Unlock()
+	l.mu.Lock()
+	var items []*item
+	if it := l.inflight; it != nil && it.seq == 0 && !it.spilling {
+		items = append(items, it)
+	}
+	items = append(items, l.mem...)
+	l.mem = nil
+	for _, it := range items {
+		it.spilling = true
+	}
+	l.mu.Unlock()
+	if len(items) == 0 {
+		return nil
+	}
+	recs := make([]buffer.Record, len(items))
+	for i, it := range items {
+		recs[i] = buffer.Record{Time: it.up.ReceivedAt, Data: encodeRecord(it.up)}
+	}
+	err := l.store.Append(ctx, l.id, recs)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		// Keep them in memory, in order, ahead of what arrived meanwhile.
+		var back []*item
+		for _, it := range items {
+			it.spilling = false
+			if !it.sent && it != l.inflight {
+				back = append(back, it)
+			}
+		}
+		l.mem = append(back, l.mem...)
+		return err
+	}
+	l.onDisk += len(items)
+	l.appendGen++
+	l.met.spilled(l.name, len(items))
+	for i, it := range items {
+		it.seq = recs[i].Seq
+		it.spilling = false
+		if it.sent {
+			l.ackLocked(it.seq)
+		}
+	}
+	l.signal()
+	return nil
+}
+
+// spiller moves memory uplinks to flash when they wait too long, when too
+// many wait, or while the connection fails (on-outage mode).
+func (l *lane) spiller(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		n := len(l.mem)
+		if l.inflight != nil && l.inflight.seq == 0 {
+			n++
+		}
+		due := n > 0 && (l.status.State == StateUnreachable || l.status.State == StateAuthenticationFailed ||
+			len(l.mem) > l.opts.MaxMemory ||
+			(len(l.mem) > 0 && l.opts.Now().Sub(l.mem[0].received) > l.opts.SpillAfter) ||
+			(l.inflight != nil && l.inflight.seq == 0 && l.opts.Now().Sub(l.inflight.received) > l.opts.SpillAfter))
+		l.mu.Unlock()
+		if due {
+			if err := l.spill(context.WithoutCancel(ctx)); err != nil {
+				l.log.Error("cannot write uplinks to the buffer", "err", err)
+			}
+		}
+	}
+}
