@@ -260,6 +260,30 @@ func push(t *testing.T, udpAddr string, token uint16, rssi, snr float64, frames 
 	}
 }
 
+// networkServer is a relay upstream that acknowledges what the agent
+// relays, as a network server does, so the agent reports it up.
+func networkServer(t *testing.T) string {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			acks := map[byte]byte{0x00: 0x01, 0x02: 0x04} // PUSH_DATA → PUSH_ACK, PULL_DATA → PULL_ACK
+			if ack, ok := acks[buf[3]]; n >= 4 && ok {
+				_, _ = c.WriteTo([]byte{buf[0], buf[1], buf[2], ack}, from)
+			}
+		}
+	}()
+	return c.LocalAddr().String()
+}
+
 // apiGet reads the API as the command line does.
 func apiGet(t *testing.T, apiAddr, path, token string, v any) {
 	t.Helper()

@@ -19,9 +19,13 @@ type connection struct {
 	Configuration map[string]any `json:"configuration"`
 }
 
-func agentConfig(bind, token string, conns []string, devs ...device) string {
+func agentConfig(bind, token string, upstreams, conns []string, devs ...device) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "packetForwarder:\n  udp:\n    bind: \"127.0.0.1:0\"\napi:\n  bind: %q\n", bind)
+	b.WriteString("packetForwarder:\n  udp:\n    bind: \"127.0.0.1:0\"\n")
+	if len(upstreams) > 0 {
+		fmt.Fprintf(&b, "    upstreams: [%q]\n", strings.Join(upstreams, `", "`))
+	}
+	fmt.Fprintf(&b, "api:\n  bind: %q\n", bind)
 	if token != "" {
 		fmt.Fprintf(&b, "  token: %q\n", token)
 	}
@@ -54,7 +58,7 @@ func TestTechnician(t *testing.T) {
 	ep := newEndpoint(t)
 	bench := ep.URL + "/cayenne" // where the Cayenne connection is pointed
 	d1, d2 := newDevice(1, "Meeting room CO2"), newDevice(2, "Cold store")
-	ag := startAgent(t, bin, agentConfig("127.0.0.1:0", "", []string{
+	ag := startAgent(t, bin, agentConfig("127.0.0.1:0", "", []string{networkServer(t)}, []string{
 		fmt.Sprintf(`{"name":"Backup HTTP","connectorId":"actility-http-iot","configuration":{"destinationURL":%q}}`, refusedURL(t)),
 		fmt.Sprintf(`{"name":"Old bench","connectorId":"actility-http-iot","active":false,"configuration":{"destinationURL":%q}}`, ep.URL+"/old-bench"),
 	}, d1, d2))
@@ -148,6 +152,11 @@ func TestTechnician(t *testing.T) {
 	b.click(`a[data-nav=gateway]`)
 	b.wait("the packet forwarder on the gateway page", `document.querySelector('#view').textContent.toLowerCase().includes('aa555a0000000101')`)
 	b.wait("the version", `!!document.querySelector('#agent b')`)
+	b.wait("the UDP source listening and the relay upstream up, in green", `(() => {
+		const green = (type, state) => [...document.querySelectorAll('[data-section=sources] tr')].some(r =>
+			r.cells[0].textContent === type && r.querySelector('.badge.green') && r.textContent.includes(state));
+		return green('udp', 'listening') && green('upstream', 'up');
+	})()`)
 	b.screenshot("gateway.png", false)
 
 	// The list: green for the bench, red for the failing one, grey for the deactivated.
@@ -225,7 +234,7 @@ func TestToken(t *testing.T) {
 	}
 	const token = "s3cret-token-for-the-browser-test"
 	bin := buildAgent(t, t.TempDir())
-	ag := startAgent(t, bin, agentConfig(lan+":0", token, nil, newDevice(1, "Meeting room CO2")))
+	ag := startAgent(t, bin, agentConfig(lan+":0", token, nil, nil, newDevice(1, "Meeting room CO2")))
 	b := newBrowser(t, front(t, ag.api))
 
 	b.do("open the page", chromedp.Navigate(b.base+"/#/gateway"))

@@ -91,10 +91,14 @@
     else txt = d.toLocaleString();
     return h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, txt);
   }
-  const COLOURS = { OPENED: 'green', OPENING: 'orange', AUTHENTICATING: 'orange', DEACTIVATED: 'grey' };
+  // COLOURS are IoT Flow's health colours for connection states, and the
+  // same sense for sources (listening, upstream up, broker connected);
+  // anything else is a failure, red.
+  const COLOURS = { OPENED: 'green', OPENING: 'orange', AUTHENTICATING: 'orange', DEACTIVATED: 'grey',
+    LISTENING: 'green', UP: 'green', CONNECTED: 'green' };
   function badge(state) {
     state = state || 'UNKNOWN';
-    return h('span', { class: 'badge ' + (COLOURS[state] || 'red'), title: state }, state);
+    return h('span', { class: 'badge ' + (COLOURS[state.toUpperCase()] || 'red'), title: state }, state);
   }
   const stateOf = (c) => c.state || (c.active === false ? 'DEACTIVATED' : '');
   function typeOf(c) {
