@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,30 @@ func TestConnectorWarnings(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("no warning %q in:\n%s", want, s)
 		}
+	}
+}
+
+// The API writes connections back to the file: every connector key must
+// survive the round trip.
+func TestConnectorKeysSurviveWriteBack(t *testing.T) {
+	path := t.TempDir() + "/edgeflow.yaml"
+	conns := []Connection{
+		{ID: "lrc", Name: "LRC", ConnectorID: ConnectorHTTP, Configuration: ConnectionConfiguration{
+			DestinationURL: "https://as.example/up", Headers: map[string]string{"X-Thing": "{DevEUI}"}, LRCCompliance: true,
+			TunnelInterfaceAuthenticationKey: "00112233445566778899aabbccddeeff", ASID: "as", LrnInfos: "li", CustomerID: "7",
+			ReconnectStrategy: "AGGRESSIVE"}},
+		{ID: "mq", Name: "MQ", ConnectorID: ConnectorMQTT, Active: new(bool), Configuration: ConnectionConfiguration{
+			HostName: "b:8883", Protocol: "SSL", Username: "u", Password: "p", UplinkTopicPattern: "t/{DevEUI}",
+			ConnectionTimeout: 3000, ActionTimeout: 2000}},
+	}
+	if err := SaveConnections(path, conns); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Connections, conns) {
+		t.Errorf("after the write-back:\n%+v\nwant\n%+v", c.Connections, conns)
 	}
 }
