@@ -38,7 +38,9 @@ type browser struct {
 	errs  []string        // exceptions and console errors
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+// chromium skips the test when there is no browser to drive; tests call
+// it first, before building anything.
+func chromium(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("the browser test takes half a minute; not in -short")
@@ -47,6 +49,12 @@ func newBrowser(t *testing.T, base string) *browser {
 	if err != nil {
 		t.Skip("chromium is not installed (scripts/ci-browser.sh installs it)")
 	}
+	return path
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	path := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-component-update", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -57,7 +65,7 @@ func newBrowser(t *testing.T, base string) *browser {
 	if b.shots == "" {
 		b.shots = t.TempDir()
 	}
-	err = chromedp.Listen(ctx, func(ev any) {
+	err := chromedp.Listen(ctx, func(ev any) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		switch ev := ev.(type) {

@@ -54,6 +54,7 @@ func agentConfig(bind, token string, upstreams, conns []string, devs ...device) 
 // Edit → value → Confirm on its details page, as a test bench would; the
 // API accepts another URL for CAYENNE with a warning.
 func TestTechnician(t *testing.T) {
+	chromium(t)
 	bin := buildAgent(t, t.TempDir())
 	ep := newEndpoint(t)
 	bench := ep.URL + "/cayenne" // where the Cayenne connection is pointed
@@ -232,6 +233,7 @@ func TestToken(t *testing.T) {
 	if lan == "" {
 		t.Skip("no non-loopback address to bind the API to")
 	}
+	chromium(t)
 	const token = "s3cret-token-for-the-browser-test"
 	bin := buildAgent(t, t.TempDir())
 	ag := startAgent(t, bin, agentConfig(lan+":0", token, nil, nil, newDevice(1, "Meeting room CO2")))
