@@ -112,9 +112,11 @@ func (s *lrcServer) handle(w http.ResponseWriter, r *http.Request) {
 // verify is what Actility's verify_token_in_uplink scripts do: the query
 // before "&Token=", unquoted, after the body elements, then the key.
 func (s *lrcServer) verify(raw string, u map[string]any) int {
-	i := strings.Index(raw, "LrnDevEui=")
+	// The strictest reading of the recipe: the query from its start up to
+	// "&Token=" (the destination URL's own query comes after the Token).
+	i := 0
 	j := strings.Index(raw, "&Token=")
-	if i < 0 || j < 0 {
+	if !strings.HasPrefix(raw, "LrnDevEui=") || j < 0 {
 		s.record("no LRC parameters or no Token in %q", raw)
 		return http.StatusForbidden
 	}

@@ -98,14 +98,14 @@ func CheckTIAK(key string) error {
 	return nil
 }
 
-// withQuery appends q to a destination URL that may already carry one
-// (TAGO's "?authorization=…").
+// withQuery puts the LRC query q before the destination URL's own query
+// (TAGO's "?authorization=…"): verifiers hash "everything before
+// &Token=", which must then be exactly the LRC parameters; those that parse
+// the parameters one by one do not mind the order.
 func withQuery(dest, q string) string {
-	if strings.Contains(dest, "?") {
-		if strings.HasSuffix(dest, "?") || strings.HasSuffix(dest, "&") {
-			return dest + q
-		}
-		return dest + "&" + q
+	base, own, found := strings.Cut(dest, "?")
+	if !found || own == "" {
+		return base + "?" + q
 	}
-	return dest + "?" + q
+	return base + "?" + q + "&" + own
 }

@@ -77,7 +77,7 @@ func TestLRCQueryRebuildsVector(t *testing.T) {
 func TestWithQuery(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://a/b":                 "https://a/b?X=1",
-		"https://a/b?authorization=k": "https://a/b?authorization=k&X=1",
+		"https://a/b?authorization=k": "https://a/b?X=1&authorization=k",
 		"https://a/b?":                "https://a/b?X=1",
 	} {
 		if got := withQuery(in, "X=1"); got != want {
