@@ -170,6 +170,10 @@ func (m *Manager) Wake(id string, n int) {
 	defer m.mu.RUnlock()
 	for _, l := range m.lanes {
 		if l.id == id {
+			// Replayed dead letters are old uplinks from the buffer: Late.
+			l.mu.Lock()
+			l.catchingUp = true
+			l.mu.Unlock()
 			l.appended(n)
 			return
 		}
