@@ -176,6 +176,15 @@ func (m *MQTT) Send(ctx context.Context, u *uplink.Uplink, late bool) error {
 		return nil
 	case <-lost:
 		m.drop(c)
+		// The PUBACK may have come just before the connection went: then
+		// the uplink is the broker's, and sending it again would repeat it.
+		select {
+		case <-tok.Done():
+			if tok.Error() == nil {
+				return nil
+			}
+		default:
+		}
 		return &Error{Kind: Retry, Reason: "connection_lost", Err: errors.New("the broker connection dropped before the PUBACK")}
 	case <-t.C:
 		// A broker that does not acknowledge within actionTimeout may be
