@@ -350,3 +350,39 @@ func newPKI(t *testing.T) pki {
 			MinVersion: tls.VersionTLS12},
 	}
 }
+
+// A broker that accepts the connection and never answers is given
+// connectionTimeout, then retried: the lane is not held.
+func TestMQTTSilentBrokerTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, say nothing
+		}
+	}()
+	mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: ln.Addr().String(), ConnectTimeout: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mq.Close()
+	u := testUplink(1)
+	done := make(chan error, 1)
+	go func() { done <- mq.Send(context.Background(), &u, false) }()
+	select {
+	case err := <-done:
+		var ce *connector.Error
+		if !errors.As(err, &ce) || ce.Kind != connector.Retry {
+			t.Fatalf("err %v, want Retry", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send is still waiting for a silent broker")
+	}
+}
