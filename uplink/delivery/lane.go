@@ -44,6 +44,7 @@ type lane struct {
 	mem        []*item
 	inflight   *item
 	onDisk     int    // records on flash not yet acked
+	inTransit  int    // memory uplinks being written to flash by a spill
 	appendGen  uint64 // bumped by every append, to tell a stale empty Peek
 	lastAcked  uint64 // records up to here are delivered or set aside
 	acks       []uint64
@@ -370,7 +371,7 @@ func (l *lane) snapshot() Status {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.status
-	s.Backlog = len(l.mem) + max(l.onDisk, 0)
+	s.Backlog = len(l.mem) + l.inTransit + max(l.onDisk, 0)
 	if l.inflight != nil && l.inflight.seq == 0 {
 		s.Backlog++
 	}

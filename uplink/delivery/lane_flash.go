@@ -144,6 +144,7 @@ func (l *lane) spill(ctx context.Context) error {
 		items = append(items, it)
 	}
 	items = append(items, l.mem...)
+	l.inTransit = len(l.mem) // still backlog while on their way to flash
 	l.mem = nil
 	for _, it := range items {
 		it.spilling = true
@@ -159,6 +160,7 @@ func (l *lane) spill(ctx context.Context) error {
 	err := l.store.Append(ctx, l.id, recs)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.inTransit = 0
 	if err != nil {
 		// Keep them in memory, in order, ahead of what arrived meanwhile.
 		var back []*item
