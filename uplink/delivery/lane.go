@@ -48,8 +48,9 @@ type lane struct {
 	appendGen  uint64 // bumped by every append, to tell a stale empty Peek
 	lastAcked  uint64 // records up to here are delivered or set aside
 	acks       []uint64
-	applying   int  // acks handed to a background commit, not yet removed
-	catchingUp bool // uplinks sent now come from the backlog: Late = 1
+	applying   int       // acks handed to a background commit, not yet removed
+	firstAck   time.Time // when the oldest of acks was delivered
+	catchingUp bool      // uplinks sent now come from the backlog: Late = 1
 	status     Status
 
 	wake       chan struct{}

@@ -50,9 +50,15 @@ func (l *lane) ackLocked(seq uint64) {
 	if seq > l.lastAcked {
 		l.lastAcked = seq
 	}
+	if len(l.acks) == 0 {
+		l.firstAck = l.opts.Now()
+	}
 	l.acks = append(l.acks, seq)
 	l.onDisk--
-	if len(l.acks) >= l.opts.BatchSize {
+	// A crash re-sends what was delivered but not yet removed: apply acks
+	// every ackBatch records or ackFlushDelay, whichever comes first, so
+	// that a busy lane bounds its duplicates as an idle one does.
+	if len(l.acks) >= ackBatch || l.opts.Now().Sub(l.firstAck) >= ackFlushDelay {
 		acks := l.acks
 		l.acks = nil
 		l.applying += len(acks)
@@ -65,6 +71,10 @@ func (l *lane) ackLocked(seq uint64) {
 		}()
 	}
 }
+
+// ackBatch is how many acks go in one background commit; concurrent
+// commits of the single writer coalesce, so a small batch costs little.
+const ackBatch = 16
 
 // ackFlushDelay is how long acks of an idle lane wait to share a commit.
 // A crash in this window re-sends those uplinks (at-least-once).
