@@ -170,7 +170,7 @@ func TestConnectionsFollowTheAPI(t *testing.T) {
 	r.waitIdle("second", 2)
 	r.stop()
 	text := readFile(t, path)
-	for _, want := range []string{"# Gateway at the pumping station", "# the first endpoint; this comment too", "# devices of the station", strings.ToUpper(dev.devEUI.String()), "SECRET-HEADER", `"id":"second"`} {
+	for _, want := range []string{"# Gateway at the pumping station", "# the first endpoint; this comment too", "# devices of the station", strings.ToUpper(dev.DevEUI.String()), "SECRET-HEADER", `"id":"second"`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the file lost %q:\n%s", want, text)
 		}
@@ -217,7 +217,7 @@ func TestDefaultsChangeInMemory(t *testing.T) {
 	cfg.PacketForwarder.UDP.Bind = "127.0.0.1:0"
 	cfg.API.Bind = "127.0.0.1:0"
 	cfg.Connections = nil
-	cfg.Devices = []config.Device{{DevEUI: dev.devEUI, DevAddr: dev.devAddr, NwkSKey: dev.nwkSKey, AppSKey: dev.appSKey, ABP: true}}
+	cfg.Devices = []config.Device{{DevEUI: dev.DevEUI, DevAddr: dev.DevAddr, NwkSKey: dev.NwkSKey, AppSKey: dev.AppSKey, ABP: true}}
 	r := startConfig(t, cfg)
 	resp, _ := r.must("POST", "/connections", `{"name":"Bench","connectorId":"actility-http-iot","configuration":{"destinationURL":"`+ep.URL+`"}}`, http.StatusCreated)
 	if got := resp.Header.Get(api.HeaderSaved); got != "memory" {

@@ -2,8 +2,6 @@ package api_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/brocaar/lorawan"
+	"edgeflow/internal/testkit"
 
 	"edgeflow/agent"
 	"edgeflow/agent/api"
@@ -28,52 +26,17 @@ import (
 // testToken is the api.token of the test configurations.
 const testToken = "t0ken-for-tests"
 
-// device is an ABP device that builds real LoRaWAN frames.
-type device struct {
-	devEUI  lorawan.EUI64
-	devAddr lorawan.DevAddr
-	nwkSKey lorawan.AES128Key
-	appSKey lorawan.AES128Key
-}
+// device is an ABP device that builds real LoRaWAN frames (testkit.Device).
+type device struct{ testkit.Device }
 
-func newDevice(n byte) device {
-	d := device{devEUI: lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0, 0, n}, devAddr: lorawan.DevAddr{0x26, 0x0b, 0, n}}
-	for i := range d.nwkSKey {
-		d.nwkSKey[i] = byte(i) + n
-		d.appSKey[i] = byte(0xa0+i) ^ n
-	}
-	return d
-}
+func newDevice(n byte) device { return device{testkit.NewDevice(n)} }
 
-func (d device) yaml() string {
-	return fmt.Sprintf("  - devEUI: %q\n    devAddr: %q\n    nwkSKey: %q\n    appSKey: %q\n",
-		strings.ToUpper(d.devEUI.String()), strings.ToUpper(d.devAddr.String()), d.nwkSKey.String(), d.appSKey.String())
-}
+func (d device) yaml() string { return d.YAML() }
 
 func (d device) frame(t testing.TB, fcnt uint32, fport uint8, payload []byte) []byte {
 	t.Helper()
-	p := lorawan.PHYPayload{
-		MHDR: lorawan.MHDR{MType: lorawan.UnconfirmedDataUp, Major: lorawan.LoRaWANR1},
-		MACPayload: &lorawan.MACPayload{
-			FHDR:       lorawan.FHDR{DevAddr: d.devAddr, FCnt: fcnt},
-			FPort:      &fport,
-			FRMPayload: []lorawan.Payload{&lorawan.DataPayload{Bytes: payload}},
-		},
-	}
-	if err := p.EncryptFRMPayload(d.appSKey); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.SetUplinkDataMIC(lorawan.LoRaWAN1_0, 0, 0, 0, d.nwkSKey, d.nwkSKey); err != nil {
-		t.Fatal(err)
-	}
-	b, err := p.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return d.Up(t, fcnt, fport, payload)
 }
-
-var gatewayEUI = [8]byte{0xaa, 0x55, 0x5a, 0, 0, 0, 0x01, 0x01}
 
 // forwarder is a packet forwarder's PUSH_DATA socket.
 type forwarder struct {
@@ -99,13 +62,8 @@ func newForwarder(t testing.TB, addr string) *forwarder {
 func (f *forwarder) push(d device, fcnt uint32, payload []byte) {
 	f.t.Helper()
 	phy := d.frame(f.t, fcnt, 1, payload)
-	rx := map[string]any{"tmst": 1, "chan": 2, "rfch": 0, "freq": 868.5, "stat": 1, "modu": "LORA", "datr": "SF7BW125",
-		"codr": "4/5", "rssi": -57, "lsnr": 7.5, "size": len(phy), "data": base64.StdEncoding.EncodeToString(phy)}
-	body, _ := json.Marshal(map[string]any{"rxpk": []any{rx}})
 	f.token++
-	b := []byte{2, 0, 0, 0}
-	binary.BigEndian.PutUint16(b[1:3], f.token)
-	b = append(append(b, gatewayEUI[:]...), body...)
+	b := testkit.PushData(f.t, 2, f.token, testkit.NewRxpk(phy, -57, 7.5, ""))
 	if _, err := f.conn.Write(b); err != nil {
 		f.t.Fatal(err)
 	}

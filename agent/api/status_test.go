@@ -43,7 +43,7 @@ func TestStatusDevicesMetrics(t *testing.T) {
 	if len(devs) != 1 || devs[0].DevEUI != "70B3D57ED0000005" || devs[0].Activation != "ABP" {
 		t.Errorf("devices: %s", body)
 	}
-	if strings.Contains(strings.ToLower(body), strings.ToLower(dev.appSKey.String())) || strings.Contains(strings.ToLower(body), "skey") {
+	if strings.Contains(strings.ToLower(body), strings.ToLower(dev.AppSKey.String())) || strings.Contains(strings.ToLower(body), "skey") {
 		t.Errorf("/devices shows a key: %s", body)
 	}
 

@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +19,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // agentBin is the edgeflow binary under test, built once by TestMain.
@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// device is an ABP test device that builds real LoRaWAN frames.
+// device is an ABP test device (see testkit.Device).
 type device struct {
 	devEUI  lorawan.EUI64
 	devAddr lorawan.DevAddr
@@ -52,89 +52,36 @@ type device struct {
 }
 
 func newDevice(n byte) device {
-	d := device{
-		devEUI:  lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0, 0, n},
-		devAddr: lorawan.DevAddr{0x26, 0x0b, 0, n},
-	}
-	for i := range d.nwkSKey {
-		d.nwkSKey[i] = byte(i) + n
-		d.appSKey[i] = byte(0xa0+i) ^ n
-	}
-	return d
+	k := testkit.NewDevice(n)
+	return device{k.DevEUI, k.DevAddr, k.NwkSKey, k.AppSKey}
 }
 
-func (d device) yaml() string {
-	return fmt.Sprintf("  - devEUI: %q\n    devAddr: %q\n    nwkSKey: %q\n    appSKey: %q\n",
-		strings.ToUpper(d.devEUI.String()), strings.ToUpper(d.devAddr.String()), d.nwkSKey.String(), d.appSKey.String())
+func (d device) kit() testkit.Device {
+	return testkit.Device{DevEUI: d.devEUI, DevAddr: d.devAddr, NwkSKey: d.nwkSKey, AppSKey: d.appSKey}
 }
+
+func (d device) yaml() string { return d.kit().YAML() }
 
 // frame builds a data uplink with the full counter fcnt (16 bits on air).
 func (d device) frame(t testing.TB, mtype lorawan.MType, fcnt uint32, fport *uint8, payload []byte) []byte {
 	t.Helper()
-	p := lorawan.PHYPayload{
-		MHDR: lorawan.MHDR{MType: mtype, Major: lorawan.LoRaWANR1},
-		MACPayload: &lorawan.MACPayload{
-			FHDR:  lorawan.FHDR{DevAddr: d.devAddr, FCtrl: lorawan.FCtrl{ADR: true}, FCnt: fcnt},
-			FPort: fport,
-		},
-	}
-	if fport != nil {
-		p.MACPayload.(*lorawan.MACPayload).FRMPayload = []lorawan.Payload{&lorawan.DataPayload{Bytes: payload}}
-		key := d.appSKey
-		if *fport == 0 {
-			key = d.nwkSKey
-		}
-		if err := p.EncryptFRMPayload(key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.SetUplinkDataMIC(lorawan.LoRaWAN1_0, 0, 0, 0, d.nwkSKey, d.nwkSKey); err != nil {
-		t.Fatal(err)
-	}
-	b, err := p.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return d.kit().Frame(t, mtype, fcnt, fport, payload)
 }
 
-func port(n uint8) *uint8 { return &n }
+func port(n uint8) *uint8 { return testkit.Port(n) }
 
-// rxpk is one received packet as a packet forwarder reports it.
-type rxpk struct {
-	Time string  `json:"time,omitempty"`
-	Tmst uint32  `json:"tmst"`
-	Chan int     `json:"chan"`
-	RFCh int     `json:"rfch"`
-	Freq float64 `json:"freq"`
-	Stat int     `json:"stat"`
-	Modu string  `json:"modu"`
-	Datr string  `json:"datr"`
-	Codr string  `json:"codr"`
-	RSSI float64 `json:"rssi"`
-	LSNR float64 `json:"lsnr"`
-	Size int     `json:"size"`
-	Data string  `json:"data"`
-}
+type rxpk = testkit.Rxpk
 
 func newRxpk(phy []byte, rssi, snr float64, gpsTime string) rxpk {
-	return rxpk{Time: gpsTime, Tmst: 123456, Chan: 2, Freq: 868.5, Stat: 1, Modu: "LORA", Datr: "SF7BW125",
-		Codr: "4/5", RSSI: rssi, LSNR: snr, Size: len(phy), Data: base64.StdEncoding.EncodeToString(phy)}
+	return testkit.NewRxpk(phy, rssi, snr, gpsTime)
 }
 
-var gatewayEUI = [8]byte{0xaa, 0x55, 0x5a, 0, 0, 0, 0x01, 0x01}
+var gatewayEUI = testkit.GatewayEUI
 
 // pushData builds a GWMP PUSH_DATA datagram.
 func pushData(t testing.TB, version byte, token uint16, pkts ...rxpk) []byte {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"rxpk": pkts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := []byte{version, 0, 0, 0}
-	binary.BigEndian.PutUint16(b[1:3], token)
-	b = append(b, gatewayEUI[:]...)
-	return append(b, body...)
+	return testkit.PushData(t, version, token, pkts...)
 }
 
 // forwarder is a fake packet forwarder: one socket for PUSH_DATA, another

@@ -8,8 +8,6 @@ package browser
 
 import (
 	"bufio"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -24,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/brocaar/lorawan"
+	"edgeflow/internal/testkit"
 )
 
 // buildAgent builds cmd/edgeflow into dir, as a gateway would run it.
@@ -185,65 +183,30 @@ func (e *endpoint) received(path string) []map[string]any {
 	return append([]map[string]any(nil), e.docs[path]...)
 }
 
-// device is an ABP device that builds real frames.
+// device is an ABP device that builds real frames (testkit.Device), with
+// the name the page shows.
 type device struct {
-	devEUI           lorawan.EUI64
-	devAddr          lorawan.DevAddr
-	nwkSKey, appSKey lorawan.AES128Key
-	name             string
+	testkit.Device
+	name string
 }
 
-func newDevice(n byte, name string) device {
-	d := device{devEUI: lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0, 0, n}, devAddr: lorawan.DevAddr{0x26, 0x0b, 0, n}, name: name}
-	for i := range d.nwkSKey {
-		d.nwkSKey[i] = byte(i) + n
-		d.appSKey[i] = byte(0xa0+i) ^ n
-	}
-	return d
-}
+func newDevice(n byte, name string) device { return device{testkit.NewDevice(n), name} }
 
-func (d device) yaml() string {
-	return "  - devEUI: \"" + strings.ToUpper(d.devEUI.String()) + "\"\n    devAddr: \"" + strings.ToUpper(d.devAddr.String()) +
-		"\"\n    name: \"" + d.name + "\"\n    nwkSKey: \"" + d.nwkSKey.String() + "\"\n    appSKey: \"" + d.appSKey.String() + "\"\n"
-}
+func (d device) yaml() string { return d.YAML() + "    name: \"" + d.name + "\"\n" }
 
 func (d device) frame(t *testing.T, fcnt uint32, fport uint8, payload []byte) []byte {
 	t.Helper()
-	p := lorawan.PHYPayload{
-		MHDR: lorawan.MHDR{MType: lorawan.UnconfirmedDataUp, Major: lorawan.LoRaWANR1},
-		MACPayload: &lorawan.MACPayload{
-			FHDR:       lorawan.FHDR{DevAddr: d.devAddr, FCnt: fcnt},
-			FPort:      &fport,
-			FRMPayload: []lorawan.Payload{&lorawan.DataPayload{Bytes: payload}},
-		},
-	}
-	if err := p.EncryptFRMPayload(d.appSKey); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.SetUplinkDataMIC(lorawan.LoRaWAN1_0, 0, 0, 0, d.nwkSKey, d.nwkSKey); err != nil {
-		t.Fatal(err)
-	}
-	b, err := p.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return d.Up(t, fcnt, fport, payload)
 }
-
-var gatewayEUI = [8]byte{0xaa, 0x55, 0x5a, 0, 0, 0, 0x01, 0x01}
 
 // push sends one PUSH_DATA (GWMP v2) with the frames and waits for its PUSH_ACK.
 func push(t *testing.T, udpAddr string, token uint16, rssi, snr float64, frames ...[]byte) {
 	t.Helper()
-	var rxpk []map[string]any
+	var pkts []testkit.Rxpk
 	for _, f := range frames {
-		rxpk = append(rxpk, map[string]any{"tmst": 123456, "chan": 2, "rfch": 0, "freq": 868.5, "stat": 1, "modu": "LORA",
-			"datr": "SF7BW125", "codr": "4/5", "rssi": rssi, "lsnr": snr, "size": len(f), "data": base64.StdEncoding.EncodeToString(f)})
+		pkts = append(pkts, testkit.NewRxpk(f, rssi, snr, ""))
 	}
-	body, _ := json.Marshal(map[string]any{"rxpk": rxpk})
-	dgram := []byte{2, 0, 0, 0}
-	binary.BigEndian.PutUint16(dgram[1:3], token)
-	dgram = append(append(dgram, gatewayEUI[:]...), body...)
+	dgram := testkit.PushData(t, 2, token, pkts...)
 	c, err := net.Dial("udp", udpAddr)
 	if err != nil {
 		t.Fatal(err)
