@@ -246,7 +246,11 @@ func (l *lane) run(ctx context.Context) {
 func (l *lane) takeMem() *item {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.mem) == 0 {
+	// While a spill carries older uplinks to flash, the newer ones in
+	// memory wait: sent now they would overtake it, and their acks would
+	// mark the spilled records delivered (lastAcked). The spill's end
+	// signals the lane.
+	if len(l.mem) == 0 || l.inTransit > 0 {
 		return nil
 	}
 	it := l.mem[0]

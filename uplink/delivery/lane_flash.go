@@ -181,6 +181,7 @@ func (l *lane) spill(ctx context.Context) error {
 			}
 		}
 		l.mem = append(back, l.mem...)
+		l.signal() // the lane waited for this spill (takeMem)
 		return err
 	}
 	l.onDisk += len(items)
