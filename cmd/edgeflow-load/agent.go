@@ -36,8 +36,14 @@ func agentConfig(o options, bufferPath, endpointURL string, devs []device) strin
 	if o.maxSize != "" {
 		fmt.Fprintf(&b, "  maxSize: %q\n", o.maxSize)
 	}
-	if o.drainRate > 0 {
-		fmt.Fprintf(&b, "delivery:\n  drainRate: %d\n", o.drainRate)
+	if o.drainRate > 0 || o.mergeWindow != "" {
+		b.WriteString("delivery:\n")
+		if o.drainRate > 0 {
+			fmt.Fprintf(&b, "  drainRate: %d\n", o.drainRate)
+		}
+		if o.mergeWindow != "" {
+			fmt.Fprintf(&b, "  mergeWindow: %q\n", o.mergeWindow)
+		}
 	}
 	fmt.Fprintf(&b, "connections:\n  - {\"id\":%q,\"name\":\"Load endpoint\",\"connectorId\":\"actility-http-iot\",\"configuration\":{\"destinationURL\":%q}}\n",
 		queueID, endpointURL)

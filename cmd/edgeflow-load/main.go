@@ -14,35 +14,36 @@ import (
 
 // options are the command line; every load they describe ends by itself.
 type options struct {
-	agentBin   string
-	bufferDir  string
-	persist    string
-	drainRate  int
-	maxSize    string
-	logLevel   string
-	qemu       string
-	pid        int
-	udpAddr    string
-	devices    int
-	uplinks    int
-	duration   time.Duration
-	rate       float64
-	rxpk       int
-	payload    int
-	window     int
-	sources    int
-	latency    time.Duration
-	failRate   float64
-	outage     time.Duration
-	prefill    int
-	idle       time.Duration
-	settle     time.Duration
-	endpoint   string
-	wait       time.Duration
-	jsonOut    bool
-	keepBuffer bool
-	printCfg   bool
-	maxProcs   int
+	agentBin    string
+	bufferDir   string
+	persist     string
+	drainRate   int
+	maxSize     string
+	logLevel    string
+	qemu        string
+	pid         int
+	udpAddr     string
+	devices     int
+	uplinks     int
+	duration    time.Duration
+	rate        float64
+	rxpk        int
+	payload     int
+	window      int
+	sources     int
+	latency     time.Duration
+	failRate    float64
+	outage      time.Duration
+	prefill     int
+	idle        time.Duration
+	settle      time.Duration
+	endpoint    string
+	wait        time.Duration
+	jsonOut     bool
+	keepBuffer  bool
+	printCfg    bool
+	maxProcs    int
+	mergeWindow string
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.StringVar(&o.bufferDir, "buffer-dir", "", "directory of the agent's buffer.db (default: a temp dir)")
 	flag.StringVar(&o.persist, "persist", "on-outage", "buffer.persist: on-outage or always")
 	flag.IntVar(&o.drainRate, "drain-rate", 0, "delivery.drainRate, uplinks/s (0: the agent's default)")
+	flag.StringVar(&o.mergeWindow, "merge-window", "", "delivery.mergeWindow, e.g. 0s (default: the agent's default)")
 	flag.StringVar(&o.maxSize, "max-size", "", "buffer.maxSize, e.g. 600MiB (default: the agent's default)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "the agent's log.level")
 	flag.IntVar(&o.pid, "pid", 0, "measure this running process instead of starting an agent (needs --udp)")
