@@ -28,9 +28,8 @@ const (
 	// MaxQueueName bounds queue names (they are bucket names and metric labels).
 	MaxQueueName = 200
 
-	// DefaultCommitInterval bounds how long an Append waits for company
-	// before its transaction commits; it is also the power-cut loss window
-	// of records not yet acknowledged to the caller.
+	// DefaultCommitInterval is kept for callers that set it; the writer no
+	// longer waits for company (see run).
 	DefaultCommitInterval = 15 * time.Millisecond
 	// DefaultMaxBatch commits early once this many records are pending: past
 	// a few hundred records per commit the per-record write cost flattens.
@@ -67,7 +66,9 @@ type Options struct {
 	Metrics *metrics.Set
 	// Now is the clock (dead-letter times, damaged-file names); nil is time.Now.
 	Now func() time.Time
-	// CommitInterval is the longest a write waits to be grouped with others.
+	// CommitInterval is ignored: the writer commits at once and groups
+	// what arrives while a commit runs. Waiting for company that a single
+	// packet forwarder cannot send cost each PUSH_ACK 15 ms.
 	CommitInterval time.Duration
 	// MaxBatch commits as soon as this many records are pending.
 	MaxBatch int

@@ -43,9 +43,10 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 	return o.err
 }
 
-// run is the single writer: it gathers requests until MaxBatch records are
-// pending or CommitInterval has passed since the first one, then commits
-// them in one transaction.
+// run is the single writer: it commits at once whatever is pending (up to
+// MaxBatch records) in one transaction; requests that arrive while a commit
+// runs wait and form the next group, so a busy store still commits many
+// records at a time and a quiet one answers without delay.
 func (s *Store) run() {
 	defer close(s.done)
 	for {
@@ -62,7 +63,6 @@ func (s *Store) run() {
 		batch, n := []*op{first}, first.recs
 		var next *op
 		if n < s.opts.MaxBatch {
-			t := time.NewTimer(s.opts.CommitInterval)
 		collect:
 			for n < s.opts.MaxBatch {
 				select {
@@ -73,13 +73,10 @@ func (s *Store) run() {
 					}
 					batch = append(batch, o)
 					n += o.recs
-				case <-t.C:
-					break collect
-				case <-s.quit:
+				default:
 					break collect
 				}
 			}
-			t.Stop()
 		}
 		s.commit(batch)
 		if next != nil {

@@ -46,7 +46,7 @@ const (
 // DefaultDrainRate bounds a backlog's drain to one endpoint: far above what
 // a gateway receives live (a few hundred uplinks/s at most), so a backlog
 // drains fast, yet bounded so a recovering endpoint is not flooded.
-const DefaultDrainRate = 5000
+const DefaultDrainRate = 10000
 
 // LogLevels are the values of log.level.
 func LogLevels() []string { return []string{"debug", "info", "warn", "error"} }

@@ -11,11 +11,17 @@ import (
 // a flood evicts old entries instead of growing the map, and an evicted
 // repeat still falls to the frame-counter check.
 type dedup struct {
-	seed      maphash.Seed
-	window    int64 // ns
-	max       int
-	expiry    map[uint64]dedupEntry // hash of the PHYPayload → what it became
-	nextSweep int64
+	seed   maphash.Seed
+	window int64 // ns
+	max    int
+	expiry map[uint64]dedupEntry // hash of the PHYPayload → what it became
+	order  []queued              // insertion order, so expiry order; order[head:] are queued
+	head   int
+}
+
+type queued struct {
+	key uint64
+	exp int64
 }
 
 // dedupEntry is a remembered frame: until when, and which uplink it was, so
@@ -44,25 +50,35 @@ func (d *dedup) seen(k uint64, now int64) (dedupEntry, bool) {
 }
 
 func (d *dedup) add(k uint64, now int64, devEUI [8]byte, fcnt uint32) {
-	if now >= d.nextSweep || len(d.expiry) >= d.max {
-		d.sweep(now)
+	d.sweep(now)
+	for len(d.expiry) >= d.max && d.head < len(d.order) {
+		d.pop() // full of live entries: the oldest makes room
 	}
-	if len(d.expiry) >= d.max {
-		for old := range d.expiry {
-			delete(d.expiry, old) // full of live entries: make room, any will do
-			if len(d.expiry) < d.max {
-				break
-			}
-		}
-	}
-	d.expiry[k] = dedupEntry{exp: now + d.window, devEUI: devEUI, fcnt: fcnt}
+	exp := now + d.window
+	d.expiry[k] = dedupEntry{exp: exp, devEUI: devEUI, fcnt: fcnt}
+	d.order = append(d.order, queued{key: k, exp: exp})
 }
 
+// sweep forgets the entries whose window has passed, oldest first: O(1)
+// per entry instead of a scan of the map on every add once it is full.
 func (d *dedup) sweep(now int64) {
-	for k, e := range d.expiry {
-		if now >= e.exp {
-			delete(d.expiry, k)
-		}
+	for d.head < len(d.order) && now >= d.order[d.head].exp {
+		d.pop()
 	}
-	d.nextSweep = now + d.window
+}
+
+// pop drops the oldest queued key, and its map entry unless the frame was
+// added again since (the map then holds the newer expiry).
+func (d *dedup) pop() {
+	q := d.order[d.head]
+	d.order[d.head] = queued{}
+	d.head++
+	if e, ok := d.expiry[q.key]; ok && e.exp == q.exp {
+		delete(d.expiry, q.key)
+	}
+	if d.head >= 1024 && d.head*2 >= len(d.order) {
+		n := copy(d.order, d.order[d.head:])
+		d.order = d.order[:n]
+		d.head = 0
+	}
 }
