@@ -50,6 +50,13 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 			Now:        a.opts.Now,
 			Proxy:      cc.Proxy.URL(),
 		}
+		if cc.CAFile != "" {
+			pool, err := config.LoadCAFile(cc.CAFile)
+			if err != nil {
+				return nil, err
+			}
+			hc.RootCAs = pool
+		}
 		if cc.LRCCompliance {
 			hc.LRC = &connector.LRCConfig{ASID: cmp.Or(cc.ASID, config.DefaultASID),
 				LrnInfos: cmp.Or(cc.LrnInfos, a.config().Gateway.ID), Key: cc.TunnelInterfaceAuthenticationKey}

@@ -185,6 +185,10 @@ type ConnectionConfiguration struct {
 	// to DefaultASID, LrnInfos to the gateway's EUI.
 	ASID     string `yaml:"asId,omitempty" json:"asId,omitempty"`
 	LrnInfos string `yaml:"lrnInfos,omitempty" json:"lrnInfos,omitempty"`
+	// CAFile names a PEM file of the CA(s) that sign this connection's
+	// endpoint certificate (a private cloud, a test bench); without it the
+	// system's roots, or edgeflow's embedded set on gateways that have none.
+	CAFile string `yaml:"caFile,omitempty" json:"caFile,omitempty"`
 	// Proxy is IoT Flow's per-connection HTTP proxy; without it,
 	// HTTPS_PROXY/NO_PROXY of the service's environment apply.
 	Proxy *Proxy `yaml:"proxy,omitempty" json:"proxy,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,6 +188,13 @@ func checkHTTPConnection(ch *checker, p string, cn Connection) {
 			ch.warn(up, "brand %s expects a URL starting with %s; using %s", brand.Name, brand.URL, u)
 		} else if brand.URLIsPrefix && strings.HasSuffix(brand.URL, "=") && strings.EqualFold(u, brand.URL) {
 			ch.problem(up, "destinationURL ends in %q: add the key %s gave you", brand.URL[strings.LastIndexAny(brand.URL, "?&")+1:], strings.ToLower(brand.Name))
+		}
+	}
+	if cfg.CAFile != "" {
+		if !filepath.IsAbs(cfg.CAFile) {
+			ch.problem(cp+".caFile", "caFile must be an absolute path, e.g. /etc/edgeflow/ca.pem; got %q", clip(cfg.CAFile))
+		} else if _, err := LoadCAFile(cfg.CAFile); err != nil {
+			ch.problem(cp+".caFile", "%v", err)
 		}
 	}
 	if px := cfg.Proxy; px != nil {

@@ -417,6 +417,8 @@ func (d *decoder) configuration(n *yaml.Node, path string, s section, cc *Connec
 				return
 			}
 			cc.UplinkTimeValidity = dur
+		case "caFile":
+			d.set(v, p, &cc.CAFile)
 		case "proxy":
 			px := &Proxy{}
 			if d.fields(v, p, proxyKeys(), func(key string, v *yaml.Node, p string) {

@@ -76,7 +76,7 @@ func httpConfigurationKeys() section {
 	ig["strictMode"] = "edgeflow always keeps and retries what the endpoint did not accept"
 	return section{
 		known: append(commonConfigurationKeys(), "destinationURL", "headers",
-			"lrcCompliance", "tunnelInterfaceAuthenticationKey", "asId", "lrnInfos", "proxy"),
+			"lrcCompliance", "tunnelInterfaceAuthenticationKey", "asId", "lrnInfos", "proxy", "caFile"),
 		ignored: ig,
 	}
 }
