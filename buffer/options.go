@@ -28,9 +28,13 @@ const (
 	// MaxQueueName bounds queue names (they are bucket names and metric labels).
 	MaxQueueName = 200
 
-	// DefaultCommitInterval is kept for callers that set it; the writer no
-	// longer waits for company (see run).
-	DefaultCommitInterval = 15 * time.Millisecond
+	// DefaultCommitInterval is how long a write waits for others to share
+	// its commit: long enough to catch what is submitted together (a
+	// datagram's uplinks for several connections, its frame counters, a
+	// lane's acks), short enough for a PUSH_ACK well within the packet
+	// forwarder's 100 ms. 15 ms made PUSH_ACK p99 2.3 s at 100 uplinks/s
+	// with persist=always, as a lone forwarder never sends company.
+	DefaultCommitInterval = 2 * time.Millisecond
 	// DefaultMaxBatch commits early once this many records are pending: past
 	// a few hundred records per commit the per-record write cost flattens.
 	DefaultMaxBatch = 500
@@ -66,9 +70,8 @@ type Options struct {
 	Metrics *metrics.Set
 	// Now is the clock (dead-letter times, damaged-file names); nil is time.Now.
 	Now func() time.Time
-	// CommitInterval is ignored: the writer commits at once and groups
-	// what arrives while a commit runs. Waiting for company that a single
-	// packet forwarder cannot send cost each PUSH_ACK 15 ms.
+	// CommitInterval is the longest a write waits to be grouped with
+	// others; what arrives while a commit runs forms the next group.
 	CommitInterval time.Duration
 	// MaxBatch commits as soon as this many records are pending.
 	MaxBatch int

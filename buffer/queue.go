@@ -14,8 +14,8 @@ import (
 // It does not fail because the buffer is full: the oldest records are
 // dropped instead (counted as edgeflow_buffer_dropped_total{reason="full"}).
 // If ctx ends before the writer takes the records, nothing is written and
-// ctx's error is returned; once taken, Append waits for its commit (and
-// at most the one running before it).
+// ctx's error is returned; once taken, Append waits for its commit, which
+// takes at most CommitInterval plus the commit itself.
 func (s *Store) Append(ctx context.Context, queue string, recs []Record) error {
 	if err := validQueue(queue); err != nil {
 		return err

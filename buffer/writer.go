@@ -43,10 +43,9 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 	return o.err
 }
 
-// run is the single writer: it commits at once whatever is pending (up to
-// MaxBatch records) in one transaction; requests that arrive while a commit
-// runs wait and form the next group, so a busy store still commits many
-// records at a time and a quiet one answers without delay.
+// run is the single writer: it gathers requests until MaxBatch records are
+// pending or CommitInterval has passed since the first one, then commits
+// them in one transaction.
 func (s *Store) run() {
 	defer close(s.done)
 	for {
@@ -63,6 +62,7 @@ func (s *Store) run() {
 		batch, n := []*op{first}, first.recs
 		var next *op
 		if n < s.opts.MaxBatch {
+			t := time.NewTimer(s.opts.CommitInterval)
 		collect:
 			for n < s.opts.MaxBatch {
 				select {
@@ -73,10 +73,13 @@ func (s *Store) run() {
 					}
 					batch = append(batch, o)
 					n += o.recs
-				default:
+				case <-t.C:
+					break collect
+				case <-s.quit:
 					break collect
 				}
 			}
+			t.Stop()
 		}
 		s.commit(batch)
 		if next != nil {
