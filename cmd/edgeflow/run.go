@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	log := newLogger(stderr, cfg.Log.Level)
+	setMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, CheckBuffer: checkBufferInChild})
@@ -141,4 +143,16 @@ func fileStamp(path string) string {
 		return ""
 	}
 	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+}
+
+// agentMemoryLimit is the Go runtime's soft memory limit for the agent: a
+// gateway has 128–512 MB shared with its packet forwarder and network
+// server, and the garbage collector otherwise lets the heap double after a
+// burst. GOMEMLIMIT in the environment overrides it.
+const agentMemoryLimit = 20 << 20
+
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(agentMemoryLimit)
+	}
 }

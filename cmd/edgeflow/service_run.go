@@ -86,6 +86,7 @@ func (p *program) Start(service.Service) error {
 		return fmt.Errorf("%s is not valid", p.path)
 	}
 	p.log = newLogger(p.logw, cfg.Log.Level)
+	setMemoryLimit()
 	a, err := agent.New(cfg, agent.Options{Logger: p.log, Version: version, CheckBuffer: checkBufferInChild})
 	if err != nil {
 		return err

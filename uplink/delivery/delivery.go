@@ -42,9 +42,9 @@ type Options struct {
 	// hiccup.
 	SpillAfter time.Duration
 	// MaxMemory bounds the uplinks held in memory per connection before
-	// they go to flash (on-outage mode), so RAM stays flat: 4,096 uplinks
-	// are about 1.5 MiB, and hold the merge window (400 ms) of a saturated
-	// gateway without touching flash.
+	// they go to flash (on-outage mode), so RAM stays flat: 2,048 uplinks
+	// are under 1 MiB, and hold the merge window (400 ms) at 5,000
+	// uplinks/s without touching flash.
 	MaxMemory int
 	// BackoffMin and BackoffMax bound the full-jitter exponential backoff:
 	// about 1 s up to 30 s, as the design brief says.
@@ -82,7 +82,7 @@ func (o *Options) setDefaults() {
 		o.SpillAfter = 5 * time.Second
 	}
 	if o.MaxMemory <= 0 {
-		o.MaxMemory = 4096
+		o.MaxMemory = 2048
 	}
 	if o.BackoffMin <= 0 {
 		o.BackoffMin = time.Second
