@@ -41,7 +41,8 @@ type UDPConfig struct {
 	// 30 s when zero.
 	UpstreamTimeout time.Duration
 	// OnDownlink, when set, sees each PULL_RESP relayed from an upstream
-	// to the gateway (after it was sent). It runs on the upstream's reader
+	// to the gateway, just before it is sent (a join-accept must be known
+	// before the device answers it). It runs on the upstream's reader
 	// goroutine and must return quickly.
 	OnDownlink func(gatewayEUI lorawan.EUI64, txpk gwmp.TXPK)
 	// LookupNetIP resolves upstream names; nil means

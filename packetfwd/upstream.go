@@ -339,18 +339,21 @@ func (r *relay) downlink(eui lorawan.EUI64, b []byte, src netip.AddrPort) {
 	if path.Version == gwmp.Version1 {
 		out[1], out[2] = 0, 0 // unused in version 1
 	}
-	if err := r.srv.SendTo(path.Addr, out); err != nil {
-		r.metrics.drop("downlink_send_error")
-		r.srv.rlog.warn(path.Addr, "Failed to send downlink", "gateway_eui", eui.String(), "error", err.Error())
-		return
-	}
-	r.metrics.downlinks.Inc()
+	// The hook sees the downlink before the gateway does: a join-accept
+	// must be known before the device can answer it (the hook is quick:
+	// one AES decryption at most).
 	if hook := r.srv.cfg.OnDownlink; hook != nil {
 		var p gwmp.PullRespPacket
 		if err := p.UnmarshalBinary(b); err == nil {
 			hook(eui, p.Payload.TXPK)
 		}
 	}
+	if err := r.srv.SendTo(path.Addr, out); err != nil {
+		r.metrics.drop("downlink_send_error")
+		r.srv.rlog.warn(path.Addr, "Failed to send downlink", "gateway_eui", eui.String(), "error", err.Error())
+		return
+	}
+	r.metrics.downlinks.Inc()
 }
 
 // resolveLoop resolves the name at start, then whenever the sender asks,
