@@ -6,10 +6,17 @@ import (
 	"github.com/brocaar/lorawan"
 )
 
-// sum is AES-CMAC (RFC 4493) over msg. The join path is rare, so it may
-// allocate; the data path keeps its own loop in uplinkMIC.
+// sum is AES-CMAC (RFC 4493) over msg, for the (rare) join path.
 func (k *cmacKey) sum(msg []byte) [16]byte {
 	var x [16]byte
+	k.absorb(&x, msg)
+	return x
+}
+
+// absorb runs CMAC's chaining over msg from the state x and finishes it
+// with the last-block subkey; x then holds the CMAC. Shared by the join
+// path and the data path (which starts from the encrypted B0 block).
+func (k *cmacKey) absorb(x *[16]byte, msg []byte) {
 	for len(msg) > 16 {
 		for i := range 16 {
 			x[i] ^= msg[i]
@@ -29,7 +36,6 @@ func (k *cmacKey) sum(msg []byte) [16]byte {
 		x[i] ^= sub[i]
 	}
 	k.b.Encrypt(x[:], x[:])
-	return x
 }
 
 // mic4 is the first four bytes of the CMAC, LoRaWAN's MIC.

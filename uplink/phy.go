@@ -152,25 +152,7 @@ func (k *cmacKey) uplinkMIC(s *cryptoScratch, devAddr lorawan.DevAddr, fcnt uint
 	x[6], x[7], x[8], x[9] = devAddr[3], devAddr[2], devAddr[1], devAddr[0]
 	binary.LittleEndian.PutUint32(x[10:14], fcnt)
 	k.b.Encrypt(x[:], x[:]) // B0 is never the last block: msg is never empty
-	for len(msg) > 16 {
-		for i := range 16 {
-			x[i] ^= msg[i]
-		}
-		k.b.Encrypt(x[:], x[:])
-		msg = msg[16:]
-	}
-	sub := &k.k1
-	if len(msg) < 16 {
-		sub = &k.k2
-		x[len(msg)] ^= 0x80
-	}
-	for i := range msg {
-		x[i] ^= msg[i]
-	}
-	for i := range 16 {
-		x[i] ^= sub[i]
-	}
-	k.b.Encrypt(x[:], x[:])
+	k.absorb(x, msg)
 	copy(mic[:], x[:4])
 	return mic
 }
