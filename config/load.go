@@ -194,16 +194,7 @@ func (d *decoder) packetForwarder(n *yaml.Node, path string, pf *PacketForwarder
 				case "gatewayEUIs":
 					pf.UDP.GatewayEUIs, _ = d.strList(v, p)
 				case "rateLimit":
-					s, ok := d.str(v, p)
-					if !ok {
-						return
-					}
-					n, err := strconv.Atoi(s)
-					if err != nil {
-						d.problem(v, p, "rateLimit must be a whole number of datagrams per second (-1: no limit), got %q", s)
-						return
-					}
-					pf.UDP.RateLimit = n
+					d.integer(v, p, "datagrams per second (-1: no limit)", &pf.UDP.RateLimit)
 				}
 			})
 		case "mqtt":
@@ -252,18 +243,7 @@ func (d *decoder) buffer(n *yaml.Node, path string, b *Buffer) {
 
 func (d *decoder) delivery(n *yaml.Node, path string, dl *Delivery) {
 	d.fields(n, path, deliveryKeys(), func(key string, v *yaml.Node, p string) {
-		dur := func(dst *Duration) {
-			s, ok := d.str(v, p)
-			if !ok {
-				return
-			}
-			x, err := ParseDuration(s)
-			if err != nil {
-				d.problem(v, p, "%s %v", key, err)
-				return
-			}
-			*dst = x
-		}
+		dur := func(dst *Duration) { d.duration(v, p, dst) }
 		switch key {
 		case "retryMin":
 			dur(&dl.RetryMin)
@@ -276,18 +256,37 @@ func (d *decoder) delivery(n *yaml.Node, path string, dl *Delivery) {
 		case "mergeWindow":
 			dur(&dl.MergeWindow)
 		case "drainRate":
-			s, ok := d.str(v, p)
-			if !ok {
-				return
-			}
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				d.problem(v, p, "drainRate must be a whole number of uplinks per second, got %q", s)
-				return
-			}
-			dl.DrainRate = n
+			d.integer(v, p, "uplinks per second", &dl.DrainRate)
 		}
 	})
+}
+
+// duration stores a duration ("30s", "72h", "2d"), or reports why not.
+func (d *decoder) duration(v *yaml.Node, p string, dst *Duration) {
+	s, ok := d.str(v, p)
+	if !ok {
+		return
+	}
+	x, err := ParseDuration(s)
+	if err != nil {
+		d.problem(v, p, "%s %v", last(p), err)
+		return
+	}
+	*dst = x
+}
+
+// integer stores a whole number of unit, or reports why not.
+func (d *decoder) integer(v *yaml.Node, p, unit string, dst *int) {
+	s, ok := d.str(v, p)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		d.problem(v, p, "%s must be a whole number of %s, got %q", last(p), unit, clip(s))
+		return
+	}
+	*dst = n
 }
 
 func (d *decoder) connection(n *yaml.Node, path string) Connection {
@@ -407,16 +406,7 @@ func (d *decoder) configuration(n *yaml.Node, path string, s section, cc *Connec
 		case "actionTimeout":
 			cc.ActionTimeout = d.millis(v, p)
 		case "uplinkTimeValidity":
-			s, ok := d.str(v, p)
-			if !ok {
-				return
-			}
-			dur, err := ParseDuration(s)
-			if err != nil {
-				d.problem(v, p, "uplinkTimeValidity %v", err)
-				return
-			}
-			cc.UplinkTimeValidity = dur
+			d.duration(v, p, &cc.UplinkTimeValidity)
 		case "caFile":
 			d.set(v, p, &cc.CAFile)
 		case "proxy":
