@@ -22,6 +22,20 @@ type Connector interface {
 	Close()
 }
 
+// Batcher is a Connector that can have several uplinks in flight on one
+// connection (HTTP/1.1 pipelining): a backlog drains at the endpoint's
+// throughput instead of one round trip per uplink, and a batch costs one
+// write and a few reads instead of a write and a read per uplink.
+type Batcher interface {
+	Connector
+	// SendBatch sends ups in order and sets errs[i] to the outcome of
+	// ups[i] (nil: the endpoint accepted it). len(errs) == len(ups), and
+	// len(ups) <= MaxBatch(). Like Send, it is called by one goroutine.
+	SendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error)
+	// MaxBatch is the most uplinks one SendBatch takes (at least 1).
+	MaxBatch() int
+}
+
 // Kind tells the delivery engine what to do with a failed uplink.
 type Kind int
 
