@@ -21,6 +21,15 @@ func BenchmarkDecodePushDataMultiAntenna(b *testing.B) {
 	benchDecode(b, append(header(2, "0001", PushData, "0102030405060708"), p3JSON...))
 }
 
+// twoRXPKJSON is the reference load: two rxpk, ~370 bytes with the header.
+const twoRXPKJSON = `{"rxpk":[{"tmst":284024332,"chan":0,"rfch":1,"freq":868.100000,"stat":1,"modu":"LORA","datr":"SF10BW125","codr":"4/5","lsnr":10.5,"rssi":-89,"size":29,"data":"gPwKEgeAOQACCeQOfm4V1kR0WNikxzMUPQ2YxNo="},` +
+	`{"tmst":284031012,"chan":2,"rfch":0,"freq":868.500000,"stat":1,"modu":"LORA","datr":"SF7BW125","codr":"4/5","lsnr":7.5,"rssi":-57,"size":17,"data":"QPF9vkkAAgABlUN4disR/w0="}]}`
+
+// BenchmarkDecodePushDataTwoRXPK is the reference load's datagram.
+func BenchmarkDecodePushDataTwoRXPK(b *testing.B) {
+	benchDecode(b, append(header(2, "0001", PushData, "0102030405060708"), twoRXPKJSON...))
+}
+
 // BenchmarkDecodePushDataStat is the periodic stat report.
 func BenchmarkDecodePushDataStat(b *testing.B) {
 	benchDecode(b, append(header(2, "0001", PushData, "0102030405060708"), p4JSON...))
