@@ -40,13 +40,16 @@ type lane struct {
 
 	spillMu sync.Mutex // serialises spills so flash order is memory order
 
-	mu         sync.Mutex // guards everything below
-	mem        []*item
-	inflight   *item
-	onDisk     int    // records on flash not yet acked
-	inTransit  int    // memory uplinks being written to flash by a spill
-	appendGen  uint64 // bumped by every append, to tell a stale empty Peek
-	lastAcked  uint64 // records up to here are delivered or set aside
+	mu        sync.Mutex // guards everything below
+	mem       []*item
+	inflight  []*item // memory uplinks being sent, oldest first
+	onDisk    int     // records on flash not yet acked
+	inTransit int     // memory uplinks being written to flash by a spill
+	appendGen uint64  // bumped by every append, to tell a stale empty Peek
+	lastAcked uint64  // records up to here are delivered or set aside
+	// ackedAhead are records delivered after an older one of their batch
+	// failed: done, but past a record that is not, so lastAcked stays.
+	ackedAhead map[uint64]struct{}
 	acks       []uint64
 	applying   int       // acks handed to a background commit, not yet removed
 	firstAck   time.Time // when the oldest of acks was delivered
@@ -108,141 +111,6 @@ func (l *lane) appended(n int) {
 	l.signal()
 }
 
-func (l *lane) run(ctx context.Context) {
-	defer close(l.done)
-	bo := backoff{min: l.opts.BackoffMin, max: l.opts.BackoffMax}
-	sendCtx := context.WithValue(l.sendCtx, stopKey{}, ctx.Done())
-	rl := newRateLimiter(l.opts.DrainRate, l.opts.Now())
-	var batch []buffer.Record
-	var retryWait time.Duration
-	for {
-		if retryWait > 0 {
-			if !sleep(ctx, retryWait) {
-				return
-			}
-			retryWait = 0
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if len(batch) == 0 {
-			batch = l.peek()
-		}
-		var up *uplink.Uplink
-		var rec *buffer.Record
-		var it *item
-		if len(batch) > 0 {
-			rec = &batch[0]
-			var err error
-			if up, err = decodeRecord(rec.Data); err != nil {
-				l.setAside(rec.Seq, "corrupt_record", err)
-				batch = batch[1:]
-				continue
-			}
-		} else if it = l.takeMem(); it != nil {
-			up = it.up
-		} else {
-			l.idle()
-			// Acks wait a moment for company: at a few uplinks per second
-			// one commit per ack would cost a flash page write each.
-			var flush <-chan time.Time
-			var t *time.Timer
-			if l.pendingAcks() {
-				t = time.NewTimer(ackFlushDelay)
-				flush = t.C
-			}
-			select {
-			case <-ctx.Done():
-			case <-l.wake:
-			case <-flush:
-				l.flushAcks()
-			}
-			if t != nil {
-				t.Stop()
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			continue
-		}
-		if up.Unsynced {
-			ok, fixed := l.opts.Clock.Fix(up)
-			if !ok {
-				// No uplink leaves with a wrong time: wait for the clock.
-				l.putBack(it)
-				retryWait = time.Second
-				continue
-			}
-			if !fixed {
-				l.met.unfixableTime(l.name)
-			}
-		}
-		if l.opts.Merger != nil {
-			if !l.holdForCopies(ctx, up) {
-				l.putBack(it)
-				return
-			}
-			l.opts.Merger.Apply(up)
-		}
-		if l.validity > 0 && l.opts.Now().Sub(up.ReceivedAt) > l.validity {
-			l.met.expired(l.name)
-			l.finish(rec, it)
-			if rec != nil {
-				batch = batch[1:]
-			}
-			continue
-		}
-		if d := rl.wait(l.opts.Now()); d > 0 && !sleep(ctx, d) {
-			l.putBack(it)
-			return
-		}
-		l.mu.Lock()
-		late := l.catchingUp
-		l.mu.Unlock()
-		err := l.conn.Send(sendCtx, up, late)
-		if l.opts.OnResult != nil && l.sendCtx.Err() == nil {
-			l.opts.OnResult(l.id, up, late, err)
-		}
-		if err == nil {
-			bo.reset()
-			l.delivered(late)
-			l.finish(rec, it)
-			if rec != nil {
-				batch = batch[1:]
-			}
-			continue
-		}
-		if ctx.Err() != nil || l.sendCtx.Err() != nil {
-			l.putBack(it)
-			return
-		}
-		ce := connector.AsError(err)
-		if ce.Kind == connector.Reject {
-			l.failed(ce, false)
-			if rec != nil {
-				l.setAside(rec.Seq, ce.Reason, ce)
-				batch = batch[1:]
-			} else {
-				l.rejectMem(ctx, it, ce)
-			}
-			continue
-		}
-		l.failed(ce, true)
-		if it != nil {
-			// Its first attempt failed: it and all behind it go to flash,
-			// where the retry picks them up in order.
-			l.putBack(it)
-			if err := l.spill(context.WithoutCancel(ctx)); err != nil {
-				l.log.Error("cannot write uplinks to the buffer", "err", err)
-			}
-		}
-		retryWait = bo.next()
-		if ce.RetryAfter > retryWait {
-			retryWait = min(ce.RetryAfter, l.opts.MaxRetryAfter)
-		}
-	}
-}
-
 func (l *lane) takeMem() *item {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -256,36 +124,60 @@ func (l *lane) takeMem() *item {
 	it := l.mem[0]
 	l.mem[0] = nil
 	l.mem = l.mem[1:]
-	l.inflight = it
+	l.inflight = append(l.inflight, it)
 	return it
 }
 
-// putBack returns an unsent memory item to the head of the memory queue.
-func (l *lane) putBack(it *item) {
-	if it == nil {
-		return
+// dropInflightLocked forgets it as being sent.
+func (l *lane) dropInflightLocked(it *item) {
+	for i, x := range l.inflight {
+		if x == it {
+			l.inflight = append(l.inflight[:i], l.inflight[i+1:]...)
+			return
+		}
 	}
+}
+
+func (l *lane) isInflightLocked(it *item) bool {
+	for _, x := range l.inflight {
+		if x == it {
+			return true
+		}
+	}
+	return false
+}
+
+// putBack returns unsent memory items, in their order, to the head of the
+// memory queue; nil items (flash records) are skipped.
+func (l *lane) putBack(items ...*item) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.inflight == it {
-		l.inflight = nil
+	var back []*item
+	for _, it := range items {
+		if it == nil {
+			continue
+		}
+		l.dropInflightLocked(it)
+		if it.seq != 0 || it.spilling {
+			continue // already on its way to flash; the flash path retries it
+		}
+		back = append(back, it)
 	}
-	if it.seq != 0 || it.spilling {
-		return // already on its way to flash; the flash path retries it
+	if len(back) > 0 {
+		l.mem = append(back, l.mem...)
 	}
-	l.mem = append([]*item{it}, l.mem...)
 }
 
 // finish records the end of one uplink's delivery (sent, or expired).
-func (l *lane) finish(rec *buffer.Record, it *item) {
+// ahead says an older uplink of the same batch failed and will be retried,
+// so this one's ack must not mark everything before it delivered.
+func (l *lane) finish(rec *buffer.Record, it *item, ahead bool) {
 	l.mu.Lock()
 	var seq uint64
 	if rec != nil {
 		seq = rec.Seq
 	} else if it != nil {
-		if l.inflight == it {
-			l.inflight = nil
-		}
+		l.dropInflightLocked(it)
 		switch {
 		case it.seq != 0:
 			seq = it.seq // written to flash while it was being sent
@@ -294,7 +186,7 @@ func (l *lane) finish(rec *buffer.Record, it *item) {
 		}
 	}
 	if seq != 0 {
-		l.ackLocked(seq)
+		l.ackLocked(seq, ahead)
 	}
 	l.mu.Unlock()
 }
@@ -318,7 +210,7 @@ func (l *lane) stop(ctx context.Context) error {
 		l.cancelSend()
 	}
 	l.mu.Lock()
-	l.inflight = nil // run returned it to mem (putBack) unless it was sent
+	l.inflight = nil // run returned them to mem (putBack) unless they were sent
 	l.status.State = StateClosed
 	l.mu.Unlock()
 	err := l.spill(ctx)
@@ -377,8 +269,10 @@ func (l *lane) snapshot() Status {
 	defer l.mu.Unlock()
 	s := l.status
 	s.Backlog = len(l.mem) + l.inTransit + max(l.onDisk, 0)
-	if l.inflight != nil && l.inflight.seq == 0 {
-		s.Backlog++
+	for _, it := range l.inflight {
+		if it.seq == 0 {
+			s.Backlog++
+		}
 	}
 	s.BacklogBytes = st.Bytes
 	s.Oldest = st.Oldest

@@ -22,7 +22,7 @@ func (l *lane) peek() []buffer.Record {
 	gen := l.appendGen
 	// Acked records stay at the head until their batch is applied, and a
 	// full batch is applied in the background: read past both.
-	want := l.opts.BatchSize + len(l.acks) + l.applying
+	want := l.opts.BatchSize + len(l.acks) + l.applying + len(l.ackedAhead)
 	l.mu.Unlock()
 	recs, err := l.store.Peek(l.id, want)
 	if err != nil {
@@ -37,6 +37,20 @@ func (l *lane) peek() []buffer.Record {
 		i++
 	}
 	recs = recs[i:]
+	if len(l.ackedAhead) > 0 {
+		for seq := range l.ackedAhead {
+			if seq <= l.lastAcked {
+				delete(l.ackedAhead, seq)
+			}
+		}
+		kept := recs[:0]
+		for _, r := range recs {
+			if _, done := l.ackedAhead[r.Seq]; !done {
+				kept = append(kept, r)
+			}
+		}
+		recs = kept
+	}
 	// Only a short read proves the queue empty; a full read of acked
 	// records means a background delete has not landed yet, and its end
 	// signals the lane.
@@ -46,10 +60,10 @@ func (l *lane) peek() []buffer.Record {
 	return recs
 }
 
-func (l *lane) ackLocked(seq uint64) {
-	if seq > l.lastAcked {
-		l.lastAcked = seq
-	}
+// ackLocked marks a record delivered; ahead: an older record of its batch
+// is still to be retried (see ackedAhead).
+func (l *lane) ackLocked(seq uint64, ahead bool) {
+	l.doneLocked(seq, ahead)
 	if len(l.acks) == 0 {
 		l.firstAck = l.opts.Now()
 	}
@@ -69,6 +83,19 @@ func (l *lane) ackLocked(seq uint64) {
 			l.mu.Unlock()
 			l.signal()
 		}()
+	}
+}
+
+// doneLocked records that the lane is done with record seq: peek skips it.
+func (l *lane) doneLocked(seq uint64, ahead bool) {
+	switch {
+	case ahead && seq > l.lastAcked:
+		if l.ackedAhead == nil {
+			l.ackedAhead = make(map[uint64]struct{})
+		}
+		l.ackedAhead[seq] = struct{}{}
+	case seq > l.lastAcked:
+		l.lastAcked = seq
 	}
 }
 
@@ -105,8 +132,9 @@ func (l *lane) applyAcks(acks []uint64) {
 	}
 }
 
-// setAside moves a record the endpoint refused to the dead letters.
-func (l *lane) setAside(seq uint64, reason string, err error) {
+// setAside moves a record the endpoint refused to the dead letters; ahead
+// as for ackLocked.
+func (l *lane) setAside(seq uint64, reason string, err error, ahead bool) {
 	l.flushAcks()
 	if derr := l.store.DeadLetter(l.id, seq, reason); derr != nil {
 		l.log.Error("cannot move an uplink to the dead letters", "err", derr)
@@ -114,9 +142,7 @@ func (l *lane) setAside(seq uint64, reason string, err error) {
 	l.met.deadLettered(l.name, reason)
 	l.log.Warn("uplink refused by the endpoint, kept in the dead letters", "reason", reason, "err", err)
 	l.mu.Lock()
-	if seq > l.lastAcked {
-		l.lastAcked = seq
-	}
+	l.doneLocked(seq, ahead)
 	l.onDisk--
 	l.status.DeadLetters++
 	l.mu.Unlock()
@@ -124,11 +150,9 @@ func (l *lane) setAside(seq uint64, reason string, err error) {
 
 // rejectMem writes a refused memory uplink to flash and sets it aside, so
 // that it is kept and can be replayed.
-func (l *lane) rejectMem(ctx context.Context, it *item, ce *connector.Error) {
+func (l *lane) rejectMem(ctx context.Context, it *item, ce *connector.Error, ahead bool) {
 	l.mu.Lock()
-	if l.inflight == it {
-		l.inflight = nil
-	}
+	l.dropInflightLocked(it)
 	seq := it.seq
 	l.mu.Unlock()
 	if seq == 0 {
@@ -143,18 +167,20 @@ func (l *lane) rejectMem(ctx context.Context, it *item, ce *connector.Error) {
 		l.mu.Unlock()
 		seq = recs[0].Seq
 	}
-	l.setAside(seq, ce.Reason, ce)
+	l.setAside(seq, ce.Reason, ce, ahead)
 }
 
-// spill writes the in-flight memory uplink (if any) and the memory queue to
-// flash, in order.
+// spill writes the in-flight memory uplinks and the memory queue to flash,
+// in order.
 func (l *lane) spill(ctx context.Context) error {
 	l.spillMu.Lock()
 	defer l.spillMu.Unlock()
 	l.mu.Lock()
 	var items []*item
-	if it := l.inflight; it != nil && it.seq == 0 && !it.spilling {
-		items = append(items, it)
+	for _, it := range l.inflight {
+		if it.seq == 0 && !it.spilling {
+			items = append(items, it)
+		}
 	}
 	items = append(items, l.mem...)
 	l.inTransit = len(l.mem) // still backlog while on their way to flash
@@ -179,7 +205,7 @@ func (l *lane) spill(ctx context.Context) error {
 		var back []*item
 		for _, it := range items {
 			it.spilling = false
-			if !it.sent && it != l.inflight {
+			if !it.sent && !l.isInflightLocked(it) {
 				back = append(back, it)
 			}
 		}
@@ -190,11 +216,14 @@ func (l *lane) spill(ctx context.Context) error {
 	l.onDisk += len(items)
 	l.appendGen++
 	l.met.spilled(l.name, len(items))
+	ahead := false // an older one of these is not delivered yet
 	for i, it := range items {
 		it.seq = recs[i].Seq
 		it.spilling = false
 		if it.sent {
-			l.ackLocked(it.seq)
+			l.ackLocked(it.seq, ahead)
+		} else {
+			ahead = true
 		}
 	}
 	l.signal()
@@ -216,13 +245,20 @@ func (l *lane) spiller(ctx context.Context) {
 		}
 		l.mu.Lock()
 		n := len(l.mem)
-		if l.inflight != nil && l.inflight.seq == 0 {
-			n++
+		var oldest time.Time // of the memory uplinks not on flash
+		for _, it := range l.inflight {
+			if it.seq == 0 {
+				n++
+				if oldest.IsZero() {
+					oldest = it.received
+				}
+			}
+		}
+		if oldest.IsZero() && len(l.mem) > 0 {
+			oldest = l.mem[0].received
 		}
 		due := n > 0 && (l.status.State == StateUnreachable || l.status.State == StateAuthenticationFailed ||
-			len(l.mem) > l.opts.MaxMemory ||
-			(len(l.mem) > 0 && l.opts.Now().Sub(l.mem[0].received) > l.opts.SpillAfter) ||
-			(l.inflight != nil && l.inflight.seq == 0 && l.opts.Now().Sub(l.inflight.received) > l.opts.SpillAfter))
+			len(l.mem) > l.opts.MaxMemory || l.opts.Now().Sub(oldest) > l.opts.SpillAfter)
 		l.mu.Unlock()
 		if due {
 			if err := l.spill(context.WithoutCancel(ctx)); err != nil {

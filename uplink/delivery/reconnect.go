@@ -73,6 +73,14 @@ type scheduled struct {
 }
 
 func (s *scheduled) Send(ctx context.Context, u *uplink.Uplink, late bool) error {
+	var errs [1]error
+	s.SendBatch(ctx, []*uplink.Uplink{u}, late, errs[:])
+	return errs[0]
+}
+
+// SendBatch waits for the schedule's next attempt, then sends; a batch
+// counts as one attempt, which fails when its first non-refused uplink does.
+func (s *scheduled) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error) {
 	s.mu.Lock()
 	next, closed := s.next, s.closed
 	s.mu.Unlock()
@@ -81,20 +89,35 @@ func (s *scheduled) Send(ctx context.Context, u *uplink.Uplink, late bool) error
 		case <-ctx.Done():
 		case <-stopping(ctx):
 		}
-		return &connector.Error{Kind: connector.Retry, Reason: "closed", Err: errors.New("the reconnect strategy gave up: connection CLOSED")}
+		fill(errs, &connector.Error{Kind: connector.Retry, Reason: "closed", Err: errors.New("the reconnect strategy gave up: connection CLOSED")})
+		return
 	}
 	if d := next.Sub(s.now()); d > 0 && !sleepUnlessStopping(ctx, d) {
-		return &connector.Error{Kind: connector.Retry, Reason: "canceled", Err: ctx.Err()}
+		fill(errs, &connector.Error{Kind: connector.Retry, Reason: "canceled", Err: ctx.Err()})
+		return
 	}
-	err := s.inner.Send(ctx, u, late)
+	if b, ok := s.inner.(connector.Batcher); ok && len(ups) > 1 {
+		b.SendBatch(ctx, ups, late, errs)
+	} else {
+		for i, u := range ups {
+			errs[i] = s.inner.Send(ctx, u, late)
+		}
+	}
+	var err error
+	for _, e := range errs {
+		if e == nil || connector.AsError(e).Kind != connector.Reject {
+			err = e // a refused uplink says nothing about the connection
+			break
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {
 		s.since, s.next = time.Time{}, time.Time{}
-		return nil
+		return
 	}
-	if ctx.Err() != nil || connector.AsError(err).Kind == connector.Reject {
-		return err // a refused uplink says nothing about the connection
+	if ctx.Err() != nil {
+		return
 	}
 	now := s.now()
 	if s.since.IsZero() {
@@ -103,11 +126,24 @@ func (s *scheduled) Send(ctx context.Context, u *uplink.Uplink, late bool) error
 	iv, ok := s.sched.interval(now.Sub(s.since))
 	if !ok {
 		s.closed = true
-		return err
+		return
 	}
 	j := time.Duration(rand.Int64N(int64(iv)/5+1)) - iv/10
 	s.next = now.Add(iv + j)
-	return err
+}
+
+// MaxBatch is the inner connector's.
+func (s *scheduled) MaxBatch() int {
+	if b, ok := s.inner.(connector.Batcher); ok {
+		return b.MaxBatch()
+	}
+	return 1
+}
+
+func fill(errs []error, err error) {
+	for i := range errs {
+		errs[i] = err
+	}
 }
 
 func (s *scheduled) Close() { s.inner.Close() }
