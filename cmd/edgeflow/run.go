@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg.Log.Level)
 	setMemoryLimit()
+	setProcs()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, CheckBuffer: checkBufferInChild})
@@ -154,5 +156,21 @@ const agentMemoryLimit = 20 << 20
 func setMemoryLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(agentMemoryLimit)
+	}
+}
+
+// agentProcs is how many OS threads run the agent's Go code at once. The
+// agent waits on sockets and flash most of the time and needs about a
+// fifth of one core at 5,000 uplinks/s; with more Ps the Go scheduler
+// spins idle threads awake on every packet, which cost a third of the
+// agent's CPU on two cores (edgeflow-load --gomaxprocs 1 vs 2, see
+// docs/performance.md) and competes with the packet forwarder and the
+// network server for the gateway's cores. GOMAXPROCS in the environment
+// overrides it.
+const agentProcs = 1
+
+func setProcs() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(agentProcs)
 	}
 }
