@@ -499,10 +499,12 @@ func netReason(err error) string {
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	}
-	var ue *x509.UnknownAuthorityError
+	// crypto/x509 returns its errors as values, wrapped by crypto/tls.
+	var ve *tls.CertificateVerificationError
+	var ue x509.UnknownAuthorityError
 	var he x509.HostnameError
 	var ce x509.CertificateInvalidError
-	if errors.As(err, &ue) || errors.As(err, &he) || errors.As(err, &ce) {
+	if errors.As(err, &ve) || errors.As(err, &ue) || errors.As(err, &he) || errors.As(err, &ce) {
 		return "tls_certificate"
 	}
 	return "network"
