@@ -98,6 +98,13 @@ func (p *PushDataPacket) UnmarshalBinary(b []byte) error {
 	if len(js) == 0 {
 		return ErrNoJSON
 	}
+	if decodePushJSON(js, &p.Payload) {
+		return nil
+	}
+	// Something the fast decoder leaves to encoding/json: start again.
+	clear(p.Payload.RXPK[:cap(p.Payload.RXPK)])
+	p.Payload.RXPK = p.Payload.RXPK[:0]
+	p.Payload.Stat = nil
 	if err := json.Unmarshal(js, &p.Payload); err != nil {
 		return wrap(ErrBadJSON, err)
 	}
