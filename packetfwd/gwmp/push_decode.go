@@ -603,7 +603,9 @@ func (d *pushDecoder) string(dst *string, intern bool) bool {
 	}
 	start := len(d.arena)
 	if d.arena == nil {
-		d.arena = make([]byte, 0, len(d.b))
+		// Enough for the strings still to come, unless invalid UTF-8
+		// (which grows to U+FFFD) makes append grow it.
+		d.arena = make([]byte, 0, len(d.b)-d.i)
 	}
 	if plain {
 		d.arena = append(d.arena, raw...)
