@@ -159,6 +159,7 @@ func (s *Store) openDB(path string) (db *bolt.DB, err error) {
 			err = fmt.Errorf("%w: panic opening: %v", ErrDamaged, r)
 		}
 	}()
+	dropPageCache(path)
 	db, err = bolt.Open(path, 0o600, s.boltOptions())
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
