@@ -76,6 +76,7 @@ type HTTP struct {
 	fixed    []byte      // header lines that do not depend on the uplink
 	headers  []header    // header lines that do (patterns with fields)
 	pipeline int
+	window   int // requests written at once, ≤ pipeline; 1 for an endpoint that closes after each
 
 	// mu guards conn against a concurrent Close; the sending goroutine
 	// owns everything below it.
@@ -131,7 +132,7 @@ func NewHTTP(cfg HTTPConfig, log *slog.Logger) (*HTTP, error) {
 		return nil, errors.New("destination URL: the path or query holds a space")
 	}
 	h := &HTTP{cfg: cfg, log: log, url: u, addr: hostPort(u), host: u.Host, origin: u.Scheme + "://" + u.Host,
-		target: target, pipeline: cfg.Pipeline, br: bufio.NewReaderSize(nil, 4<<10)}
+		target: target, pipeline: cfg.Pipeline, window: cfg.Pipeline, br: bufio.NewReaderSize(nil, 4<<10)}
 	if u.Scheme == "https" {
 		// ALPN offers http/1.1 only: HTTP/2 is not spoken (see dial).
 		h.tls = &tls.Config{ServerName: u.Hostname(), RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12,
@@ -234,9 +235,19 @@ func (h *HTTP) sendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, e
 			nc := wc.nc
 			stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo()) })
 		}
-		n, keep, silent, err := h.exchange(ctx, wc, ups, late, errs)
+		m := min(len(ups), h.window)
+		n, keep, silent, err := h.exchange(ctx, wc, ups[:m], late, errs[:m])
 		if stop != nil && !stop() {
 			keep = false // the callback ran: this connection's deadline is spoiled
+		}
+		switch {
+		case keep:
+			h.window = min(2*h.window, h.pipeline)
+		case err == nil && n == 1 && !wc.reused:
+			// The endpoint closes after each answer (HTTP/1.0, or
+			// keep-alive off): writing more requests than it will
+			// answer only makes it drop them and us send them again.
+			h.window = 1
 		}
 		ups, errs = ups[n:], errs[n:]
 		if keep {

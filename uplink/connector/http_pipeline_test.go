@@ -502,3 +502,38 @@ func TestHTTPSThroughConnectProxy(t *testing.T) {
 		t.Errorf("err %v, want a certificate failure", err)
 	}
 }
+
+// An HTTP/1.0 endpoint closes after each answer: every uplink arrives
+// once, and after the first connection the connector stops pipelining to
+// it (one request per connection, not a batch dropped each time).
+func TestHTTP10ClosesAfterEachAnswer(t *testing.T) {
+	var written atomic.Int32 // requests that reached the server, answered or not
+	s := newRawServer(t, func(s *rawServer, _ int, c net.Conn, br *bufio.Reader) {
+		if _, _, err := s.read(br); err != nil {
+			return
+		}
+		written.Add(1)
+		io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+		c.(*net.TCPConn).CloseWrite()
+		for {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, r.Body)
+			written.Add(1)
+		}
+	})
+	h := newTestHTTP(t, connector.HTTPConfig{URL: s.url()})
+	wantNoErrors(t, sendBatch(h, context.Background(), uplinks(1, 6)))
+	wantNoErrors(t, sendBatch(h, context.Background(), uplinks(7, 4)))
+	wantSeq(t, s.received(), 1, 10)
+	// The server counts dropped requests as it drains them, after the client moved on.
+	for deadline := time.Now().Add(2 * time.Second); written.Load() < 15 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := written.Load(); n != 6+9 {
+		t.Errorf("%d requests written, want 6 on the first connection and then one per connection (15)", n)
+	}
+}
