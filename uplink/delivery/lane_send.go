@@ -30,6 +30,9 @@ type sender struct {
 	ups       []*uplink.Uplink
 	errs      []error
 	retryWait time.Duration
+	// failing: the last attempt failed; the next one probes the endpoint
+	// with one uplink rather than a batch.
+	failing bool
 }
 
 func (l *lane) run(ctx context.Context) {
@@ -105,7 +108,11 @@ func (l *lane) waitForWork(ctx context.Context) bool {
 // gathered goes first and acks stay in order. False when the lane stops.
 func (l *lane) gather(ctx context.Context, s *sender) bool {
 	s.pend = s.pend[:0]
-	for len(s.pend) < s.max {
+	limit := s.max
+	if s.failing {
+		limit = 1
+	}
+	for len(s.pend) < limit {
 		var e entry
 		switch {
 		case len(s.batch) > 0:
@@ -263,6 +270,7 @@ func (l *lane) settle(ctx context.Context, s *sender) bool {
 		retry = ce
 		keep = append(keep, e.it)
 	}
+	s.failing = retry != nil
 	if retry == nil && !stopped {
 		return true
 	}
