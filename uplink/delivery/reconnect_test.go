@@ -88,7 +88,14 @@ func TestReconnectSchedulePacesRetries(t *testing.T) {
 	m, s := engineWith(t, Connection{ID: "1", Name: "paced", Reconnect: Schedule{{Every: every}}})
 	var tried attempts
 	s.setAnswer(func(map[string]any) int { tried.add(); return http.StatusServiceUnavailable })
-	if err := m.Enqueue(context.Background(), []uplink.Uplink{testUplink(1), testUplink(2)}); err != nil {
+	// The second uplink comes after the first attempt failed: uplinks
+	// queued together go out together, as one attempt, while the
+	// connection is believed healthy.
+	if err := m.Enqueue(context.Background(), []uplink.Uplink{testUplink(1)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "1 attempt", func() bool { return len(tried.get()) >= 1 })
+	if err := m.Enqueue(context.Background(), []uplink.Uplink{testUplink(2)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "4 attempts", func() bool { return len(tried.get()) >= 4 })
