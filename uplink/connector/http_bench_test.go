@@ -1,10 +1,14 @@
 package connector_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"edgeflow/uplink"
@@ -88,4 +92,73 @@ func BenchmarkHTTPSend(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// leanServer answers 200 to each request and allocates nothing per
+// request, so that allocs/op against it are the client's own.
+func leanServer(tb testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				bw := bufio.NewWriter(c)
+				n := 0
+				for {
+					line, err := br.ReadSlice('\n')
+					if err != nil {
+						return
+					}
+					if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+						n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+					}
+					if len(line) > 2 {
+						continue
+					}
+					br.Discard(n)
+					bw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+					if br.Buffered() == 0 {
+						bw.Flush()
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// BenchmarkHTTPSendBatchLean is BenchmarkHTTPSendBatch against a server
+// that costs (almost) nothing: the client's cost alone.
+func BenchmarkHTTPSendBatchLean(b *testing.B) {
+	c := benchHTTP(b, leanServer(b))
+	ups := make([]*uplink.Uplink, 16)
+	for i := range ups {
+		u := testUplink(uint32(i))
+		ups[i] = &u
+	}
+	errs := make([]error, len(ups))
+	bc := c.(connector.Batcher)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bc.SendBatch(ctx, ups, false, errs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		bc.SendBatch(ctx, ups, false, errs)
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ups)), "ns/uplink")
 }
