@@ -589,6 +589,7 @@ func (d *pushDecoder) string(dst *string, intern bool) bool {
 	if d.peek() != '"' {
 		return false
 	}
+	from := d.i
 	raw, plain, ok := d.str()
 	if !ok {
 		return false
@@ -605,7 +606,7 @@ func (d *pushDecoder) string(dst *string, intern bool) bool {
 	if d.arena == nil {
 		// Enough for the strings still to come, unless invalid UTF-8
 		// (which grows to U+FFFD) makes append grow it.
-		d.arena = make([]byte, 0, len(d.b)-d.i)
+		d.arena = make([]byte, 0, len(d.b)-from)
 	}
 	if plain {
 		d.arena = append(d.arena, raw...)

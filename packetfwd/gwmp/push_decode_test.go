@@ -170,3 +170,16 @@ func TestExactDecimal(t *testing.T) {
 		}
 	}
 }
+
+// The strings of a datagram share one allocation.
+func TestPushDecodeAllocs(t *testing.T) {
+	in := append(header(2, "0001", PushData, "0102030405060708"), twoRXPKJSON...)
+	var p PushDataPacket
+	if n := testing.AllocsPerRun(100, func() {
+		if err := p.UnmarshalBinary(in); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 1 {
+		t.Errorf("%v allocations per datagram, want 1", n)
+	}
+}
