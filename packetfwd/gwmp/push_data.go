@@ -83,7 +83,10 @@ func (r *RXPK) SetPayload(b []byte) {
 }
 
 // UnmarshalBinary decodes a PUSH_DATA. It reuses p's RXPK slice (zeroed) so
-// that a long-lived PushDataPacket decodes without growing garbage.
+// that a long-lived PushDataPacket decodes without growing garbage. The
+// JSON is decoded as encoding/json would, by a decoder without reflection
+// (push_decode.go) that hands what it does not handle, the rare stat among
+// it, to encoding/json; the strings of one datagram share one allocation.
 func (p *PushDataPacket) UnmarshalBinary(b []byte) error {
 	h, err := checkHeader(b, PushData, HeaderEUILen)
 	if err != nil {

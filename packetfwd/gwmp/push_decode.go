@@ -11,10 +11,10 @@ import (
 // pushDecoder decodes the JSON of a PUSH_DATA into a PushDataPayload
 // without reflection, for the datagrams that carry uplinks. It produces
 // exactly what json.Unmarshal produces, or gives up (ok false) and leaves
-// the datagram to encoding/json, which then decides (FuzzPushDataDecode-
-// MatchesJSON checks both). It never reports an error itself: all it
-// rejects goes to encoding/json, so that error messages stay those of
-// encoding/json. It gives up on:
+// the datagram to encoding/json, which then decides (the differential
+// FuzzPushDataDecodeMatchesJSON holds the two to that). It never reports
+// an error itself: what it rejects goes to encoding/json, so that errors
+// and their messages stay those of encoding/json. It gives up on:
 //
 //   - anything encoding/json rejects: bad syntax (it validates all it
 //     reads, skipped values included), a value of the wrong type, an
