@@ -41,7 +41,7 @@ type lane struct {
 	spillMu sync.Mutex // serialises spills so flash order is memory order
 
 	mu        sync.Mutex // guards everything below
-	mem       []*item
+	mem       memQueue
 	inflight  []*item // memory uplinks being sent, oldest first
 	onDisk    int     // records on flash not yet acked
 	inTransit int     // memory uplinks being written to flash by a spill
@@ -97,7 +97,7 @@ func (l *lane) signal() {
 // offer queues a live uplink in memory (on-outage mode).
 func (l *lane) offer(up *uplink.Uplink) {
 	l.mu.Lock()
-	l.mem = append(l.mem, &item{up: up, received: l.opts.Now()})
+	l.mem.push(&item{up: up, received: l.opts.Now()})
 	l.mu.Unlock()
 	l.signal()
 }
@@ -118,12 +118,10 @@ func (l *lane) takeMem() *item {
 	// memory wait: sent now they would overtake it, and their acks would
 	// mark the spilled records delivered (lastAcked). The spill's end
 	// signals the lane.
-	if len(l.mem) == 0 || l.inTransit > 0 {
+	if l.mem.len() == 0 || l.inTransit > 0 {
 		return nil
 	}
-	it := l.mem[0]
-	l.mem[0] = nil
-	l.mem = l.mem[1:]
+	it := l.mem.pop()
 	l.inflight = append(l.inflight, it)
 	return it
 }
@@ -164,7 +162,7 @@ func (l *lane) putBack(items ...*item) {
 		back = append(back, it)
 	}
 	if len(back) > 0 {
-		l.mem = append(back, l.mem...)
+		l.mem.pushFront(back)
 	}
 }
 
@@ -221,7 +219,7 @@ func (l *lane) stop(ctx context.Context) error {
 
 func (l *lane) idle() {
 	l.mu.Lock()
-	if len(l.mem) == 0 && l.onDisk <= 0 {
+	if l.mem.len() == 0 && l.onDisk <= 0 {
 		l.catchingUp = false
 	}
 	l.mu.Unlock()
@@ -268,7 +266,7 @@ func (l *lane) snapshot() Status {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.status
-	s.Backlog = len(l.mem) + l.inTransit + max(l.onDisk, 0)
+	s.Backlog = l.mem.len() + l.inTransit + max(l.onDisk, 0)
 	for _, it := range l.inflight {
 		if it.seq == 0 {
 			s.Backlog++
@@ -276,8 +274,8 @@ func (l *lane) snapshot() Status {
 	}
 	s.BacklogBytes = st.Bytes
 	s.Oldest = st.Oldest
-	if s.Oldest.IsZero() && len(l.mem) > 0 {
-		s.Oldest = l.mem[0].up.ReceivedAt
+	if s.Oldest.IsZero() && l.mem.len() > 0 {
+		s.Oldest = l.mem.front().up.ReceivedAt
 	}
 	s.DeadLetters = st.DeadLetters
 	return s

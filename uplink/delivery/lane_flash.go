@@ -182,9 +182,9 @@ func (l *lane) spill(ctx context.Context) error {
 			items = append(items, it)
 		}
 	}
-	items = append(items, l.mem...)
-	l.inTransit = len(l.mem) // still backlog while on their way to flash
-	l.mem = nil
+	inMem := l.mem.drain()
+	items = append(items, inMem...)
+	l.inTransit = len(inMem) // still backlog while on their way to flash
 	for _, it := range items {
 		it.spilling = true
 	}
@@ -209,7 +209,7 @@ func (l *lane) spill(ctx context.Context) error {
 				back = append(back, it)
 			}
 		}
-		l.mem = append(back, l.mem...)
+		l.mem.pushFront(back)
 		l.signal() // the lane waited for this spill (takeMem)
 		return err
 	}
@@ -244,7 +244,7 @@ func (l *lane) spiller(ctx context.Context) {
 		case <-t.C:
 		}
 		l.mu.Lock()
-		n := len(l.mem)
+		n := l.mem.len()
 		var oldest time.Time // of the memory uplinks not on flash
 		for _, it := range l.inflight {
 			if it.seq == 0 {
@@ -254,11 +254,11 @@ func (l *lane) spiller(ctx context.Context) {
 				}
 			}
 		}
-		if oldest.IsZero() && len(l.mem) > 0 {
-			oldest = l.mem[0].received
+		if oldest.IsZero() && l.mem.len() > 0 {
+			oldest = l.mem.front().received
 		}
 		due := n > 0 && (l.status.State == StateUnreachable || l.status.State == StateAuthenticationFailed ||
-			len(l.mem) > l.opts.MaxMemory || l.opts.Now().Sub(oldest) > l.opts.SpillAfter)
+			l.mem.len() > l.opts.MaxMemory || l.opts.Now().Sub(oldest) > l.opts.SpillAfter)
 		l.mu.Unlock()
 		if due {
 			if err := l.spill(context.WithoutCancel(ctx)); err != nil {

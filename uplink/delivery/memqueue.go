@@ -1,0 +1,47 @@
+package delivery
+
+// memQueue is the lane's memory queue: a slice consumed from a head index,
+// so that taking the oldest item and putting just-taken items back (an
+// uplink whose merge window has not ended) cost O(1), not a copy of a
+// queue that may hold thousands.
+type memQueue struct {
+	items []*item
+	head  int
+}
+
+func (q *memQueue) len() int { return len(q.items) - q.head }
+
+func (q *memQueue) push(it *item) {
+	if q.head > 0 && q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0 // empty: reuse the array from its start
+	}
+	q.items = append(q.items, it)
+}
+
+// front is the oldest item; the queue must not be empty.
+func (q *memQueue) front() *item { return q.items[q.head] }
+
+func (q *memQueue) pop() *item {
+	it := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	return it
+}
+
+// pushFront puts items, in their order, ahead of the queue.
+func (q *memQueue) pushFront(items []*item) {
+	if len(items) <= q.head {
+		q.head -= len(items)
+		copy(q.items[q.head:], items)
+		return
+	}
+	q.items = append(append(make([]*item, 0, len(items)+q.len()), items...), q.items[q.head:]...)
+	q.head = 0
+}
+
+// drain removes and returns every item, oldest first.
+func (q *memQueue) drain() []*item {
+	out := q.items[q.head:]
+	q.items, q.head = nil, 0
+	return out
+}
