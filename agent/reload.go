@@ -40,6 +40,9 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 	if cfg.API != old.API {
 		restart = append(restart, "api")
 	}
+	if cfg.Delivery != old.Delivery {
+		restart = append(restart, "delivery")
+	}
 
 	// Build every new connector first: a bad one leaves everything as it was.
 	oldByID := map[string]config.Connection{}

@@ -49,6 +49,7 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 			UserAgent:  "edgeflow/" + a.opts.Version,
 			Now:        a.opts.Now,
 			Proxy:      cc.Proxy.URL(),
+			Pipeline:   a.config().Delivery.Pipeline,
 		}
 		if cc.CAFile != "" {
 			pool, err := config.LoadCAFile(cc.CAFile)

@@ -26,7 +26,7 @@ func mqttKeys() section {
 func bufferKeys() section { return section{known: []string{"path", "persist", "maxSize"}} }
 
 func deliveryKeys() section {
-	return section{known: []string{"retryMin", "retryMax", "drainRate", "spillAfter", "timeout", "mergeWindow"}}
+	return section{known: []string{"retryMin", "retryMax", "drainRate", "spillAfter", "timeout", "mergeWindow", "pipeline"}}
 }
 
 func apiKeys() section { return section{known: []string{"bind", "token"}} }
