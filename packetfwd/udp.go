@@ -105,8 +105,9 @@ type UDPServer struct {
 	wg      sync.WaitGroup
 
 	// Owned by the read goroutine: reused across datagrams.
-	push gwmp.PushDataPacket
-	ack  [gwmp.HeaderLen]byte
+	push  gwmp.PushDataPacket
+	ack   [gwmp.HeaderLen]byte
+	batch *batchConn // nil: one datagram per read
 }
 
 // NewUDPServer returns a server that passes frames to h. logger may be nil
@@ -261,6 +262,9 @@ func (s *UDPServer) DownlinkPath(eui lorawan.EUI64) (DownlinkPath, bool) {
 
 func (s *UDPServer) readLoop(ctx context.Context, conn *net.UDPConn) {
 	defer s.wg.Done()
+	if s.readBatches(ctx, conn) {
+		return
+	}
 	buf := make([]byte, maxDatagram)
 	for {
 		n, src, err := conn.ReadFromUDPAddrPort(buf)
@@ -333,6 +337,9 @@ func (s *UDPServer) dropDatagram(src netip.AddrPort, err error, b []byte) {
 // own buffer, so that acking does not allocate.
 func (s *UDPServer) sendAck(b []byte, t gwmp.Type, src netip.AddrPort) bool {
 	s.ack = [4]byte{b[0], b[1], b[2], byte(t)}
+	if s.batch != nil && s.batch.queueAck(s.ack) {
+		return true // sent with the batch's other acks
+	}
 	if err := s.SendTo(src, s.ack[:]); err != nil {
 		s.metrics.sendErrors.Inc()
 		if !s.isStopped() {

@@ -1,0 +1,222 @@
+//go:build linux
+
+package packetfwd
+
+// Datagrams and their acks in batches (recvmmsg, sendmmsg): under load one
+// system call carries the datagrams that queued while the agent worked,
+// and one more their PUSH_ACKs, where a recvfrom and a sendto per datagram
+// were the largest share of the agent's CPU per uplink on a gateway.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// batchSize is how many datagrams one read takes at most. 16 buffers of
+// 64 KiB are reserved, but only the pages a datagram fills become resident.
+const batchSize = 16
+
+// mmsghdr is struct mmsghdr; Go lays it out as C does on every target
+// (the struct is aligned as its Msghdr, 32- or 64-bit).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+}
+
+type batchConn struct {
+	rc    syscall.RawConn
+	hdrs  [batchSize]mmsghdr
+	iovs  [batchSize]unix.Iovec
+	names [batchSize]unix.RawSockaddrInet6 // large enough for both families
+	bufs  [batchSize][]byte
+
+	// Acks of the datagrams of the current batch, sent together.
+	ackHdrs [batchSize]mmsghdr
+	ackIovs [batchSize]unix.Iovec
+	ackBufs [batchSize][4]byte
+	nacks   int
+	cur     int // the datagram being handled, whose sender an ack goes to
+}
+
+func newBatchConn(conn *net.UDPConn) (*batchConn, error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	b := &batchConn{rc: rc, cur: -1}
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, maxDatagram)
+	}
+	return b, nil
+}
+
+// read waits for at least one datagram and returns how many it took.
+func (b *batchConn) read() (int, error) {
+	for i := range b.hdrs {
+		b.iovs[i].Base = &b.bufs[i][0]
+		b.iovs[i].SetLen(len(b.bufs[i]))
+		h := &b.hdrs[i].hdr
+		*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.names[i])), Namelen: uint32(unsafe.Sizeof(b.names[i])), Iov: &b.iovs[i]}
+		h.SetIovlen(1)
+	}
+	var n int
+	var errno syscall.Errno
+	err := b.rc.Read(func(fd uintptr) bool {
+		r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+		n, errno = int(r), e
+		return e != syscall.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return n, nil
+}
+
+// datagram returns the i-th datagram of the last read and its sender.
+func (b *batchConn) datagram(i int) ([]byte, netip.AddrPort, bool) {
+	sa := &b.names[i]
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	port := uint16(p[0])<<8 | uint16(p[1])
+	var addr netip.Addr
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		addr = netip.AddrFrom4(sa4.Addr)
+	case unix.AF_INET6:
+		addr = netip.AddrFrom16(sa.Addr)
+	default:
+		return nil, netip.AddrPort{}, false
+	}
+	n := int(b.hdrs[i].len)
+	if b.hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
+		n = 0 // larger than a UDP payload can be: not a datagram to trust
+	}
+	return b.bufs[i][:n], netip.AddrPortFrom(addr, port), true
+}
+
+// queueAck adds an ack to the sender of the datagram being handled; false
+// when no batch datagram is being handled (send it alone).
+func (b *batchConn) queueAck(ack [4]byte) bool {
+	if b.cur < 0 || b.nacks == batchSize {
+		return false
+	}
+	i := b.nacks
+	b.ackBufs[i] = ack
+	b.ackIovs[i].Base = &b.ackBufs[i][0]
+	b.ackIovs[i].SetLen(4)
+	h := &b.ackHdrs[i].hdr
+	*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.names[b.cur])), Namelen: b.hdrs[b.cur].hdr.Namelen, Iov: &b.ackIovs[i]}
+	h.SetIovlen(1)
+	b.nacks++
+	return true
+}
+
+// flushAcks sends the queued acks; it returns how many could not be sent
+// and the first error.
+func (b *batchConn) flushAcks() (failed int, first error) {
+	sent := 0
+	for sent < b.nacks {
+		var n int
+		var errno syscall.Errno
+		err := b.rc.Write(func(fd uintptr) bool {
+			r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.ackHdrs[sent])), uintptr(b.nacks-sent), unix.MSG_DONTWAIT, 0, 0)
+			n, errno = int(r), e
+			return e != syscall.EAGAIN
+		})
+		switch {
+		case err != nil:
+			failed, first = failed+b.nacks-sent, err
+			sent = b.nacks
+		case errno != 0:
+			// The first ack of the rest failed (its sender's address, say):
+			// skip it, send the others.
+			failed++
+			if first == nil {
+				first = errno
+			}
+			sent++
+		default:
+			sent += n
+		}
+	}
+	b.nacks = 0
+	return failed, first
+}
+
+// batchUnsupported tells a kernel without recvmmsg/sendmmsg (before 3.0).
+func batchUnsupported(err error) bool { return errors.Is(err, syscall.ENOSYS) }
+
+// ackHold bounds how long an ack waits for the rest of its batch: with
+// persist "always" each datagram's handler waits for flash, and the first
+// datagram's ack must not wait for the commits of the fifteen behind it.
+const ackHold = time.Millisecond
+
+// readBatches is the read loop with batches; false when the kernel has no
+// recvmmsg, and the caller reads one datagram at a time.
+func (s *UDPServer) readBatches(ctx context.Context, conn *net.UDPConn) bool {
+	b, err := newBatchConn(conn)
+	if err != nil {
+		return false
+	}
+	s.batch = b
+	defer func() { s.batch = nil }()
+	for {
+		n, err := b.read()
+		if err != nil {
+			if s.isStopped() || errors.Is(err, net.ErrClosed) {
+				return true
+			}
+			if batchUnsupported(err) {
+				s.logger.Info("The kernel has no recvmmsg: reading one datagram at a time")
+				return false
+			}
+			s.logger.Error("Failed to read UDP datagrams", "error", err)
+			select {
+			case <-s.done:
+				return true
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		start := time.Now()
+		for i := range n {
+			buf, src, ok := b.datagram(i)
+			if !ok {
+				continue
+			}
+			src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+			if reason := s.policy.admit(src, s.now()); reason != "" {
+				s.refuse(reason, src)
+				continue
+			}
+			b.cur = i
+			s.handleDatagram(ctx, buf, src)
+			b.cur = -1
+			if b.nacks > 0 && time.Since(start) > ackHold {
+				s.flushAcks()
+			}
+		}
+		s.flushAcks()
+	}
+}
+
+func (s *UDPServer) flushAcks() {
+	failed, err := s.batch.flushAcks()
+	if failed > 0 {
+		s.metrics.sendErrors.Add(failed)
+		if !s.isStopped() {
+			// One rate-limited line for all senders (no single peer to name).
+			s.rlog.warn(netip.AddrPort{}, "Failed to send acks", "count", failed, "error", err.Error())
+		}
+	}
+}

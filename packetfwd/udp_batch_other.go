@@ -1,0 +1,15 @@
+//go:build !linux
+
+package packetfwd
+
+import (
+	"context"
+	"net"
+)
+
+// batchConn reads datagrams in batches on Linux only (recvmmsg).
+type batchConn struct{}
+
+func (*batchConn) queueAck([4]byte) bool { return false }
+
+func (s *UDPServer) readBatches(context.Context, *net.UDPConn) bool { return false }
