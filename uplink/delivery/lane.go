@@ -281,24 +281,32 @@ func (l *lane) snapshot() Status {
 	return s
 }
 
-// holdForCopies waits until the uplink is MergeWindow old, so that other
-// antennas' and gateways' copies can join it; false when ctx ends. The wait
-// is bounded by the window whatever the reception time says (a gateway's
-// GPS clock and the agent's may differ).
+// holdForCopies waits until the uplink's send time (sendAt), so that
+// other antennas' and gateways' copies can join it; false when ctx ends.
 func (l *lane) holdForCopies(ctx context.Context, up *uplink.Uplink) bool {
 	now := l.opts.Now()
-	wait := l.opts.MergeWindow - now.Sub(up.ReceivedAt)
+	wait := l.sendAt(up, now).Sub(now)
 	if wait <= 0 {
 		return true
 	}
-	wait = min(wait, l.opts.MergeWindow)
-	// Wake on a mergeTick of the clock: the uplinks whose windows end
-	// within one tick leave together, one wakeup and one batch instead of
-	// one each (a wakeup costs more than the send on a gateway's CPU).
-	if r := time.Duration(now.Add(wait).UnixNano() % int64(mergeTick)); r > 0 {
-		wait += mergeTick - r
-	}
 	return sleep(ctx, wait)
+}
+
+// sendAt is when an uplink's merge window ends: MergeWindow after its
+// reception (bounded by MergeWindow from now whatever the reception time
+// says: a gateway's GPS clock and the agent's may differ), rounded up to a
+// mergeTick of the clock. The uplinks whose windows end within one tick
+// leave together, one wakeup and full batches instead of one each: a
+// wakeup costs more than a send on a gateway's CPU.
+func (l *lane) sendAt(up *uplink.Uplink, now time.Time) time.Time {
+	end := up.ReceivedAt.Add(l.opts.MergeWindow)
+	if limit := now.Add(l.opts.MergeWindow); end.After(limit) {
+		end = limit
+	}
+	if r := time.Duration(end.UnixNano() % int64(mergeTick)); r > 0 {
+		end = end.Add(mergeTick - r)
+	}
+	return end
 }
 
 // mergeTick is the granularity of the merge window's end: 50 ms more at

@@ -189,8 +189,10 @@ func (l *lane) ready(ctx context.Context, s *sender, e entry) verdict {
 		return expired
 	}
 	if l.opts.Merger != nil {
-		if l.opts.Now().Sub(up.ReceivedAt) < l.opts.MergeWindow && !first {
-			return later
+		if !first {
+			if now := l.opts.Now(); now.Before(l.sendAt(up, now)) {
+				return later
+			}
 		}
 		if !l.holdForCopies(ctx, up) {
 			return stop
