@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -46,33 +47,79 @@ func validState(bucket string, kv map[string][]byte) error {
 // acks share one commit. As with Append, if ctx ends before the writer
 // takes the request nothing is written.
 func (s *Store) PutStates(ctx context.Context, bucket string, kv map[string][]byte) error {
-	if err := validState(bucket, kv); err != nil {
-		return err
+	return s.UpdateStates(ctx, StateWrite{Bucket: bucket, KV: kv})
+}
+
+// StateWrite is one bucket's part of UpdateStates.
+type StateWrite struct {
+	Bucket string
+	// Clear deletes every key of the bucket before KV is applied.
+	Clear bool
+	// KV are the values to write; a nil value deletes its key.
+	KV map[string][]byte
+}
+
+// UpdateStates applies the writes, in order, in one transaction: after a
+// crash either all of them are on disk or none. It is how a small bucket of
+// recent changes is folded into a larger one without a moment where a
+// change is in neither. Otherwise as PutStates.
+//
+// A bucket whose keys and values stay under about a quarter page (bbolt
+// inlines it) is stored inside the page that lists the buckets, which every
+// commit writes anyway: writing it costs no page of its own.
+func (s *Store) UpdateStates(ctx context.Context, writes ...StateWrite) error {
+	type write struct {
+		name  []byte
+		clear bool
+		keys  []string
+		vals  map[string][]byte
 	}
-	if len(kv) == 0 {
-		return nil
-	}
-	vals := make(map[string][]byte, len(kv)) // the caller may reuse its slices
-	for k, v := range kv {
-		if v != nil {
-			v = bytes.Clone(v)
+	var ws []write
+	for _, sw := range writes {
+		if err := validState(sw.Bucket, sw.KV); err != nil {
+			return err
 		}
-		vals[k] = v
+		if len(sw.KV) == 0 && !sw.Clear {
+			continue
+		}
+		w := write{name: stateBucket(sw.Bucket), clear: sw.Clear, vals: make(map[string][]byte, len(sw.KV))}
+		for k, v := range sw.KV { // the caller may reuse its slices
+			if v != nil {
+				v = bytes.Clone(v)
+			}
+			w.vals[k] = v
+			w.keys = append(w.keys, k)
+		}
+		slices.Sort(w.keys) // bbolt appends in order cheaply
+		ws = append(ws, w)
+	}
+	if len(ws) == 0 {
+		return nil
 	}
 	o := &op{}
 	o.apply = func(w *wtx) error {
-		b, err := w.tx.CreateBucketIfNotExists(stateBucket(bucket))
-		if err != nil {
-			return err
-		}
-		for k, v := range vals {
-			if v == nil {
-				err = b.Delete([]byte(k))
-			} else {
-				err = b.Put([]byte(k), v)
+		for _, sw := range ws {
+			if sw.clear && w.tx.Bucket(sw.name) != nil {
+				if err := w.tx.DeleteBucket(sw.name); err != nil {
+					return err
+				}
 			}
+			if len(sw.keys) == 0 {
+				continue
+			}
+			b, err := w.tx.CreateBucketIfNotExists(sw.name)
 			if err != nil {
 				return err
+			}
+			for _, k := range sw.keys {
+				if v := sw.vals[k]; v == nil {
+					err = b.Delete([]byte(k))
+				} else {
+					err = b.Put([]byte(k), v)
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -83,19 +130,40 @@ func (s *Store) PutStates(ctx context.Context, bucket string, kv map[string][]by
 // GetStates returns a copy of every value under bucket; an empty map when
 // the bucket was never written.
 func (s *Store) GetStates(bucket string) (map[string][]byte, error) {
-	if err := validState(bucket, nil); err != nil {
+	m, err := s.GetStateBuckets(bucket)
+	if err != nil {
 		return nil, err
 	}
-	out := map[string][]byte{}
-	err := s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(stateBucket(bucket))
-		if b == nil {
-			return nil
+	return m[bucket], nil
+}
+
+// GetStateBuckets reads several buckets in one read transaction, so that
+// they agree with each other (no commit lands between two of them). Each
+// bucket has a map, empty when it was never written.
+func (s *Store) GetStateBuckets(buckets ...string) (map[string]map[string][]byte, error) {
+	for _, b := range buckets {
+		if err := validState(b, nil); err != nil {
+			return nil, err
 		}
-		return b.ForEach(func(k, v []byte) error {
-			out[string(k)] = bytes.Clone(v)
-			return nil
-		})
+	}
+	var out map[string]map[string][]byte
+	err := s.view(func(tx *bolt.Tx) error {
+		out = make(map[string]map[string][]byte, len(buckets))
+		for _, name := range buckets {
+			m := map[string][]byte{}
+			out[name] = m
+			b := tx.Bucket(stateBucket(name))
+			if b == nil {
+				continue
+			}
+			if err := b.ForEach(func(k, v []byte) error {
+				m[string(k)] = bytes.Clone(v)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
