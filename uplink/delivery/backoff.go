@@ -58,3 +58,13 @@ func (r *rateLimiter) wait(now time.Time) time.Duration {
 	}
 	return time.Duration((1 - r.tokens) / r.rate * float64(time.Second))
 }
+
+// until returns how long until n tokens (at most the burst) are there.
+func (r *rateLimiter) until(now time.Time, n int) time.Duration {
+	have := min(r.tokens+now.Sub(r.last).Seconds()*r.rate, r.burst)
+	want := min(float64(n), r.burst)
+	if have >= want {
+		return 0
+	}
+	return time.Duration((want - have) / r.rate * float64(time.Second))
+}

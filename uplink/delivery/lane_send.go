@@ -203,9 +203,12 @@ func (l *lane) ready(ctx context.Context, s *sender, e entry) verdict {
 		if !first {
 			return later
 		}
-		if !sleep(ctx, d) {
+		// Wait for a batch's worth of tokens: one at a time would make
+		// batches of one at the drain rate.
+		if !sleep(ctx, max(d, s.rl.until(l.opts.Now(), s.max))) {
 			return stop
 		}
+		s.rl.wait(l.opts.Now())
 	}
 	return sendNow
 }
