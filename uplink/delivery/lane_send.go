@@ -199,16 +199,15 @@ func (l *lane) ready(ctx context.Context, s *sender, e entry) verdict {
 		}
 		l.opts.Merger.Apply(up)
 	}
-	if d := s.rl.wait(l.opts.Now()); d > 0 {
-		if !first {
-			return later
-		}
-		// Wait for a batch's worth of tokens: one at a time would make
-		// batches of one at the drain rate.
-		if !sleep(ctx, max(d, s.rl.until(l.opts.Now(), s.max))) {
+	if first {
+		// At the drain rate, a batch waits for a batch's worth of tokens:
+		// taking them as they come made batches of one or two.
+		if d := s.rl.until(l.opts.Now(), s.max); d > 0 && !sleep(ctx, d) {
 			return stop
 		}
-		s.rl.wait(l.opts.Now())
+	}
+	if s.rl.wait(l.opts.Now()) > 0 {
+		return later
 	}
 	return sendNow
 }
