@@ -5,7 +5,10 @@ package packetfwd
 // Datagrams and their acks in batches (recvmmsg, sendmmsg): under load one
 // system call carries the datagrams that queued while the agent worked,
 // and one more their PUSH_ACKs, where a recvfrom and a sendto per datagram
-// were the largest share of the agent's CPU per uplink on a gateway.
+// were the largest share of the agent's CPU per uplink on a gateway. Both
+// are MSG_DONTWAIT calls made with RawSyscall: they never block, and the
+// runtime's syscall bookkeeping would wake its monitor thread, which then
+// polls every 20 µs for a while (waiting is the netpoller's, via RawConn).
 
 import (
 	"context"
@@ -69,7 +72,7 @@ func (b *batchConn) read() (int, error) {
 	var n int
 	var errno syscall.Errno
 	err := b.rc.Read(func(fd uintptr) bool {
-		r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
 		n, errno = int(r), e
 		return e != syscall.EAGAIN
 	})
@@ -129,7 +132,7 @@ func (b *batchConn) flushAcks() (failed int, first error) {
 		var n int
 		var errno syscall.Errno
 		err := b.rc.Write(func(fd uintptr) bool {
-			r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.ackHdrs[sent])), uintptr(b.nacks-sent), unix.MSG_DONTWAIT, 0, 0)
+			r, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.ackHdrs[sent])), uintptr(b.nacks-sent), unix.MSG_DONTWAIT, 0, 0)
 			n, errno = int(r), e
 			return e != syscall.EAGAIN
 		})

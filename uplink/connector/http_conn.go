@@ -57,6 +57,7 @@ func (h *HTTP) dial(ctx context.Context, deadline time.Time) (*wireConn, error) 
 	if err != nil {
 		return nil, err
 	}
+	nc = newRawTCP(nc)
 	// The proxy and TLS handshakes are bounded like the dial, and a
 	// cancelled ctx interrupts them.
 	_ = nc.SetDeadline(earliest(time.Now().Add(handshakeTimeout), deadline))
