@@ -51,38 +51,57 @@ func (s *Sessions) record(e lorawan.EUI64) []byte {
 	if active == nil && len(pend) == 0 {
 		return nil
 	}
-	b := []byte{recVersion, 0}
+	var r savedState
 	if active != nil {
-		b[1] |= flagActive
-		if active.learnt {
-			b[1] |= flagLearnt
-		}
-		if active.LoRaWAN11 {
-			b[1] |= flag11
-		}
-		b = appendKeys(b, active.Session)
+		a := active.Session
+		r.active, r.learnt = &a, active.learnt
 		st := active.st
 		st.mu.Lock()
-		if st.has {
-			b[1] |= flagHasFCnt
-		}
-		b = binary.BigEndian.AppendUint32(b, st.fcnt)
+		r.has, r.fcnt = st.has, st.fcnt
 		if active.RelaxFCnt {
-			b[1] |= flagLow
-			b = binary.BigEndian.AppendUint16(b, st.lowSet)
-			for _, m := range st.lowMICs {
-				b = append(b, m[:]...)
-			}
+			r.low, r.lowSet, r.lowMICs = true, st.lowSet, st.lowMICs
 		}
 		st.mu.Unlock()
 	}
-	b = append(b, byte(len(pend)))
 	for _, p := range pend {
+		r.pending = append(r.pending, p.Session)
+	}
+	return encodeRecord(r)
+}
+
+// encodeRecord is decodeRecord's inverse: decoding and encoding again gives
+// the same bytes, which is what lets a counter delta be checked (see
+// applyDelta).
+func encodeRecord(r savedState) []byte {
+	b := []byte{recVersion, 0}
+	if a := r.active; a != nil {
+		b[1] |= flagActive
+		if r.learnt {
+			b[1] |= flagLearnt
+		}
+		if a.LoRaWAN11 {
+			b[1] |= flag11
+		}
+		if r.has {
+			b[1] |= flagHasFCnt
+		}
+		b = appendKeys(b, *a)
+		b = binary.BigEndian.AppendUint32(b, r.fcnt)
+		if r.low {
+			b[1] |= flagLow
+			b = binary.BigEndian.AppendUint16(b, r.lowSet)
+			for _, m := range r.lowMICs {
+				b = append(b, m[:]...)
+			}
+		}
+	}
+	b = append(b, byte(len(r.pending)))
+	for _, p := range r.pending {
 		var pf byte
 		if p.LoRaWAN11 {
 			pf = 1
 		}
-		b = appendKeys(append(b, pf), p.Session)
+		b = appendKeys(append(b, pf), p)
 	}
 	return b
 }
@@ -259,12 +278,31 @@ const defaultPersistInterval = time.Minute
 //
 // New sessions are saved at once in either mode: their keys exist nowhere
 // else, and the device would otherwise be lost until it joins again.
+//
+// Counter deltas. When the store is a CounterStore, a device whose session
+// is unchanged since its full record was saved has only its counter state
+// written, as a delta beside the full records, in a place the store writes
+// cheaply (the agent: a bucket small enough that bbolt keeps it inside a
+// page every commit writes anyway). Once the deltas would outgrow that
+// room, and when Run stops, they are folded: the full records of their
+// devices are written and the deltas dropped, in one commit. Load applies
+// each delta to its full record. A full record is never written without
+// dropping its device's delta in the same commit, so a delta always
+// belongs to the full record beside it.
 type Persister struct {
 	s     *Sessions
 	store SessionStore
+	cs    CounterStore // store, when it keeps deltas; else nil
 	log   *slog.Logger
 	every time.Duration
 	mu    sync.Mutex // one save at a time, so a later state never lands first
+
+	// Under mu, with cs: what the store holds. saved is each device's full
+	// record, deltas its counter delta; room and perDelta the store's room.
+	saved          map[lorawan.EUI64][]byte
+	deltas         map[lorawan.EUI64][]byte
+	room, perDelta int
+	mustFold       bool // a save failed, or Load found a stray delta
 }
 
 // NewPersister returns a Persister; Run starts its loop.
@@ -275,12 +313,24 @@ func NewPersister(s *Sessions, store SessionStore, opts PersistOptions, logger *
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Persister{s: s, store: store, log: logger, every: opts.Interval}
+	p := &Persister{s: s, store: store, log: logger, every: opts.Interval}
+	if cs, ok := store.(CounterStore); ok {
+		p.cs = cs
+		p.room, p.perDelta = cs.DeltaRoom()
+		p.saved, p.deltas = map[lorawan.EUI64][]byte{}, map[lorawan.EUI64][]byte{}
+	}
+	return p
 }
 
 // Load reads the saved records and restores them into the Sessions.
 func (p *Persister) Load() (int, error) {
-	recs, err := p.store.LoadSessions()
+	var recs map[lorawan.EUI64][]byte
+	var err error
+	if p.cs != nil {
+		recs, err = p.loadCounters()
+	} else {
+		recs, err = p.store.LoadSessions()
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -298,7 +348,7 @@ func (p *Persister) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			if err := p.Flush(context.WithoutCancel(ctx)); err != nil {
+			if err := p.flush(context.WithoutCancel(ctx), true); err != nil {
 				p.log.Error("Cannot save device sessions at shutdown", "err", err)
 			}
 			return
@@ -313,10 +363,17 @@ func (p *Persister) Run(ctx context.Context) {
 
 // Flush writes every changed record now, in one commit.
 func (p *Persister) Flush(ctx context.Context) error {
+	return p.flush(ctx, false)
+}
+
+// flush is Flush; fold also folds the counter deltas (at stop), so that the
+// full records alone are the state.
+func (p *Persister) flush(ctx context.Context, fold bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	es := p.s.dirty.take()
-	if len(es) == 0 {
+	pendingFold := p.cs != nil && (p.mustFold || fold && len(p.deltas) > 0)
+	if len(es) == 0 && !pendingFold {
 		return nil
 	}
 	recs := make(map[lorawan.EUI64][]byte, len(es))
@@ -325,6 +382,13 @@ func (p *Persister) Flush(ctx context.Context) error {
 		recs[e] = p.s.record(e)
 	}
 	p.s.mu.Unlock()
+	if p.cs != nil {
+		if err := p.saveCounters(ctx, recs, fold); err != nil {
+			p.s.dirty.putBack(es)
+			return err
+		}
+		return nil
+	}
 	if err := p.store.SaveSessions(ctx, recs); err != nil {
 		p.s.dirty.putBack(es)
 		return fmt.Errorf("saving %d device records: %w", len(recs), err)
