@@ -14,7 +14,24 @@ import (
 
 // sessionsBucket is the buffer state bucket that keeps device sessions
 // (learnt OTAA keys, frame counters) across restarts, keyed by DevEUI.
-const sessionsBucket = "sessions"
+// countersBucket keeps the frame counters changed since their device's
+// record in sessionsBucket was written (uplink.CounterStore), keyed by the
+// DevEUI's 8 bytes: at most deltaRoom bytes, so that bbolt stores it inline
+// in the root page, which every commit writes anyway. A counter saved with
+// each uplink (persist "always") then costs no page of its own, where the
+// sessions bucket's leaf and branch cost two.
+const (
+	sessionsBucket = "sessions"
+	countersBucket = "sessions-fcnt"
+)
+
+// deltaRoom is what bbolt inlines: a quarter page (4 KiB pages; larger
+// pages leave more room) less the page header; perDelta is bbolt's 16-byte
+// element header and the 8-byte key.
+const (
+	deltaRoom = 4096/4 - 16
+	perDelta  = 16 + 8
+)
 
 // devices is the agent's device side: the session table, the joiner that
 // learns OTAA sessions, and the persister that keeps them on flash.
@@ -147,4 +164,47 @@ func (st stateStore) LoadSessions() (map[lorawan.EUI64][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// stateStore is an uplink.CounterStore.
+var _ uplink.CounterStore = stateStore{}
+
+func (st stateStore) DeltaRoom() (int, int) { return deltaRoom, perDelta }
+
+func (st stateStore) SaveCounters(ctx context.Context, cs uplink.CounterSave) error {
+	full := make(map[string][]byte, len(cs.Records))
+	delta := make(map[string][]byte, len(cs.Records)+len(cs.Deltas))
+	for e, r := range cs.Records {
+		full[e.String()] = r
+		if !cs.Fold {
+			delta[string(e[:])] = nil
+		}
+	}
+	for e, d := range cs.Deltas {
+		delta[string(e[:])] = d
+	}
+	return st.s.UpdateStates(ctx,
+		buffer.StateWrite{Bucket: sessionsBucket, KV: full},
+		buffer.StateWrite{Bucket: countersBucket, Clear: cs.Fold, KV: delta})
+}
+
+func (st stateStore) LoadCounters() (recs, deltas map[lorawan.EUI64][]byte, err error) {
+	m, err := st.s.GetStateBuckets(sessionsBucket, countersBucket)
+	if err != nil {
+		return nil, nil, err
+	}
+	recs = make(map[lorawan.EUI64][]byte, len(m[sessionsBucket]))
+	for k, v := range m[sessionsBucket] {
+		var e lorawan.EUI64
+		if err := e.UnmarshalText([]byte(k)); err == nil { // else not ours: skip
+			recs[e] = v
+		}
+	}
+	deltas = make(map[lorawan.EUI64][]byte, len(m[countersBucket]))
+	for k, v := range m[countersBucket] {
+		if len(k) == len(lorawan.EUI64{}) {
+			deltas[lorawan.EUI64([]byte(k))] = v
+		}
+	}
+	return recs, deltas, nil
 }
