@@ -35,6 +35,11 @@ const (
 	// forwarder's 100 ms. 15 ms made PUSH_ACK p99 2.3 s at 100 uplinks/s
 	// with persist=always, as a lone forwarder never sends company.
 	DefaultCommitInterval = 2 * time.Millisecond
+	// DefaultAckWait bounds how long an ack waits for the next append to
+	// share its commit (see Options.AckWait). A lane applies its acks about
+	// once a second while uplinks trickle in, so at rates down to about one
+	// uplink a second its acks ride the appends' commits.
+	DefaultAckWait = time.Second
 	// DefaultMaxBatch commits early once this many records are pending: past
 	// a few hundred records per commit the per-record write cost flattens.
 	DefaultMaxBatch = 500
@@ -75,6 +80,12 @@ type Options struct {
 	CommitInterval time.Duration
 	// MaxBatch commits as soon as this many records are pending.
 	MaxBatch int
+	// AckWait: while appends come regularly, an Ack (or AckThrough) waits
+	// until the next one is due, if that is within AckWait, to share its
+	// commit (default DefaultAckWait; negative: acks never wait). The
+	// records it removes stay on flash that much longer: a crash then
+	// sends them again.
+	AckWait time.Duration
 	// Check vets an existing file before it is opened and returns an error
 	// if it must not be opened. bbolt panics on corrupt pages, sometimes in
 	// its own goroutines, so the agent runs the check in a child process
@@ -115,6 +126,9 @@ func (o Options) withDefaults() (Options, []string) {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.AckWait == 0 {
+		o.AckWait = DefaultAckWait
 	}
 	if o.lockTimeout <= 0 {
 		o.lockTimeout = lockTimeout

@@ -100,7 +100,9 @@ func (s *Store) Peek(queue string, max int) ([]Record, error) {
 // Ack removes delivered records; unknown seqs are ignored, so acking twice
 // is harmless. It returns once the removal is committed, usually in the same
 // commit as concurrent appends. Until then a crash brings the records back
-// and they are sent again: delivery is at-least-once.
+// and they are sent again: delivery is at-least-once. While appends come
+// regularly, an Ack waits for the next one (at most Options.AckWait) to
+// share its commit, instead of writing pages of its own.
 func (s *Store) Ack(queue string, seqs []uint64) error {
 	if err := validQueue(queue); err != nil {
 		return err
@@ -108,7 +110,7 @@ func (s *Store) Ack(queue string, seqs []uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	o := &op{}
+	o := &op{lazy: true}
 	o.apply = func(w *wtx) error {
 		b, _ := w.records(queue, false)
 		if b == nil {
@@ -132,12 +134,13 @@ func (s *Store) Ack(queue string, seqs []uint64) error {
 }
 
 // AckThrough removes every record of queue with a seq up to and including
-// seq: the sender's "everything so far was delivered".
+// seq: the sender's "everything so far was delivered". It waits for company
+// as Ack does.
 func (s *Store) AckThrough(queue string, seq uint64) error {
 	if err := validQueue(queue); err != nil {
 		return err
 	}
-	o := &op{}
+	o := &op{lazy: true}
 	o.apply = func(w *wtx) error {
 		b, _ := w.records(queue, false)
 		if b == nil {

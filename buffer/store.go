@@ -37,12 +37,14 @@ type Store struct {
 	mu     sync.Mutex
 	queues map[string]*queueState
 
-	dataLimit    int64        // bytes of pages in use allowed (share of MaxSize)
-	live         atomic.Int64 // stored bytes of all records and dead letters
-	ratio        float64      // page bytes per live byte; writer goroutine only
-	lastCompact  time.Time    // writer goroutine only
-	fullLogged   time.Time    // writer goroutine only
-	fullUnlogged int          // writer goroutine only
+	dataLimit    int64         // bytes of pages in use allowed (share of MaxSize)
+	live         atomic.Int64  // stored bytes of all records and dead letters
+	ratio        float64       // page bytes per live byte; writer goroutine only
+	lastCompact  time.Time     // writer goroutine only
+	fullLogged   time.Time     // writer goroutine only
+	fullUnlogged int           // writer goroutine only
+	lastCompany  time.Time     // writer goroutine only: last commit with more than acks
+	companyGap   time.Duration // writer goroutine only: smoothed time between them
 
 	ops    chan *op
 	quit   chan struct{}

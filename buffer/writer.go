@@ -16,7 +16,8 @@ import (
 // report a failed precondition in soft, so one bad request does not abort
 // the others. An error returned by apply aborts the whole transaction.
 type op struct {
-	recs      int // records added, counted towards MaxBatch
+	recs      int  // records added, counted towards MaxBatch
+	lazy      bool // an ack: worth waiting a little for an append to share its commit
 	apply     func(w *wtx) error
 	exclusive func() error // run alone, between transactions (compaction)
 	soft      error
@@ -45,7 +46,8 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 
 // run is the single writer: it gathers requests until MaxBatch records are
 // pending or CommitInterval has passed since the first one, then commits
-// them in one transaction.
+// them in one transaction. A group that holds only acks waits longer, for
+// the next append (see companyWait).
 func (s *Store) run() {
 	defer close(s.done)
 	for {
@@ -62,7 +64,12 @@ func (s *Store) run() {
 		batch, n := []*op{first}, first.recs
 		var next *op
 		if n < s.opts.MaxBatch {
-			t := time.NewTimer(s.opts.CommitInterval)
+			lazy := first.lazy
+			wait := s.opts.CommitInterval
+			if lazy {
+				wait = max(wait, s.companyWait(time.Now()))
+			}
+			t := time.NewTimer(wait)
 		collect:
 			for n < s.opts.MaxBatch {
 				select {
@@ -73,6 +80,11 @@ func (s *Store) run() {
 					}
 					batch = append(batch, o)
 					n += o.recs
+					if lazy && !o.lazy {
+						// The acks' company: it waits as if it came first.
+						lazy = false
+						t.Reset(s.opts.CommitInterval)
+					}
 				case <-t.C:
 					break collect
 				case <-s.quit:
@@ -82,10 +94,49 @@ func (s *Store) run() {
 			t.Stop()
 		}
 		s.commit(batch)
+		s.noteCompany(batch)
 		if next != nil {
 			s.runExclusive(next)
 		}
 		s.maybeCompact()
+	}
+}
+
+// companyWait is how long a group of acks waits for an append to share its
+// commit: until the next append is due, if appends come regularly and it is
+// due within AckWait; else 0. An ack alone costs a commit of its own (the
+// queue's head leaf, the root, freelist and meta pages: ~16 KiB of flash
+// writes) where riding an append's commit costs a page or none. Writer
+// goroutine only.
+func (s *Store) companyWait(now time.Time) time.Duration {
+	if s.opts.AckWait <= 0 || s.lastCompany.IsZero() || s.companyGap <= 0 {
+		return 0
+	}
+	due := s.lastCompany.Add(s.companyGap + s.companyGap/4 + s.opts.CommitInterval)
+	w := due.Sub(now)
+	if w <= 0 || w > s.opts.AckWait {
+		return 0
+	}
+	return w
+}
+
+// noteCompany times the commits that held something other than acks, for
+// companyWait: the gap is smoothed over the last few.
+func (s *Store) noteCompany(batch []*op) {
+	for _, o := range batch {
+		if !o.lazy {
+			now := time.Now()
+			if !s.lastCompany.IsZero() {
+				gap := now.Sub(s.lastCompany)
+				if s.companyGap <= 0 {
+					s.companyGap = gap
+				} else {
+					s.companyGap = (3*s.companyGap + gap) / 4
+				}
+			}
+			s.lastCompany = now
+			return
+		}
 	}
 }
 
