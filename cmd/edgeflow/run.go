@@ -161,11 +161,11 @@ func setMemoryLimit() {
 
 // agentProcs is how many OS threads run the agent's Go code at once. The
 // agent waits on sockets and flash most of the time and needs about a
-// fifth of one core at 5,000 uplinks/s; with more Ps the Go scheduler
-// spins idle threads awake on every packet, which cost a third of the
-// agent's CPU on two cores (edgeflow-load --gomaxprocs 1 vs 2, see
-// docs/performance.md) and competes with the packet forwarder and the
-// network server for the gateway's cores. GOMAXPROCS in the environment
+// tenth of one core at 8,500 uplinks/s; a second P only lets the scheduler
+// spin idle threads awake (10 % more CPU per uplink on two cores,
+// edgeflow-load --gomaxprocs 2; a third more before the hot path's socket
+// calls stopped waking the runtime's monitor) and takes a core the packet
+// forwarder and the network server share. GOMAXPROCS in the environment
 // overrides it.
 const agentProcs = 1
 
