@@ -689,41 +689,61 @@ func (d *pushDecoder) payload(pl *PushDataPayload) bool {
 	}
 }
 
-// rxpks decodes an array into s as encoding/json does: null empties it;
-// elements reuse those already there (decoded into again, not zeroed),
-// growing as needed; [] replaces it with an empty non-nil slice.
+// rxpks decodes the rxpk array.
 func (d *pushDecoder) rxpks(s *[]RXPK) bool {
+	more, ok := openArray(d, s)
+	for i := 0; more; i++ {
+		if !d.rxpk(arrayElem(s, i, 0)) {
+			return false
+		}
+		more, ok = nextElem(d, s, i)
+	}
+	return ok
+}
+
+// An array is decoded into a slice as encoding/json does: null empties
+// it; elements reuse those already there (decoded into again, not
+// zeroed), growing as needed; [] replaces it with an empty non-nil slice.
+// (Helpers rather than one function taking the element decoder: through a
+// func value the decoder would escape to the heap.)
+
+// openArray reads the start of an array; more: an element follows.
+func openArray[T any](d *pushDecoder, s *[]T) (more, ok bool) {
 	if d.null() {
 		*s = nil
-		return true
+		return false, true
 	}
 	empty, ok := d.open('[', ']')
-	if !ok {
-		return false
+	if ok && empty {
+		*s = []T{}
 	}
-	if empty {
-		*s = []RXPK{}
-		return true
-	}
-	for i := 0; ; i++ {
-		if i >= cap(*s) {
-			*s = append(*s, RXPK{})
-		}
-		if i >= len(*s) {
-			*s = (*s)[:i+1]
-		}
-		if !d.rxpk(&(*s)[i]) {
-			return false
-		}
-		more, ok := d.next(']')
-		if !ok {
-			return false
-		}
-		if !more {
-			*s = (*s)[:i+1]
-			return true
+	return ok && !empty, ok
+}
+
+// arrayElem is element i of s, grown to hold it; a new slice gets room for
+// firstCap elements at once.
+func arrayElem[T any](s *[]T, i, firstCap int) *T {
+	if i >= cap(*s) {
+		if *s == nil && firstCap > 0 {
+			*s = make([]T, 0, firstCap)
+		} else {
+			var zero T
+			*s = append(*s, zero)
 		}
 	}
+	if i >= len(*s) {
+		*s = (*s)[:i+1]
+	}
+	return &(*s)[i]
+}
+
+// nextElem reads what follows element i; at the end s keeps i+1 elements.
+func nextElem[T any](d *pushDecoder, s *[]T, i int) (more, ok bool) {
+	more, ok = d.next(']')
+	if ok && !more {
+		*s = (*s)[:i+1]
+	}
+	return more, ok
 }
 
 func (d *pushDecoder) rxpk(rx *RXPK) bool {
@@ -811,45 +831,17 @@ func (d *pushDecoder) rxpk(rx *RXPK) bool {
 	}
 }
 
-// rsigs is rxpks for rsig.
+// rsigs decodes the rsig array; multi-antenna gateways have two to four
+// entries: one allocation.
 func (d *pushDecoder) rsigs(s *[]RSig) bool {
-	if d.null() {
-		*s = nil
-		return true
-	}
-	empty, ok := d.open('[', ']')
-	if !ok {
-		return false
-	}
-	if empty {
-		*s = []RSig{}
-		return true
-	}
-	for i := 0; ; i++ {
-		if i >= cap(*s) {
-			if *s == nil {
-				// Multi-antenna gateways have two to four: one
-				// allocation.
-				*s = make([]RSig, 0, 4)
-			} else {
-				*s = append(*s, RSig{})
-			}
-		}
-		if i >= len(*s) {
-			*s = (*s)[:i+1]
-		}
-		if !d.rsig(&(*s)[i]) {
+	more, ok := openArray(d, s)
+	for i := 0; more; i++ {
+		if !d.rsig(arrayElem(s, i, 4)) {
 			return false
 		}
-		more, ok := d.next(']')
-		if !ok {
-			return false
-		}
-		if !more {
-			*s = (*s)[:i+1]
-			return true
-		}
+		more, ok = nextElem(d, s, i)
 	}
+	return ok
 }
 
 func (d *pushDecoder) rsig(r *RSig) bool {
