@@ -19,15 +19,18 @@ else
 fi
 load="$out/edgeflow-load $agent"
 run() { name=$1; shift; echo "== $name: edgeflow-load $*" | tee "$out/$arch-$name.txt"; $load "$@" >>"$out/$arch-$name.txt" 2>&1 || true; cat "$out/$arch-$name.txt"; }
-# The reference load: 20,000 uplinks, 2 rxpk per datagram, 64 in flight
-# (spread over 64 sockets: the agent admits 200 datagrams/s per source).
-run reference --uplinks 20000 --rxpk 2 --window 64 --sources 64
+# The reference load: 20,000 uplinks, 2 rxpk per datagram, 64 in flight,
+# three times (the machine is shared), then on two Ps for comparison.
+run reference --uplinks 20000 --rxpk 2 --window 64
+run reference-2 --uplinks 20000 --rxpk 2 --window 64
+run reference-3 --uplinks 20000 --rxpk 2 --window 64
+run reference-gomaxprocs2 --uplinks 20000 --rxpk 2 --window 64 --gomaxprocs 2
 # PUSH_ACK latency when every uplink is committed before its ack.
 run always-100 --persist always --rate 100 --rxpk 2 --duration 60s
 # Disk writes at a steady 10 uplinks/s, then idle CPU.
 run steady-10 --rate 10 --rxpk 1 --duration 120s --idle 60s
 run steady-10-always --persist always --rate 10 --rxpk 1 --duration 120s
 # An outage while the reference load arrives, then the drain.
-run outage --uplinks 20000 --rxpk 2 --window 64 --sources 64 --outage 10s
+run outage --uplinks 20000 --rxpk 2 --window 64 --outage 10s
 # A prefilled backlog, drained at the default drainRate, then compaction.
 run backlog --uplinks 0 --prefill $backlog --max-size $maxsize --settle 70s --wait 20m

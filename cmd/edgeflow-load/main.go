@@ -66,7 +66,7 @@ func main() {
 	flag.IntVar(&o.rxpk, "rxpk", 2, "rxpk (uplinks) per PUSH_DATA datagram")
 	flag.IntVar(&o.payload, "payload", 12, "FRMPayload bytes per uplink (sets the datagram size)")
 	flag.IntVar(&o.window, "window", 64, "PUSH_DATA datagrams in flight (awaiting their PUSH_ACK)")
-	flag.IntVar(&o.sources, "sources", 1, "UDP sockets the datagrams are spread over (the agent rate-limits each source to 200 datagrams/s)")
+	flag.IntVar(&o.sources, "sources", 1, "UDP sockets the datagrams are spread over (the agent rate-limits each source: packetForwarder.udp.rateLimit)")
 	flag.DurationVar(&o.latency, "endpoint-latency", 0, "the endpoint's answer delay")
 	flag.Float64Var(&o.failRate, "fail-rate", 0, "share of requests the endpoint answers 503 (0..1)")
 	flag.DurationVar(&o.outage, "outage", 0, "the endpoint answers 503 for this long from the start, then recovers")
