@@ -172,7 +172,11 @@ func (l *lane) rejectMem(ctx context.Context, it *item, ce *connector.Error, ahe
 
 // spill writes the in-flight memory uplinks and the memory queue to flash,
 // in order.
-func (l *lane) spill(ctx context.Context) error {
+func (l *lane) spill(ctx context.Context) error { return l.spillOldest(ctx, 0) }
+
+// spillOldest is spill keeping the newest keep uplinks in memory: what
+// goes to flash must be older than what stays, since flash is sent first.
+func (l *lane) spillOldest(ctx context.Context, keep int) error {
 	l.spillMu.Lock()
 	defer l.spillMu.Unlock()
 	l.mu.Lock()
@@ -182,7 +186,12 @@ func (l *lane) spill(ctx context.Context) error {
 			items = append(items, it)
 		}
 	}
-	inMem := l.mem.drain()
+	var inMem []*item
+	if keep > 0 {
+		inMem = l.mem.takeOldest(max(l.mem.len()-keep, 0))
+	} else {
+		inMem = l.mem.drain()
+	}
 	items = append(items, inMem...)
 	l.inTransit = len(inMem) // still backlog while on their way to flash
 	for _, it := range items {
@@ -257,11 +266,18 @@ func (l *lane) spiller(ctx context.Context) {
 		if oldest.IsZero() && l.mem.len() > 0 {
 			oldest = l.mem.front().received
 		}
-		due := n > 0 && (l.status.State == StateUnreachable || l.status.State == StateAuthenticationFailed ||
-			l.mem.len() > l.opts.MaxMemory || l.opts.Now().Sub(oldest) > l.opts.SpillAfter)
+		all := n > 0 && (l.status.State == StateUnreachable || l.status.State == StateAuthenticationFailed ||
+			l.opts.Now().Sub(oldest) > l.opts.SpillAfter)
+		// Too many waiting, the endpoint keeping up: only the oldest
+		// beyond MaxMemory go, the rest are about to be sent from memory
+		// (a burst above MaxMemory no longer sends all of it through flash).
+		keep := 0
+		if !all && l.mem.len() > l.opts.MaxMemory {
+			keep = l.opts.MaxMemory
+		}
 		l.mu.Unlock()
-		if due {
-			if err := l.spill(context.WithoutCancel(ctx)); err != nil {
+		if all || keep > 0 {
+			if err := l.spillOldest(context.WithoutCancel(ctx), keep); err != nil {
 				l.log.Error("cannot write uplinks to the buffer", "err", err)
 			}
 		}

@@ -39,6 +39,15 @@ func (q *memQueue) pushFront(items []*item) {
 	q.head = 0
 }
 
+// takeOldest removes and returns the n oldest items.
+func (q *memQueue) takeOldest(n int) []*item {
+	out := make([]*item, n)
+	copy(out, q.items[q.head:q.head+n])
+	clear(q.items[q.head : q.head+n])
+	q.head += n
+	return out
+}
+
 // drain removes and returns every item, oldest first.
 func (q *memQueue) drain() []*item {
 	out := q.items[q.head:]

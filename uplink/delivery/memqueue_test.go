@@ -34,4 +34,11 @@ func TestMemQueueOrder(t *testing.T) {
 	if q.pop() != its[7] || q.len() != 0 {
 		t.Fatal("queue wrong after a drain")
 	}
+	for _, it := range its[:5] {
+		q.push(it)
+	}
+	old := q.takeOldest(3)
+	if len(old) != 3 || old[0] != its[0] || old[2] != its[2] || q.len() != 2 || q.front() != its[3] {
+		t.Fatalf("takeOldest(3) took %d, left %d starting with %v", len(old), q.len(), q.front().seq)
+	}
 }
