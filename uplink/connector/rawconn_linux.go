@@ -20,6 +20,12 @@ import (
 type rawTCP struct {
 	*net.TCPConn
 	rc syscall.RawConn
+	// The calls' state, and the callbacks made once: a closure per call
+	// would be an allocation per read and write.
+	p            []byte
+	n            int
+	errno        syscall.Errno
+	readFn, wrFn func(fd uintptr) bool
 }
 
 func newRawTCP(nc net.Conn) net.Conn {
@@ -31,25 +37,20 @@ func newRawTCP(nc net.Conn) net.Conn {
 	if err != nil {
 		return nc
 	}
-	return &rawTCP{TCPConn: tc, rc: rc}
+	c := &rawTCP{TCPConn: tc, rc: rc}
+	c.readFn, c.wrFn = c.read, c.write
+	return c
 }
 
+// Read and Write each have their own state: TLS may write between reads.
 func (c *rawTCP) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			if e == syscall.EINTR {
-				continue
-			}
-			n, errno = int(r), e
-			return e != syscall.EAGAIN
-		}
-	})
+	c.rp, c.rn, c.rerr = p, 0, 0
+	err := c.rc.Read(c.readFn)
+	n, errno := c.rn, c.rerr
+	c.rp = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -61,25 +62,25 @@ func (c *rawTCP) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *rawTCP) Write(p []byte) (int, error) {
-	done := 0
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for done < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[done])), uintptr(len(p)-done))
-			switch e {
-			case 0:
-				done += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // the socket buffer is full: wait for room
-			default:
-				errno = e
-				return true
-			}
+func (c *rawTCP) read(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rp[0])), uintptr(len(c.rp)))
+		if e == syscall.EINTR {
+			continue
 		}
-		return true
-	})
+		c.rn, c.rerr = int(r), e
+		return e != syscall.EAGAIN
+	}
+}
+
+func (c *rawTCP) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.wp, c.wn, c.werr = p, 0, 0
+	err := c.rc.Write(c.wrFn)
+	done, errno := c.wn, c.werr
+	c.wp = nil
 	if err != nil {
 		return done, err
 	}
@@ -87,4 +88,21 @@ func (c *rawTCP) Write(p []byte) (int, error) {
 		return done, os.NewSyscallError("write", errno)
 	}
 	return done, nil
+}
+
+func (c *rawTCP) write(fd uintptr) bool {
+	for c.wn < len(c.wp) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.wp[c.wn])), uintptr(len(c.wp)-c.wn))
+		switch e {
+		case 0:
+			c.wn += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false // the socket buffer is full: wait for room
+		default:
+			c.werr = e
+			return true
+		}
+	}
+	return true
 }
