@@ -22,9 +22,9 @@ type rawTCP struct {
 	rc syscall.RawConn
 	// The calls' state, and the callbacks made once: a closure per call
 	// would be an allocation per read and write.
-	p            []byte
-	n            int
-	errno        syscall.Errno
+	rp, wp       []byte
+	rn, wn       int
+	rerr, werr   syscall.Errno
 	readFn, wrFn func(fd uintptr) bool
 }
 
