@@ -46,6 +46,25 @@ type batchConn struct {
 	ackBufs [batchSize][4]byte
 	nacks   int
 	cur     int // the datagram being handled, whose sender an ack goes to
+
+	// The calls' state and callbacks, made once: a closure per call would
+	// be an allocation per batch.
+	n              int
+	errno          syscall.Errno
+	sent           int
+	recvFn, sendFn func(fd uintptr) bool
+}
+
+func (b *batchConn) recv(fd uintptr) bool {
+	r, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+	b.n, b.errno = int(r), e
+	return e != syscall.EAGAIN
+}
+
+func (b *batchConn) send(fd uintptr) bool {
+	r, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.ackHdrs[b.sent])), uintptr(b.nacks-b.sent), unix.MSG_DONTWAIT, 0, 0)
+	b.n, b.errno = int(r), e
+	return e != syscall.EAGAIN
 }
 
 func newBatchConn(conn *net.UDPConn) (*batchConn, error) {
@@ -54,6 +73,7 @@ func newBatchConn(conn *net.UDPConn) (*batchConn, error) {
 		return nil, err
 	}
 	b := &batchConn{rc: rc, cur: -1}
+	b.recvFn, b.sendFn = b.recv, b.send
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, maxDatagram)
 	}
@@ -69,13 +89,8 @@ func (b *batchConn) read() (int, error) {
 		*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.names[i])), Namelen: uint32(unsafe.Sizeof(b.names[i])), Iov: &b.iovs[i]}
 		h.SetIovlen(1)
 	}
-	var n int
-	var errno syscall.Errno
-	err := b.rc.Read(func(fd uintptr) bool {
-		r, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
-		n, errno = int(r), e
-		return e != syscall.EAGAIN
-	})
+	err := b.rc.Read(b.recvFn)
+	n, errno := b.n, b.errno
 	if err != nil {
 		return 0, err
 	}
@@ -129,13 +144,9 @@ func (b *batchConn) queueAck(ack [4]byte) bool {
 func (b *batchConn) flushAcks() (failed int, first error) {
 	sent := 0
 	for sent < b.nacks {
-		var n int
-		var errno syscall.Errno
-		err := b.rc.Write(func(fd uintptr) bool {
-			r, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.ackHdrs[sent])), uintptr(b.nacks-sent), unix.MSG_DONTWAIT, 0, 0)
-			n, errno = int(r), e
-			return e != syscall.EAGAIN
-		})
+		b.sent = sent
+		err := b.rc.Write(b.sendFn)
+		n, errno := b.n, b.errno
 		switch {
 		case err != nil:
 			failed, first = failed+b.nacks-sent, err
