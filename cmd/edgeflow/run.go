@@ -140,6 +140,9 @@ func watchConfig(ctx context.Context, path, devicesFile string, a *agent.Agent, 
 
 // fileStamp identifies a version of a file by size and modification time.
 func fileStamp(path string) string {
+	if path == "" {
+		return "" // no devices file: nothing to stat every 2 s
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return ""
