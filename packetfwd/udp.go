@@ -108,6 +108,9 @@ type UDPServer struct {
 	push  gwmp.PushDataPacket
 	ack   [gwmp.HeaderLen]byte
 	batch *batchConn // nil: one datagram per read
+	// PUSH_DATA of the current batch waiting for its one handler call.
+	deferred       []deferredPush
+	deferredFrames []Frame
 }
 
 // NewUDPServer returns a server that passes frames to h. logger may be nil

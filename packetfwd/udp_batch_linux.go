@@ -13,13 +13,17 @@ package packetfwd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
 	"time"
 	"unsafe"
 
+	"github.com/brocaar/lorawan"
 	"golang.org/x/sys/unix"
+
+	"edgeflow/packetfwd/gwmp"
 )
 
 // batchSize is how many datagrams one read takes at most. 16 buffers of
@@ -124,8 +128,11 @@ func (b *batchConn) datagram(i int) ([]byte, netip.AddrPort, bool) {
 
 // queueAck adds an ack to the sender of the datagram being handled; false
 // when no batch datagram is being handled (send it alone).
-func (b *batchConn) queueAck(ack [4]byte) bool {
-	if b.cur < 0 || b.nacks == batchSize {
+func (b *batchConn) queueAck(ack [4]byte) bool { return b.queueAckTo(b.cur, ack) }
+
+// queueAckTo adds an ack to the sender of datagram idx of the last read.
+func (b *batchConn) queueAckTo(idx int, ack [4]byte) bool {
+	if idx < 0 || b.nacks == batchSize {
 		return false
 	}
 	i := b.nacks
@@ -133,7 +140,7 @@ func (b *batchConn) queueAck(ack [4]byte) bool {
 	b.ackIovs[i].Base = &b.ackBufs[i][0]
 	b.ackIovs[i].SetLen(4)
 	h := &b.ackHdrs[i].hdr
-	*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.names[b.cur])), Namelen: b.hdrs[b.cur].hdr.Namelen, Iov: &b.ackIovs[i]}
+	*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.names[idx])), Namelen: b.hdrs[idx].hdr.Namelen, Iov: &b.ackIovs[i]}
 	h.SetIovlen(1)
 	b.nacks++
 	return true
@@ -220,8 +227,76 @@ func (s *UDPServer) readBatches(ctx context.Context, conn *net.UDPConn) bool {
 				s.flushAcks()
 			}
 		}
+		s.handleDeferred(ctx)
 		s.flushAcks()
 	}
+}
+
+// deferredPush is a PUSH_DATA of the current batch whose frames wait for
+// the batch's one handler call, and whose ack waits for its outcome.
+type deferredPush struct {
+	idx    int // the datagram in the batch: its sender gets the ack
+	ack    [4]byte
+	src    netip.AddrPort
+	gw     lorawan.EUI64
+	frames int
+}
+
+// deferPush keeps a PUSH_DATA's frames for the batch's handler call; false
+// outside a batch (handle it now). One call for the batch lets the agent
+// decode the copies of a frame from several gateways together and, with
+// persist "always", commit the batch's uplinks in one transaction: one
+// fdatasync and one PUSH_ACK wait for all of them instead of one each.
+func (s *UDPServer) deferPush(b []byte, src netip.AddrPort, gw lorawan.EUI64, frames []Frame) bool {
+	if s.batch == nil || s.batch.cur < 0 {
+		return false
+	}
+	s.deferredFrames = append(s.deferredFrames, frames...)
+	s.deferred = append(s.deferred, deferredPush{idx: s.batch.cur, ack: [4]byte{b[0], b[1], b[2], byte(gwmp.PushAck)},
+		src: src, gw: gw, frames: len(frames)})
+	return true
+}
+
+// handleDeferred hands the batch's frames to the handler, then acks their
+// datagrams, or none of them if it failed.
+func (s *UDPServer) handleDeferred(ctx context.Context) {
+	if len(s.deferred) == 0 {
+		return
+	}
+	frames := s.deferredFrames
+	s.deferredFrames = nil // the handler may keep them
+	err := s.callHandler(ctx, frames)
+	for _, d := range s.deferred {
+		if errors.Is(err, errHandlerPanic) {
+			continue // counted and logged once, as a panic
+		}
+		if err != nil {
+			s.metrics.handlerErrors.Inc()
+			s.rlog.warn(d.src, "Frames not taken, PUSH_DATA not acknowledged",
+				"gateway_eui", d.gw.String(), "frames", d.frames, "error", err.Error())
+			continue
+		}
+		if s.batch.queueAckTo(d.idx, d.ack) {
+			s.metrics.pushAcks.Inc()
+		}
+	}
+	clear(s.deferred)
+	s.deferred = s.deferred[:0]
+}
+
+var errHandlerPanic = errors.New("the frame handler panicked")
+
+// callHandler is HandleFrames outside handleDatagram's recover: a panic
+// loses the batch's acks (the forwarder counts them), not the agent.
+func (s *UDPServer) callHandler(ctx context.Context, frames []Frame) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.metrics.drop("panic")
+			s.logger.Error("Recovered from panic while handling frames", "panic", fmt.Sprint(r))
+			err = errHandlerPanic
+		}
+	}()
+	return s.handler.HandleFrames(ctx, frames)
 }
 
 func (s *UDPServer) flushAcks() {

@@ -5,6 +5,9 @@ package packetfwd
 import (
 	"context"
 	"net"
+	"net/netip"
+
+	"github.com/brocaar/lorawan"
 )
 
 // batchConn reads datagrams in batches on Linux only (recvmmsg).
@@ -13,3 +16,7 @@ type batchConn struct{}
 func (*batchConn) queueAck([4]byte) bool { return false }
 
 func (s *UDPServer) readBatches(context.Context, *net.UDPConn) bool { return false }
+
+type deferredPush struct{}
+
+func (s *UDPServer) deferPush([]byte, netip.AddrPort, lorawan.EUI64, []Frame) bool { return false }

@@ -53,6 +53,9 @@ func (s *UDPServer) handlePushData(ctx context.Context, b []byte, src netip.Addr
 	})
 	if len(frames) > 0 {
 		s.metrics.frames.Add(len(frames))
+		if s.deferPush(b, src, p.GatewayEUI, frames) {
+			return // handled with the rest of the batch, then acked
+		}
 		if err := s.handler.HandleFrames(ctx, frames); err != nil {
 			s.metrics.handlerErrors.Inc()
 			s.rlog.warn(src, "Frames not taken, PUSH_DATA not acknowledged",
