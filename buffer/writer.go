@@ -128,7 +128,10 @@ func (s *Store) noteCompany(batch []*op) {
 			now := time.Now()
 			if !s.lastCompany.IsZero() {
 				gap := now.Sub(s.lastCompany)
-				if s.companyGap <= 0 {
+				if s.companyGap <= 0 || gap > 2*s.companyGap || 2*gap < s.companyGap {
+					// A pause, or a faster pace, is a new pace, not
+					// jitter to average away: acks must not wait for
+					// an append that a smoothed old gap says is due.
 					s.companyGap = gap
 				} else {
 					s.companyGap = (3*s.companyGap + gap) / 4
