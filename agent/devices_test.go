@@ -18,43 +18,20 @@ import (
 	"github.com/brocaar/lorawan"
 
 	"edgeflow/buffer"
+	"edgeflow/internal/testkit"
 	"edgeflow/packetfwd"
 	"edgeflow/uplink"
 )
 
+// testDevice is testkit's ABP device n as a session.
 func testDevice(n int) uplink.Session {
-	s := uplink.Session{
-		DevEUI:  lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0, byte(n >> 8), byte(n)},
-		DevAddr: lorawan.DevAddr{0x26, 0, byte(n >> 8), byte(n)},
-	}
-	for i := range s.NwkSKey {
-		s.NwkSKey[i] = byte(i) + byte(n)
-		s.AppSKey[i] = byte(0xa0+i) ^ byte(n)
-	}
-	return s
+	d := testkit.NewDevice(byte(n))
+	return uplink.Session{DevEUI: d.DevEUI, DevAddr: d.DevAddr, NwkSKey: d.NwkSKey, AppSKey: d.AppSKey}
 }
 
 func testFrame(t testing.TB, s uplink.Session, fcnt uint32) []packetfwd.Frame {
-	fport := uint8(1)
-	p := lorawan.PHYPayload{
-		MHDR: lorawan.MHDR{MType: lorawan.UnconfirmedDataUp, Major: lorawan.LoRaWANR1},
-		MACPayload: &lorawan.MACPayload{
-			FHDR:       lorawan.FHDR{DevAddr: s.DevAddr, FCnt: fcnt},
-			FPort:      &fport,
-			FRMPayload: []lorawan.Payload{&lorawan.DataPayload{Bytes: []byte{byte(fcnt)}}},
-		},
-	}
-	if err := p.EncryptFRMPayload(s.AppSKey); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.SetUplinkDataMIC(lorawan.LoRaWAN1_0, 0, 0, 0, s.NwkSKey, s.NwkSKey); err != nil {
-		t.Fatal(err)
-	}
-	b, err := p.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []packetfwd.Frame{{PHYPayload: b, Time: time.Now(), Frequency: 868.1, Modulation: "LORA",
+	d := testkit.Device{DevEUI: s.DevEUI, DevAddr: s.DevAddr, NwkSKey: s.NwkSKey, AppSKey: s.AppSKey}
+	return []packetfwd.Frame{{PHYPayload: d.Up(t, fcnt, 1, []byte{byte(fcnt)}), Time: time.Now(), Frequency: 868.1, Modulation: "LORA",
 		DataRate: "SF7BW125", SF: 7, Bandwidth: 125, CodeRate: "4/5", RSSI: -60, SNR: 9, CRCStatus: 1}}
 }
 
