@@ -82,32 +82,44 @@ func (r *RXPK) SetPayload(b []byte) {
 	r.Size = len(b)
 }
 
+// start reads the header into p, empties its payload and returns the JSON.
+func (p *PushDataPacket) start(b []byte) ([]byte, error) {
+	h, err := checkHeader(b, PushData, HeaderEUILen)
+	if err != nil {
+		return nil, err
+	}
+	p.Version, p.Token = h.Version, h.Token
+	copy(p.GatewayEUI[:], b[4:12])
+	p.resetPayload()
+	js := trimJSON(b[HeaderEUILen:])
+	if len(js) == 0 {
+		return nil, ErrNoJSON
+	}
+	return js, nil
+}
+
+// resetPayload empties the payload, keeping the RXPK array (zeroed).
+func (p *PushDataPacket) resetPayload() {
+	clear(p.Payload.RXPK[:cap(p.Payload.RXPK)])
+	p.Payload.RXPK = p.Payload.RXPK[:0]
+	p.Payload.Stat = nil
+}
+
 // UnmarshalBinary decodes a PUSH_DATA. It reuses p's RXPK slice (zeroed) so
 // that a long-lived PushDataPacket decodes without growing garbage. The
 // JSON is decoded as encoding/json would, by a decoder without reflection
 // (push_decode.go) that hands what it does not handle, the rare stat among
 // it, to encoding/json; the strings of one datagram share one allocation.
 func (p *PushDataPacket) UnmarshalBinary(b []byte) error {
-	h, err := checkHeader(b, PushData, HeaderEUILen)
+	js, err := p.start(b)
 	if err != nil {
 		return err
-	}
-	p.Version, p.Token = h.Version, h.Token
-	copy(p.GatewayEUI[:], b[4:12])
-	clear(p.Payload.RXPK[:cap(p.Payload.RXPK)])
-	p.Payload.RXPK = p.Payload.RXPK[:0]
-	p.Payload.Stat = nil
-	js := trimJSON(b[HeaderEUILen:])
-	if len(js) == 0 {
-		return ErrNoJSON
 	}
 	if decodePushJSON(js, &p.Payload) {
 		return nil
 	}
 	// Something the fast decoder leaves to encoding/json: start again.
-	clear(p.Payload.RXPK[:cap(p.Payload.RXPK)])
-	p.Payload.RXPK = p.Payload.RXPK[:0]
-	p.Payload.Stat = nil
+	p.resetPayload()
 	if err := json.Unmarshal(js, &p.Payload); err != nil {
 		return wrap(ErrBadJSON, err)
 	}

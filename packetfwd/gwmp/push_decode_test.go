@@ -12,18 +12,9 @@ import (
 // unmarshalPushDataJSON is PushDataPacket.UnmarshalBinary as it was with
 // encoding/json alone: the reference the fast decoder must agree with.
 func unmarshalPushDataJSON(p *PushDataPacket, b []byte) error {
-	h, err := checkHeader(b, PushData, HeaderEUILen)
+	js, err := p.start(b)
 	if err != nil {
 		return err
-	}
-	p.Version, p.Token = h.Version, h.Token
-	copy(p.GatewayEUI[:], b[4:12])
-	clear(p.Payload.RXPK[:cap(p.Payload.RXPK)])
-	p.Payload.RXPK = p.Payload.RXPK[:0]
-	p.Payload.Stat = nil
-	js := trimJSON(b[HeaderEUILen:])
-	if len(js) == 0 {
-		return ErrNoJSON
 	}
 	if err := json.Unmarshal(js, &p.Payload); err != nil {
 		return wrap(ErrBadJSON, err)
