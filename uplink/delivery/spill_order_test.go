@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,52 @@ func TestSpillInTransitKeepsOrder(t *testing.T) {
 			time.Sleep(15 * time.Millisecond) // arrivals keep coming while spills land
 		}
 	}
+	got := s.waitFor(t, n)
+	for i, d := range got {
+		if int(d["FCntUp"].(float64)) != i+1 {
+			t.Fatalf("uplink %d has FCnt %v: out of order", i+1, d["FCntUp"])
+		}
+	}
+	if err := m.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
+// A burst above MaxMemory while the endpoint keeps answering (slowly)
+// sends only the oldest excess through flash: the newest MaxMemory wait in
+// memory. Spilling the whole queue wrote every uplink of the burst to
+// flash and read it back.
+func TestSpillAboveMaxMemoryTakesOnlyTheExcess(t *testing.T) {
+	s := newSink(t)
+	release := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open) // before the sink closes: its handlers wait on release
+	s.setAnswer(func(map[string]any) int { <-release; return 200 })
+	st := openStore(t, filepath.Join(t.TempDir(), "b.db"))
+	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const max, n = 100, 300
+	m := NewManager(st, Options{MaxMemory: max, SpillAfter: time.Hour, MergeWindow: 0}, nil, nil)
+	m.Start(context.Background(), []Connection{{ID: "1", Name: "test", Connector: h}})
+	for i := uint32(1); i <= n; i++ {
+		if err := m.Enqueue(context.Background(), []uplink.Uplink{testUplink(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for st.Stats("1").Count == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The spiller took the oldest beyond max (and the batch in flight):
+	// at most n-max+pipeline, never the whole queue.
+	if c := st.Stats("1").Count; c == 0 || c > n-max+16 {
+		t.Fatalf("%d uplinks on flash after the spill, want 1..%d", c, n-max+16)
+	}
+	open()
 	got := s.waitFor(t, n)
 	for i, d := range got {
 		if int(d["FCntUp"].(float64)) != i+1 {
