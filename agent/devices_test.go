@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,7 +84,10 @@ func (g *gateway) uplink(t testing.TB, s uplink.Session, fcnt uint32) {
 const childEnv = "EDGEFLOW_COUNTER_CHILD"
 
 // counterChild sends uplinks round the devices until killed, printing each
-// device's counter once it is saved.
+// device's counter once it is saved, then waiting for a line on stdin
+// before the next one: the parent kills it while it waits, so that what the
+// parent read is exactly what was saved (a child running ahead would have
+// saved counters the parent never saw).
 func counterChild(t *testing.T, path string) {
 	devs := make([]uplink.Session, 40)
 	for i := range devs {
@@ -95,6 +99,7 @@ func counterChild(t *testing.T, path string) {
 		next[d.DevEUI] = d.FCnt + 1
 	}
 	out := bufio.NewWriter(os.Stdout)
+	goOn := bufio.NewReader(os.Stdin)
 	for n := 0; ; n++ {
 		d := devs[n%len(devs)]
 		fc := next[d.DevEUI]
@@ -102,6 +107,9 @@ func counterChild(t *testing.T, path string) {
 		next[d.DevEUI] = fc + 1
 		fmt.Fprintf(out, "saved %d %d\n", n%len(devs), fc)
 		out.Flush()
+		if _, err := goOn.ReadString('\n'); err != nil {
+			return // the parent went away
+		}
 	}
 }
 
@@ -130,6 +138,10 @@ func TestCountersSurviveSIGKILLBetweenDeltaAndFold(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		goOn, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -143,10 +155,17 @@ func TestCountersSurviveSIGKILLBetweenDeltaAndFold(t *testing.T) {
 			i, _ := strconv.Atoi(f[1])
 			fc, _ := strconv.ParseUint(f[2], 10, 32)
 			saved[i] = uint32(fc)
-			n++
+			if n++; n < kill {
+				if _, err := io.WriteString(goOn, "\n"); err != nil {
+					t.Fatalf("round %d: the child is gone after %d uplinks: %v", round, n, err)
+				}
+			}
 		}
+		// The child now waits after its last "saved" line: killed there,
+		// with that uplink committed and the next one not begun.
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
+		goOn.Close()
 		if len(saved) != len(devs) {
 			t.Fatalf("round %d: the child saved %d devices' counters before the kill", round, len(saved))
 		}

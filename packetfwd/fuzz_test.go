@@ -65,8 +65,8 @@ func FuzzFramesFromPushData(f *testing.F) {
 	})
 }
 
-// FuzzHandleDatagram runs whole datagrams through the server (without a
-// socket: acks fail and are counted), with an upstream configured so that
+// FuzzHandleDatagram runs whole datagrams through the server's datagram
+// path, a reader of its own (without a socket: acks fail and are counted), with an upstream configured so that
 // the relay's path (copy, EUI and token routing, queueing) runs too; not
 // started, its queue fills and then drops. The server recovers from panics,
 // so the check is that it never had to.
@@ -82,8 +82,9 @@ func FuzzHandleDatagram(f *testing.F) {
 	panics := set.GetOrCreateCounter(`edgeflow_udp_dropped_total{reason="panic"}`)
 	handlerErrors := set.GetOrCreateCounter("edgeflow_udp_handler_errors_total")
 	src := netip.MustParseAddrPort("127.0.0.1:1700")
+	r := newReader(srv)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		srv.handleDatagram(context.Background(), b, src)
+		r.handleDatagram(context.Background(), b, src)
 		if panics.Get() != 0 || handlerErrors.Get() != 0 {
 			t.Fatalf("panics %d, handler errors %d", panics.Get(), handlerErrors.Get())
 		}
@@ -110,7 +111,9 @@ func FuzzUpstreamReply(f *testing.F) {
 	f.Cleanup(srv.Stop)
 	eui := lorawan.EUI64{1, 2, 3, 4, 5, 6, 7, 8}
 	// The gateway's PULL_DATA, "from" the discard port: downlinks go there.
-	srv.handleDatagram(context.Background(), pkt(2, "0000", 2, eui.String(), ""), upstreamAddr)
+	// It cannot come through the socket from there; a reader of its own
+	// takes it, apart from the server's (which owns its own state).
+	newReader(srv).handleDatagram(context.Background(), pkt(2, "0000", 2, eui.String(), ""), upstreamAddr)
 	u := (*srv.relay.ups.Load())[0]
 	u.mu.Lock()
 	u.addr = upstreamAddr // what the resolver finds too

@@ -103,8 +103,15 @@ type UDPServer struct {
 	stopped bool
 	done    chan struct{}
 	wg      sync.WaitGroup
+}
 
-	// Owned by the read goroutine: reused across datagrams.
+// reader is the state of the goroutine that reads the socket: buffers
+// reused across datagrams and the batch being handled. The read loop makes
+// it and keeps it to itself (the server holds no reference), so nothing
+// else can touch it while datagrams are handled; a test that wants the
+// datagram path without a socket makes a reader of its own.
+type reader struct {
+	s     *UDPServer
 	push  gwmp.PushDataPacket
 	ack   [gwmp.HeaderLen]byte
 	batch *batchConn // nil: one datagram per read
@@ -112,6 +119,8 @@ type UDPServer struct {
 	deferred       []deferredPush
 	deferredFrames []Frame
 }
+
+func newReader(s *UDPServer) *reader { return &reader{s: s} }
 
 // NewUDPServer returns a server that passes frames to h. logger may be nil
 // (discard); set may be nil (a private set, for tests).
@@ -265,7 +274,8 @@ func (s *UDPServer) DownlinkPath(eui lorawan.EUI64) (DownlinkPath, bool) {
 
 func (s *UDPServer) readLoop(ctx context.Context, conn *net.UDPConn) {
 	defer s.wg.Done()
-	if s.readBatches(ctx, conn) {
+	r := newReader(s)
+	if r.readBatches(ctx, conn) {
 		return
 	}
 	buf := make([]byte, maxDatagram)
@@ -289,12 +299,13 @@ func (s *UDPServer) readLoop(ctx context.Context, conn *net.UDPConn) {
 			s.refuse(reason, src)
 			continue
 		}
-		s.handleDatagram(ctx, buf[:n], src)
+		r.handleDatagram(ctx, buf[:n], src)
 	}
 }
 
 // handleDatagram handles one datagram. b is only valid during the call.
-func (s *UDPServer) handleDatagram(ctx context.Context, b []byte, src netip.AddrPort) {
+func (r *reader) handleDatagram(ctx context.Context, b []byte, src netip.AddrPort) {
+	s := r.s
 	defer func() {
 		if r := recover(); r != nil {
 			s.metrics.drop("panic")
@@ -315,11 +326,11 @@ func (s *UDPServer) handleDatagram(ctx context.Context, b []byte, src netip.Addr
 	case gwmp.PushData:
 		// Relayed first: the handler may wait for flash, upstreams need not.
 		s.relay.forward(h.Type, b, eui, hasEUI)
-		s.handlePushData(ctx, b, src)
+		r.handlePushData(ctx, b, src)
 	case gwmp.PullData:
 		// Relayed after the downlink path is recorded, so that an upstream
 		// answering at once with a PULL_RESP finds it.
-		s.handlePullData(b, src)
+		r.handlePullData(b, src)
 		s.relay.forward(h.Type, b, eui, hasEUI)
 	case gwmp.TXAck:
 		s.handleTXAck(b, src)
@@ -338,12 +349,13 @@ func (s *UDPServer) dropDatagram(src netip.AddrPort, err error, b []byte) {
 
 // sendAck sends a 4-byte ack echoing version and token from the server's
 // own buffer, so that acking does not allocate.
-func (s *UDPServer) sendAck(b []byte, t gwmp.Type, src netip.AddrPort) bool {
-	s.ack = [4]byte{b[0], b[1], b[2], byte(t)}
-	if s.batch != nil && s.batch.queueAck(s.ack) {
+func (r *reader) sendAck(b []byte, t gwmp.Type, src netip.AddrPort) bool {
+	s := r.s
+	r.ack = [4]byte{b[0], b[1], b[2], byte(t)}
+	if r.batch != nil && r.batch.queueAck(r.ack) {
 		return true // sent with the batch's other acks
 	}
-	if err := s.SendTo(src, s.ack[:]); err != nil {
+	if err := s.SendTo(src, r.ack[:]); err != nil {
 		s.metrics.sendErrors.Inc()
 		if !s.isStopped() {
 			s.rlog.warn(src, "Failed to send ack", "type", t.String(), "error", err.Error())

@@ -184,13 +184,14 @@ const ackHold = time.Millisecond
 
 // readBatches is the read loop with batches; false when the kernel has no
 // recvmmsg, and the caller reads one datagram at a time.
-func (s *UDPServer) readBatches(ctx context.Context, conn *net.UDPConn) bool {
+func (r *reader) readBatches(ctx context.Context, conn *net.UDPConn) bool {
+	s := r.s
 	b, err := newBatchConn(conn)
 	if err != nil {
 		return false
 	}
-	s.batch = b
-	defer func() { s.batch = nil }()
+	r.batch = b
+	defer func() { r.batch = nil }()
 	for {
 		n, err := b.read()
 		if err != nil {
@@ -221,14 +222,14 @@ func (s *UDPServer) readBatches(ctx context.Context, conn *net.UDPConn) bool {
 				continue
 			}
 			b.cur = i
-			s.handleDatagram(ctx, buf, src)
+			r.handleDatagram(ctx, buf, src)
 			b.cur = -1
 			if b.nacks > 0 && time.Since(start) > ackHold {
-				s.flushAcks()
+				r.flushAcks()
 			}
 		}
-		s.handleDeferred(ctx)
-		s.flushAcks()
+		r.handleDeferred(ctx)
+		r.flushAcks()
 	}
 }
 
@@ -247,26 +248,27 @@ type deferredPush struct {
 // decode the copies of a frame from several gateways together and, with
 // persist "always", commit the batch's uplinks in one transaction: one
 // fdatasync and one PUSH_ACK wait for all of them instead of one each.
-func (s *UDPServer) deferPush(b []byte, src netip.AddrPort, gw lorawan.EUI64, frames []Frame) bool {
-	if s.batch == nil || s.batch.cur < 0 {
+func (r *reader) deferPush(b []byte, src netip.AddrPort, gw lorawan.EUI64, frames []Frame) bool {
+	if r.batch == nil || r.batch.cur < 0 {
 		return false
 	}
-	s.deferredFrames = append(s.deferredFrames, frames...)
-	s.deferred = append(s.deferred, deferredPush{idx: s.batch.cur, ack: [4]byte{b[0], b[1], b[2], byte(gwmp.PushAck)},
+	r.deferredFrames = append(r.deferredFrames, frames...)
+	r.deferred = append(r.deferred, deferredPush{idx: r.batch.cur, ack: [4]byte{b[0], b[1], b[2], byte(gwmp.PushAck)},
 		src: src, gw: gw, frames: len(frames)})
 	return true
 }
 
 // handleDeferred hands the batch's frames to the handler, then acks their
 // datagrams, or none of them if it failed.
-func (s *UDPServer) handleDeferred(ctx context.Context) {
-	if len(s.deferred) == 0 {
+func (r *reader) handleDeferred(ctx context.Context) {
+	s := r.s
+	if len(r.deferred) == 0 {
 		return
 	}
-	frames := s.deferredFrames
-	s.deferredFrames = nil // the handler may keep them
+	frames := r.deferredFrames
+	r.deferredFrames = nil // the handler may keep them
 	err := s.callHandler(ctx, frames)
-	for _, d := range s.deferred {
+	for _, d := range r.deferred {
 		if errors.Is(err, errHandlerPanic) {
 			continue // counted and logged once, as a panic
 		}
@@ -276,12 +278,12 @@ func (s *UDPServer) handleDeferred(ctx context.Context) {
 				"gateway_eui", d.gw.String(), "frames", d.frames, "error", err.Error())
 			continue
 		}
-		if s.batch.queueAckTo(d.idx, d.ack) {
+		if r.batch.queueAckTo(d.idx, d.ack) {
 			s.metrics.pushAcks.Inc()
 		}
 	}
-	clear(s.deferred)
-	s.deferred = s.deferred[:0]
+	clear(r.deferred)
+	r.deferred = r.deferred[:0]
 }
 
 var errHandlerPanic = errors.New("the frame handler panicked")
@@ -299,8 +301,9 @@ func (s *UDPServer) callHandler(ctx context.Context, frames []Frame) (err error)
 	return s.handler.HandleFrames(ctx, frames)
 }
 
-func (s *UDPServer) flushAcks() {
-	failed, err := s.batch.flushAcks()
+func (r *reader) flushAcks() {
+	s := r.s
+	failed, err := r.batch.flushAcks()
 	if failed > 0 {
 		s.metrics.sendErrors.Add(failed)
 		if !s.isStopped() {

@@ -15,8 +15,8 @@ type batchConn struct{}
 
 func (*batchConn) queueAck([4]byte) bool { return false }
 
-func (s *UDPServer) readBatches(context.Context, *net.UDPConn) bool { return false }
+func (*reader) readBatches(context.Context, *net.UDPConn) bool { return false }
 
 type deferredPush struct{}
 
-func (s *UDPServer) deferPush([]byte, netip.AddrPort, lorawan.EUI64, []Frame) bool { return false }
+func (*reader) deferPush([]byte, netip.AddrPort, lorawan.EUI64, []Frame) bool { return false }

@@ -17,8 +17,8 @@ const maxKeptRXPK = 64
 // handlePushData hands the frames to the handler, then acks: with persist
 // "always" a PUSH_ACK thus means the uplink is on flash. If the handler
 // fails there is no ack, which the forwarder reports in its ackr statistic.
-func (s *UDPServer) handlePushData(ctx context.Context, b []byte, src netip.AddrPort) {
-	p := &s.push
+func (r *reader) handlePushData(ctx context.Context, b []byte, src netip.AddrPort) {
+	s, p := r.s, &r.push
 	defer func() {
 		// One datagram with thousands of rxpk must not pin their memory.
 		if cap(p.Payload.RXPK) > maxKeptRXPK {
@@ -30,7 +30,7 @@ func (s *UDPServer) handlePushData(ctx context.Context, b []byte, src netip.Addr
 		// With a whole header the forwarder expects an ack, and it never
 		// resends: acking keeps its link statistics honest.
 		if !errors.Is(err, gwmp.ErrTooShort) {
-			s.ackPush(b, src)
+			r.ackPush(b, src)
 		}
 		return
 	}
@@ -53,7 +53,7 @@ func (s *UDPServer) handlePushData(ctx context.Context, b []byte, src netip.Addr
 	})
 	if len(frames) > 0 {
 		s.metrics.frames.Add(len(frames))
-		if s.deferPush(b, src, p.GatewayEUI, frames) {
+		if r.deferPush(b, src, p.GatewayEUI, frames) {
 			return // handled with the rest of the batch, then acked
 		}
 		if err := s.handler.HandleFrames(ctx, frames); err != nil {
@@ -63,25 +63,26 @@ func (s *UDPServer) handlePushData(ctx context.Context, b []byte, src netip.Addr
 			return
 		}
 	}
-	s.ackPush(b, src)
+	r.ackPush(b, src)
 }
 
-func (s *UDPServer) ackPush(b []byte, src netip.AddrPort) {
-	if s.sendAck(b, gwmp.PushAck, src) {
-		s.metrics.pushAcks.Inc()
+func (r *reader) ackPush(b []byte, src netip.AddrPort) {
+	if r.sendAck(b, gwmp.PushAck, src) {
+		r.s.metrics.pushAcks.Inc()
 	}
 }
 
 // handlePullData acks and remembers the address: it is the forwarder's
 // downlink socket, distinct from the one PUSH_DATA comes from.
-func (s *UDPServer) handlePullData(b []byte, src netip.AddrPort) {
+func (r *reader) handlePullData(b []byte, src netip.AddrPort) {
+	s := r.s
 	var p gwmp.PullDataPacket
 	if err := p.UnmarshalBinary(b); err != nil {
 		s.dropDatagram(src, err, b)
 		return
 	}
 	s.gws.pullData(p.GatewayEUI, p.Version, src, s.now())
-	if s.sendAck(b, gwmp.PullAck, src) {
+	if r.sendAck(b, gwmp.PullAck, src) {
 		s.metrics.pullAcks.Inc()
 	}
 }
