@@ -6,19 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/brocaar/lorawan"
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/mochi-mqtt/server/v2/packets"
+
+	"edgeflow/internal/testkit"
 )
 
 const e2eTIAK = "00112233445566778899aabbccddeeff"
@@ -109,79 +106,17 @@ func (a *tunnelAS) received() ([]map[string]any, []string) {
 	return append([]map[string]any(nil), a.docs...), append([]string(nil), a.bad...)
 }
 
-// e2eBroker is a mochi broker that lets user gw in and records publishes.
-type e2eBroker struct {
-	mochi.HookBase
-	t    *testing.T
-	addr string
-	mu   sync.Mutex
-	srv  *mochi.Server
-	pubs []string // topic + " " + FCntUp + " " + Late
-}
-
-func (b *e2eBroker) ID() string { return "e2e" }
-func (b *e2eBroker) Provides(x byte) bool {
-	return x == mochi.OnConnectAuthenticate || x == mochi.OnACLCheck || x == mochi.OnPublished
-}
-func (b *e2eBroker) OnConnectAuthenticate(_ *mochi.Client, pk packets.Packet) bool {
-	return string(pk.Connect.Username) == "gw" && string(pk.Connect.Password) == "pw"
-}
-func (b *e2eBroker) OnACLCheck(*mochi.Client, string, bool) bool { return true }
-func (b *e2eBroker) OnPublished(_ *mochi.Client, pk packets.Packet) {
-	var doc struct {
-		U map[string]any `json:"DevEUI_uplink"`
+// mqttUplinks is what the broker got: "topic FCntUp Late" per publish.
+func mqttUplinks(b *testkit.Broker) []string {
+	var out []string
+	for _, p := range b.Published() {
+		var doc struct {
+			U map[string]any `json:"DevEUI_uplink"`
+		}
+		_ = json.Unmarshal(p.Payload, &doc)
+		out = append(out, fmt.Sprintf("%s %v %v", p.Topic, doc.U["FCntUp"], doc.U["Late"]))
 	}
-	_ = json.Unmarshal(pk.Payload, &doc)
-	b.mu.Lock()
-	b.pubs = append(b.pubs, fmt.Sprintf("%s %v %v", pk.TopicName, doc.U["FCntUp"], doc.U["Late"]))
-	b.mu.Unlock()
-}
-
-func (b *e2eBroker) start() {
-	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := srv.AddHook(b, nil); err != nil {
-		b.t.Fatal(err)
-	}
-	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: b.addr})); err != nil {
-		b.t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		b.t.Fatal(err)
-	}
-	b.mu.Lock()
-	b.srv = srv
-	b.mu.Unlock()
-}
-
-func (b *e2eBroker) stop() {
-	b.mu.Lock()
-	srv := b.srv
-	b.srv = nil
-	b.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	// mochi v2.7.9 can deadlock when Close meets a client that is just
-	// leaving: let leaving clients finish first.
-	for deadline := time.Now().Add(500 * time.Millisecond); srv.Clients.Len() > 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	srv.Close()
-}
-
-func (b *e2eBroker) received() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.pubs...)
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return out
 }
 
 // TestAgentConnectors runs the agent with an actility-http-iot connection
@@ -194,9 +129,7 @@ func TestAgentConnectors(t *testing.T) {
 	as := &tunnelAS{t: t, addr: "127.0.0.1:0"}
 	as.start()
 	t.Cleanup(as.stop)
-	br := &e2eBroker{t: t, addr: freeAddr(t)}
-	br.start()
-	t.Cleanup(br.stop)
+	br := testkit.StartBroker(t, testkit.BrokerOptions{Username: "gw", Password: "pw"})
 	d := newDevice(5)
 	cfg := fmt.Sprintf(`gateway:
   id: "AA555A0000000101"
@@ -218,9 +151,9 @@ connections:
      "username":"gw","password":"pw","uplinkTopicPattern":"things/{DevEUI}/up/{FPort}"}}
   - {"name":"Off","connectorId":"actility-http-iot","active":false,"configuration":{"destinationURL":"http://%s/off"}}
 devices:
-%s`, as.addr, e2eTIAK, br.addr, as.addr, d.yaml())
-	ag := startAgent(t, cfg)
-	fw := newForwarder(t, ag.udpAddr)
+%s`, as.addr, e2eTIAK, br.Addr, as.addr, d.yaml())
+	ag := testkit.StartAgent(t, cfg)
+	fw := newForwarder(t, ag.UDP)
 	send := func(from, to uint32) {
 		for fc := from; fc <= to; fc++ {
 			fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(3), []byte{byte(fc)}), -70, 5, ""))
@@ -228,11 +161,7 @@ devices:
 	}
 	wait := func(what string, cond func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-		}
+		testkit.WaitUntil(t, what, cond) // the agent's status API: polled
 	}
 	delivered := func(name string) float64 {
 		for _, c := range status(t, ag) {
@@ -246,7 +175,7 @@ devices:
 	send(1, 5)
 	wait("5 uplinks at both", func() bool { return delivered("LRC") == 5 && delivered("MQTT") == 5 })
 	as.stop()
-	br.stop()
+	br.Stop()
 	send(6, 20)
 	wait("both connections failing", func() bool {
 		n := 0
@@ -258,14 +187,14 @@ devices:
 		return n == 2
 	})
 	as.start()
-	br.start()
+	br.Start()
 	wait("20 uplinks at both", func() bool { return delivered("LRC") == 20 && delivered("MQTT") == 20 })
 
 	docs, bad := as.received()
 	if len(bad) > 0 {
 		t.Fatalf("the application server refused: %v", bad)
 	}
-	pubs := br.received()
+	pubs := mqttUplinks(br)
 	if len(docs) != 20 || len(pubs) != 20 {
 		t.Fatalf("HTTP got %d, MQTT got %d; want 20 each", len(docs), len(pubs))
 	}
@@ -292,18 +221,18 @@ devices:
 		}
 		return false
 	})
-	logs := ag.logText()
+	logs := ag.Log()
 	for _, secret := range []string{e2eTIAK, "k-123", `"pw"`, "password=pw"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log shows a secret (%s)", secret)
 		}
 	}
-	ag.stop(t)
+	ag.Stop(t)
 }
 
-func status(t *testing.T, ag *agentProc) []map[string]any {
+func status(t *testing.T, ag *testkit.Agent) []map[string]any {
 	t.Helper()
-	resp, err := http.Get("http://" + ag.apiAddr + "/status")
+	resp, err := http.Get("http://" + ag.API + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}

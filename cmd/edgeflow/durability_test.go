@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // fastRetry makes the agent retry within a second, so that tests of outages
@@ -33,16 +35,16 @@ func TestOutageAcrossRestart(t *testing.T) {
 func testOutageAcrossRestart(t *testing.T, persist string) {
 	d1, d2 := newDevice(1), newDevice(2)
 	var mode atomic.Int32 // 0: 503, 1: reset, 2: healthy
-	ep := newEndpoint(t)
-	ep.status = func(int) int {
+	ep := testkit.NewSink(t)
+	ep.SetAnswer(func(*testkit.Request) int {
 		switch mode.Load() {
 		case 0:
 			return http.StatusServiceUnavailable
 		case 1:
-			return -1 // connection reset
+			return testkit.Reset
 		}
 		return http.StatusAccepted
-	}
+	})
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "edgeflow.yaml")
 	cfg := strings.ReplaceAll(configText(ep.URL, persist, d1, d2), "$DIR", dir) + fastRetry
@@ -55,8 +57,8 @@ func testOutageAcrossRestart(t *testing.T, persist string) {
 		fcnt uint32
 	}
 	times := map[key]time.Time{}
-	send := func(ag *agentProc, from, to uint32) {
-		fw := newForwarder(t, ag.udpAddr)
+	send := func(ag *testkit.Agent, from, to uint32) {
+		fw := newForwarder(t, ag.UDP)
 		for fc := from; fc <= to; fc++ {
 			for _, d := range []device{d1, d2} {
 				at := time.Now().UTC().Add(-time.Duration(fc) * time.Second).Truncate(time.Millisecond)
@@ -66,21 +68,21 @@ func testOutageAcrossRestart(t *testing.T, persist string) {
 		}
 	}
 
-	ag1 := startAgentFile(t, cfgPath)
+	ag1 := testkit.StartAgentFile(t, cfgPath)
 	send(ag1, 1, 10)
 	time.Sleep(1500 * time.Millisecond) // several 503s, and spills to flash
 	mode.Store(1)
 	send(ag1, 11, 15)
-	ag1.stop(t) // SIGTERM in the middle of the outage
-	ag2 := startAgentFile(t, cfgPath)
+	ag1.Stop(t) // SIGTERM in the middle of the outage
+	ag2 := testkit.StartAgentFile(t, cfgPath)
 	send(ag2, 16, 20)
 	time.Sleep(time.Second)
-	if n := len(ep.received()); n != 0 {
+	if n := len(ep.Uplinks()); n != 0 {
 		t.Fatalf("%d uplinks accepted during the outage", n)
 	}
 	mode.Store(2)
 	recovered := time.Now()
-	got := ep.waitFor(t, 40, 15*time.Second)
+	got := ep.WaitUplinks(t, 40)
 	t.Logf("all 40 uplinks delivered %v after recovery", time.Since(recovered).Round(time.Millisecond))
 	last := map[string]float64{}
 	for _, doc := range got {
@@ -97,7 +99,7 @@ func testOutageAcrossRestart(t *testing.T, persist string) {
 			t.Errorf("%s FCnt %v: Time = %v, want the reception time %s", eui, fc, doc["Time"], want)
 		}
 	}
-	ag2.stop(t)
+	ag2.Stop(t)
 }
 
 // TestSIGKILLLosesNoAcknowledgedUplink: with persist "always" and a slow
@@ -105,8 +107,10 @@ func testOutageAcrossRestart(t *testing.T, persist string) {
 // uplink whose PUSH_DATA was acknowledged must still be delivered.
 func TestSIGKILLLosesNoAcknowledgedUplink(t *testing.T) {
 	d := newDevice(1)
-	ep := newEndpoint(t)
-	ep.status = func(int) int { time.Sleep(20 * time.Millisecond); return http.StatusAccepted }
+	ep := testkit.NewSink(t)
+	// A slow endpoint: 20 ms a request, so that uplinks pile up in the
+	// agent between kills (the time a real endpoint takes).
+	ep.SetAnswer(func(*testkit.Request) int { time.Sleep(20 * time.Millisecond); return http.StatusAccepted })
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "edgeflow.yaml")
 	cfg := strings.ReplaceAll(configText(ep.URL, "always", d), "$DIR", dir) + fastRetry
@@ -116,8 +120,8 @@ func TestSIGKILLLosesNoAcknowledgedUplink(t *testing.T) {
 	acked := map[uint32]bool{}
 	fc := uint32(0)
 	for round := 0; round < 4; round++ {
-		ag := startAgentFile(t, cfgPath)
-		fw := newForwarder(t, ag.udpAddr)
+		ag := testkit.StartAgentFile(t, cfgPath)
+		fw := newForwarder(t, ag.UDP)
 		kill := time.After(time.Duration(200+rand.IntN(400)) * time.Millisecond)
 	load:
 		for {
@@ -131,9 +135,9 @@ func TestSIGKILLLosesNoAcknowledgedUplink(t *testing.T) {
 				acked[fc] = true
 			}
 		}
-		ag.kill()
+		ag.Kill()
 	}
-	ag := startAgentFile(t, cfgPath)
+	ag := testkit.StartAgentFile(t, cfgPath)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if delivered(ep, acked) == len(acked) {
@@ -144,13 +148,13 @@ func TestSIGKILLLosesNoAcknowledgedUplink(t *testing.T) {
 	if n := delivered(ep, acked); n != len(acked) {
 		t.Fatalf("%d of %d acknowledged uplinks delivered after 4 SIGKILLs", n, len(acked))
 	}
-	t.Logf("%d acknowledged uplinks, all delivered (%d deliveries, duplicates are the ones in flight at a kill)", len(acked), len(ep.received()))
-	ag.stop(t)
+	t.Logf("%d acknowledged uplinks, all delivered (%d deliveries, duplicates are the ones in flight at a kill)", len(acked), len(ep.Uplinks()))
+	ag.Stop(t)
 }
 
-func delivered(ep *endpoint, acked map[uint32]bool) int {
+func delivered(ep *testkit.Sink, acked map[uint32]bool) int {
 	seen := map[uint32]bool{}
-	for _, doc := range ep.received() {
+	for _, doc := range ep.Uplinks() {
 		fc := uint32(doc["FCntUp"].(float64))
 		if acked[fc] {
 			seen[fc] = true
@@ -184,7 +188,7 @@ func (f *forwarder) tryPush(version byte, pkts ...rxpk) bool {
 // deleted, and the agent starts and delivers.
 func TestGarbageBufferFile(t *testing.T) {
 	d := newDevice(1)
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	dir := t.TempDir()
 	garbage := make([]byte, 64<<10)
 	for i := range garbage {
@@ -198,11 +202,11 @@ func TestGarbageBufferFile(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := startAgentFile(t, cfgPath)
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgentFile(t, cfgPath)
+	fw := newForwarder(t, ag.UDP)
 	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("ok")), -70, 5, ""))
-	ep.waitFor(t, 1, 10*time.Second)
-	ag.stop(t)
+	ep.WaitUplinks(t, 1)
+	ag.Stop(t)
 	entries, _ := filepath.Glob(filepath.Join(dir, "buffer.db.damaged-*"))
 	if len(entries) != 1 {
 		t.Fatalf("damaged file not set aside: %v", entries)
@@ -211,7 +215,7 @@ func TestGarbageBufferFile(t *testing.T) {
 	if err != nil || string(kept) != string(garbage) {
 		t.Fatalf("the damaged file was not kept byte for byte (%v)", err)
 	}
-	if !strings.Contains(ag.logText(), "damaged") {
+	if !strings.Contains(ag.Log(), "damaged") {
 		t.Errorf("the damaged buffer was not reported in the log")
 	}
 }

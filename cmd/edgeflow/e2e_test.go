@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 func configText(endpointURL, persist string, devs ...device) string {
@@ -56,9 +58,9 @@ func TestAgentDeliversABPUplinks(t *testing.T) {
 func testDeliversABP(t *testing.T, persist string) {
 	d1, d2, d3 := newDevice(1), newDevice(2), newDevice(3)
 	unknown := newDevice(9)
-	ep := newEndpoint(t)
-	ag := startAgent(t, configText(ep.URL, persist, d1, d2, d3))
-	fw := newForwarder(t, ag.udpAddr)
+	ep := testkit.NewSink(t)
+	ag := testkit.StartAgent(t, configText(ep.URL, persist, d1, d2, d3))
+	fw := newForwarder(t, ag.UDP)
 	fw.pull(2)
 
 	var want []sent
@@ -104,7 +106,7 @@ func testDeliversABP(t *testing.T, persist string) {
 	)
 	after := time.Now().Add(time.Second)
 
-	got := ep.waitFor(t, len(want), 20*time.Second)
+	got := ep.WaitUplinks(t, len(want))
 	seen := map[string]bool{}
 	lastFCnt := map[string]float64{}
 	for _, doc := range got {
@@ -164,14 +166,14 @@ func testDeliversABP(t *testing.T, persist string) {
 			t.Errorf("Time = %q (%v), want the reception time", ts, err)
 		}
 	}
-	if len(ep.headers) > 0 && ep.headers[0].Get("Content-Type") != "application/json" {
-		t.Errorf("Content-Type = %q", ep.headers[0].Get("Content-Type"))
+	if acc := ep.Accepted(); len(acc) > 0 && acc[0].Header.Get("Content-Type") != "application/json" {
+		t.Errorf("Content-Type = %q", acc[0].Header.Get("Content-Type"))
 	}
-	ag.stop(t)
+	ag.Stop(t)
 }
 
 func TestVersionCommand(t *testing.T) {
-	out, err := exec.Command(agentBin, "version").CombinedOutput()
+	out, err := exec.Command(testkit.AgentBinary(t), "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "edgeflow ") {
 		t.Fatalf("edgeflow version: %v %q", err, out)
 	}

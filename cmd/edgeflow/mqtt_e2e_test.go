@@ -3,56 +3,35 @@ package main_test
 import (
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/brocaar/lorawan"
 	"github.com/chirpstack/chirpstack/api/go/v4/gw"
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/mochi-mqtt/server/v2/packets"
 	"google.golang.org/protobuf/proto"
+
+	"edgeflow/internal/testkit"
 )
-
-type allowAll struct{ mochi.HookBase }
-
-func (allowAll) ID() string { return "allow-all" }
-func (allowAll) Provides(b byte) bool {
-	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
-}
-func (allowAll) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
-func (allowAll) OnACLCheck(*mochi.Client, string, bool) bool              { return true }
 
 // TestAgentIngestsGatewayBridgeMQTT: a broker carries ChirpStack Gateway
 // Bridge v3 JSON, v4 JSON and v4 protobuf uplinks with garbage between
 // them; the agent delivers each once with its metadata.
 func TestAgentIngestsGatewayBridgeMQTT(t *testing.T) {
-	broker := mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
-	if err := broker.AddHook(new(allowAll), nil); err != nil {
-		t.Fatal(err)
-	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := broker.AddListener(l); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = broker.Serve() }()
-	t.Cleanup(func() { _ = broker.Close() })
+	broker := testkit.StartBroker(t, testkit.BrokerOptions{})
 
 	d := newDevice(4)
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	cfg := configText(ep.URL, "on-outage", d) + fmt.Sprintf(`packetForwarder:
   udp:
     bind: "127.0.0.1:0"
   mqtt:
     server: "tcp://%s"
     topics: ["gateway/+/event/up", "eu868/gateway/+/event/up"]
-`, l.Address())
+`, broker.Addr)
 	// configText already has a packetForwarder section: replace it.
 	cfg = strings.Replace(cfg, "packetForwarder:\n  udp:\n    bind: \"127.0.0.1:0\"\napi:", "api:", 1)
-	ag := startAgent(t, cfg)
-	waitLog(t, ag, "Subscribed", 10*time.Second)
+	ag := testkit.StartAgent(t, cfg)
+	ag.WaitLog(t, "Subscribed")
 
 	phy := func(fc uint32) []byte {
 		return d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)})
@@ -70,11 +49,7 @@ func TestAgentIngestsGatewayBridgeMQTT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := func(topic string, payload []byte) {
-		if err := broker.Publish(topic, payload, false, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pub := broker.Publish
 	pub("gateway/aa555a0000000102/event/up", []byte("not json at all"))
 	pub("gateway/aa555a0000000102/event/up", []byte(v3))
 	pub("gateway/aa555a0000000101/event/up", []byte{0x0a, 0xff, 0xff, 0x01})
@@ -82,7 +57,7 @@ func TestAgentIngestsGatewayBridgeMQTT(t *testing.T) {
 	pub("gateway/aa555a0000000101/event/up", []byte(`{"phyPayload":"!!!"}`))
 	pub("eu868/gateway/aa555a0000000103/event/up", pb)
 
-	got := ep.waitFor(t, 3, 15*time.Second)
+	got := ep.WaitUplinks(t, 3)
 	want := map[float64]struct {
 		lrrid   string
 		rssi    float64
@@ -113,18 +88,5 @@ func TestAgentIngestsGatewayBridgeMQTT(t *testing.T) {
 			t.Errorf("FCnt %v: payload %v", fc, doc["payload_hex"])
 		}
 	}
-	ag.stop(t)
-}
-
-// waitLog waits for a line containing s in the agent's log.
-func waitLog(t *testing.T, ag *agentProc, s string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if strings.Contains(ag.logText(), s) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no %q in the agent's log", s)
+	ag.Stop(t)
 }

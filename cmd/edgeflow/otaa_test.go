@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // otaaDevice joins through the network server stand-in and then sends
@@ -258,7 +260,7 @@ devices:
 func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	dev, stranger := newOTAADevice(1), newOTAADevice(2)
 	ns := newNetworkServer(t, dev, stranger)
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	relaxed := newDevice(7)
 	cfg := otaaConfig(ep.URL, ns.addr(), []*otaaDevice{dev}, relaxed.yaml()+"    relaxFCnt: true\n")
 	dir := t.TempDir()
@@ -266,8 +268,8 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(cfg, "$DIR", dir)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := startAgentFile(t, cfgPath)
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgentFile(t, cfgPath)
+	fw := newForwarder(t, ag.UDP)
 	fw.pull(2)
 
 	// A device the agent does not know joins too: its accept passes by,
@@ -278,7 +280,7 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 		fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{0xca, 0xfe, byte(fc)}), -60, 9, ""))
 		fw.push(2, newRxpk(strangerSess.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{1}), -60, 9, ""))
 	}
-	docs := ep.waitFor(t, 3, 10*time.Second)
+	docs := ep.WaitUplinks(t, 3)
 	for i, doc := range docs {
 		if doc["DevEUI"] != strings.ToUpper(dev.devEUI.String()) || doc["DevAddr"] != strings.ToUpper(s1.devAddr.String()) ||
 			doc["payload_hex"] != fmt.Sprintf("cafe%02x", i) || doc["FCntUp"] != float64(i) {
@@ -288,16 +290,16 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 
 	// Rejoin, then a clean restart before the first uplink of the new session.
 	s2 := join(t, fw, dev)
-	ag.stop(t)
-	ag = startAgentFile(t, cfgPath)
-	fw = newForwarder(t, ag.udpAddr)
+	ag.Stop(t)
+	ag = testkit.StartAgentFile(t, cfgPath)
+	fw = newForwarder(t, ag.UDP)
 	fw.pull(2)
 	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 2, port(5), []byte{0xee}), -60, 9, "")) // a replay
 	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 3, port(5), []byte{0x03}), -60, 9, "")) // old session, still valid
 	fw.push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 0, port(5), []byte{0x10}), -60, 9, "")) // the new one takes over
 	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 4, port(5), []byte{0xee}), -60, 9, "")) // the old one is gone
 	fw.push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 1, port(5), []byte{0x11}), -60, 9, ""))
-	docs = ep.waitFor(t, 6, 10*time.Second)[3:]
+	docs = ep.WaitUplinks(t, 6)[3:]
 	for i, want := range []string{"03", "10", "11"} {
 		if docs[i]["payload_hex"] != want || docs[i]["DevEUI"] != strings.ToUpper(dev.devEUI.String()) {
 			t.Fatalf("after restart, uplink %d: %v", i, docs[i])
@@ -308,9 +310,9 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	// when the accept passed.
 	s3 := join(t, fw, dev)
 	time.Sleep(time.Second) // the save is a commit away; no assertion on time
-	ag.kill()
-	ag = startAgentFile(t, cfgPath)
-	fw = newForwarder(t, ag.udpAddr)
+	ag.Kill()
+	ag = testkit.StartAgentFile(t, cfgPath)
+	fw = newForwarder(t, ag.UDP)
 	fw.pull(2)
 	fw.push(2, newRxpk(s3.frame(t, lorawan.UnconfirmedDataUp, 0, port(5), []byte{0x20}), -60, 9, ""))
 
@@ -321,7 +323,7 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	time.Sleep(11 * time.Second) // past the de-duplication window
 	fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 0, port(1), []byte{0}), -60, 9, ""))
 	fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
-	docs = ep.waitFor(t, 11, 10*time.Second)[6:]
+	docs = ep.WaitUplinks(t, 11)[6:]
 	wantDocs := []struct{ eui, hex string }{
 		{strings.ToUpper(dev.devEUI.String()), "20"},
 		{strings.ToUpper(relaxed.devEUI.String()), "28"},
@@ -334,12 +336,12 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 			t.Fatalf("after SIGKILL, uplink %d: %v", i, docs[i])
 		}
 	}
-	if n := strings.Count(ag.logText(), "not configured for OTAA"); n > 1 {
+	if n := strings.Count(ag.Log(), "not configured for OTAA"); n > 1 {
 		t.Errorf("unknown device logged %d times", n)
 	}
 	for _, k := range []lorawan.AES128Key{dev.appKey, s1.nwkSKey, s1.appSKey, s3.appSKey} {
-		if strings.Contains(strings.ToLower(ag.logText()), k.String()) {
-			t.Fatalf("key in the log:\n%s", ag.logText())
+		if strings.Contains(strings.ToLower(ag.Log()), k.String()) {
+			t.Fatalf("key in the log:\n%s", ag.Log())
 		}
 	}
 }
@@ -350,7 +352,7 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 // stay.
 func TestAgentDevicesFileReload(t *testing.T) {
 	d1, d2 := newDevice(21), newDevice(22)
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	dir := t.TempDir()
 	csvLine := func(d device) string {
 		return fmt.Sprintf("%s,ABP,%s,%s,%s,,,,\n", d.devEUI, d.devAddr, d.nwkSKey, d.appSKey)
@@ -365,37 +367,27 @@ func TestAgentDevicesFileReload(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := startAgentFile(t, cfgPath)
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgentFile(t, cfgPath)
+	fw := newForwarder(t, ag.UDP)
 	fw.push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
 	fw.push(2, newRxpk(d2.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{2}), -60, 9, "")) // not listed yet
-	ep.waitFor(t, 1, 10*time.Second)
+	ep.WaitUplinks(t, 1)
 
-	waitLog := func(substr string, n int) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for strings.Count(ag.logText(), substr) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in the log:\n%s", substr, ag.logText())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
 	bad := header + csvLine(d1) + csvLine(d2) + "70B3D57ED00000FF,ABP,260B00FF,00112233,,,,,\n"
 	if err := os.WriteFile(csvPath, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitLog("keeping the running one", 1)
-	if !strings.Contains(ag.logText(), csvPath+":4: nwkSKey: nwkSKey must be 32 hex digits") {
-		t.Fatalf("the broken line is not named:\n%s", ag.logText())
+	ag.WaitLog(t, "keeping the running one")
+	if !strings.Contains(ag.Log(), csvPath+":4: nwkSKey: nwkSKey must be 32 hex digits") {
+		t.Fatalf("the broken line is not named:\n%s", ag.Log())
 	}
 	if err := os.WriteFile(csvPath, []byte(header+csvLine(d1)+csvLine(d2)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitLog("configuration reloaded", 1)
+	ag.WaitLog(t, "configuration reloaded")
 	fw.push(2, newRxpk(d2.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{3}), -60, 9, ""))
 	fw.push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{4}), -60, 9, ""))
-	docs := ep.waitFor(t, 3, 10*time.Second)
+	docs := ep.WaitUplinks(t, 3)
 	if docs[1]["DevEUI"] != strings.ToUpper(d2.devEUI.String()) || docs[1]["payload_hex"] != "03" || docs[2]["payload_hex"] != "04" {
 		t.Fatalf("after reload: %v", docs)
 	}
@@ -408,37 +400,34 @@ func TestAgentDevicesFileReload(t *testing.T) {
 // crash would pass; see uplink.Persister.)
 func TestAgentCounterSurvivesSIGKILL(t *testing.T) {
 	d := newDevice(31)
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "edgeflow.yaml")
 	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(configText(ep.URL, "always", d), "$DIR", dir)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := startAgentFile(t, cfgPath)
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgentFile(t, cfgPath)
+	fw := newForwarder(t, ag.UDP)
 	frame5 := newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 5, port(1), []byte{5}), -60, 9, "")
 	fw.push(2, frame5) // returns once acknowledged
-	ep.waitFor(t, 1, 10*time.Second)
-	ag.kill()
-	ag = startAgentFile(t, cfgPath)
-	fw = newForwarder(t, ag.udpAddr)
+	ep.WaitUplinks(t, 1)
+	ag.Kill()
+	ag = testkit.StartAgentFile(t, cfgPath)
+	fw = newForwarder(t, ag.UDP)
 	fw.push(2, frame5)
 	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 6, port(1), []byte{6}), -60, 9, ""))
-	deadline := time.Now().Add(10 * time.Second)
-	for !slicesContainsFCnt(ep.received(), 6) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	ep.Wait(t, "uplink 6", func([]*testkit.Request) bool { return slicesContainsFCnt(ep.Uplinks(), 6) })
 	// Uplink 5 may come twice if the SIGKILL beat its delivery's ack: the
 	// second time from the buffer, Late 1. A replay accepted would come
 	// live, Late 0.
 	live5 := 0
-	for _, doc := range ep.received() {
+	for _, doc := range ep.Uplinks() {
 		if doc["FCntUp"] == float64(5) && doc["Late"] == float64(0) {
 			live5++
 		}
 	}
-	if live5 != 1 || !slicesContainsFCnt(ep.received(), 6) {
-		t.Fatalf("uplink 5 delivered live %d times (a replay accepted after SIGKILL?): %v", live5, ep.received())
+	if live5 != 1 || !slicesContainsFCnt(ep.Uplinks(), 6) {
+		t.Fatalf("uplink 5 delivered live %d times (a replay accepted after SIGKILL?): %v", live5, ep.Uplinks())
 	}
 }
 

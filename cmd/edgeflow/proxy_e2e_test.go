@@ -8,16 +8,17 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // TestConnectionProxy: a connection with IoT Flow's proxy parameter sends
 // through that proxy, with its credentials.
 func TestConnectionProxy(t *testing.T) {
 	d := newDevice(1)
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	var proxied atomic.Int32
 	var auth atomic.Value
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,10 +48,10 @@ func TestConnectionProxy(t *testing.T) {
 	cfg := strings.Replace(configText(ep.URL, "on-outage", d),
 		fmt.Sprintf(`"destinationURL":%q}`, ep.URL),
 		fmt.Sprintf(`"destinationURL":%q,"proxy":{"hostname":%q,"username":"tech","password":"s3cret"}}`, ep.URL, strings.TrimPrefix(proxy.URL, "http://")), 1)
-	ag := startAgent(t, cfg)
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgent(t, cfg)
+	fw := newForwarder(t, ag.UDP)
 	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("via")), -70, 5, ""))
-	ep.waitFor(t, 1, 10*time.Second)
+	ep.WaitUplinks(t, 1)
 	if proxied.Load() != 1 {
 		t.Fatalf("%d requests through the proxy, want 1", proxied.Load())
 	}
@@ -58,8 +59,8 @@ func TestConnectionProxy(t *testing.T) {
 	if got, _ := auth.Load().(string); got != want {
 		t.Errorf("Proxy-Authorization = %q, want %q", got, want)
 	}
-	if strings.Contains(ag.logText(), "s3cret") {
+	if strings.Contains(ag.Log(), "s3cret") {
 		t.Errorf("the proxy password is in the log")
 	}
-	ag.stop(t)
+	ag.Stop(t)
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // TestOneUplinkEveryReception: the same frame heard by two antennas in one
@@ -12,9 +14,9 @@ import (
 // every reception in Lrrs and DevLrrCnt.
 func TestOneUplinkEveryReception(t *testing.T) {
 	d := newDevice(1)
-	ep := newEndpoint(t)
-	ag := startAgent(t, configText(ep.URL, "on-outage", d))
-	fw := newForwarder(t, ag.udpAddr)
+	ep := testkit.NewSink(t)
+	ag := testkit.StartAgent(t, configText(ep.URL, "on-outage", d))
+	fw := newForwarder(t, ag.UDP)
 	phy := d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("twice"))
 
 	a0 := newRxpk(phy, -90, 2, "")
@@ -31,7 +33,7 @@ func TestOneUplinkEveryReception(t *testing.T) {
 	}
 	fw.expect(fw.up, []byte{2, 0, 99, 1}, "PUSH_ACK")
 
-	got := ep.waitFor(t, 1, 10*time.Second)[0]
+	got := ep.WaitUplinks(t, 1)[0]
 	if got["DevLrrCnt"] != float64(3) {
 		t.Errorf("DevLrrCnt = %v, want 3", got["DevLrrCnt"])
 	}
@@ -52,5 +54,5 @@ func TestOneUplinkEveryReception(t *testing.T) {
 	if got["LrrRSSI"] != float64(-80) || got["Lrrid"] != "00000101" {
 		t.Errorf("best reception: Lrrid %v RSSI %v", got["Lrrid"], got["LrrRSSI"])
 	}
-	ag.stop(t)
+	ag.Stop(t)
 }

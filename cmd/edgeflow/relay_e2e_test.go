@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // relayNS is a stand-in network server behind the relay.
@@ -67,13 +69,13 @@ func TestRelayToNetworkServer(t *testing.T) {
 	d := newDevice(1)
 	stranger := newDevice(7)
 	ns := newRelayNS(t)
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	cfg := strings.Replace(configText(ep.URL, "on-outage", d), `bind: "127.0.0.1:0"
 api:`, fmt.Sprintf(`bind: "127.0.0.1:0"
     upstreams: ["localhost:%d"]
 api:`, ns.conn.LocalAddr().(*net.UDPAddr).Port), 1)
-	ag := startAgent(t, cfg)
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgent(t, cfg)
+	fw := newForwarder(t, ag.UDP)
 
 	fw.pull(2)
 	pull := ns.next(t, 0x02)
@@ -87,7 +89,7 @@ api:`, ns.conn.LocalAddr().(*net.UDPAddr).Port), 1)
 	if push := ns.next(t, 0x00); !bytes.Equal(push.b, sent) {
 		t.Errorf("PUSH_DATA changed on its way:\n got % x\nwant % x", push.b, sent)
 	}
-	ep.waitFor(t, 1, 10*time.Second)
+	ep.WaitUplinks(t, 1)
 
 	// The network server answers the relay's socket with a downlink.
 	resp := append([]byte{2, 0xbe, 0xef, 0x03}, `{"txpk":{"imme":true,"freq":869.525,"rfch":0,"powe":14,"modu":"LORA","datr":"SF9BW125","codr":"4/5","ipol":true,"size":4,"data":"AQIDBA=="}}`...)
@@ -108,7 +110,7 @@ api:`, ns.conn.LocalAddr().(*net.UDPAddr).Port), 1)
 	if got := ns.next(t, 0x05); !bytes.Equal(got.b, txAck) {
 		t.Errorf("TX_ACK at the network server: % x, want % x", got.b, txAck)
 	}
-	ag.stop(t)
+	ag.Stop(t)
 }
 
 // TestMalformedTrafficAmongUplinks: thousands of malformed and random
@@ -116,9 +118,9 @@ api:`, ns.conn.LocalAddr().(*net.UDPAddr).Port), 1)
 // delivered and the agent stays up.
 func TestMalformedTrafficAmongUplinks(t *testing.T) {
 	d := newDevice(1)
-	ep := newEndpoint(t)
-	ag := startAgent(t, configText(ep.URL, "on-outage", d))
-	fw := newForwarder(t, ag.udpAddr)
+	ep := testkit.NewSink(t)
+	ag := testkit.StartAgent(t, configText(ep.URL, "on-outage", d))
+	fw := newForwarder(t, ag.UDP)
 	rng := rand.New(rand.NewPCG(1, 2))
 	garbage := func() []byte {
 		switch rng.IntN(6) {
@@ -161,7 +163,7 @@ func TestMalformedTrafficAmongUplinks(t *testing.T) {
 		}
 		fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, ""))
 	}
-	ep.waitFor(t, valid, 15*time.Second)
+	ep.WaitUplinks(t, valid)
 	fw.pull(2) // still answering
-	ag.stop(t)
+	ag.Stop(t)
 }

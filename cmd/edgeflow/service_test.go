@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -10,10 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"edgeflow/internal/testkit"
 )
 
 // templateKeys are the keys kardianos/service v1.3.0 gives each backend's
@@ -280,37 +280,6 @@ func TestSyslogWriterFallsBack(t *testing.T) {
 	}
 }
 
-var (
-	serviceStartedRe = regexp.MustCompile(`msg="edgeflow started".* udp=(\S+)`)
-
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// serviceTestBinary builds edgeflow once for the tests that run it as an
-// init system would.
-func serviceTestBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "edgeflow-service-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "edgeflow")
-		cmd := exec.Command("go", "build", "-o", builtBin, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
-
 // pushAndAck sends one GWMP PUSH_DATA (a gateway status report) to addr and
 // waits for its PUSH_ACK.
 func pushAndAck(addr string, version byte) error {
@@ -356,59 +325,8 @@ connections:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(serviceTestBinary(t), "service", "run", "--config", cfgPath, "--log", "stderr")
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var logb strings.Builder
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			logb.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-	}()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("log:\n%s", logb.String())
-			mu.Unlock()
-		}
-	})
-	waitLine := func(re *regexp.Regexp) []string {
-		t.Helper()
-		deadline := time.After(20 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("agent exited before logging %v", re)
-				}
-				if m := re.FindStringSubmatch(l); m != nil {
-					return m
-				}
-			case <-deadline:
-				t.Fatalf("no log line matching %v", re)
-			}
-		}
-	}
-	addr := waitLine(serviceStartedRe)[1]
+	ag := testkit.RunAgent(t, "service", "run", "--config", cfgPath, "--log", "stderr")
+	addr := ag.UDP
 	push := func(version byte) {
 		t.Helper()
 		if err := pushAndAck(addr, version); err != nil {
@@ -417,33 +335,19 @@ connections:
 	}
 	push(2)
 
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitLine(regexp.MustCompile(`reload requested`))
+	ag.Signal(t, syscall.SIGHUP)
+	ag.WaitLog(t, "reload requested")
 	push(2)
 
 	// A broken file on reload is reported; the agent goes on.
 	if err := os.WriteFile(cfgPath, []byte("packetForwarder: [\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitLine(regexp.MustCompile(`keeping the running one`))
+	ag.Signal(t, syscall.SIGHUP)
+	ag.WaitLog(t, "keeping the running one")
 	push(1)
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("did not stop on SIGTERM")
-	}
+	ag.Stop(t)
 }
 
 // TestServiceRunInvalidConfigExits: an invalid file makes "service run"
@@ -455,7 +359,7 @@ func TestServiceRunInvalidConfigExits(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("packetForwarder:\n  udp:\n    bnd: \"127.0.0.1:0\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(serviceTestBinary(t), "service", "run", "--config", cfgPath, "--log", "stderr")
+	cmd := exec.Command(testkit.AgentBinary(t), "service", "run", "--config", cfgPath, "--log", "stderr")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	done := make(chan error, 1)
@@ -468,7 +372,7 @@ func TestServiceRunInvalidConfigExits(t *testing.T) {
 		if err == nil {
 			t.Fatalf("exit 0 on an invalid file; stderr:\n%s", errb.String())
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(testkit.Patience):
 		_ = cmd.Process.Kill()
 		t.Fatal("still running on an invalid configuration")
 	}
