@@ -3,6 +3,7 @@ package packetfwd
 import (
 	"bytes"
 	"context"
+	"edgeflow/internal/testkit"
 	"encoding/base64"
 	"testing"
 	"time"
@@ -58,13 +59,13 @@ func TestDecodeBridgeDownlink(t *testing.T) {
 // The source subscribes to the command topics and hands each PHYPayload
 // to OnDownlink, with the gateway named by the topic.
 func TestMQTTSourceDownlinkCommands(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0")
+	b := testkit.StartBroker(t, testkit.BrokerOptions{})
 	type got struct {
 		eui lorawan.EUI64
 		phy []byte
 	}
 	ch := make(chan got, 4)
-	src := NewMQTTSource(MQTTConfig{Server: "tcp://" + b.addr, Topics: []string{"eu868/gateway/+/event/up"}, ConnectTimeout: time.Second,
+	src := NewMQTTSource(MQTTConfig{Server: "tcp://" + b.Addr, Topics: []string{"eu868/gateway/+/event/up"}, ConnectTimeout: time.Second,
 		OnDownlink: func(eui lorawan.EUI64, phy []byte) { ch <- got{eui, phy} }},
 		HandlerFunc(func(context.Context, []Frame) error { return nil }), nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,19 +73,16 @@ func TestMQTTSourceDownlinkCommands(t *testing.T) {
 	if err := src.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.subs.Load() < 2 && time.Now().Before(deadline) { // uplinks, then commands
-		time.Sleep(10 * time.Millisecond)
-	}
+	b.WaitSubscriptions(t, 2) // uplinks, then commands
 	pb, _ := proto.Marshal(&gw.DownlinkFrame{GatewayId: "0016c001ff10a235", Items: []*gw.DownlinkFrameItem{{PhyPayload: v10Accept}}})
-	b.publish("eu868/gateway/0016c001ff10a235/command/down", []byte("garbage"))
-	b.publish("eu868/gateway/0016c001ff10a235/command/down", pb)
+	b.Publish("eu868/gateway/0016c001ff10a235/command/down", []byte("garbage"))
+	b.Publish("eu868/gateway/0016c001ff10a235/command/down", pb)
 	select {
 	case g := <-ch:
 		if g.eui.String() != "0016c001ff10a235" || !bytes.Equal(g.phy, v10Accept) {
 			t.Fatalf("got %s % x", g.eui, g.phy)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testkit.Patience):
 		t.Fatal("OnDownlink not called")
 	}
 }

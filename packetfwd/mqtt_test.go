@@ -2,75 +2,18 @@ package packetfwd
 
 import (
 	"context"
+	"edgeflow/internal/testkit"
 	"errors"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/mochi-mqtt/server/v2/packets"
 )
-
-// testBroker is an embedded mochi-mqtt broker on 127.0.0.1. It counts the
-// SUBSCRIBEs it acknowledged, to see a client subscribe again.
-type testBroker struct {
-	t    *testing.T
-	srv  *mochi.Server
-	addr string
-	subs atomic.Int64
-	once sync.Once
-}
-
-// close stops the broker; mochi's Close panics when called twice.
-func (b *testBroker) close() { b.once.Do(func() { b.srv.Close() }) }
-
-// brokerHook lets everyone in and counts subscriptions.
-type brokerHook struct {
-	mochi.HookBase
-	b *testBroker
-}
-
-func (h *brokerHook) ID() string { return "test" }
-func (h *brokerHook) Provides(b byte) bool {
-	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnSubscribed
-}
-func (h *brokerHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
-func (h *brokerHook) OnACLCheck(*mochi.Client, string, bool) bool              { return true }
-func (h *brokerHook) OnSubscribed(*mochi.Client, packets.Packet, []byte)       { h.b.subs.Add(1) }
-
-// startBroker listens on addr ("127.0.0.1:0" for a fresh port).
-func startBroker(t *testing.T, addr string) *testBroker {
-	t.Helper()
-	b := &testBroker{t: t}
-	b.srv = mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
-	if err := b.srv.AddHook(&brokerHook{b: b}, nil); err != nil {
-		t.Fatal(err)
-	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
-	if err := b.srv.AddListener(l); err != nil {
-		t.Fatal(err)
-	}
-	b.addr = l.Address()
-	go b.srv.Serve()
-	t.Cleanup(b.close)
-	return b
-}
-
-func (b *testBroker) publish(topic string, payload []byte) {
-	b.t.Helper()
-	if err := b.srv.Publish(topic, payload, false, 0); err != nil {
-		b.t.Fatal(err)
-	}
-}
 
 // mqttHarness is a started MQTTSource recording frames.
 type mqttHarness struct {
@@ -111,21 +54,21 @@ func (h *mqttHarness) next(t *testing.T) Frame {
 }
 
 func TestMQTTSourceEmbeddedBroker(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0")
-	h := newMQTTHarness(t, "tcp://"+b.addr, []string{"gateway/+/event/up", "eu868/gateway/+/event/up"})
-	waitFor(t, "subscribed", func() bool { return b.subs.Load() >= 1 && h.src.Status().Connected })
+	b := testkit.StartBroker(t, testkit.BrokerOptions{})
+	h := newMQTTHarness(t, "tcp://"+b.Addr, []string{"gateway/+/event/up", "eu868/gateway/+/event/up"})
+	waitFor(t, "subscribed", func() bool { return b.Subscriptions() >= 1 && h.src.Status().Connected })
 
 	v3, v4 := readSample(t, "v3-event-up.json"), readSample(t, "v4-event-up.json")
 	pb := readSample(t, "v4-event-up.pb")
 	// The topic says nothing of the encoding, nor of the gateway: a v4
 	// protobuf on a v3-looking topic is fine.
-	b.publish("gateway/aa555a0000000102/event/up", []byte("\xff\xfe not a bridge message"))
-	b.publish("gateway/aa555a0000000102/event/up", v3)
-	b.publish("eu868/gateway/aa555a0000000101/event/up", pb[:len(pb)-5])
-	b.publish("eu868/gateway/aa555a0000000101/event/up", v4)
-	b.publish("eu868/gateway/aa555a0000000101/event/up", []byte(`{"phyPayload":"AQI=","rxInfo":{"gatewayId":"zz"},"txInfo":{}}`))
-	b.publish("gateway/0000000000000000/event/up", pb)
-	b.publish("gateway/aa555a0000000101/event/stats", v4) // not subscribed
+	b.Publish("gateway/aa555a0000000102/event/up", []byte("\xff\xfe not a bridge message"))
+	b.Publish("gateway/aa555a0000000102/event/up", v3)
+	b.Publish("eu868/gateway/aa555a0000000101/event/up", pb[:len(pb)-5])
+	b.Publish("eu868/gateway/aa555a0000000101/event/up", v4)
+	b.Publish("eu868/gateway/aa555a0000000101/event/up", []byte(`{"phyPayload":"AQI=","rxInfo":{"gatewayId":"zz"},"txInfo":{}}`))
+	b.Publish("gateway/0000000000000000/event/up", pb)
+	b.Publish("gateway/aa555a0000000101/event/stats", v4) // not subscribed
 
 	assertFrames(t, []Frame{h.next(t), h.next(t), h.next(t)},
 		[]Frame{sampleFrame(euiV3), sampleFrame(euiV4), sampleFrame(euiV4)})
@@ -143,14 +86,13 @@ func TestMQTTSourceEmbeddedBroker(t *testing.T) {
 
 	// Restart the broker on the same port: the source reconnects and,
 	// the session being clean, subscribes again.
-	addr := b.addr
-	b.close()
+	b.Stop()
 	waitFor(t, "disconnected", func() bool { return !h.src.Status().Connected })
-	b2 := startBroker(t, addr)
+	b.Start()
 	start := time.Now()
-	waitFor(t, "resubscribed", func() bool { return b2.subs.Load() >= 1 && h.src.Status().Connected })
+	waitFor(t, "resubscribed", func() bool { return b.Subscriptions() >= 2 && h.src.Status().Connected })
 	t.Logf("resubscribed after %v", time.Since(start))
-	b2.publish("eu868/gateway/aa555a0000000101/event/up", pb)
+	b.Publish("eu868/gateway/aa555a0000000101/event/up", pb)
 	assertFrames(t, []Frame{h.next(t)}, []Frame{sampleFrame(euiV4)})
 	if got := h.set.GetOrCreateCounter("edgeflow_mqtt_connects_total").Get(); got != 2 {
 		t.Errorf("connects %d", got)
@@ -180,9 +122,7 @@ func TestMQTTSourceConfigErrors(t *testing.T) {
 // TestMQTTSourceMosquitto runs against a real mosquitto when installed.
 func TestMQTTSourceMosquitto(t *testing.T) {
 	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		t.Skip("mosquitto not installed")
-	}
+	testkit.Need(t, err == nil, "mosquitto")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package packetfwd
 import (
 	"bytes"
 	"context"
+	"edgeflow/internal/testkit"
 	"net"
 	"net/netip"
 	"strconv"
@@ -78,13 +79,7 @@ func readFrom(t *testing.T, c *net.UDPConn) []byte {
 // keeps a broken test from hanging; nothing is timed.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, what, cond)
 }
 
 func waitResolved(t *testing.T, srv *UDPServer) {

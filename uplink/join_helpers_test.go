@@ -2,7 +2,7 @@ package uplink
 
 import (
 	"context"
-	"crypto/aes"
+	"edgeflow/internal/testkit"
 	"maps"
 	"sync"
 	"testing"
@@ -15,7 +15,7 @@ import (
 
 // otaaDev is a test device that joins: it builds its join-requests, and,
 // standing in for the network server, the join-accepts that answer them,
-// all with brocaar/lorawan. Its session keys come from specKeys, written
+// all with brocaar/lorawan. Its session keys come from testkit.SessionKey, written
 // from the specification apart from the code under test.
 type otaaDev struct {
 	Device
@@ -75,27 +75,9 @@ func (d *otaaDev) joinAccept(t testing.TB, dn lorawan.DevNonce, joinNonce uint32
 	nid, _ := netID.MarshalBinary()
 	dnb, _ := dn.MarshalBinary()
 	s := Session{DevEUI: d.DevEUI, DevAddr: addr}
-	s.NwkSKey = specKey(t, d.AppKey, 0x01, jn, nid, dnb)
-	s.AppSKey = specKey(t, d.AppKey, 0x02, jn, nid, dnb)
+	s.NwkSKey = testkit.SessionKey(d.AppKey, 0x01, jn, nid, dnb)
+	s.AppSKey = testkit.SessionKey(d.AppKey, 0x02, jn, nid, dnb)
 	return b, s
-}
-
-// specKey is LoRaWAN 1.0.x §6.2.5: aes128_encrypt(AppKey, t | AppNonce |
-// NetID | DevNonce | pad16), fields as on the air.
-func specKey(t testing.TB, appKey lorawan.AES128Key, typ byte, parts ...[]byte) lorawan.AES128Key {
-	t.Helper()
-	in := []byte{typ}
-	for _, p := range parts {
-		in = append(in, p...)
-	}
-	in = append(in, make([]byte, 16-len(in))...)
-	b, err := aes.NewCipher(appKey[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k lorawan.AES128Key
-	b.Encrypt(k[:], in)
-	return k
 }
 
 // memStore is a SessionStore in memory that survives a "restart" (a new
@@ -199,7 +181,7 @@ func (d *otaaDev) joinAccept11(t testing.TB, dn lorawan.DevNonce, joinNonce uint
 	devEUI, _ := d.DevEUI.MarshalBinary()
 	micKey := d.NwkKey
 	if optNeg {
-		micKey = specKey(t, d.NwkKey, 0x06, devEUI)
+		micKey = testkit.SessionKey(d.NwkKey, 0x06, devEUI)
 	}
 	if err := p.SetDownlinkJoinMIC(lorawan.JoinRequestType, d.JoinEUI, dn, micKey); err != nil {
 		t.Fatal(err)
@@ -218,11 +200,11 @@ func (d *otaaDev) joinAccept11(t testing.TB, dn lorawan.DevNonce, joinNonce uint
 	}
 	dnb, _ := dn.MarshalBinary()
 	if !optNeg {
-		nwk := specKey(t, d.NwkKey, 0x01, jn, id, dnb)
-		return b, [3]lorawan.AES128Key{nwk, nwk, specKey(t, d.AppKey, 0x02, jn, id, dnb)}
+		nwk := testkit.SessionKey(d.NwkKey, 0x01, jn, id, dnb)
+		return b, [3]lorawan.AES128Key{nwk, nwk, testkit.SessionKey(d.AppKey, 0x02, jn, id, dnb)}
 	}
-	return b, [3]lorawan.AES128Key{specKey(t, d.NwkKey, 0x01, jn, id, dnb), specKey(t, d.NwkKey, 0x03, jn, id, dnb),
-		specKey(t, d.AppKey, 0x02, jn, id, dnb)}
+	return b, [3]lorawan.AES128Key{testkit.SessionKey(d.NwkKey, 0x01, jn, id, dnb), testkit.SessionKey(d.NwkKey, 0x03, jn, id, dnb),
+		testkit.SessionKey(d.AppKey, 0x02, jn, id, dnb)}
 }
 
 // buildUp11 builds a LoRaWAN 1.1 data uplink with brocaar; txDR and txCh

@@ -3,6 +3,7 @@ package uplink
 import (
 	"bytes"
 	"crypto/aes"
+	"edgeflow/internal/testkit"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -78,7 +79,7 @@ func TestJoinAcceptV10(t *testing.T) {
 		t.Fatalf("pending sessions %v", ps)
 	}
 	jn, nid, dn := []byte{0x01, 0x01, 0x01}, []byte{0x02, 0x02, 0x02}, []byte{0x03, 0x03}
-	if ps[0].NwkSKey != specKey(t, dev.AppKey, 1, jn, nid, dn) || ps[0].AppSKey != specKey(t, dev.AppKey, 2, jn, nid, dn) {
+	if ps[0].NwkSKey != testkit.SessionKey(dev.AppKey, 1, jn, nid, dn) || ps[0].AppSKey != testkit.SessionKey(dev.AppKey, 2, jn, nid, dn) {
 		t.Fatal("session keys differ from the specification's")
 	}
 	if got := f.counter(MetricJoins + `{type="accept"}`); got != 1 {

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"crypto/aes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -73,28 +72,8 @@ func (d *otaaDevice) accept(t testing.TB, phyAccept []byte, devNonce lorawan.Dev
 		t.Fatalf("join-accept MIC: %v %v", ok, err)
 	}
 	ja := p.MACPayload.(*lorawan.JoinAcceptPayload)
-	jn, _ := ja.JoinNonce.MarshalBinary()
-	nid, _ := ja.HomeNetID.MarshalBinary()
-	dn, _ := devNonce.MarshalBinary()
-	return device{devEUI: d.devEUI, devAddr: ja.DevAddr,
-		nwkSKey: sessionKey(t, d.appKey, 1, jn, nid, dn), appSKey: sessionKey(t, d.appKey, 2, jn, nid, dn)}
-}
-
-// sessionKey is LoRaWAN 1.0.x's derivation, written from the specification.
-func sessionKey(t testing.TB, appKey lorawan.AES128Key, typ byte, parts ...[]byte) lorawan.AES128Key {
-	t.Helper()
-	in := []byte{typ}
-	for _, p := range parts {
-		in = append(in, p...)
-	}
-	in = append(in, make([]byte, 16-len(in))...)
-	b, err := aes.NewCipher(appKey[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k lorawan.AES128Key
-	b.Encrypt(k[:], in)
-	return k
+	nwk, app := testkit.SessionKeys(d.appKey, ja.JoinNonce, ja.HomeNetID, devNonce)
+	return device{devEUI: d.devEUI, devAddr: ja.DevAddr, nwkSKey: nwk, appSKey: app}
 }
 
 // networkServer is a stand-in network server behind the agent's relay: it

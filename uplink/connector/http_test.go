@@ -3,6 +3,7 @@ package connector_test
 import (
 	"context"
 	"crypto/sha256"
+	"edgeflow/internal/testkit"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -189,13 +190,7 @@ func newManager(t *testing.T, conn delivery.Connection) (*delivery.Manager, *buf
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, what, cond)
 }
 
 // The whole HTTP path against a ThingPark-style application server: header

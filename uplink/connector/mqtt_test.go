@@ -8,147 +8,48 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"edgeflow/internal/testkit"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"log/slog"
 	"math/big"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/mochi-mqtt/server/v2/packets"
 
 	"edgeflow/uplink"
 	"edgeflow/uplink/connector"
 	"edgeflow/uplink/delivery"
 )
 
-// broker is an embedded mochi-mqtt broker on 127.0.0.1 that records every
-// publish in arrival order, across restarts on the same port.
-type broker struct {
-	t    *testing.T
-	addr string
-	kind string // "tcp" or "ws"
-	tls  *tls.Config
-
-	mu  sync.Mutex
-	srv *mochi.Server
-	got []published
-}
+// broker is testkit's embedded broker; only user "gw" with password
+// "s3cret" may connect.
+type broker struct{ *testkit.Broker }
 
 type published struct {
 	topic string
 	doc   map[string]any
 }
 
-type brokerHook struct {
-	mochi.HookBase
-	b *broker
+func newBroker(t *testing.T, kind string, tc *tls.Config) broker {
+	return broker{testkit.StartBroker(t, testkit.BrokerOptions{Username: "gw", Password: "s3cret", WebSocket: kind == "ws", TLS: tc})}
 }
 
-func (h *brokerHook) ID() string { return "test" }
-func (h *brokerHook) Provides(b byte) bool {
-	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnPublished
-}
-
-// Only user "gw" with password "s3cret" may connect.
-func (h *brokerHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
-	return string(pk.Connect.Username) == "gw" && string(pk.Connect.Password) == "s3cret"
-}
-func (h *brokerHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
-func (h *brokerHook) OnPublished(_ *mochi.Client, pk packets.Packet) {
-	var doc struct {
-		U map[string]any `json:"DevEUI_uplink"`
-	}
-	if err := json.Unmarshal(pk.Payload, &doc); err != nil {
-		h.b.t.Errorf("payload is not a DevEUI_uplink document: %v", err)
-	}
-	h.b.mu.Lock()
-	h.b.got = append(h.b.got, published{topic: pk.TopicName, doc: doc.U})
-	h.b.mu.Unlock()
-}
-
-func newBroker(t *testing.T, kind string, tc *tls.Config) *broker {
-	b := &broker{t: t, kind: kind, tls: tc, addr: "127.0.0.1:0"}
-	b.start()
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *broker) start() {
-	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := srv.AddHook(&brokerHook{b: b}, nil); err != nil {
-		b.t.Fatal(err)
-	}
-	addr := b.addr
-	if addr == "127.0.0.1:0" {
-		// Pick a free port first: the listener types do not report theirs.
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			b.t.Fatal(err)
+// received is what clients published, each a DevEUI_uplink document.
+func (b broker) received(t *testing.T) []published {
+	var out []published
+	for _, p := range b.Published() {
+		var doc struct {
+			U map[string]any `json:"DevEUI_uplink"`
 		}
-		addr = ln.Addr().String()
-		ln.Close()
-	}
-	var l listeners.Listener
-	cfg := listeners.Config{ID: "l", Address: addr, TLSConfig: b.tls}
-	if b.kind == "ws" {
-		l = listeners.NewWebsocket(cfg)
-	} else {
-		l = listeners.NewTCP(cfg)
-	}
-	if err := srv.AddListener(l); err != nil {
-		b.t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		b.t.Fatal(err)
-	}
-	// The websocket listener binds in the background: wait until it does.
-	// (A probe of the TCP listener, which binds in AddListener, would race
-	// with mochi's Close, a race inside mochi.)
-	for deadline := time.Now().Add(5 * time.Second); b.kind == "ws"; {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
+		if err := json.Unmarshal(p.Payload, &doc); err != nil {
+			t.Errorf("payload is not a DevEUI_uplink document: %v", err)
 		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("broker does not listen on %s: %v", addr, err)
-		}
-		time.Sleep(5 * time.Millisecond)
+		out = append(out, published{topic: p.Topic, doc: doc.U})
 	}
-	b.mu.Lock()
-	b.srv, b.addr = srv, addr
-	b.mu.Unlock()
-}
-
-func (b *broker) stop() {
-	b.mu.Lock()
-	srv := b.srv
-	b.srv = nil
-	b.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	// mochi v2.7.9 can deadlock when Close meets a client that is just
-	// leaving (a recursive read lock in closeListenerClients waits behind
-	// the leaver's write lock): let clients that are going finish leaving.
-	for deadline := time.Now().Add(500 * time.Millisecond); srv.Clients.Len() > 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	srv.Close()
-}
-
-func (b *broker) received() []published {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]published(nil), b.got...)
+	return out
 }
 
 // The whole MQTT path through an outage: the broker stops, uplinks queue,
@@ -156,7 +57,7 @@ func (b *broker) received() []published {
 // in order, on its expanded topic, those held back marked Late.
 func TestMQTTThroughOutage(t *testing.T) {
 	b := newBroker(t, "tcp", nil)
-	mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Protocol: "TCP", Username: "gw", Password: "s3cret",
+	mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.Addr, Protocol: "TCP", Username: "gw", Password: "s3cret",
 		Topic: "mqtt/things/{DevEUI}/uplink/{FPort}", CustomerID: "42"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -168,8 +69,8 @@ func TestMQTTThroughOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "5 deliveries", func() bool { return len(b.received()) == 5 && m.Status()[0].Delivered == 5 })
-	b.stop()
+	waitUntil(t, "5 deliveries", func() bool { return len(b.received(t)) == 5 && m.Status()[0].Delivered == 5 })
+	b.Stop()
 	for i := uint32(6); i <= 30; i++ {
 		if err := m.Enqueue(ctx, []uplink.Uplink{testUplink(i)}); err != nil {
 			t.Fatal(err)
@@ -179,10 +80,11 @@ func TestMQTTThroughOutage(t *testing.T) {
 		st := m.Status()[0]
 		return st.State == delivery.StateUnreachable && st.Backlog == 25
 	})
-	b.start()
-	waitUntil(t, "30 publishes", func() bool { return len(b.received()) >= 30 })
-	time.Sleep(200 * time.Millisecond)
-	got := b.received()
+	b.Start()
+	// Once all 30 are delivered with none waiting nothing more is sent:
+	// what the broker has then is all it gets.
+	waitUntil(t, "30 deliveries", func() bool { st := m.Status()[0]; return st.Delivered == 30 && st.Backlog == 0 })
+	got := b.received(t)
 	if len(got) != 30 {
 		t.Fatalf("broker got %d publishes, want 30", len(got))
 	}
@@ -214,7 +116,7 @@ func TestMQTTTLSAndClientCertificate(t *testing.T) {
 	for _, kind := range []struct{ listener, protocol string }{{"tcp", "SSL"}, {"ws", "WSS"}} {
 		t.Run(kind.protocol, func(t *testing.T) {
 			b := newBroker(t, kind.listener, pki.serverTLS)
-			mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
+			mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.Addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
 				TrustedCA: pki.caPEM, Certificate: pki.clientCertPEM, PrivateKey: pki.clientKeyPEM}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -225,14 +127,14 @@ func TestMQTTTLSAndClientCertificate(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The broker's hook runs after it sent the PUBACK.
-			waitUntil(t, "the publish", func() bool { return len(b.received()) > 0 })
-			got := b.received()
+			waitUntil(t, "the publish", func() bool { return len(b.received(t)) > 0 })
+			got := b.received(t)
 			if len(got) != 1 || got[0].topic != "mqtt/things/"+strings.ToUpper(u.DevEUI.String())+"/uplink" {
 				t.Fatalf("broker got %+v", got)
 			}
 			// Without the client certificate the broker refuses: that is
 			// a credential failure, not an outage.
-			bare, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
+			bare, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.Addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
 				TrustedCA: pki.caPEM, ConnectTimeout: 2 * time.Second}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -244,7 +146,7 @@ func TestMQTTTLSAndClientCertificate(t *testing.T) {
 				t.Fatalf("without a client certificate: %v", err)
 			}
 			// Without the CA the broker is not trusted.
-			untrusted, _ := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
+			untrusted, _ := connector.NewMQTT(connector.MQTTConfig{HostName: b.Addr, Protocol: kind.protocol, Username: "gw", Password: "s3cret",
 				Certificate: pki.clientCertPEM, PrivateKey: pki.clientKeyPEM}, nil)
 			defer untrusted.Close()
 			if err := untrusted.Send(context.Background(), &u, false); !errors.As(err, &ce) || ce.Kind != connector.Retry {
@@ -256,7 +158,7 @@ func TestMQTTTLSAndClientCertificate(t *testing.T) {
 
 func TestMQTTBadCredentialsAreUnauthorized(t *testing.T) {
 	b := newBroker(t, "tcp", nil)
-	mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.addr, Username: "gw", Password: "wrong"}, nil)
+	mq, err := connector.NewMQTT(connector.MQTTConfig{HostName: b.Addr, Username: "gw", Password: "wrong"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"edgeflow/agent/api/web"
+
+	"edgeflow/internal/testkit"
 )
 
 type browser struct {
@@ -38,17 +40,16 @@ type browser struct {
 	errs  []string        // exceptions and console errors
 }
 
-// chromium skips the test when there is no browser to drive; tests call
-// it first, before building anything.
+// chromium skips the test when there is no browser to drive (and fails it
+// under CI, which installs one); tests call it first, before building
+// anything.
 func chromium(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("the browser test takes half a minute; not in -short")
 	}
 	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (scripts/ci-browser.sh installs it)")
-	}
+	testkit.Need(t, err == nil, "chromium (scripts/ci-browser.sh installs it)")
 	return path
 }
 
@@ -208,3 +209,7 @@ func TestCheckCatchesOtherHosts(t *testing.T) {
 	}
 	t.Logf("seen: hosts %v, errors %q", b.hosts, b.errs)
 }
+
+// The agent under test is built once (testkit.AgentBinary) and removed at
+// the end.
+func TestMain(m *testing.M) { testkit.Main(m) }

@@ -2,10 +2,13 @@ package browser
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"edgeflow/internal/testkit"
 )
 
 // connection is what GET /connections shows of one, for the checks that
@@ -55,15 +58,14 @@ func agentConfig(bind, token string, upstreams, conns []string, devs ...device) 
 // API accepts another URL for CAYENNE with a warning.
 func TestTechnician(t *testing.T) {
 	chromium(t)
-	bin := buildAgent(t, t.TempDir())
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	bench := ep.URL + "/cayenne" // where the Cayenne connection is pointed
 	d1, d2 := newDevice(1, "Meeting room CO2"), newDevice(2, "Cold store")
-	ag := startAgent(t, bin, agentConfig("127.0.0.1:0", "", []string{networkServer(t)}, []string{
+	ag := testkit.StartAgent(t, agentConfig("127.0.0.1:0", "", []string{networkServer(t)}, []string{
 		fmt.Sprintf(`{"name":"Backup HTTP","connectorId":"actility-http-iot","configuration":{"destinationURL":%q}}`, refusedURL(t)),
 		fmt.Sprintf(`{"name":"Old bench","connectorId":"actility-http-iot","active":false,"configuration":{"destinationURL":%q}}`, ep.URL+"/old-bench"),
 	}, d1, d2))
-	b := newBrowser(t, front(t, ag.api))
+	b := newBrowser(t, front(t, ag.API))
 
 	b.do("open the page", chromedp.Navigate(b.base+"/#/connections"))
 	b.wait("the connection list", `document.querySelectorAll('#connections tbody tr').length === 2`)
@@ -88,7 +90,7 @@ func TestTechnician(t *testing.T) {
 	id := strings.TrimPrefix(evalJS[string](b, `decodeURIComponent(location.hash)`), "#/connections/")
 
 	var conns []connection
-	apiGet(t, ag.api, "/connections", "", &conns)
+	apiGet(t, ag.API, "/connections", "", &conns)
 	created := find(conns, "Cayenne bench")
 	if created == nil || created.ID != id || created.Brand != "CAYENNE" {
 		t.Fatalf("the API does not show the connection the page created (id %s): %+v", id, conns)
@@ -122,7 +124,7 @@ func TestTechnician(t *testing.T) {
 	b.confirm()
 	b.toast("configuration.destinationURL saved")
 	b.toast("Accepted with a warning") // CAYENNE prescribes its own URL
-	apiGet(t, ag.api, "/connections/"+id, "", created)
+	apiGet(t, ag.API, "/connections/"+id, "", created)
 	if created.Configuration["destinationURL"] != bench {
 		t.Fatalf("after the edit the API shows destinationURL %v, want %s", created.Configuration["destinationURL"], bench)
 	}
@@ -132,9 +134,9 @@ func TestTechnician(t *testing.T) {
 	// Uplinks from the packet forwarder, seen on the live page and at the endpoint.
 	b.click(`a[data-nav=live]`)
 	b.wait("the event stream", `(document.querySelector('#live-state')||{}).textContent === 'connected'`)
-	push(t, ag.udp, 1, -57, 7.25, d1.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), d2.frame(t, 3, 2, []byte{0x03, 0x67, 0xff, 0x38}))
-	push(t, ag.udp, 2, -101, -3.5, d1.frame(t, 11, 1, []byte{0x01, 0x67, 0x01, 0x02}))
-	ep.waitFor(t, "/cayenne", 3)
+	push(t, ag.UDP, 1, -57, 7.25, d1.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), d2.frame(t, 3, 2, []byte{0x03, 0x67, 0xff, 0x38}))
+	push(t, ag.UDP, 2, -101, -3.5, d1.frame(t, 11, 1, []byte{0x01, 0x67, 0x01, 0x02}))
+	ep.WaitUplinks(t, 3, "/cayenne")
 	b.wait("three uplinks delivered to the Cayenne connection on the live page",
 		`[...document.querySelectorAll('#live [data-delivery=ok]')].filter(e => e.textContent.startsWith('Cayenne bench')).length === 3`)
 	b.wait("the failing connection's attempts on the live page", `document.querySelectorAll('#live [data-delivery=failed]').length > 0`)
@@ -176,7 +178,7 @@ func TestTechnician(t *testing.T) {
 	b.click(`#connections tr[data-id] button[data-action=activate]`)
 	b.confirm()
 	b.toast("“Old bench” activated")
-	apiGet(t, ag.api, "/connections", "", &conns)
+	apiGet(t, ag.API, "/connections", "", &conns)
 	if c := find(conns, "Old bench"); c == nil || !c.Active {
 		t.Errorf("after Activate the API shows %+v", c)
 	}
@@ -185,7 +187,7 @@ func TestTechnician(t *testing.T) {
 	b.click(fmt.Sprintf(`#connections tr[data-id=%q] button[data-action=delete]`, backup.ID))
 	b.confirm()
 	b.toast("“Backup HTTP” deleted")
-	apiGet(t, ag.api, "/connections", "", &conns)
+	apiGet(t, ag.API, "/connections", "", &conns)
 	if find(conns, "Backup HTTP") != nil || len(conns) != 2 {
 		t.Errorf("after Delete the API shows %+v", conns)
 	}
@@ -194,7 +196,7 @@ func TestTechnician(t *testing.T) {
 	b.click(fmt.Sprintf(`#connections tr[data-id=%q] button[data-action=deactivate]`, old.ID))
 	b.confirm()
 	b.toast("“Old bench” deactivated")
-	apiGet(t, ag.api, "/connections", "", &conns)
+	apiGet(t, ag.API, "/connections", "", &conns)
 	if c := find(conns, "Old bench"); c == nil || c.Active {
 		t.Errorf("after Deactivate the API shows %+v", c)
 	}
@@ -202,16 +204,14 @@ func TestTechnician(t *testing.T) {
 	// An uplink the endpoint refuses is a dead letter on the details page;
 	// Replay sends it again, and now it is taken.
 	refused := false
-	ep.mu.Lock()
-	ep.refuse = func(doc map[string]any) bool {
-		if doc["FPort"] == 3.0 && !refused {
+	ep.SetAnswer(func(r *testkit.Request) int {
+		if r.Uplink["FPort"] == 3.0 && !refused {
 			refused = true
-			return true
+			return http.StatusBadRequest
 		}
-		return false
-	}
-	ep.mu.Unlock()
-	push(t, ag.udp, 3, -80, 5, d2.frame(t, 4, 3, []byte{0x05, 0x00}))
+		return http.StatusAccepted
+	})
+	push(t, ag.UDP, 3, -80, 5, d2.frame(t, 4, 3, []byte{0x05, 0x00}))
 	b.show("#/connections/" + id)
 	b.wait("the dead letter", `document.querySelectorAll('#deadletters tbody tr').length === 1`)
 	b.screenshot("deadletters.png", false)
@@ -219,7 +219,7 @@ func TestTechnician(t *testing.T) {
 	b.confirm()
 	b.toast("1 refused uplink sent again")
 	// (Whether it carries Late: 1 is delivery's contract, tested there.)
-	if got := ep.waitFor(t, "/cayenne", 4); got[3]["FPort"] != 3.0 {
+	if got := ep.WaitUplinks(t, 4, "/cayenne"); got[3]["FPort"] != 3.0 {
 		t.Errorf("the fourth uplink at the endpoint has FPort %v, want the replayed one's 3", got[3]["FPort"])
 	}
 	b.check()
@@ -235,9 +235,8 @@ func TestToken(t *testing.T) {
 	}
 	chromium(t)
 	const token = "s3cret-token-for-the-browser-test"
-	bin := buildAgent(t, t.TempDir())
-	ag := startAgent(t, bin, agentConfig(lan+":0", token, nil, nil, newDevice(1, "Meeting room CO2")))
-	b := newBrowser(t, front(t, ag.api))
+	ag := testkit.StartAgent(t, agentConfig(lan+":0", token, nil, nil, newDevice(1, "Meeting room CO2")))
+	b := newBrowser(t, front(t, ag.API))
 
 	b.do("open the page", chromedp.Navigate(b.base+"/#/gateway"))
 	b.wait("the login form", `!!document.querySelector('#token')`)
