@@ -33,6 +33,9 @@ type Options struct {
 	CheckBuffer func(path string) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Logs says where the log goes (journald, syslog, a file), for the
+	// start line; "" leaves it out.
+	Logs string
 }
 
 // Agent is one running edgeflow.
@@ -100,6 +103,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(cfg.Buffer.Path), 0o750); err != nil {
 		return fmt.Errorf("buffer directory: %w", err)
 	}
+	if fs := buffer.VolatileFS(filepath.Dir(cfg.Buffer.Path)); fs != "" {
+		a.log.Warn("the buffer is in RAM: the backlog, frame counters and OTAA sessions are lost at every reboot; set buffer.path on flash",
+			"buffer", cfg.Buffer.Path, "filesystem", fs)
+	}
 	store, err := buffer.Open(cfg.Buffer.Path, buffer.Options{
 		MaxSize: int64(cfg.Buffer.MaxSize),
 		Logger:  a.log.With("component", "buffer"),
@@ -156,8 +163,12 @@ func (a *Agent) Start(ctx context.Context) error {
 		store.Close()
 		return err
 	}
-	a.log.Info("edgeflow started", "version", a.opts.Version, "config", configName(cfg), "udp", a.udp.Addr().String(),
-		"buffer", cfg.Buffer.Path, "persist", cfg.Buffer.Persist, "connections", len(conns), "devices", len(cfg.Devices), "api", a.apiAddrString())
+	started := []any{"version", a.opts.Version, "config", configName(cfg), "udp", a.udp.Addr().String(),
+		"buffer", cfg.Buffer.Path, "persist", cfg.Buffer.Persist, "connections", len(conns), "devices", len(cfg.Devices), "api", a.apiAddrString()}
+	if a.opts.Logs != "" {
+		started = append(started, "logs", a.opts.Logs)
+	}
+	a.log.Info("edgeflow started", started...)
 	return nil
 }
 

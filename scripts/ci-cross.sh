@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CI for the gateway targets: build every target and package (release.sh),
-# check the packages, and run each foreign binary under qemu-user-static as
-# a smoke test:
+# check the packages (one version everywhere, a real Maintainer, the
+# service unprivileged, the .deb's systemd unit rated at most 2.5 by
+# "systemd-analyze security --offline=true", the .ipk's buffer on flash),
+# and run each foreign binary under qemu-user-static as a smoke test:
 #   edgeflow version
 #   edgeflow config init | edgeflow config validate --config /dev/stdin
 #   a real run: the agent on 127.0.0.1:0 answers one PUSH_DATA with PUSH_ACK,
@@ -32,7 +34,8 @@ if ! command -v qemu-arm-static >/dev/null || ! command -v qemu-mipsel-static >/
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq qemu-user-static >/dev/null
 fi
 
-export VERSION="${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
+VERSION="$(scripts/version.sh "${VERSION:-}")"
+export VERSION
 export DIST="${DIST:-$tmp/dist}"
 echo "--- release.sh ($VERSION into $DIST)"
 scripts/release.sh
@@ -45,12 +48,17 @@ ipks=("$DIST"/*.ipk)
 for deb in "${debs[@]}"; do
 	echo "$deb"
 	if command -v dpkg-deb >/dev/null; then
-		dpkg-deb --info "$deb" | grep -E '^ (Package|Version|Architecture):'
+		dpkg-deb --info "$deb" | grep -E '^ (Package|Version|Architecture|Maintainer|Depends):'
+		[ "$(dpkg-deb --field "$deb" Version)" = "$VERSION" ] || { echo "$deb: Version is not $VERSION"; exit 1; }
+		if dpkg-deb --field "$deb" Maintainer | grep -q localhost; then echo "$deb: Maintainer at localhost"; exit 1; fi
 		contents="$(dpkg-deb --contents "$deb")"
-		for f in ./usr/bin/edgeflow ./etc/edgeflow/edgeflow.yaml ./lib/systemd/system/edgeflow.service ./var/lib/edgeflow/; do
+		for f in ./usr/bin/edgeflow ./etc/edgeflow/edgeflow.yaml ./lib/systemd/system/edgeflow.service ./etc/init.d/edgeflow ./var/lib/edgeflow/; do
 			grep -q " root/root .* $f\$" <<<"$contents" || { echo "$deb: no $f owned by root/root"; exit 1; }
 		done
 		dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/edgeflow/edgeflow.yaml
+		dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/init.d/edgeflow
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/init.d/edgeflow | grep -q -- '--user edgeflow$' ||
+			{ echo "$deb: the sysv script does not run the agent as edgeflow"; exit 1; }
 	else
 		[ "$(ar t "$deb" | tr '\n' ' ')" = "debian-binary control.tar.gz data.tar.gz " ]
 	fi
@@ -64,10 +72,31 @@ for ipk in "${ipks[@]}"; do
 		grep -q " root/root .* $f\$" <<<"$data" || { echo "$ipk: no $f owned by root/root"; exit 1; }
 	done
 	tar -xzOf "$ipk" ./data.tar.gz | tar -xzO ./etc/init.d/edgeflow | grep -q 'procd_set_param respawn 3600 5 -1'
+	tar -xzOf "$ipk" ./data.tar.gz | tar -xzO ./etc/init.d/edgeflow | grep -q 'procd_set_param user edgeflow'
+	# The buffer on flash: /var, /tmp and /run are RAM on OpenWrt.
+	bufpath="$(tar -xzOf "$ipk" ./data.tar.gz | tar -xzO ./etc/edgeflow/edgeflow.yaml | sed -n 's/^  path: "\(.*\)"$/\1/p')"
+	case "$bufpath" in
+	/var/* | /tmp/* | /run/* | "") echo "$ipk: buffer.path \"$bufpath\" is not on flash"; exit 1 ;;
+	esac
+	echo "buffer.path: $bufpath, $(tar -xzOf "$ipk" ./data.tar.gz | tar -xzO ./etc/edgeflow/edgeflow.yaml | grep '^  maxSize:')"
+	tar -xzOf "$ipk" ./control.tar.gz | tar -xzO ./control | grep -qx "Version: $VERSION" || { echo "$ipk: Version is not $VERSION"; exit 1; }
 	tar -xzOf "$ipk" ./control.tar.gz | tar -xzO ./conffiles | grep -qx /etc/edgeflow/edgeflow.yaml
 	tar -xzOf "$ipk" ./control.tar.gz | tar -xzO ./control | grep -E '^(Package|Version|Architecture):'
 done
 (cd "$DIST" && sha256sum --quiet -c SHA256SUMS)
+
+echo "--- the .deb's systemd unit: systemd-analyze security --offline=true"
+if command -v systemd-analyze >/dev/null; then
+	mkdir -p "$tmp/unit"
+	(cd "$tmp/unit" && ar p "${debs[0]}" data.tar.gz | tar -xzO ./lib/systemd/system/edgeflow.service >edgeflow.service)
+	exposure="$(systemd-analyze security --offline=true "$tmp/unit/edgeflow.service" 2>&1 |
+		sed -n 's/.*Overall exposure level for edgeflow.service: \([0-9.]*\).*/\1/p')"
+	echo "exposure: ${exposure:-?} (at most 2.5)"
+	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.5) }' ||
+		{ systemd-analyze security --offline=true "$tmp/unit/edgeflow.service" || true; exit 1; }
+else
+	echo "no systemd-analyze (Debian package systemd; .ci/run installs it): the unit is not rated"
+fi
 
 go build -o "$tmp/gwtest" ./scripts/gwtest
 

@@ -1,40 +1,30 @@
 #!/usr/bin/env bash
 # Build every gateway target and package into dist/ (or $DIST):
 #   binaries   edgeflow_linux_{amd64,arm64,armv5,armv6,armv7,mips_softfloat,mipsle_softfloat}
-#   .deb       edgeflow_<ver>_{amd64,arm64,armhf}.deb          (systemd)
+#   .deb       edgeflow_<ver>_{amd64,arm64,armhf}.deb          (systemd or sysv)
 #   .ipk       edgeflow_<ver>_{mips_24kc,mipsel_24kc,aarch64_generic}.ipk (OpenWrt procd)
 #   SHA256SUMS
-# Pure Go (CGO_ENABLED=0), stripped, -trimpath; version from $VERSION or
-# "git describe --tags --always --dirty". Packages are written by
-# scripts/pkgbuild (Go only: no Docker, nfpm, dpkg-deb or opkg-build).
+# Pure Go (CGO_ENABLED=0), stripped, -trimpath. One version string for the
+# binaries and the packages: scripts/version.sh of $VERSION or of "git
+# describe". Packages are written by scripts/pkgbuild (Go only: no Docker,
+# nfpm, dpkg-deb or opkg-build); $MAINTAINER overrides their Maintainer.
 #
 #   scripts/release.sh
-#   VERSION=1.2.3 DIST=/tmp/out scripts/release.sh
+#   VERSION=v1.2.3 DIST=/tmp/out scripts/release.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
-VERSION="${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
+version="$(scripts/version.sh "${VERSION:-}")"
 DIST="${DIST:-dist}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
-
-# Package versions must start with a digit and hold no "-" (dpkg reads the
-# last one as the Debian revision): v1.2.3-4-gabc-dirty -> 1.2.3+4+gabc+dirty;
-# an untagged commit (abc1234, abc1234-dirty) -> 0.0.0+gabc1234(+dirty), so
-# that any tagged release sorts after it.
-pkgver="${VERSION#v}"
-pkgver="${pkgver//-/+}"
-pkgver="${pkgver//_/.}"
-if ! [[ "$pkgver" =~ ^[0-9]+\.[0-9] ]]; then
-	pkgver="0.0.0+g$pkgver"
-fi
 
 rm -rf "$DIST"
 mkdir -p "$DIST"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-ldflags="-s -w -X main.version=$VERSION"
+ldflags="-s -w -X main.version=$version"
 
 # name GOARCH GOARM GOMIPS
 targets=(
@@ -47,7 +37,7 @@ targets=(
 	"mipsle_softfloat mipsle -  softfloat"
 )
 
-echo "--- edgeflow $VERSION (packages $pkgver)"
+echo "--- edgeflow $version"
 for t in "${targets[@]}"; do
 	read -r name arch arm mips <<<"$t"
 	env GOOS=linux GOARCH="$arch" \
@@ -62,18 +52,44 @@ done
 go build -trimpath -ldflags "$ldflags" -o "$work/edgeflow" ./cmd/edgeflow
 "$work/edgeflow" config init >"$work/edgeflow.yaml"
 "$work/edgeflow" config validate --config "$work/edgeflow.yaml" >/dev/null
+
+# The .ipk's: the buffer on flash, and small. OpenWrt's /var is RAM (the
+# backlog, frame counters and OTAA sessions would vanish at every reboot):
+# /etc is the overlay on flash, where OpenWrt packages keep their state.
+awk -v maxsize='"4MiB"' '
+/^  # path: "/ {
+	print "  # On OpenWrt /var is RAM: the buffer lives on flash, beside this file."
+	print "  path: \"/etc/edgeflow/buffer.db\""
+	done_path = 1
+	next
+}
+/^  maxSize: / {
+	print "  # 4MiB on a router: its overlay often has only a few MB free on a 16 MB"
+	print "  # flash, and the file is mapped into a 64-128 MB RAM. Still thousands"
+	print "  # of uplinks (with persist on-outage only what an outage holds back)."
+	print "  maxSize: " maxsize
+	done_size = 1
+	next
+}
+{ print }
+END { if (!done_path || !done_size) exit 1 }
+' "$work/edgeflow.yaml" >"$work/edgeflow-openwrt.yaml" ||
+	{ echo "release.sh: config init no longer has the buffer lines the .ipk changes" >&2; exit 1; }
+"$work/edgeflow" config validate --config "$work/edgeflow-openwrt.yaml" >/dev/null
 go build -o "$work/pkgbuild" ./scripts/pkgbuild
 
-pkg() { # format arch binary
-	"$work/pkgbuild" -format "$1" -arch "$2" -version "$pkgver" -binary "$DIST/edgeflow_linux_$3" \
-		-config "$work/edgeflow.yaml" -files scripts/packaging -out "$DIST/edgeflow_${pkgver}_$2.$1"
+pkg() { # format arch binary config
+	"$work/pkgbuild" -format "$1" -arch "$2" -version "$version" -binary "$DIST/edgeflow_linux_$3" \
+		${MAINTAINER:+-maintainer "$MAINTAINER"} \
+		-config "$4" -files scripts/packaging -out "$DIST/edgeflow_${version}_$2.$1"
 }
-pkg deb amd64 amd64
-pkg deb arm64 arm64
-pkg deb armhf armv6 # Raspberry Pi OS armhf is ARMv6 (Pi Zero/1): GOARM=7 would not run there
-pkg ipk mips_24kc mips_softfloat
-pkg ipk mipsel_24kc mipsle_softfloat
-pkg ipk aarch64_generic arm64
+deb="$work/edgeflow.yaml" ipk="$work/edgeflow-openwrt.yaml"
+pkg deb amd64 amd64 "$deb"
+pkg deb arm64 arm64 "$deb"
+pkg deb armhf armv6 "$deb" # Raspberry Pi OS armhf is ARMv6 (Pi Zero/1): GOARM=7 would not run there
+pkg ipk mips_24kc mips_softfloat "$ipk"
+pkg ipk mipsel_24kc mipsle_softfloat "$ipk"
+pkg ipk aarch64_generic arm64 "$ipk"
 
 (cd "$DIST" && sha256sum edgeflow_* >SHA256SUMS)
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end test of "edgeflow service" on a System V init machine, for real:
-# install (copies the binary to /usr/bin/edgeflow, writes /etc/init.d/edgeflow
-# and the rc links), start, answer PUSH_DATA on the configured port, status,
-# reload (SIGHUP), restart after a crash (kill -9), restart, stop, uninstall.
+# install (copies the binary to /usr/bin/edgeflow, creates the edgeflow user,
+# writes /etc/init.d/edgeflow and the rc links), start (the agent runs as
+# edgeflow), answer PUSH_DATA on the configured port, status, reload
+# (SIGHUP, and "edgeflow service reload", which refuses an invalid file),
+# restart after a crash (kill -9), restart, stop, and uninstall of a
+# crash-looping service (its supervisor goes too).
 #
 # It changes the system, so it is for a throwaway root environment (a
 # container or VM) only; it refuses to run where edgeflow is already
-# installed, puts back a /usr/bin/edgeflow it finds, and cleans up on exit.
+# installed, puts back a /usr/bin/edgeflow it finds, and cleans up on exit
+# (the edgeflow user too, when it created it).
 # No init system needs to be running: sysv init scripts are plain programs.
 #
 #   sudo scripts/test-service-sysv.sh
@@ -25,8 +29,11 @@ if [ -e /etc/init.d/edgeflow ] || [ -e /var/lib/dpkg/info/edgeflow.list ] || [ -
 fi
 
 tmp="$(mktemp -d /tmp/edgeflow-sysv.XXXXXX)"
+chmod 755 "$tmp" # the agent, as edgeflow, reads its configuration in there
 syslog_pid=""
 bin_backup=""
+user_made=""
+getent passwd edgeflow >/dev/null || user_made=1
 failed=1
 
 cleanup() {
@@ -38,8 +45,15 @@ cleanup() {
 	for l in /etc/rc?.d/[SK][0-9][0-9]edgeflow; do
 		[ "$(readlink "$l" 2>/dev/null)" = /etc/init.d/edgeflow ] && rm -f "$l"
 	done
+	for f in /var/run/edgeflow.pid /var/run/edgeflow.agent.pid; do
+		p="$(cat "$f" 2>/dev/null)" && [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+	done
 	rm -f /var/run/edgeflow.pid /var/run/edgeflow.agent.pid
 	rm -f /usr/bin/edgeflow
+	if [ -n "$user_made" ] && getent passwd edgeflow >/dev/null; then
+		userdel edgeflow
+		getent group edgeflow >/dev/null && groupdel edgeflow
+	fi
 	[ -n "$bin_backup" ] && mv "$bin_backup" /usr/bin/edgeflow
 	if [ -n "$syslog_pid" ]; then
 		kill "$syslog_pid" 2>/dev/null
@@ -122,8 +136,11 @@ if [ "${BUSYBOX:-}" = 1 ]; then
 	head -1 /etc/init.d/edgeflow
 fi
 cmp -s "$tmp/edgeflow" /usr/bin/edgeflow || fail "/usr/bin/edgeflow is not a copy of the binary"
-grep -qF "exec /usr/bin/edgeflow service run --config $cfg --log syslog" /etc/init.d/edgeflow ||
-	fail "/etc/init.d/edgeflow does not run /usr/bin/edgeflow with $cfg"
+grep -qF "exec /usr/bin/edgeflow service run --config $cfg --log syslog --user edgeflow" /etc/init.d/edgeflow ||
+	fail "/etc/init.d/edgeflow does not run /usr/bin/edgeflow with $cfg as edgeflow"
+getent passwd edgeflow || fail "no edgeflow user"
+[ "$(stat -c %U "$cfg")" = edgeflow ] && [ "$(stat -c %U "$tmp/data")" = edgeflow ] ||
+	fail "the configuration or the state directory is not edgeflow's"
 for l in /etc/rc2.d/S50edgeflow /etc/rc3.d/S50edgeflow /etc/rc4.d/S50edgeflow /etc/rc5.d/S50edgeflow \
 	/etc/rc0.d/K02edgeflow /etc/rc1.d/K02edgeflow /etc/rc6.d/K02edgeflow; do
 	[ "$(readlink "$l")" = /etc/init.d/edgeflow ] || fail "$l is not a link to /etc/init.d/edgeflow"
@@ -141,6 +158,17 @@ else
 	/etc/init.d/edgeflow status || fail "/etc/init.d/edgeflow status"
 fi
 "$tmp/gwtest" push -addr "127.0.0.1:$port"
+[ "$(stat -c %U "/proc/$(agent_pid)")" = edgeflow ] || fail "the agent does not run as edgeflow"
+echo "the agent runs as $(stat -c %U "/proc/$(agent_pid)"); the supervisor as $(stat -c %U "/proc/$(cat /var/run/edgeflow.pid)")"
+
+step "edgeflow service reload refuses an invalid file and says why"
+cp -p "$cfg" "$tmp/good.yaml"
+sed -i 's/^    bind:/    bnd:/' "$cfg"
+if /usr/bin/edgeflow service reload 2>"$tmp/reload.err"; then fail "a reload of an invalid file succeeded"; fi
+cat "$tmp/reload.err"
+grep -q bnd "$tmp/reload.err" || fail "the problem is not named"
+cp -p "$tmp/good.yaml" "$cfg"
+/usr/bin/edgeflow service reload
 
 step "reload: /etc/init.d/edgeflow reload sends SIGHUP, the agent stays up"
 before="$(agent_pid)"
@@ -179,8 +207,20 @@ if "$tmp/gwtest" push -addr "127.0.0.1:$port" -wait 2s 2>/dev/null; then fail "s
 echo "no PUSH_ACK after stop, as it should be"
 [ ! -e /var/run/edgeflow.pid ] || fail "pid file left behind"
 
-step "uninstall"
+step "uninstall of a crash-looping service: its supervisor goes too"
+/usr/bin/edgeflow service start
+sed -i 's/^    bind:/    bnd:/' "$cfg"
+kill -9 "$(agent_pid)"
+sleep 2 # the supervisor restarts the agent, which now fails: restarting every 5 s
+out="$(/usr/bin/edgeflow service status 2>&1)" || true
+echo "edgeflow service status: $out"
+case "$out" in restarting*) ;; *) fail "status \"$out\", want restarting" ;; esac
+supervisor="$(cat /var/run/edgeflow.pid)"
 /usr/bin/edgeflow service uninstall
+if [ -d "/proc/$supervisor" ] && ! grep -q '^State:.*Z' "/proc/$supervisor/status" 2>/dev/null; then
+	fail "the supervisor $supervisor is still running"
+fi
+echo "the supervisor $supervisor is gone"
 status_is "not installed" 4
 [ ! -e /etc/init.d/edgeflow ] || fail "/etc/init.d/edgeflow is still there"
 if ls /etc/rc?.d/*edgeflow >/dev/null 2>&1; then fail "rc links left: $(ls /etc/rc?.d/*edgeflow)"; fi
@@ -192,4 +232,4 @@ if [ -n "$syslog_pid" ]; then
 fi
 failed=0
 echo
-echo "PASS: sysv install, start, PUSH_ACK, status, reload, crash restart, restart, stop, uninstall"
+echo "PASS: sysv install (as edgeflow), start, PUSH_ACK, status, reload, crash restart, restart, stop, uninstall of a crash loop"

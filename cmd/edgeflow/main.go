@@ -20,7 +20,8 @@ const defaultConfigPath = config.DefaultPath
 const usage = `edgeflow — LoRaWAN gateway agent: uplinks to Cayenne and other IoT Flow connections
 
 Usage:
-  edgeflow run [--config FILE]              run the agent in the foreground
+  edgeflow run [--config FILE] [--allow-root]
+                                            run the agent in the foreground
   edgeflow config validate --config FILE    check a configuration file
   edgeflow config init                      print a complete commented configuration
   edgeflow buffer check FILE                check a buffer file (exit 0 when sound)
@@ -30,12 +31,14 @@ Usage:
                                             what the running agent is doing, at a glance
   edgeflow connections test NAME --dev-eui EUI --payload HEX [--fport N] [--config FILE]
                                             send one test uplink through a connection
-  edgeflow service install|uninstall|start|stop|restart|status|platform [--init SYSTEM] [--config FILE]
+  edgeflow service install|uninstall|start|stop|restart|reload|status|platform [--init SYSTEM] [--config FILE]
                                             run as a system service (systemd, sysv, procd, openrc)
+                                            as the edgeflow user
   edgeflow version                          print the version
 
 With no --config, run reads ` + defaultConfigPath + ` when it exists,
-else runs on built-in defaults.
+else runs on built-in defaults. As root, run refuses to touch files that
+belong to the edgeflow user (an installed service's) unless --allow-root.
 `
 
 func main() {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -23,6 +24,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (default "+defaultConfigPath+" when it exists)")
+	allowRoot := fs.Bool("allow-root", false, "run as root even where edgeflow's files belong to its service user")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -30,7 +32,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	rootWarning, err := rootCheck(os.Geteuid(), *allowRoot, filepath.Dir(cfg.Buffer.Path), cfg.Path)
+	if err != nil {
+		fmt.Fprintf(stderr, "edgeflow: %v\n", err)
+		return 1
+	}
 	log := newLogger(stderr, cfg.Log.Level)
+	if rootWarning != "" {
+		log.Warn(rootWarning)
+	}
 	setMemoryLimit()
 	setProcs()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)

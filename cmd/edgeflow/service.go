@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kardianos/service"
@@ -40,10 +42,14 @@ const serviceUsage = `usage: edgeflow service COMMAND [--init systemd|sysv|procd
 
 Commands:
   install     copy this binary to /usr/bin/edgeflow, write the default
-              configuration if FILE does not exist, register the service
-  uninstall   stop and unregister the service (binary, configuration and
-              buffer are kept)
+              configuration if FILE does not exist, create the ` + serviceUser + `
+              system user and give it the configuration and state
+              directories, register the service (it runs as ` + serviceUser + `)
+  uninstall   stop and unregister the service (binary, configuration,
+              buffer and user are kept)
   start, stop, restart
+  reload      check the configuration (printing every problem), then have
+              the running service re-read it; nothing is sent when invalid
   status      prints running, stopped or not installed (exit 0, 3, 4)
   platform    prints the init system detected here and the one used
 
@@ -64,6 +70,8 @@ func cmdService(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", defaultConfigPath, "configuration file the service runs with")
 	bin := fs.String("bin", stableBinary, "where install puts the binary")
 	logTo := fs.String("log", "", "run only: stderr or syslog (default: syslog unless interactive)")
+	runAs := fs.String("user", "", "run only: switch to this user first (the sysv script starts it as root)")
+	allowRoot := fs.Bool("allow-root", false, "run only: run as root")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -73,10 +81,10 @@ func cmdService(args []string, stdout, stderr io.Writer) int {
 	}
 	switch action {
 	case "run":
-		return serviceRun(*cfgPath, *logTo, stderr)
+		return serviceRun(*cfgPath, *logTo, *runAs, *allowRoot, stderr)
 	case "platform":
 		return servicePlatform(*initName, stdout, stderr)
-	case "install", "uninstall", "start", "stop", "restart", "status":
+	case "install", "uninstall", "start", "stop", "restart", "reload", "status":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, serviceUsage)
 		return 0
@@ -95,7 +103,15 @@ func cmdService(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edgeflow service: %v\n", err)
 		return 1
 	}
-	sc := &serviceCtl{init: init, config: abs, bin: *bin, stdout: stdout, stderr: stderr}
+	configSet := false
+	fs.Visit(func(f *flag.Flag) { configSet = configSet || f.Name == "config" })
+	if !configSet {
+		// The configuration the installed service runs with, not the default.
+		if p := installedConfig(installedFile(init)); p != "" {
+			abs = p
+		}
+	}
+	sc := &serviceCtl{init: init, config: abs, stateDir: config.SystemBufferDir, bin: *bin, stdout: stdout, stderr: stderr}
 	switch action {
 	case "install":
 		return sc.install()
@@ -103,6 +119,8 @@ func cmdService(args []string, stdout, stderr io.Writer) int {
 		return sc.uninstall()
 	case "status":
 		return sc.status()
+	case "reload":
+		return sc.reload()
 	default:
 		return sc.control(action)
 	}
@@ -242,11 +260,12 @@ func ownedByPackage(file string) string {
 
 // serviceCtl carries out one service command.
 type serviceCtl struct {
-	init   string
-	config string // absolute
-	bin    string
-	stdout io.Writer
-	stderr io.Writer
+	init     string
+	config   string // absolute
+	stateDir string // the buffer's directory, once the configuration is read
+	bin      string
+	stdout   io.Writer
+	stderr   io.Writer
 }
 
 func (sc *serviceCtl) errorf(format string, args ...any) int {
@@ -256,41 +275,53 @@ func (sc *serviceCtl) errorf(format string, args ...any) int {
 
 // newService builds the kardianos service for sc.init, with edgeflow's own
 // service files: the generated ones restart after 120 s (systemd) or never
-// (sysv), and log to unrotated files under /var/log.
+// (sysv), run as root and log to unrotated files under /var/log.
 func (sc *serviceCtl) newService() (service.Service, error) {
 	if err := useInit(sc.init); err != nil {
 		return nil, err
 	}
-	return service.New(&program{}, serviceConfig(sc.init, sc.bin, sc.config))
+	return service.New(&program{}, serviceConfig(sc.init, sc.bin, sc.config, sc.stateDir))
 }
 
 // serviceConfig is the kardianos configuration for init: the init system
-// runs "BIN service run --config CONFIG --log MODE".
-func serviceConfig(init, bin, cfgPath string) *service.Config {
+// runs "BIN service run --config CONFIG --log MODE" as the edgeflow user;
+// stateDir is the buffer's directory.
+func serviceConfig(init, bin, cfgPath, stateDir string) *service.Config {
 	logMode := "syslog"
 	if init == "systemd" || init == "procd" {
 		logMode = "stderr" // journald, logd
 	}
+	args := []string{"service", "run", "--config", cfgPath, "--log", logMode}
+	if init == "sysv" {
+		// No supervisor that switches users everywhere (BusyBox has no
+		// start-stop-daemon --chuid on every gateway): the agent does.
+		args = append(args, "--user", serviceUser)
+	}
+	rwDirs := filepath.Dir(cfgPath)
+	if stateDir != rwDirs {
+		rwDirs += " " + stateDir
+	}
+	fill := strings.NewReplacer("@CONFIG@", cfgPath, "@RW_DIRS@", rwDirs, "@STATE_DIR@", stateDir).Replace
 	opts := service.KeyValue{
 		"ReloadSignal": "HUP",
 		"Restart":      "on-failure",
 	}
 	switch init {
 	case "systemd":
-		opts["SystemdScript"] = systemdUnit
+		opts["SystemdScript"] = fill(systemdUnit)
 	case "sysv":
-		opts["SysvScript"] = sysvScript
+		opts["SysvScript"] = fill(sysvScript)
 	case "procd":
-		opts["SysvScript"] = strings.ReplaceAll(procdScript, "@CONFIG@", cfgPath) // procd reuses the SysvScript key
+		opts["SysvScript"] = fill(procdScript) // procd reuses the SysvScript key
 	case "openrc":
-		opts["OpenRCScript"] = openrcScript
+		opts["OpenRCScript"] = fill(openrcScript)
 	}
 	return &service.Config{
 		Name:        serviceName,
 		DisplayName: serviceName,
 		Description: "edgeflow LoRaWAN gateway agent",
 		Executable:  bin,
-		Arguments:   []string{"service", "run", "--config", cfgPath, "--log", logMode},
+		Arguments:   args,
 		Option:      opts,
 	}
 }
@@ -337,10 +368,12 @@ func (sc *serviceCtl) install() int {
 	if cfg == nil {
 		return sc.errorf("not installed: fix %s first (edgeflow config validate --config %s)", sc.config, sc.config)
 	}
-	if dir := filepath.Dir(cfg.Buffer.Path); dir != "." {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return sc.errorf("data directory: %v", err)
-		}
+	sc.stateDir = filepath.Dir(cfg.Buffer.Path)
+	if !safePath(sc.stateDir) {
+		return sc.errorf("the buffer's directory %q must be absolute and use only letters, digits and /._-+@:,", sc.stateDir)
+	}
+	if err := sc.giveToServiceUser(); err != nil {
+		return sc.errorf("%v", err)
 	}
 
 	copied, err := installBinary(sc.bin)
@@ -364,8 +397,8 @@ func (sc *serviceCtl) install() int {
 			fmt.Fprintf(sc.stderr, "warning: no /etc/rc3.d/S50%s link: the service will not start at boot (%v)\n", serviceName, err)
 		}
 	}
-	fmt.Fprintf(sc.stdout, "installed %s (%s, %s) running %s with %s\nstart it with: edgeflow service start\n",
-		serviceName, sc.init, initFile(sc.init), sc.bin, sc.config)
+	fmt.Fprintf(sc.stdout, "installed %s (%s, %s) running %s as %s with %s\nstart it with: edgeflow service start\n",
+		serviceName, sc.init, initFile(sc.init), sc.bin, serviceUser, sc.config)
 	return 0
 }
 
@@ -445,10 +478,15 @@ func (sc *serviceCtl) uninstall() int {
 	if err != nil {
 		return sc.errorf("%v", err)
 	}
-	if sc.state() == service.StatusRunning {
+	if st := sc.state(); st == service.StatusRunning || sc.init != "systemd" && st != service.StatusStopped {
+		// A crash-looping sysv service is neither running nor stopped: its
+		// supervisor must go too.
 		if code := sc.control("stop"); code != 0 {
 			return code
 		}
+	}
+	for _, pid := range stopLeftovers(pidFiles) {
+		fmt.Fprintf(sc.stdout, "stopped the leftover process %d\n", pid)
 	}
 	if err := service.Control(s, "uninstall"); err != nil {
 		return sc.errorf("%v", err)
@@ -591,4 +629,141 @@ func (sc *serviceCtl) status() int {
 		fmt.Fprintln(sc.stdout, detail)
 		return 1
 	}
+}
+
+// giveToServiceUser creates the edgeflow user when there is none and gives
+// it the state directory (created if needed), the configuration file and
+// the configuration's directory when it is edgeflow's own (the API saves
+// the file by writing a new one beside it). A shared directory such as
+// /etc is left alone, with a warning.
+func (sc *serviceCtl) giveToServiceUser() error {
+	uid, gid, err := ensureServiceUser(sc.stateDir, sc.stdout)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(sc.stateDir, 0o750); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	chown := []string{sc.stateDir, sc.config}
+	cfgDir := filepath.Dir(sc.config)
+	if strings.Contains(filepath.Base(cfgDir), serviceName) {
+		chown = append(chown, cfgDir)
+	} else {
+		fmt.Fprintf(sc.stderr, "warning: %s is not edgeflow's own directory: it stays as it is, and the API cannot save configuration changes there\n", cfgDir)
+	}
+	for _, p := range chown {
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("giving %s to %s: %w", p, serviceUser, err)
+		}
+	}
+	for _, d := range []string{sc.stateDir, cfgDir} {
+		if strings.Contains(filepath.Base(d), serviceName) {
+			if err := os.Chmod(d, 0o750); err != nil {
+				return err
+			}
+		}
+	}
+	return os.Chmod(sc.config, 0o640)
+}
+
+// pidFiles are where the sysv script keeps its supervisor's and its
+// agent's process ids.
+var pidFiles = []string{"/var/run/" + serviceName + ".pid", "/var/run/" + serviceName + ".agent.pid"}
+
+// stopLeftovers kills, and waits up to 10 s for, every live edgeflow
+// process a pid file names (a supervisor that the init script could not
+// stop, its agent), removes the pid files and returns the pids it stopped.
+func stopLeftovers(files []string) []int {
+	var pids []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 1 && isEdgeflowProcess(pid) {
+			syscall.Kill(pid, syscall.SIGTERM)
+			pids = append(pids, pid)
+		}
+		os.Remove(f)
+	}
+	for _, pid := range pids {
+		for i := 0; i < 40 && isEdgeflowProcess(pid); i++ {
+			time.Sleep(250 * time.Millisecond) // a stopping agent flushes its buffer
+		}
+		if isEdgeflowProcess(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return pids
+}
+
+// isEdgeflowProcess tells whether pid is alive and runs edgeflow (its
+// command line names it), so that a recycled pid is never killed.
+func isEdgeflowProcess(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return false
+	}
+	if st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		// A zombie (state Z) has exited: nothing to stop.
+		if i := strings.LastIndexByte(string(st), ')'); i > 0 && strings.HasPrefix(string(st[i+1:]), " Z") {
+			return false
+		}
+	}
+	return strings.Contains(string(b), serviceName)
+}
+
+// installedConfig is the --config path an installed service file runs
+// the agent with; "" when there is none.
+func installedConfig(file string) string {
+	if file == "" {
+		return ""
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "--config" && filepath.IsAbs(f[i+1]) {
+				return strings.Trim(f[i+1], `"'`)
+			}
+		}
+	}
+	return ""
+}
+
+// reload checks the configuration the service runs with, printing every
+// problem, and only when it is valid has the init system signal the
+// running agent (SIGHUP), which re-reads it.
+func (sc *serviceCtl) reload() int {
+	if installedFile(sc.init) == "" {
+		fmt.Fprintf(sc.stderr, "edgeflow service: %s is not installed (%s); run \"edgeflow service install\" first\n", serviceName, sc.init)
+		return 4
+	}
+	if cfg, _ := loadConfig(sc.config, sc.stderr); cfg == nil {
+		fmt.Fprintf(sc.stderr, "edgeflow service: not reloaded: the running service keeps its configuration; fix %s and run \"edgeflow service reload\" again\n", sc.config)
+		return 1
+	}
+	if sc.state() != service.StatusRunning {
+		fmt.Fprintf(sc.stderr, "edgeflow service: %s is valid, but the service is not running; start it with \"edgeflow service start\"\n", sc.config)
+		return 3
+	}
+	var cmd *exec.Cmd
+	switch sc.init {
+	case "systemd":
+		cmd = exec.Command("systemctl", "reload", serviceName+".service")
+	case "openrc":
+		cmd = exec.Command("rc-service", serviceName, "reload")
+	default: // sysv, procd
+		cmd = exec.Command("/etc/init.d/"+serviceName, "reload")
+	}
+	cmd.Stdout, cmd.Stderr = sc.stdout, sc.stderr
+	if err := cmd.Run(); err != nil {
+		return sc.errorf("%s: %v", strings.Join(cmd.Args, " "), err)
+	}
+	fmt.Fprintf(sc.stdout, "%s is valid; the service re-reads it (the log says what changed and what waits for a restart)\n", sc.config)
+	return 0
 }

@@ -29,9 +29,19 @@ var templateKeys = map[string][]string{
 
 var actionRe = regexp.MustCompile(`{{-?\s*(.*?)\s*-?}}`)
 
+// packagedStateDir is the buffer's directory in each package's
+// configuration: /var/lib in the .deb, flash under /etc in the .ipk
+// (OpenWrt's /var is RAM).
+func packagedStateDir(init string) string {
+	if init == "procd" {
+		return "/etc/edgeflow"
+	}
+	return "/var/lib/edgeflow"
+}
+
 func scriptFor(t *testing.T, init string) string {
 	t.Helper()
-	c := serviceConfig(init, stableBinary, defaultConfigPath)
+	c := serviceConfig(init, stableBinary, defaultConfigPath, packagedStateDir(init))
 	key := map[string]string{"systemd": "SystemdScript", "sysv": "SysvScript", "procd": "SysvScript", "openrc": "OpenRCScript"}[init]
 	s, ok := c.Option[key].(string)
 	if !ok || s == "" {
@@ -135,7 +145,7 @@ func render(t *testing.T, tmpl string, data map[string]any) string {
 }
 
 func renderData(init string) map[string]any {
-	c := serviceConfig(init, stableBinary, defaultConfigPath)
+	c := serviceConfig(init, stableBinary, defaultConfigPath, packagedStateDir(init))
 	return map[string]any{
 		"Description":  c.Description,
 		"DisplayName":  c.DisplayName,
@@ -147,11 +157,13 @@ func renderData(init string) map[string]any {
 	}
 }
 
-// TestPackagedServiceFilesMatch keeps the .deb's systemd unit and the
-// .ipk's procd script the same as what "service install" writes.
+// TestPackagedServiceFilesMatch keeps the .deb's systemd unit and sysv
+// script and the .ipk's procd script the same as what "service install"
+// writes.
 func TestPackagedServiceFilesMatch(t *testing.T) {
 	for init, file := range map[string]string{
 		"systemd": "../../scripts/packaging/edgeflow.service",
+		"sysv":    "../../scripts/packaging/edgeflow.sysv",
 		"procd":   "../../scripts/packaging/edgeflow.procd",
 	} {
 		got := render(t, scriptFor(t, init), renderData(init))
@@ -170,6 +182,8 @@ func TestServiceFiles(t *testing.T) {
 	for _, want := range []string{
 		"ExecStart=/usr/bin/edgeflow service run --config /etc/edgeflow/edgeflow.yaml --log stderr\n",
 		"Restart=on-failure\n", "RestartSec=5\n", "ExecReload=/bin/kill -HUP $MAINPID\n", "StartLimitIntervalSec=0\n",
+		"User=edgeflow\n", "ReadWritePaths=/etc/edgeflow /var/lib/edgeflow\n", "StateDirectory=edgeflow\n", "NoNewPrivileges=yes\n",
+		"CapabilityBoundingSet=\n", "ProtectSystem=strict\n", "SystemCallFilter=@system-service\n",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("systemd unit lacks %q:\n%s", want, unit)
@@ -180,14 +194,26 @@ func TestServiceFiles(t *testing.T) {
 	}
 	procd := render(t, scriptFor(t, "procd"), renderData("procd"))
 	for _, want := range []string{"USE_PROCD=1", "procd_set_param respawn 3600 5 -1", "procd_set_param file /etc/edgeflow/edgeflow.yaml",
-		"procd_set_param stdout 1", "procd_set_param stderr 1", "procd_send_signal edgeflow '*' HUP"} {
+		"procd_set_param stdout 1", "procd_set_param stderr 1", "procd_send_signal edgeflow '*' HUP",
+		"procd_set_param user edgeflow", "procd_add_jail edgeflow log", "procd_add_jail_mount_rw /etc/edgeflow\n"} {
 		if !strings.Contains(procd, want) {
 			t.Errorf("procd script lacks %q:\n%s", want, procd)
 		}
 	}
 	sysv := render(t, scriptFor(t, "sysv"), renderData("sysv"))
-	if !strings.Contains(sysv, "exec /usr/bin/edgeflow service run --config /etc/edgeflow/edgeflow.yaml --log syslog\n") {
-		t.Errorf("sysv script does not run the agent with syslog logging:\n%s", sysv)
+	if !strings.Contains(sysv, "exec /usr/bin/edgeflow service run --config /etc/edgeflow/edgeflow.yaml --log syslog --user edgeflow\n") {
+		t.Errorf("sysv script does not run the agent as edgeflow with syslog logging:\n%s", sysv)
+	}
+	openrc := render(t, scriptFor(t, "openrc"), renderData("openrc"))
+	for _, want := range []string{`command_user="edgeflow:edgeflow"`, "checkpath --directory --owner edgeflow:edgeflow --mode 0750 /var/lib/edgeflow"} {
+		if !strings.Contains(openrc, want) {
+			t.Errorf("openrc script lacks %q:\n%s", want, openrc)
+		}
+	}
+	for init, script := range map[string]string{"systemd": unit, "procd": procd, "sysv": sysv, "openrc": openrc} {
+		if regexp.MustCompile(`@[A-Z_]+@`).MatchString(script) {
+			t.Errorf("%s: a placeholder is left:\n%s", init, script)
+		}
 	}
 	if strings.Contains(sysv, "/var/log") {
 		t.Errorf("sysv script logs to a file under /var/log")
@@ -325,7 +351,7 @@ connections:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := testkit.RunAgent(t, "service", "run", "--config", cfgPath, "--log", "stderr")
+	ag := testkit.RunAgent(t, "service", "run", "--config", cfgPath, "--log", "stderr", "--allow-root")
 	addr := ag.UDP
 	push := func(version byte) {
 		t.Helper()
@@ -359,7 +385,7 @@ func TestServiceRunInvalidConfigExits(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("packetForwarder:\n  udp:\n    bnd: \"127.0.0.1:0\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(testkit.AgentBinary(t), "service", "run", "--config", cfgPath, "--log", "stderr")
+	cmd := exec.Command(testkit.AgentBinary(t), "service", "run", "--config", cfgPath, "--log", "stderr", "--allow-root")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	done := make(chan error, 1)

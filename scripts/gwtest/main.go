@@ -2,7 +2,10 @@
 // forwarder and syslog daemon, for the shell scripts under scripts/:
 //
 //	gwtest push -addr 127.0.0.1:1700 [-wait 20s]   send PUSH_DATA until a PUSH_ACK answers (exit 0)
+//	gwtest pull -addr 127.0.0.1:1700 [-wait 20s]   send PULL_DATA until a PULL_ACK answers (exit 0)
 //	gwtest freeport                               print a free UDP port on 127.0.0.1
+//	gwtest canbind ADDR...                        exit 0 when every address (udp:HOST:PORT or
+//	                                              tcp:HOST:PORT) can be bound now
 //	gwtest syslog -socket /dev/log -out FILE      receive syslog datagrams, one line each, until killed
 package main
 
@@ -20,13 +23,17 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gwtest push|freeport|syslog [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gwtest push|pull|freeport|canbind|syslog [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "push":
 		err = push(os.Args[2:])
+	case "pull":
+		err = pull(os.Args[2:])
+	case "canbind":
+		err = canbind(os.Args[2:])
 	case "freeport":
 		err = freeport()
 	case "syslog":
@@ -82,6 +89,71 @@ func push(args []string) error {
 		return nil
 	}
 	return fmt.Errorf("no PUSH_ACK from %s within %v", *addr, *wait)
+}
+
+// pull sends a GWMP PULL_DATA (gateway AA555A0000000101's keepalive for
+// the downlink path) every second until the PULL_ACK with its token comes
+// back.
+func pull(args []string) error {
+	fs := flag.NewFlagSet("pull", flag.ExitOnError)
+	addr := fs.String("addr", "", "agent's UDP address")
+	wait := fs.Duration("wait", 20*time.Second, "give up after")
+	_ = fs.Parse(args)
+	if *addr == "" {
+		return fmt.Errorf("pull: -addr is required")
+	}
+	conn, err := net.Dial("udp", *addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(*wait)
+	buf := make([]byte, 64)
+	for attempt := 1; time.Now().Before(deadline); attempt++ {
+		tok := uint16(time.Now().UnixNano())
+		pkt := []byte{2, byte(tok >> 8), byte(tok), 0x02, 0xAA, 0x55, 0x5A, 0x00, 0x00, 0x00, 0x01, 0x01}
+		sent := time.Now()
+		if _, err := conn.Write(pkt); err != nil {
+			return err
+		}
+		_ = conn.SetReadDeadline(sent.Add(time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			time.Sleep(time.Until(sent.Add(time.Second))) // not up yet: again in a second
+			continue
+		}
+		if want := []byte{2, byte(tok >> 8), byte(tok), 0x04}; !bytes.Equal(buf[:n], want) {
+			return fmt.Errorf("answer % x, want PULL_ACK % x", buf[:n], want)
+		}
+		fmt.Printf("PULL_ACK from %s (token %04x, attempt %d)\n", *addr, tok, attempt)
+		return nil
+	}
+	return fmt.Errorf("no PULL_ACK from %s within %v", *addr, *wait)
+}
+
+// canbind tells whether every address can be bound at this moment.
+func canbind(addrs []string) error {
+	for _, a := range addrs {
+		network, addr, ok := strings.Cut(a, ":")
+		if !ok {
+			return fmt.Errorf("canbind %q: want udp:HOST:PORT or tcp:HOST:PORT", a)
+		}
+		var c interface{ Close() error }
+		var err error
+		switch network {
+		case "udp":
+			c, err = net.ListenPacket("udp", addr)
+		case "tcp":
+			c, err = net.Listen("tcp", addr)
+		default:
+			return fmt.Errorf("canbind %q: want udp or tcp", a)
+		}
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	return nil
 }
 
 func freeport() error {

@@ -9,8 +9,10 @@
 // OpenWrt .ipk is tar.gz(debian-binary, data.tar.gz, control.tar.gz), as
 // "opkg-build -c" writes it. Both install /usr/bin/edgeflow, the commented
 // default configuration /etc/edgeflow/edgeflow.yaml as a conffile (kept on
-// upgrade) and the service (a systemd unit in the .deb, a procd init script
-// in the .ipk), and start it from postinst.
+// upgrade) and the service, run as the edgeflow user that postinst
+// creates: in the .deb a systemd unit and a System V init script (a
+// conffile, as Debian wants /etc/init.d scripts), for hosts with and
+// without systemd; in the .ipk a procd init script.
 package main
 
 import (
@@ -27,10 +29,16 @@ import (
 )
 
 const (
-	pkgName     = "edgeflow"
-	binPath     = "usr/bin/edgeflow"
-	confPath    = "etc/edgeflow/edgeflow.yaml"
-	dataDir     = "var/lib/edgeflow"
+	pkgName  = "edgeflow"
+	binPath  = "usr/bin/edgeflow"
+	confPath = "etc/edgeflow/edgeflow.yaml"
+	initPath = "etc/init.d/edgeflow"
+	dataDir  = "var/lib/edgeflow"
+	// maintainer is who answers for the packages; release.sh may override it.
+	maintainer = "edgeflow maintainers <maintainers@edgeflow.invalid>"
+	// debDepends: deb-systemd-helper, deb-systemd-invoke and invoke-rc.d,
+	// which postinst, prerm and postrm use as debhelper's snippets do.
+	debDepends  = "init-system-helpers (>= 1.54~)"
 	summary     = "LoRaWAN gateway agent: uplinks to Cayenne and other IoT Flow connections"
 	description = `edgeflow runs on a LoRaWAN gateway: it decodes the uplinks the gateway's
 packet forwarder receives, keeps them on flash while the internet or the
@@ -50,9 +58,9 @@ func main() {
 	flag.StringVar(&o.version, "version", "", "package version (must start with a digit)")
 	flag.StringVar(&o.binary, "binary", "", "the edgeflow binary for this architecture")
 	flag.StringVar(&o.config, "config", "", "the default configuration (edgeflow config init)")
-	flag.StringVar(&o.files, "files", "scripts/packaging", "directory with edgeflow.service, edgeflow.procd, deb/ and ipk/ scripts")
+	flag.StringVar(&o.files, "files", "scripts/packaging", "directory with edgeflow.service, edgeflow.sysv, edgeflow.procd, deb/ and ipk/ scripts")
 	flag.StringVar(&o.out, "out", "", "package file to write")
-	flag.StringVar(&o.maintainer, "maintainer", "edgeflow maintainers <edgeflow@localhost>", "Maintainer field")
+	flag.StringVar(&o.maintainer, "maintainer", maintainer, "Maintainer field")
 	epoch := flag.Int64("mtime", 0, "time stamp of every member, Unix seconds (default $SOURCE_DATE_EPOCH, else now)")
 	flag.Parse()
 	if *epoch == 0 {
@@ -114,8 +122,13 @@ func build(o options) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		sysv, err := read("edgeflow.sysv")
+		if err != nil {
+			return nil, err
+		}
 		data = append(data,
 			entry{Name: "lib/systemd/system/edgeflow.service", Mode: 0o644, Data: unit},
+			entry{Name: initPath, Mode: 0o755, Data: sysv},
 			entry{Name: dataDir, Mode: 0o750, Dir: true})
 	} else {
 		// No var/ entries: /var is a symlink to /tmp on OpenWrt; postinst
@@ -124,12 +137,16 @@ func build(o options) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		data = append(data, entry{Name: "etc/init.d/edgeflow", Mode: 0o755, Data: initScript})
+		data = append(data, entry{Name: initPath, Mode: 0o755, Data: initScript})
 	}
 
+	conffiles := "/" + confPath + "\n"
+	if o.format == "deb" {
+		conffiles += "/" + initPath + "\n"
+	}
 	control := []entry{
 		{Name: "control", Mode: 0o644, Data: []byte(controlFile(o, data))},
-		{Name: "conffiles", Mode: 0o644, Data: []byte("/" + confPath + "\n")},
+		{Name: "conffiles", Mode: 0o644, Data: []byte(conffiles)},
 	}
 	if o.format == "deb" {
 		control = append(control, entry{Name: "md5sums", Mode: 0o644, Data: []byte(md5sums(data))})
@@ -190,6 +207,9 @@ func controlFile(o options, data []entry) string {
 	}
 	field("Architecture", o.arch)
 	field("Maintainer", o.maintainer)
+	if o.format == "deb" {
+		field("Depends", debDepends)
+	}
 	field("Installed-Size", installed)
 	field("Section", "net")
 	field("Priority", "optional")
@@ -205,7 +225,7 @@ func controlFile(o options, data []entry) string {
 func md5sums(data []entry) string {
 	var lines []string
 	for _, e := range data {
-		if e.Dir || e.Name == confPath {
+		if e.Dir || e.Name == confPath || e.Name == initPath {
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("%x  %s\n", md5.Sum(e.Data), e.Name))

@@ -99,7 +99,8 @@ func TestDeb(t *testing.T) {
 	_, data := readTarGz(t, ar["data.tar.gz"])
 	for name, want := range map[string]int64{
 		"./usr/bin/edgeflow": 0o755, "./etc/edgeflow/edgeflow.yaml": 0o640,
-		"./lib/systemd/system/edgeflow.service": 0o644, "./var/lib/edgeflow/": 0o750, "./usr/bin/": 0o755, "./": 0o755,
+		"./lib/systemd/system/edgeflow.service": 0o644, "./etc/init.d/edgeflow": 0o755, "./var/lib/edgeflow/": 0o750,
+		"./usr/bin/": 0o755, "./": 0o755,
 	} {
 		m, ok := data[name]
 		if !ok {
@@ -111,10 +112,15 @@ func TestDeb(t *testing.T) {
 		}
 	}
 	_, control := readTarGz(t, ar["control.tar.gz"])
-	if got := string(control["./conffiles"].data); got != "/etc/edgeflow/edgeflow.yaml\n" {
+	// Debian wants /etc/init.d scripts to be conffiles.
+	if got := string(control["./conffiles"].data); got != "/etc/edgeflow/edgeflow.yaml\n/etc/init.d/edgeflow\n" {
 		t.Errorf("conffiles %q", got)
 	}
-	if md5s := string(control["./md5sums"].data); !strings.Contains(md5s, "  usr/bin/edgeflow\n") || strings.Contains(md5s, "edgeflow.yaml") {
+	if init := string(data["./etc/init.d/edgeflow"].data); !strings.Contains(init, "--user edgeflow") {
+		t.Errorf("the sysv script does not run the agent as edgeflow:\n%s", init)
+	}
+	if md5s := string(control["./md5sums"].data); !strings.Contains(md5s, "  usr/bin/edgeflow\n") ||
+		strings.Contains(md5s, "edgeflow.yaml") || strings.Contains(md5s, "init.d") {
 		t.Errorf("md5sums:\n%s", md5s)
 	}
 	for _, s := range []string{"./postinst", "./prerm", "./postrm"} {
@@ -123,7 +129,8 @@ func TestDeb(t *testing.T) {
 		}
 	}
 	ctl := string(control["./control"].data)
-	for _, want := range []string{"Package: edgeflow\n", "Version: 1.2.3+4+gabc\n", "Architecture: arm64\n", "Installed-Size: 1\n"} {
+	for _, want := range []string{"Package: edgeflow\n", "Version: 1.2.3+4+gabc\n", "Architecture: arm64\n", "Installed-Size: ",
+		"Depends: init-system-helpers"} {
 		if !strings.Contains(ctl, want) {
 			t.Errorf("control lacks %q:\n%s", want, ctl)
 		}
@@ -154,7 +161,8 @@ func TestIpk(t *testing.T) {
 	}
 	_, data := readTarGz(t, outer["./data.tar.gz"].data)
 	init, ok := data["./etc/init.d/edgeflow"]
-	if !ok || init.mode != 0o755 || !strings.Contains(string(init.data), "USE_PROCD=1") {
+	if !ok || init.mode != 0o755 || !strings.Contains(string(init.data), "USE_PROCD=1") ||
+		!strings.Contains(string(init.data), "procd_set_param user edgeflow") {
 		t.Errorf("no procd init script at ./etc/init.d/edgeflow (mode %o)", init.mode)
 	}
 	for name := range data {
