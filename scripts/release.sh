@@ -53,28 +53,9 @@ go build -trimpath -ldflags "$ldflags" -o "$work/edgeflow" ./cmd/edgeflow
 "$work/edgeflow" config init >"$work/edgeflow.yaml"
 "$work/edgeflow" config validate --config "$work/edgeflow.yaml" >/dev/null
 
-# The .ipk's: the buffer on flash, and small. OpenWrt's /var is RAM (the
-# backlog, frame counters and OTAA sessions would vanish at every reboot):
-# /etc is the overlay on flash, where OpenWrt packages keep their state.
-awk -v maxsize='"4MiB"' '
-/^  # path: "/ {
-	print "  # On OpenWrt /var is RAM: the buffer lives on flash, beside this file."
-	print "  path: \"/etc/edgeflow/buffer.db\""
-	done_path = 1
-	next
-}
-/^  maxSize: / {
-	print "  # 4MiB on a router: its overlay often has only a few MB free on a 16 MB"
-	print "  # flash, and the file is mapped into a 64-128 MB RAM. Still thousands"
-	print "  # of uplinks (with persist on-outage only what an outage holds back)."
-	print "  maxSize: " maxsize
-	done_size = 1
-	next
-}
-{ print }
-END { if (!done_path || !done_size) exit 1 }
-' "$work/edgeflow.yaml" >"$work/edgeflow-openwrt.yaml" ||
-	{ echo "release.sh: config init no longer has the buffer lines the .ipk changes" >&2; exit 1; }
+# The .ipk's: the buffer on flash (/etc/edgeflow: OpenWrt's /var is RAM)
+# and small (4MiB), with the reasons in its comments.
+"$work/edgeflow" config init --openwrt >"$work/edgeflow-openwrt.yaml"
 "$work/edgeflow" config validate --config "$work/edgeflow-openwrt.yaml" >/dev/null
 go build -o "$work/pkgbuild" ./scripts/pkgbuild
 

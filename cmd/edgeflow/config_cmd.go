@@ -10,12 +10,26 @@ import (
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "usage: edgeflow config validate --config FILE | edgeflow config init\n")
+		fmt.Fprint(stderr, "usage: edgeflow config validate --config FILE | edgeflow config init [--openwrt]\n")
 		return 2
 	}
 	switch args[0] {
 	case "init":
-		fmt.Fprint(stdout, config.InitText())
+		fs := flag.NewFlagSet("config init", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		openwrt := fs.Bool("openwrt", false, "for an OpenWrt router: the buffer on flash (/etc/edgeflow), 4MiB")
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		text := config.InitText()
+		if *openwrt {
+			var err error
+			if text, err = openwrtConfig(text); err != nil {
+				fmt.Fprintf(stderr, "edgeflow config init: %v\n", err)
+				return 1
+			}
+		}
+		fmt.Fprint(stdout, text)
 		return 0
 	case "validate":
 		fs := flag.NewFlagSet("config validate", flag.ContinueOnError)

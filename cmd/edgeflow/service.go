@@ -260,12 +260,13 @@ func ownedByPackage(file string) string {
 
 // serviceCtl carries out one service command.
 type serviceCtl struct {
-	init     string
-	config   string // absolute
-	stateDir string // the buffer's directory, once the configuration is read
-	bin      string
-	stdout   io.Writer
-	stderr   io.Writer
+	init       string
+	config     string // absolute
+	stateDir   string // the buffer's directory, once the configuration is read
+	bufferPath string
+	bin        string
+	stdout     io.Writer
+	stderr     io.Writer
 }
 
 func (sc *serviceCtl) errorf(format string, args ...any) int {
@@ -359,7 +360,7 @@ func (sc *serviceCtl) install() int {
 	// The configuration: write the default one when there is none, and
 	// never register a service that would refuse to start.
 	if _, err := os.Stat(sc.config); errors.Is(err, os.ErrNotExist) {
-		if err := writeDefaultConfig(sc.config); err != nil {
+		if err := writeDefaultConfig(sc.config, sc.init == "procd"); err != nil {
 			return sc.errorf("writing the default configuration: %v", err)
 		}
 		fmt.Fprintf(sc.stdout, "wrote the default configuration to %s; edit it, then \"edgeflow service restart\"\n", sc.config)
@@ -368,7 +369,7 @@ func (sc *serviceCtl) install() int {
 	if cfg == nil {
 		return sc.errorf("not installed: fix %s first (edgeflow config validate --config %s)", sc.config, sc.config)
 	}
-	sc.stateDir = filepath.Dir(cfg.Buffer.Path)
+	sc.stateDir, sc.bufferPath = filepath.Dir(cfg.Buffer.Path), cfg.Buffer.Path
 	if !safePath(sc.stateDir) {
 		return sc.errorf("the buffer's directory %q must be absolute and use only letters, digits and /._-+@:,", sc.stateDir)
 	}
@@ -402,9 +403,17 @@ func (sc *serviceCtl) install() int {
 	return 0
 }
 
-// writeDefaultConfig writes "edgeflow config init" to path, readable by root
-// only: it will hold device keys.
-func writeDefaultConfig(path string) error {
+// writeDefaultConfig writes "edgeflow config init" (with openwrt, its
+// OpenWrt form: the buffer on flash) to path, readable by its owner and
+// group only: it will hold device keys.
+func writeDefaultConfig(path string, openwrt bool) error {
+	text := config.InitText()
+	if openwrt {
+		var err error
+		if text, err = openwrtConfig(text); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -412,7 +421,7 @@ func writeDefaultConfig(path string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.WriteString(f, config.InitText()); err != nil {
+	if _, err := io.WriteString(f, text); err != nil {
 		f.Close()
 		return err
 	}
@@ -632,7 +641,8 @@ func (sc *serviceCtl) status() int {
 }
 
 // giveToServiceUser creates the edgeflow user when there is none and gives
-// it the state directory (created if needed), the configuration file and
+// it the state directory (created if needed) with the buffer's files, the
+// configuration file and
 // the configuration's directory when it is edgeflow's own (the API saves
 // the file by writing a new one beside it). A shared directory such as
 // /etc is left alone, with a warning.
@@ -645,6 +655,14 @@ func (sc *serviceCtl) giveToServiceUser() error {
 		return fmt.Errorf("state directory: %w", err)
 	}
 	chown := []string{sc.stateDir, sc.config}
+	// The buffer and its companions (and a log), which an agent run as
+	// root may have left.
+	if m, err := filepath.Glob(filepath.Join(sc.stateDir, filepath.Base(sc.bufferPath)+"*")); err == nil {
+		chown = append(chown, m...)
+	}
+	if m, err := filepath.Glob(filepath.Join(sc.stateDir, logFileName+"*")); err == nil {
+		chown = append(chown, m...)
+	}
 	cfgDir := filepath.Dir(sc.config)
 	if strings.Contains(filepath.Base(cfgDir), serviceName) {
 		chown = append(chown, cfgDir)
