@@ -45,7 +45,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	setProcs()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, CheckBuffer: checkBufferInChild})
+	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, CheckBuffer: checkBufferInChild, Logs: "stderr"})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
