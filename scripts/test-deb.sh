@@ -2,7 +2,8 @@
 # The amd64 .deb on this machine, for real: "dpkg -i" starts an agent that
 # runs unprivileged (as the edgeflow user) and answers PULL_DATA on its
 # port; "edgeflow service status" and "reload" work; with no syslog the log
-# goes to the capped file in the state directory; "dpkg --purge" leaves no
+# goes to the capped file in the state directory; a second "dpkg -i" (an
+# upgrade) restarts it; "dpkg --purge" leaves no
 # edgeflow process and no file: the package's, its state, its rc and enable
 # links, its pid files. With systemd running the package starts its unit;
 # without (this machine, sysvinit hosts, containers) its System V script.
@@ -175,6 +176,17 @@ if [ ! -d /run/systemd/system ] && [ ! -S /dev/log ]; then
 	grep -q 'msg="edgeflow started".*logs="file /var/lib/edgeflow/edgeflow.log' /var/lib/edgeflow/edgeflow.log ||
 		fail "the start line does not say where logs go"
 	grep -q 'reload requested' /var/lib/edgeflow/edgeflow.log || fail "the reload is not in the log"
+fi
+
+step "dpkg -i again (an upgrade): the agent is restarted, still as edgeflow"
+old="$(cat /run/edgeflow.agent.pid 2>/dev/null || true)"
+dpkg -i "${dpkg_opts[@]}" "$DEB"
+"$tmp/gwtest" pull -addr "$udp" -wait 30s || fail "no PULL_ACK after the upgrade"
+new="$(cat /run/edgeflow.agent.pid 2>/dev/null || true)"
+if [ ! -d /run/systemd/system ]; then
+	[ -n "$new" ] && [ "$new" != "$old" ] || fail "the agent was not restarted ($old, $new)"
+	[ "$(stat -c %U "/proc/$new")" = edgeflow ] || fail "the restarted agent does not run as edgeflow"
+	echo "agent $old replaced by $new, running as edgeflow"
 fi
 
 step "dpkg --purge edgeflow"

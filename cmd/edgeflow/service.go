@@ -757,13 +757,13 @@ func installedConfig(file string) string {
 // problem, and only when it is valid has the init system signal the
 // running agent (SIGHUP), which re-reads it.
 func (sc *serviceCtl) reload() int {
-	if installedFile(sc.init) == "" {
-		fmt.Fprintf(sc.stderr, "edgeflow service: %s is not installed (%s); run \"edgeflow service install\" first\n", serviceName, sc.init)
-		return 4
-	}
 	if cfg, _ := loadConfig(sc.config, sc.stderr); cfg == nil {
 		fmt.Fprintf(sc.stderr, "edgeflow service: not reloaded: the running service keeps its configuration; fix %s and run \"edgeflow service reload\" again\n", sc.config)
 		return 1
+	}
+	if installedFile(sc.init) == "" {
+		fmt.Fprintf(sc.stderr, "edgeflow service: %s is valid, but %s is not installed (%s); run \"edgeflow service install\" first\n", sc.config, serviceName, sc.init)
+		return 4
 	}
 	if sc.state() != service.StatusRunning {
 		fmt.Fprintf(sc.stderr, "edgeflow service: %s is valid, but the service is not running; start it with \"edgeflow service start\"\n", sc.config)

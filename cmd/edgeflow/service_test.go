@@ -287,6 +287,35 @@ func TestServiceCommandUsage(t *testing.T) {
 	}
 }
 
+// TestServiceReloadValidatesFirst: "service reload" prints every problem
+// of an invalid file and sends nothing; a valid file is only sent to an
+// installed service.
+func TestServiceReloadValidatesFirst(t *testing.T) {
+	if installedFile("sysv") != "" {
+		t.Skip("edgeflow is installed here")
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("packetForwarder:\n  udp:\n    bnd: \"127.0.0.1:0\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := cmdService([]string{"reload", "--init", "sysv", "--config", bad}, &out, &errb); code != 1 {
+		t.Errorf("invalid file: exit %d", code)
+	}
+	if !strings.Contains(errb.String(), `unknown key "bnd"`) || !strings.Contains(errb.String(), "not reloaded") {
+		t.Errorf("invalid file: stderr\n%s", errb.String())
+	}
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("buffer:\n  path: \""+dir+"/buffer.db\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if code := cmdService([]string{"reload", "--init", "sysv", "--config", good}, &out, &errb); code != 4 {
+		t.Errorf("valid file, not installed: exit %d, want 4; stderr\n%s", code, errb.String())
+	}
+}
+
 // TestSyslogWriterFallsBack: with no syslog daemon, log lines still reach
 // the fallback writer rather than vanishing.
 func TestSyslogWriterFallsBack(t *testing.T) {
