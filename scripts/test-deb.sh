@@ -180,7 +180,11 @@ fi
 
 step "dpkg -i again (an upgrade): the agent is restarted, still as edgeflow"
 old="$(cat /run/edgeflow.agent.pid 2>/dev/null || true)"
+# As an older, root-run version left it: the buffer root's. The upgrade
+# hands it to edgeflow, or the restarted agent could not open it.
+chown root:root /var/lib/edgeflow/buffer.db
 dpkg -i "${dpkg_opts[@]}" "$DEB"
+[ "$(stat -c %U /var/lib/edgeflow/buffer.db)" = edgeflow ] || fail "the buffer is not edgeflow's after the upgrade"
 "$tmp/gwtest" pull -addr "$udp" -wait 30s || fail "no PULL_ACK after the upgrade"
 new="$(cat /run/edgeflow.agent.pid 2>/dev/null || true)"
 if [ ! -d /run/systemd/system ]; then
