@@ -176,6 +176,17 @@ if [ ! -d /run/systemd/system ] && [ ! -S /dev/log ]; then
 	grep -q 'msg="edgeflow started".*logs="file /var/lib/edgeflow/edgeflow.log' /var/lib/edgeflow/edgeflow.log ||
 		fail "the start line does not say where logs go"
 	grep -q 'reload requested' /var/lib/edgeflow/edgeflow.log || fail "the reload is not in the log"
+
+	step "kill -9 the agent: the init script restarts it and says so in that log"
+	old="$(cat /run/edgeflow.agent.pid)"
+	kill -9 "$old"
+	for _ in $(seq 150); do
+		new="$(cat /run/edgeflow.agent.pid 2>/dev/null || true)"
+		[ -n "$new" ] && [ "$new" != "$old" ] && break
+		sleep 0.1
+	done
+	"$tmp/gwtest" pull -addr "$udp" -wait 30s || fail "no PULL_ACK after kill -9"
+	grep 'source=init.d' /var/lib/edgeflow/edgeflow.log || fail "the restart is not in the log"
 fi
 
 step "dpkg -i again (an upgrade): the agent is restarted, still as edgeflow"

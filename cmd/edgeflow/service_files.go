@@ -160,7 +160,8 @@ const sysvScript = `#!/bin/sh
 # Short-Description: {{Description}}
 # Description:       {{Description}}, restarted 5 s after a failure
 ### END INIT INFO
-# Written by "edgeflow service install". Logs go to syslog.
+# Written by "edgeflow service install". Logs go to syslog, else to
+# @STATE_DIR@/edgeflow.log (capped).
 
 name=edgeflow
 pid_file=/var/run/$name.pid             # the supervisor loop
@@ -174,7 +175,13 @@ run_agent() {
 }
 
 say() {
-	command -v logger >/dev/null 2>&1 && logger -t "$name" -p daemon.warning "$*"
+	if [ -S /dev/log ] && command -v logger >/dev/null 2>&1; then
+		logger -t "$name" -p daemon.warning "$*" && return 0
+	fi
+	# No syslog: the agent's own log file, once it has made one (appended
+	# to, it stays the agent's).
+	[ -f @STATE_DIR@/edgeflow.log ] &&
+		echo "time=$(date -u +%Y-%m-%dT%H:%M:%SZ) level=WARN msg=\"$*\" source=init.d" >>@STATE_DIR@/edgeflow.log
 	return 0
 }
 
