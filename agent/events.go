@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"edgeflow/agent/api"
+	"edgeflow/config"
 	"edgeflow/uplink"
 )
 
@@ -40,7 +41,7 @@ func (a *Agent) publishDelivery(connID string, up *uplink.Uplink, late bool, err
 		}
 	}
 	if err != nil {
-		ev.Error = api.Redact(err.Error())
+		ev.Error = config.Redact(err.Error())
 	}
 	a.events.Publish("delivery", ev)
 }

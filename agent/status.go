@@ -38,7 +38,7 @@ func (a *Agent) Status() api.Status {
 	}
 	if a.mqtt != nil {
 		m := a.mqtt.Status()
-		src := api.Source{Type: "mqtt", Addr: m.Server, State: "disconnected", LastSeen: timePtr(m.LastMessage)}
+		src := api.Source{Type: "mqtt", Addr: config.RedactURL(m.Server), State: "disconnected", LastSeen: timePtr(m.LastMessage)}
 		if m.Connected {
 			src.State = "connected"
 		}
@@ -57,7 +57,7 @@ func (a *Agent) Status() api.Status {
 
 func connectionState(c delivery.Status, now time.Time) api.ConnectionState {
 	// Go's HTTP errors quote the whole URL, credentials in the query included.
-	cs := api.ConnectionState{State: c.State, Delivered: c.Delivered, LastError: api.Redact(c.LastError),
+	cs := api.ConnectionState{State: c.State, Delivered: c.Delivered, LastError: config.Redact(c.LastError),
 		Backlog: c.Backlog, BacklogBytes: c.BacklogBytes, DeadLetters: c.DeadLetters}
 	if !c.LastDelivery.IsZero() {
 		t := c.LastDelivery

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"edgeflow/config"
@@ -63,7 +64,8 @@ func decodeConnection(r io.Reader, stored *config.Connection, whole bool) (confi
 	if stored != nil {
 		storedTree = toTree(*stored)
 	}
-	probs = append(probs, restoreTree(body, storedTree, "")...)
+	var restored []string
+	probs = append(probs, restoreTree(body, storedTree, "", &restored)...)
 	if len(probs) > 0 {
 		return config.Connection{}, nil, invalid(probs)
 	}
@@ -88,7 +90,25 @@ func decodeConnection(r io.Reader, stored *config.Connection, whole bool) (confi
 	}
 	c := cfg.Connections[0]
 	c.ID = id
+	if stored != nil && len(restored) > 0 {
+		if from, to := stored.Destination(), c.Destination(); from != to {
+			// The masks stand for secrets given to the stored destination:
+			// sending them elsewhere would hand them to whoever runs it.
+			return config.Connection{}, nil, invalid(retype(restored, from, to))
+		}
+	}
 	return c, relWarnings(warns, "connections[0]"), nil
+}
+
+// retype asks for each secret kept behind a mask to be typed again, as
+// the connection now sends somewhere else.
+func retype(paths []string, from, to string) []Problem {
+	slices.Sort(paths)
+	probs := make([]Problem, len(paths))
+	for i, p := range paths {
+		probs[i] = Problem{Path: p, Message: fmt.Sprintf("the connection now sends to %s instead of %s: the stored secret here is not sent to a new destination; type it again (instead of %q)", to, from, Mask)}
+	}
+	return probs
 }
 
 // toTree is a connection in its JSON form, for masking and restoring.

@@ -117,20 +117,47 @@ func TestConnectionsFollowTheAPI(t *testing.T) {
 
 	// GET-modify-PUT: the masked values go back as "*****" and are kept.
 	_, body = r.must("GET", "/connections/second", "", http.StatusOK)
-	whole := strings.Replace(body, ep2.URL+"/up", ep3.URL+"/up", 1)
-	whole = strings.Replace(whole, `"name": "Second"`, `"name": "Second, moved"`, 1)
+	whole := strings.Replace(body, `"name": "Second"`, `"name": "Second, moved"`, 1)
 	resp, body = r.must("PUT", "/connections/second", whole, http.StatusOK)
 	if got := decode[api.Connection](t, body); got.ID != "second" || got.Name != "Second, moved" {
 		t.Fatalf("PUT answered %s", body)
 	}
 	noSecrets(t, body)
 	r.fw.push(dev, 4, []byte{4})
-	ep3.waitFCnts(t, 4)
-	h, u = ep3.last()
+	ep2.waitFCnts(t, 2, 3, 4)
+	h, u = ep2.last()
 	if h.Get("Authorization") != "Token SECRET-HEADER" || u != "/up?apikey=SECRET-KEY&site=a" {
 		t.Fatalf("after PUT with masks the endpoint got Authorization %q at %q", h.Get("Authorization"), u)
 	}
-	ep2.waitFCnts(t, 2, 3) // the old URL gets nothing more
+
+	// The masks are not put back for another host: that would send the
+	// stored secrets to whoever runs it. The answer names each field.
+	fileBefore = readFile(t, path)
+	_, body = r.must("GET", "/connections/second", "", http.StatusOK)
+	moved := strings.Replace(body, ep2.URL+"/up", ep3.URL+"/up", 1)
+	_, body = r.must("PUT", "/connections/second", moved, http.StatusBadRequest)
+	var paths []string
+	for _, p := range decode[errBody](t, body).Problems {
+		paths = append(paths, p.Path)
+	}
+	if strings.Join(paths, " ") != "configuration.destinationURL configuration.headers.Authorization" || !strings.Contains(body, "type it again") {
+		t.Errorf("PUT to a new host with masks answered %s", body)
+	}
+	if readFile(t, path) != fileBefore {
+		t.Fatal("a refused PUT changed the file")
+	}
+	// Typed again, the change is accepted.
+	moved = strings.Replace(moved, "apikey=*****", "apikey=SECRET-KEY", 1)
+	moved = strings.Replace(moved, `"Authorization": "*****"`, `"Authorization": "Token SECRET-HEADER"`, 1)
+	resp, body = r.must("PUT", "/connections/second", moved, http.StatusOK)
+	noSecrets(t, body)
+	r.fw.push(dev, 5, []byte{5})
+	ep3.waitFCnts(t, 5)
+	h, u = ep3.last()
+	if h.Get("Authorization") != "Token SECRET-HEADER" || u != "/up?apikey=SECRET-KEY&site=a" {
+		t.Fatalf("after PUT with the secrets typed again the endpoint got Authorization %q at %q", h.Get("Authorization"), u)
+	}
+	ep2.waitFCnts(t, 2, 3, 4) // the old URL gets nothing more
 
 	// Refusals, each with its reason.
 	for _, c := range []struct{ body, want string }{
@@ -160,12 +187,12 @@ func TestConnectionsFollowTheAPI(t *testing.T) {
 		t.Fatalf("DELETE without the token: %d", resp.StatusCode)
 	}
 	r.must("DELETE", "/connections/first", "", http.StatusNoContent)
-	r.fw.push(dev, 5, []byte{5})
-	ep3.waitFCnts(t, 4, 5)
-	ep1.waitFCnts(t, 1, 2, 3, 4)
+	r.fw.push(dev, 6, []byte{6})
+	ep3.waitFCnts(t, 5, 6)
+	ep1.waitFCnts(t, 1, 2, 3, 4, 5)
 
 	// A restart reads the changes back; comments and devices are intact.
-	// The stop waits until the agent knows FCnt 5 was accepted: a stop
+	// The stop waits until the agent knows FCnt 6 was accepted: a stop
 	// while the endpoint's answer is on its way re-sends it (at-least-once).
 	r.waitIdle("second", 2)
 	r.stop()
@@ -183,8 +210,8 @@ func TestConnectionsFollowTheAPI(t *testing.T) {
 	if list := decode[[]api.Connection](t, body); len(list) != 1 || list[0].ID != "second" || list[0].Name != "Second, moved" {
 		t.Fatalf("after restart: %s", body)
 	}
-	r.fw.push(dev, 6, []byte{6})
-	ep3.waitFCnts(t, 4, 5, 6)
+	r.fw.push(dev, 7, []byte{7})
+	ep3.waitFCnts(t, 5, 6, 7)
 }
 
 type errBody struct {

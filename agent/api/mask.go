@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"strings"
+
+	"edgeflow/config"
 )
 
 // Mask is what answers show in place of a secret, as IoT Flow does. A PUT
@@ -63,137 +65,58 @@ func maskTree(m map[string]any) {
 // maskURL hides the password of the user info and the values of query
 // parameters named like credentials (TAGO's ?authorization=, NOMOSENSE's
 // ?apikey=). It works on the text, so the rest reads exactly as stored.
+// (Logs and errors go further: config.Redact hides every query value.)
 func maskURL(s string) string {
-	u := splitURL(s)
-	if u.pass != "" {
-		u.pass = Mask
+	u := config.SplitURL(s)
+	if user, pass, ok := strings.Cut(u.User, ":"); ok && pass != "" {
+		u.User = user + ":" + Mask
 	}
-	for i, p := range u.query {
-		if p.val != "" && secretName(p.key) {
-			u.query[i].val = Mask
+	for i, p := range u.Query {
+		if p.Val != "" && secretName(p.Key) {
+			u.Query[i].Val = Mask
 		}
 	}
 	return u.String()
 }
 
-// restoreURL puts the stored credentials back where got carries the mask.
-// It reports a mask with nothing stored to restore.
-func restoreURL(got, stored string) (string, error) {
+// restoreURL puts the stored credentials back where got carries the mask,
+// and reports whether it did. It refuses a mask with nothing stored.
+func restoreURL(got, stored string) (string, bool, error) {
 	if got == maskURL(stored) {
-		return stored, nil
+		return stored, got != stored, nil
 	}
 	if !strings.Contains(got, Mask) && !strings.Contains(got, "%2A%2A%2A%2A%2A") {
-		return got, nil
+		return got, false, nil
 	}
-	g, s := splitURL(got), splitURL(stored)
-	if isMask(g.pass) {
-		if s.pass == "" {
-			return "", fmt.Errorf("the password in the URL is the mask %q and none is stored; send the real one", Mask)
+	g, s := config.SplitURL(got), config.SplitURL(stored)
+	restored := false
+	if user, pass, ok := strings.Cut(g.User, ":"); ok && isMask(pass) {
+		_, spass, sok := strings.Cut(s.User, ":")
+		if !sok || spass == "" {
+			return "", false, fmt.Errorf("the password in the URL is the mask %q and none is stored; send the real one", Mask)
 		}
-		g.pass = s.pass
+		g.User, restored = user+":"+spass, true
 	}
-	for i, p := range g.query {
-		if !isMask(p.val) {
+	for i, p := range g.Query {
+		if !isMask(p.Val) {
 			continue
 		}
-		v, ok := s.param(p.key)
+		v, ok := s.Param(p.Key)
 		if !ok {
-			return "", fmt.Errorf("query parameter %q is the mask %q and none is stored; send the real value", p.key, Mask)
+			return "", false, fmt.Errorf("query parameter %q is the mask %q and none is stored; send the real value", p.Key, Mask)
 		}
-		g.query[i].val = v
+		g.Query[i].Val, restored = v, true
 	}
-	return g.String(), nil
+	return g.String(), restored, nil
 }
 
 func isMask(s string) bool { return s == Mask || strings.EqualFold(s, "%2A%2A%2A%2A%2A") }
 
-// urlParts is a URL cut where credentials live, each part kept as written.
-type urlParts struct {
-	head     string // scheme://user
-	pass     string // "" when there is no password
-	hasPass  bool
-	rest     string // @host/path, or host/path
-	query    []queryParam
-	hasQuery bool
-	fragment string // with its '#'
-}
-
-type queryParam struct {
-	key, val string
-	hasEq    bool
-}
-
-func splitURL(s string) urlParts {
-	var u urlParts
-	s, frag, ok := strings.Cut(s, "#")
-	if ok {
-		u.fragment = "#" + frag
-	}
-	s, q, ok := strings.Cut(s, "?")
-	u.hasQuery = ok
-	if ok {
-		for _, part := range strings.Split(q, "&") {
-			k, v, eq := strings.Cut(part, "=")
-			u.query = append(u.query, queryParam{key: k, val: v, hasEq: eq})
-		}
-	}
-	u.head = s
-	if i := strings.Index(s, "://"); i >= 0 {
-		auth := s[i+3:]
-		if j := strings.IndexAny(auth, "/"); j >= 0 {
-			auth = auth[:j]
-		}
-		if at := strings.LastIndex(auth, "@"); at >= 0 {
-			if c := strings.Index(auth[:at], ":"); c >= 0 {
-				u.head = s[:i+3+c]
-				u.pass = auth[c+1 : at]
-				u.hasPass = true
-				u.rest = s[i+3+at:]
-			}
-		}
-	}
-	if !u.hasPass {
-		u.head, u.rest = s, ""
-	}
-	return u
-}
-
-func (u urlParts) param(key string) (string, bool) {
-	for _, p := range u.query {
-		if p.key == key {
-			return p.val, true
-		}
-	}
-	return "", false
-}
-
-func (u urlParts) String() string {
-	var b strings.Builder
-	b.WriteString(u.head)
-	if u.hasPass {
-		b.WriteString(":" + u.pass)
-	}
-	b.WriteString(u.rest)
-	if u.hasQuery {
-		b.WriteByte('?')
-		for i, p := range u.query {
-			if i > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(p.key)
-			if p.hasEq {
-				b.WriteString("=" + p.val)
-			}
-		}
-	}
-	b.WriteString(u.fragment)
-	return b.String()
-}
-
 // restoreTree replaces each mask in got (a request body) by the value at the
 // same place in stored (the connection as configured), in place. Its errors
 // name the path of a mask that has nothing behind it.
-func restoreTree(got, stored map[string]any, path string) []Problem {
+// Every path where a stored secret was put back is added to restored.
+func restoreTree(got, stored map[string]any, path string, restored *[]string) []Problem {
 	var probs []Problem
 	for k, v := range got {
 		p := joinPath(path, k)
@@ -207,19 +130,23 @@ func restoreTree(got, stored map[string]any, path string) []Problem {
 					continue
 				}
 				got[k] = ss
+				*restored = append(*restored, p)
 				continue
 			}
 			if urlName(k) {
-				r, err := restoreURL(x, ss)
+				r, did, err := restoreURL(x, ss)
 				if err != nil {
 					probs = append(probs, Problem{Path: p, Message: err.Error()})
 					continue
 				}
 				got[k] = r
+				if did {
+					*restored = append(*restored, p)
+				}
 			}
 		case map[string]any:
 			so, _ := sv.(map[string]any)
-			probs = append(probs, restoreTree(x, so, p)...)
+			probs = append(probs, restoreTree(x, so, p, restored)...)
 		}
 	}
 	return probs
@@ -230,35 +157,4 @@ func joinPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-// Redact masks the credentials of every URL in a text, such as an error
-// from Go's HTTP client, which quotes the whole URL ("Post
-// \"https://…?apikey=…\": dial tcp: …"): errors are shown by /status,
-// /connections and the event stream.
-func Redact(s string) string {
-	var b strings.Builder
-	for {
-		i := indexURL(s)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i])
-		s = s[i:]
-		end := strings.IndexAny(s, " \t\r\n\"'<>`")
-		if end < 0 {
-			end = len(s)
-		}
-		b.WriteString(maskURL(s[:end]))
-		s = s[end:]
-	}
-}
-
-func indexURL(s string) int {
-	i, j := strings.Index(s, "http://"), strings.Index(s, "https://")
-	if i < 0 || j >= 0 && j < i {
-		return j
-	}
-	return i
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,7 +32,7 @@ func TestRestoreURL(t *testing.T) {
 		{"https://h.example/up?apikey=NEW", "https://h.example/up?apikey=NEW", ""},
 		{"https://h.example/up?key2=*****", "", "key2"},
 	} {
-		got, err := restoreURL(c.got, stored)
+		got, _, err := restoreURL(c.got, stored)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("restoreURL(%q) = %q, %v; want an error about %s", c.got, got, err, c.err)
@@ -61,23 +62,25 @@ func TestMaskAndRestoreTree(t *testing.T) {
 	if !strings.Contains(string(out), `"X-Site":"a"`) || !strings.Contains(string(out), `"description":"d"`) {
 		t.Errorf("masked too much: %s", out)
 	}
-	if probs := restoreTree(shown, stored, ""); len(probs) != 0 {
+	var restored []string
+	if probs := restoreTree(shown, stored, "", &restored); len(probs) != 0 {
 		t.Fatalf("restore: %v", probs)
 	}
 	back, _ := json.Marshal(shown)
 	if string(back) != string(b) {
 		t.Errorf("restored %s\nwant     %s", back, b)
 	}
-	probs := restoreTree(map[string]any{"headers": map[string]any{"X-New-Token": Mask}}, stored, "")
+	if want := "destinationURL headers.Authorization password proxy.password tunnelInterfaceAuthenticationKey"; strings.Join(sortedCopy(restored), " ") != want {
+		t.Errorf("restored %v, want %s", restored, want)
+	}
+	probs := restoreTree(map[string]any{"headers": map[string]any{"X-New-Token": Mask}}, stored, "", new([]string))
 	if len(probs) != 1 || probs[0].Path != "headers.X-New-Token" {
 		t.Errorf("a mask with nothing stored: %v", probs)
 	}
 }
 
-func TestRedact(t *testing.T) {
-	in := `Post "https://iot.nomosense.com/x?apikey=SECRET": dial tcp: lookup iot.nomosense.com: no such host; see http://a.example/?token=T2 now`
-	got := Redact(in)
-	if strings.Contains(got, "SECRET") || strings.Contains(got, "T2") || !strings.Contains(got, "no such host") || !strings.Contains(got, "?apikey=*****\"") {
-		t.Errorf("Redact = %s", got)
-	}
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }

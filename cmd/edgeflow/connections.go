@@ -118,7 +118,7 @@ func reportTest(w io.Writer, err error, rtt time.Duration) int {
 		return 0
 	}
 	ce := connector.AsError(err)
-	msg := api.Redact(ce.Error()) // the screen may be shared; the key is in the file
+	msg := config.Redact(ce.Error()) // the screen may be shared; the key is in the file
 	switch ce.Kind {
 	case connector.Reject:
 		fmt.Fprintf(w, "refused in %s: %s\n(delivery would set such an uplink aside as a dead letter)\n", rtt, msg)
