@@ -21,7 +21,7 @@ func (a *Agent) startAPI() error {
 	if cfg.API.Bind == "" {
 		return nil
 	}
-	srv, err := api.Start(a, api.Options{Bind: cfg.API.Bind, Token: cfg.API.Token, Events: a.events, Logger: a.log.With("component", "api")})
+	srv, err := api.Start(a, api.Options{Bind: cfg.API.Bind, Token: cfg.API.Token, Hosts: cfg.API.Hosts, CAFileDir: cfg.API.CAFileDir, Events: a.events, Logger: a.log.With("component", "api")})
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 	if cfg.Buffer != old.Buffer {
 		restart = append(restart, "buffer")
 	}
-	if cfg.API != old.API {
+	if !reflect.DeepEqual(cfg.API, old.API) {
 		restart = append(restart, "api")
 	}
 	if cfg.Delivery != old.Delivery {

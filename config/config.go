@@ -143,6 +143,16 @@ type Delivery struct {
 type API struct {
 	Bind  string `yaml:"bind"`
 	Token string `yaml:"token"`
+	// Hosts are the host names, besides loopback ones and the bind
+	// address, that requests may be addressed to (the Host header): the
+	// name of a reverse proxy or the gateway's LAN name. Any other name is
+	// refused, so that a web page cannot reach the API by DNS rebinding.
+	Hosts []string `yaml:"hosts"`
+	// CAFileDir is the directory under which a connection created or
+	// changed through the API may name its caFile; "" (the default)
+	// refuses caFile through the API, which runs as root and would
+	// otherwise read any file it is given. The file itself may name any.
+	CAFileDir string `yaml:"caFileDir"`
 }
 
 // Log sets what the agent logs.

@@ -183,9 +183,9 @@ func checkHTTPConnection(ch *checker, p string, cn Connection) {
 		if msg := checkURL(u); msg != "" {
 			ch.problem(up, "%s", msg)
 		} else if brand.URL != "" && !brand.URLIsPrefix && !strings.EqualFold(u, brand.URL) {
-			ch.warn(up, "brand %s prescribes %s; using %s instead (fine for a test bench or a proxy)", brand.Name, brand.URL, u)
+			ch.warn(up, "brand %s prescribes %s; using %s instead (fine for a test bench or a proxy)", brand.Name, brand.URL, RedactURL(u))
 		} else if brand.URLIsPrefix && !strings.HasPrefix(strings.ToLower(u), strings.ToLower(brand.URL)) {
-			ch.warn(up, "brand %s expects a URL starting with %s; using %s", brand.Name, brand.URL, u)
+			ch.warn(up, "brand %s expects a URL starting with %s; using %s", brand.Name, brand.URL, RedactURL(u))
 		} else if brand.URLIsPrefix && strings.HasSuffix(brand.URL, "=") && strings.EqualFold(u, brand.URL) {
 			ch.problem(up, "destinationURL ends in %q: add the key %s gave you", brand.URL[strings.LastIndexAny(brand.URL, "?&")+1:], strings.ToLower(brand.Name))
 		}
@@ -202,7 +202,7 @@ func checkHTTPConnection(ch *checker, p string, cn Connection) {
 		case px.Hostname == "":
 			ch.problem(cp+".proxy.hostname", "hostname is required: the proxy as host:port, e.g. \"proxy.lan:3128\"")
 		case px.URL() == nil || (px.URL().Scheme != "http" && px.URL().Scheme != "https" && px.URL().Scheme != "socks5"):
-			ch.problem(cp+".proxy.hostname", "%q is not a proxy address; write host:port or http://host:port", clip(px.Hostname))
+			ch.problem(cp+".proxy.hostname", "%q is not a proxy address; write host:port or http://host:port", clip(RedactURL(px.Hostname)))
 		}
 	}
 	if brand.Header != "" {
@@ -324,6 +324,7 @@ func checkLRC(ch *checker, cp string, cfg ConnectionConfiguration) {
 
 // checkURL explains what keeps s from being an http(s) URL, or returns "".
 func checkURL(s string) string {
+	s = RedactURL(s) // messages quote it; what they are about is not its credentials
 	if strings.ContainsAny(s, " \t\r\n") {
 		return fmt.Sprintf("destinationURL %q contains spaces", clip(s))
 	}

@@ -136,6 +136,10 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 					d.set(v, p, &c.API.Bind)
 				case "token":
 					d.set(v, p, &c.API.Token)
+				case "hosts":
+					c.API.Hosts, _ = d.strList(v, p)
+				case "caFileDir":
+					d.set(v, p, &c.API.CAFileDir)
 				}
 			})
 		case "log":

@@ -81,13 +81,17 @@ func mqttSchemes() []string { return []string{"tcp", "ssl", "tls", "mqtt", "mqtt
 
 func checkMQTT(ch *checker, m *MQTT) {
 	p := "packetForwarder.mqtt.server"
+	shown := RedactURL(m.Server) // it may carry user:password@
+	if at := strings.LastIndexByte(shown, '@'); at >= 0 && !strings.Contains(shown, "://") {
+		shown = Redacted + shown[at:]
+	}
 	switch u, err := url.Parse(m.Server); {
 	case m.Server == "":
 		ch.problem(p, "server is required when mqtt is given, e.g. \"tcp://127.0.0.1:1883\"")
 	case !strings.Contains(m.Server, "://"):
-		ch.problem(p, "server %q has no scheme; write e.g. \"tcp://%s\"", clip(m.Server), clip(m.Server))
+		ch.problem(p, "server %q has no scheme; write e.g. \"tcp://%s\"", clip(shown), clip(shown))
 	case err != nil || u.Host == "":
-		ch.problem(p, "server %q is not a broker URL; write e.g. \"tcp://127.0.0.1:1883\"", clip(m.Server))
+		ch.problem(p, "server %q is not a broker URL; write e.g. \"tcp://127.0.0.1:1883\"", clip(shown))
 	case !contains(mqttSchemes(), strings.ToLower(u.Scheme)):
 		ch.problem(p, "%s", oneOf("server scheme", u.Scheme, mqttSchemes()))
 	}

@@ -29,7 +29,7 @@ func deliveryKeys() section {
 	return section{known: []string{"retryMin", "retryMax", "drainRate", "spillAfter", "timeout", "mergeWindow", "pipeline"}}
 }
 
-func apiKeys() section { return section{known: []string{"bind", "token"}} }
+func apiKeys() section { return section{known: []string{"bind", "token", "hosts", "caFileDir"}} }
 
 func logKeys() section { return section{known: []string{"level"}} }
 

@@ -17,3 +17,5 @@ func canWrite(dir string) bool {
 }
 
 func keepOwner(f interface{ Chown(int, int) error }, old any) {}
+
+const openNonblock = 0

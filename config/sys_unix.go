@@ -19,3 +19,6 @@ func keepOwner(f interface{ Chown(int, int) error }, old any) {
 		_ = f.Chown(int(st.Uid), int(st.Gid))
 	}
 }
+
+// openNonblock keeps an open of a FIFO from waiting for a writer.
+const openNonblock = syscall.O_NONBLOCK

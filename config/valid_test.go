@@ -66,9 +66,12 @@ func TestTestBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warns) != 1 || warns[0].Path != "connections[0].configuration.destinationURL" || warns[0].Line != 18 ||
-		!strings.Contains(warns[0].Msg, "fine for a test bench or a proxy") {
-		t.Errorf("want one warning for the bench's Cayenne URL, got %v", warns)
+	// The bench listens on every interface with no allow list: that is
+	// said, then the Cayenne URL.
+	if len(warns) != 2 || warns[0].Path != "packetForwarder.udp.bind" || !strings.Contains(warns[0].Msg, "any host that can reach this port can send frames") ||
+		warns[1].Path != "connections[0].configuration.destinationURL" || warns[1].Line != 18 ||
+		!strings.Contains(warns[1].Msg, "fine for a test bench or a proxy") {
+		t.Errorf("want a warning for the open UDP port and one for the bench's Cayenne URL, got %v", warns)
 	}
 	abs, _ := filepath.Abs("testdata/valid")
 	_ = abs
@@ -151,9 +154,41 @@ func TestNonLoopbackAPIWithoutTokenWarns(t *testing.T) {
 	if len(w) != 1 || w[0].Path != "api.bind" || w[0].Line != 2 {
 		t.Errorf("warnings: %v", w)
 	}
-	_, w = mustParse(t, "api:\n  bind: 0.0.0.0:8090\n  token: s3cret\n")
+	_, w = mustParse(t, "api:\n  bind: 0.0.0.0:8090\n  token: s3cret-s3cret-s3cret\n")
 	if len(w) != 0 {
 		t.Errorf("warnings with a token: %v", w)
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	c, _ := mustParse(t, "api:\n  hosts: [gateway.lan]\n  caFileDir: /etc/edgeflow/ca\n")
+	if len(c.API.Hosts) != 1 || c.API.Hosts[0] != "gateway.lan" || c.API.CAFileDir != "/etc/edgeflow/ca" {
+		t.Errorf("api: %+v", c.API)
+	}
+	for _, c := range []struct{ text, path, want string }{
+		{"api:\n  token: s3cret\n", "api.token", "token is 6 characters; use at least 16"},
+		{"api:\n  hosts: [\"http://gw.lan:8090\"]\n", "api.hosts[0]", "without scheme or port"},
+		{"api:\n  caFileDir: ca\n", "api.caFileDir", "absolute"},
+	} {
+		_, _, err := Parse([]byte(c.text), "edgeflow.yaml")
+		var ce *Error
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Path != c.path || !strings.Contains(ce.Problems[0].Msg, c.want) {
+			t.Errorf("%q: %v; want %s: %s", c.text, err, c.path, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the message shows the token: %v", err)
+		}
+	}
+}
+
+func TestOpenUDPPortWarns(t *testing.T) {
+	_, w := mustParse(t, "packetForwarder:\n  udp:\n    bind: \"0.0.0.0:1700\"\n    allow: []\n")
+	if len(w) != 1 || w[0].Path != "packetForwarder.udp.allow" || !strings.Contains(w[0].Msg, "any host that can reach this port") {
+		t.Errorf("warnings: %v", w)
+	}
+	_, w = mustParse(t, "packetForwarder:\n  udp:\n    bind: \"0.0.0.0:1700\"\n    allow: [192.168.1.0/24]\n")
+	if len(w) != 0 {
+		t.Errorf("warnings with an allow list: %v", w)
 	}
 }
 

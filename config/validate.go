@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -89,6 +90,7 @@ func (c *Config) check(ch *checker) {
 			ch.problem(index("packetForwarder.udp.gatewayEUIs", i), "%s", msg)
 		}
 	}
+	c.checkAllow(ch)
 	if c.PacketForwarder.UDP.RateLimit < -1 {
 		ch.problem("packetForwarder.udp.rateLimit", "rateLimit must be positive, 0 for the default or -1 for no limit, got %d", c.PacketForwarder.UDP.RateLimit)
 	}
@@ -97,15 +99,49 @@ func (c *Config) check(ch *checker) {
 	}
 	c.checkBuffer(ch)
 	c.checkDelivery(ch)
-	checkBind(ch, "api.bind", c.API.Bind, DefaultAPIBind)
-	if c.API.Token == "" && !isLoopback(c.API.Bind) {
-		ch.warn("api.bind", "the API on %s is reachable from the network and api.token is empty: anyone who reaches it can change where uplinks go; set api.token", c.API.Bind)
-	}
+	c.checkAPI(ch)
 	if !slices.Contains(LogLevels(), c.Log.Level) {
 		ch.problem("log.level", "%s", oneOf("log level", c.Log.Level, LogLevels()))
 	}
 	c.checkConnections(ch)
 	c.checkDevices(ch)
+}
+
+// MinTokenLength is the shortest api.token accepted (the API's own
+// api.MinTokenLength, which a test keeps equal).
+const MinTokenLength = 16
+
+func (c *Config) checkAPI(ch *checker) {
+	a := c.API
+	checkBind(ch, "api.bind", a.Bind, DefaultAPIBind)
+	if a.Token == "" && !isLoopback(a.Bind) {
+		ch.warn("api.bind", "the API on %s is reachable from the network and api.token is empty: anyone who reaches it can change where uplinks go; set api.token", a.Bind)
+	}
+	if a.Token != "" && len(a.Token) < MinTokenLength {
+		// Its length only: the token is a secret.
+		ch.problem("api.token", "token is %d characters; use at least %d, random (e.g. the output of: openssl rand -hex 16)", len(a.Token), MinTokenLength)
+	}
+	for i, h := range a.Hosts {
+		if h == "" || strings.ContainsAny(h, ":/") || !validHost(h) {
+			ch.problem(index("api.hosts", i), "%q is not a host name; give the name alone, without scheme or port (e.g. gateway.lan)", clip(h))
+		}
+	}
+	if d := a.CAFileDir; d != "" && !filepath.IsAbs(d) {
+		ch.problem("api.caFileDir", "caFileDir must be an absolute directory, e.g. /etc/edgeflow/ca; got %q", clip(d))
+	}
+}
+
+// checkAllow warns when the UDP listener takes datagrams from anyone.
+func (c *Config) checkAllow(ch *checker) {
+	u := c.PacketForwarder.UDP
+	if len(u.Allow) > 0 || isLoopback(u.Bind) {
+		return
+	}
+	path := "packetForwarder.udp.bind"
+	if ch.has("packetForwarder.udp.allow", false) {
+		path = "packetForwarder.udp.allow"
+	}
+	ch.warn(path, "allow is empty and %s is not loopback: any host that can reach this port can send frames and PULL_DATA (and so receive downlinks); list the packet forwarders' addresses, e.g. allow: [\"192.168.1.0/24\"]", u.Bind)
 }
 
 func (c *Config) checkGateway(ch *checker) {

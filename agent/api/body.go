@@ -29,7 +29,8 @@ var required = []string{"name", "connectorId", "configuration"}
 // URLs), after putting back the stored secrets a client sent masked.
 // stored is the connection being replaced, nil for a POST. The returned
 // connection's ID is the body's, "" when it gives none.
-func decodeConnection(r io.Reader, stored *config.Connection, whole bool) (config.Connection, []config.Warning, *apiError) {
+// caDir is api.caFileDir.
+func decodeConnection(r io.Reader, stored *config.Connection, whole bool, caDir string) (config.Connection, []config.Warning, *apiError) {
 	data, err := io.ReadAll(io.LimitReader(r, maxBody+1))
 	if err != nil {
 		return config.Connection{}, nil, badRequest("cannot read the body: %v", err)
@@ -66,6 +67,9 @@ func decodeConnection(r io.Reader, stored *config.Connection, whole bool) (confi
 	}
 	var restored []string
 	probs = append(probs, restoreTree(body, storedTree, "", &restored)...)
+	if p := checkCAFile(body, stored, caDir); p != nil {
+		probs = append(probs, *p)
+	}
 	if len(probs) > 0 {
 		return config.Connection{}, nil, invalid(probs)
 	}
@@ -98,6 +102,23 @@ func decodeConnection(r io.Reader, stored *config.Connection, whole bool) (confi
 		}
 	}
 	return c, relWarnings(warns, "connections[0]"), nil
+}
+
+// checkCAFile refuses a caFile outside api.caFileDir before anything
+// reads it: the agent runs as root, and the API must not become a way to
+// read its files, block it on a FIFO or learn which files exist. A caFile
+// the connection already has (from the file) may stay.
+func checkCAFile(body map[string]any, stored *config.Connection, dir string) *Problem {
+	cfg, _ := body["configuration"].(map[string]any)
+	ca, _ := cfg["caFile"].(string)
+	if ca == "" || stored != nil && ca == stored.Configuration.CAFile || config.CAFileUnder(ca, dir) {
+		return nil
+	}
+	msg := "caFile cannot be set through the API, which runs as root and would read any file; name it in the configuration file, or set api.caFileDir to the directory of your CA files"
+	if dir != "" {
+		msg = fmt.Sprintf("caFile must name a file under %s (api.caFileDir)", dir)
+	}
+	return &Problem{Path: "configuration.caFile", Message: msg}
 }
 
 // retype asks for each secret kept behind a mask to be typed again, as

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 
 	"edgeflow/config"
 )
@@ -73,7 +72,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 // handleCreate is IoT Flow's POST /connections: 201, Location and the
 // created object with its id and state.
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
-	c, warns, aerr := decodeConnection(r.Body, nil, false)
+	c, warns, aerr := decodeConnection(r.Body, nil, false, s.opts.CAFileDir)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -104,7 +103,7 @@ func (s *Server) handleReplace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stored := conns[i]
-	c, warns, aerr := decodeConnection(r.Body, &stored, true)
+	c, warns, aerr := decodeConnection(r.Body, &stored, true, s.opts.CAFileDir)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -176,20 +175,13 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error, at in
 	return true
 }
 
-// changed sets the headers every accepted change carries.
-func (s *Server) changed(w http.ResponseWriter, up Update, warns []config.Warning, at int) {
+// changed sets the headers every accepted change carries. Its warnings
+// are the written connection's own: another connection's (and its URL)
+// is none of this request's business.
+func (s *Server) changed(w http.ResponseWriter, up Update, warns []config.Warning, _ int) {
 	w.Header().Set(HeaderSaved, savedWhere(up))
 	for _, wn := range warns {
-		w.Header().Add(HeaderWarning, Problem{Path: wn.Path, Message: wn.Msg}.String())
-	}
-	prefix := fmt.Sprintf("connections[%d]", at)
-	for _, wn := range up.Warnings {
-		if at >= 0 && strings.HasPrefix(wn.Path, prefix) {
-			continue // the body's own warnings came from decodeConnection
-		}
-		if strings.HasPrefix(wn.Path, "connections") {
-			w.Header().Add(HeaderWarning, Problem{Path: wn.Path, Message: wn.Msg}.String())
-		}
+		w.Header().Add(HeaderWarning, config.Redact(Problem{Path: wn.Path, Message: wn.Msg}.String()))
 	}
 }
 

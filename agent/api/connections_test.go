@@ -84,11 +84,13 @@ func TestConnectionsFollowTheAPI(t *testing.T) {
 		t.Fatalf("endpoint got Authorization %q at %q", h.Get("Authorization"), u)
 	}
 
-	// Reads need no token on loopback, and never show a secret.
-	resp, body = r.do("GET", "/connections", "", "")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /connections: %d %s", resp.StatusCode, body)
+	// With a token set, reads need it too, even on loopback: they show
+	// where uplinks go, and the event stream shows them. They never show a
+	// secret.
+	if resp, body = r.do("GET", "/connections", "", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /connections without the token: %d %s", resp.StatusCode, body)
 	}
+	resp, body = r.must("GET", "/connections", "", http.StatusOK)
 	noSecrets(t, body)
 	if list := decode[[]api.Connection](t, body); len(list) != 2 || list[0].Name != "First" || list[1].Name != "Second" {
 		t.Fatalf("list: %s", body)

@@ -24,7 +24,7 @@ import (
 )
 
 // testToken is the api.token of the test configurations.
-const testToken = "t0ken-for-tests"
+const testToken = "t0ken-for-tests-0123"
 
 // device is an ABP device that builds real LoRaWAN frames (testkit.Device).
 type device struct{ testkit.Device }
@@ -216,8 +216,8 @@ func (r *running) do(method, path, token, body string) (*http.Response, string) 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if method == "POST" || method == "PUT" {
+		req.Header.Set("Content-Type", "application/json") // as the command line and the page send
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

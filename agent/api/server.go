@@ -19,11 +19,24 @@ type Options struct {
 	// Bind is host:port; loopback unless the operator decides otherwise.
 	Bind string
 	// Token, when set, is required as "Authorization: Bearer TOKEN" for
-	// every change, and for every request when Bind is not loopback.
-	Token  string
-	Events *Hub // nil: GET /events answers 404
-	Logger *slog.Logger
+	// every request but /healthz and the web page's files. It must be set
+	// when Bind is not loopback, and be at least MinTokenLength long.
+	Token string
+	// Hosts are the names, besides loopback ones and Bind's, that a
+	// request's Host may give (api.hosts): a name the agent is reached by
+	// through a reverse proxy or the LAN's DNS.
+	Hosts []string
+	// CAFileDir is api.caFileDir: a connection sent to the API may name a
+	// caFile only under it; "" refuses caFile.
+	CAFileDir string
+	Events    *Hub // nil: GET /events answers 404
+	Logger    *slog.Logger
+	Now       func() time.Time // the clock of rate-limited logs; time.Now when nil
 }
+
+// MinTokenLength is the shortest api.token accepted: the token is all
+// that stands between the LAN and the gateway's uplinks.
+const MinTokenLength = 16
 
 // Server is the running API.
 type Server struct {
@@ -32,17 +45,28 @@ type Server struct {
 	log    *slog.Logger
 	srv    *http.Server
 	addr   net.Addr
-	public bool // bound beyond loopback: reads need the token too
+	public bool // bound beyond loopback
+
+	hostLog, siteLog, tokenLog rateLog
 }
 
 // ErrNoToken refuses an API reachable from the network that anyone could
 // use to send a gateway's uplinks elsewhere.
 var ErrNoToken = errors.New("the API is bound beyond loopback but api.token is empty: anyone on the network could change where uplinks go; set api.token, or bind to 127.0.0.1")
 
+// ErrShortToken refuses a token that can be guessed.
+var ErrShortToken = fmt.Errorf("api.token is shorter than %d characters; use a long random one (e.g. openssl rand -hex 16)", MinTokenLength)
+
 // Start binds the API and serves it in the background.
 func Start(b Backend, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Token != "" && len(opts.Token) < MinTokenLength {
+		return nil, ErrShortToken
 	}
 	ln, err := net.Listen("tcp", opts.Bind)
 	if err != nil {
@@ -81,8 +105,10 @@ func (s *Server) Close(ctx context.Context) error {
 // Handler routes every endpoint; tests and other servers may mount it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	read := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.auth(false, h)) }
-	write := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.auth(true, h)) }
+	// Reads and writes need the token alike; writes are told apart by
+	// guard (origin and content type).
+	read := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.auth(h)) }
+	write := read
 
 	// /healthz answers without the token: it tells nothing but "ok" and is
 	// what supervisors and load balancers poll.
@@ -104,21 +130,21 @@ func (s *Server) Handler() http.Handler {
 	// so it is served without the token even beyond loopback: the page asks
 	// for the token when the API answers 401.
 	mux.Handle("GET /", web.Handler())
-	return mux
+	return s.guard(mux)
 }
 
-// auth checks the bearer token: for writes when a token is set, and for
-// everything when the API is reachable from the network.
-func (s *Server) auth(write bool, h http.HandlerFunc) http.Handler {
+// auth checks the bearer token when one is set: for changes and for
+// reads alike, since reads show uplinks, devices and connections.
+func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.opts.Token != "" && (write || s.public) {
+		if s.opts.Token != "" {
 			got, ok := bearer(r.Header.Get("Authorization"))
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="edgeflow"`)
 				msg := "this request needs the API token: send \"Authorization: Bearer <api.token>\""
 				if ok {
 					msg = "the API token is wrong"
-					s.log.Warn("local API request with a wrong token", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+					s.tokenLog.log(s, "local API request with a wrong token", r)
 				}
 				writeError(w, &apiError{code: http.StatusUnauthorized, Message: msg})
 				return

@@ -30,7 +30,7 @@ func TestStatusCommand(t *testing.T) {
 		Devices:     []api.Device{{DevEUI: "70B3D57ED0000001", Activation: "ABP", SessionKnown: true, LastUplink: ago(12 * time.Second), FCnt: &fcnt, RSSI: &rssi, SNR: &snr}, {DevEUI: "70B3D57ED0000002", Activation: "OTAA"}},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/status" || r.Header.Get("Authorization") != "Bearer tok" {
+		if r.URL.Path != "/status" || r.Header.Get("Authorization") != "Bearer tok-0123456789abcdef" {
 			w.WriteHeader(http.StatusUnauthorized)
 			io.WriteString(w, `{"error":"the API token is wrong"}`)
 			return
@@ -40,7 +40,7 @@ func TestStatusCommand(t *testing.T) {
 	defer srv.Close()
 	cfg := filepath.Join(t.TempDir(), "edgeflow.yaml")
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	if err := os.WriteFile(cfg, []byte("api:\n  bind: \""+addr+"\"\n  token: \"tok\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("api:\n  bind: \""+addr+"\"\n  token: \"tok-0123456789abcdef\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
