@@ -27,7 +27,7 @@ func (a *Agent) startMQTT(ctx context.Context, cfg *config.Config) error {
 		OnDownlink: a.onBridgeDownlink,
 	}, packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "mqtt"), a.set)
 	if err := a.mqtt.Start(ctx); err != nil {
-		return fmt.Errorf("MQTT source %s: %w", m.Server, err)
+		return fmt.Errorf("MQTT source %s: %w", config.RedactURL(m.Server), err)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/brocaar/lorawan"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"edgeflow/config"
 )
 
 // A network server sends a downlink to a bridged gateway by publishing a
@@ -129,7 +131,7 @@ func (s *MQTTSource) subscribeDownlinks(c mqtt.Client) {
 			"topics", s.cfg.DownlinkTopics, "error", fmt.Sprint(tok.Error()))
 		return
 	}
-	s.logger.Info("Subscribed to MQTT downlink commands", "server", s.cfg.Server, "topics", s.cfg.DownlinkTopics)
+	s.logger.Info("Subscribed to MQTT downlink commands", "server", config.RedactURL(s.cfg.Server), "topics", s.cfg.DownlinkTopics)
 }
 
 // handleDownlink passes a command's PHYPayloads to OnDownlink. Commands

@@ -4,18 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"edgeflow/config"
 )
 
 // MQTTConfig configures the ingest of a ChirpStack Gateway Bridge's uplinks
@@ -193,15 +193,12 @@ func (s *MQTTSource) Start(ctx context.Context) error {
 		SetConnectTimeout(s.cfg.ConnectTimeout).
 		SetKeepAlive(30 * time.Second).
 		SetOnConnectHandler(s.onConnect).
-		SetConnectionLostHandler(s.onConnectionLost)
+		SetConnectionLostHandler(s.onConnectionLost).
+		SetCustomOpenConnectionFn(openLimited(maxMQTTPacket, s.tooLarge))
 	if s.cfg.CAFile != "" {
-		pem, err := os.ReadFile(s.cfg.CAFile)
+		pool, err := config.LoadCAFile(s.cfg.CAFile)
 		if err != nil {
 			return fmt.Errorf("packetfwd: mqtt: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("packetfwd: mqtt: no certificate in %s", s.cfg.CAFile)
 		}
 		opts.SetTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	}
@@ -224,7 +221,7 @@ func (s *MQTTSource) Start(ctx context.Context) error {
 		case <-s.done:
 		}
 	}()
-	s.logger.Info("Connecting to MQTT broker", "server", s.cfg.Server, "topics", s.cfg.Topics)
+	s.logger.Info("Connecting to MQTT broker", "server", config.RedactURL(s.cfg.Server), "topics", s.cfg.Topics)
 	return nil
 }
 
@@ -249,7 +246,7 @@ func (s *MQTTSource) Close() {
 func (s *MQTTSource) Status() MQTTStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return MQTTStatus{Server: s.cfg.Server, Connected: s.connected, LastConnect: s.lastConnect,
+	return MQTTStatus{Server: config.RedactURL(s.cfg.Server), Connected: s.connected, LastConnect: s.lastConnect,
 		LastMessage: s.lastMessage, Messages: s.nMessages, Frames: s.nFrames, Dropped: s.nDropped}
 }
 
@@ -279,7 +276,7 @@ func (s *MQTTSource) onConnect(c mqtt.Client) {
 		c.Disconnect(0)
 		return
 	}
-	s.logger.Info("Subscribed to MQTT uplinks", "server", s.cfg.Server, "topics", s.cfg.Topics)
+	s.logger.Info("Subscribed to MQTT uplinks", "server", config.RedactURL(s.cfg.Server), "topics", s.cfg.Topics)
 	s.subscribeDownlinks(c)
 }
 
@@ -288,7 +285,17 @@ func (s *MQTTSource) onConnectionLost(_ mqtt.Client, err error) {
 	s.mu.Lock()
 	s.connected = false
 	s.mu.Unlock()
-	s.logger.Warn("MQTT connection lost, reconnecting", "server", s.cfg.Server, "error", err.Error())
+	s.logger.Warn("MQTT connection lost, reconnecting", "server", config.RedactURL(s.cfg.Server), "error", config.Redact(err.Error()))
+}
+
+// tooLarge counts a message the connection dropped unread (limitConn).
+func (s *MQTTSource) tooLarge(size int) {
+	s.messages.Inc()
+	s.mu.Lock()
+	s.nMessages++
+	s.lastMessage = s.cfg.Now()
+	s.mu.Unlock()
+	s.drop("too_large", "", fmt.Errorf("a message of %d bytes, more than %d; dropped unread", size, maxMQTTPacket))
 }
 
 func (s *MQTTSource) onMessage(_ mqtt.Client, m mqtt.Message) {
