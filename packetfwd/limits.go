@@ -17,8 +17,10 @@ import (
 // send, so that a flood costs a map lookup per datagram and cannot starve
 // the real forwarder.
 
-// RateLimit caps the datagrams of one source (IP and port, as TTS does:
-// the forwarder's two sockets are limited apart).
+// RateLimit caps the datagrams of one source address: its IP, whatever
+// the port (a flood from new source ports is one source), and for IPv6
+// its /64, which one host holds whole. The forwarder's two sockets share
+// a bucket; the default is far above what both send.
 type RateLimit struct {
 	// PerSecond is the sustained rate; DefaultRatePerSecond (with
 	// DefaultRateBurst) when zero, unlimited when negative.
@@ -122,7 +124,7 @@ type rateLimiter struct {
 	max         int
 
 	mu        sync.Mutex // guards buckets, lastPrune
-	buckets   map[netip.AddrPort]*bucket
+	buckets   map[netip.Addr]*bucket
 	lastPrune time.Time
 }
 
@@ -132,19 +134,30 @@ type bucket struct {
 }
 
 func newRateLimiter(rate, burst float64, max int) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: burst, max: max, buckets: make(map[netip.AddrPort]*bucket)}
+	return &rateLimiter{rate: rate, burst: burst, max: max, buckets: make(map[netip.Addr]*bucket)}
+}
+
+// sourceKey is the address a source is limited by.
+func sourceKey(src netip.AddrPort) netip.Addr {
+	a := src.Addr().Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
 }
 
 func (l *rateLimiter) allow(src netip.AddrPort, now time.Time) bool {
+	key := sourceKey(src)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.buckets[src]
+	b := l.buckets[key]
 	if b == nil {
 		if len(l.buckets) >= l.max {
 			l.makeRoomLocked(now)
 		}
 		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[src] = b
+		l.buckets[key] = b
 	}
 	if dt := now.Sub(b.last).Seconds(); dt > 0 {
 		b.tokens = min(l.burst, b.tokens+dt*l.rate)

@@ -15,7 +15,7 @@ func TestUDPRateLimitFloodDoesNotStarveOthers(t *testing.T) {
 	ns := newFakeNS(t)
 	h := newHarness(t, UDPConfig{RateLimit: RateLimit{PerSecond: 10, Burst: 20}, Upstreams: []string{ns.addr()}}, nil)
 	waitResolved(t, h.srv)
-	flood := h.dial()
+	flood := dialFrom(t, h, "127.0.0.2") // the forwarder's sockets are on 127.0.0.1
 	// The clock stands still: the flooder has its burst and nothing more.
 	// 100 datagrams stay well within a loopback socket's buffer.
 	for i := range 100 {
@@ -58,6 +58,46 @@ func TestUDPRateLimitFloodDoesNotStarveOthers(t *testing.T) {
 	h.sync()
 	if got := h.counter(`edgeflow_udp_refused_total{reason="rate_limited"}`); got != 80+5 {
 		t.Errorf("rate_limited %d, want 85", got)
+	}
+}
+
+// dialFrom is h.dial from another loopback address: another source.
+func dialFrom(t *testing.T, h *harness, ip string) *net.UDPConn {
+	t.Helper()
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)}, h.srv.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second)) // only keeps a broken test from hanging
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestRateLimitPerAddressNotPort: a flood from ever new source ports is
+// one source; IPv6 sources are limited by their /64.
+func TestRateLimitPerAddressNotPort(t *testing.T) {
+	l := newRateLimiter(10, 20, 1024)
+	ok := 0
+	for port := range 1000 {
+		if l.allow(netip.AddrPortFrom(netip.MustParseAddr("192.168.1.66"), uint16(10000+port)), recvTime) {
+			ok++
+		}
+	}
+	if ok != 20 || l.len() != 1 {
+		t.Errorf("1000 ports of one address: %d accepted, %d buckets; want the burst of 20 and 1", ok, l.len())
+	}
+	ok = 0
+	for i := range 1000 {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)})
+		if l.allow(netip.AddrPortFrom(a, 1700), recvTime) {
+			ok++
+		}
+	}
+	if ok != 20 {
+		t.Errorf("1000 addresses of one /64: %d accepted, want 20", ok)
+	}
+	if !l.allow(netip.MustParseAddrPort("192.168.1.67:1700"), recvTime) {
+		t.Error("another address was limited")
 	}
 }
 

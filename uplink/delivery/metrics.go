@@ -2,9 +2,21 @@ package delivery
 
 import (
 	"fmt"
+	"strings"
 
 	vm "github.com/VictoriaMetrics/metrics"
 )
+
+// label is a label value in Prometheus's text format, quoted: only the
+// backslash, the double quote and the line feed are escaped there (Go's
+// %q escapes more, in ways a scraper rejects), and a name with quotes
+// must not end the label early.
+func label(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return `"` + labelEscaper.Replace(s) + `"`
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // metrics counts deliveries per connection; labels are the connection's
 // name and, for failures, the connector's snake_case reason.
@@ -16,27 +28,27 @@ type metrics struct{ set *vm.Set }
 func (m *metrics) deliveredCounters(conn string) [2]*vm.Counter {
 	var c [2]*vm.Counter
 	for late := range c {
-		c[late] = m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_delivered_total{connection=%q,late="%d"}`, conn, late))
+		c[late] = m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_delivered_total{connection=%s,late="%d"}`, label(conn), late))
 	}
 	return c
 }
 
 func (m *metrics) failed(conn, reason string) {
-	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_failures_total{connection=%q,reason=%q}`, conn, reason)).Inc()
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_failures_total{connection=%s,reason=%q}`, label(conn), reason)).Inc()
 }
 
 func (m *metrics) expired(conn string) {
-	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_dropped_total{connection=%q,reason="expired"}`, conn)).Inc()
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_dropped_total{connection=%s,reason="expired"}`, label(conn))).Inc()
 }
 
 func (m *metrics) deadLettered(conn, reason string) {
-	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_dead_lettered_total{connection=%q,reason=%q}`, conn, reason)).Inc()
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_dead_lettered_total{connection=%s,reason=%q}`, label(conn), reason)).Inc()
 }
 
 func (m *metrics) unfixableTime(conn string) {
-	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_unfixable_time_total{connection=%q}`, conn)).Inc()
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_unfixable_time_total{connection=%s}`, label(conn))).Inc()
 }
 
 func (m *metrics) spilled(conn string, n int) {
-	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_spilled_total{connection=%q}`, conn)).Add(n)
+	m.set.GetOrCreateCounter(fmt.Sprintf(`edgeflow_delivery_spilled_total{connection=%s}`, label(conn))).Add(n)
 }
