@@ -183,7 +183,7 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 			ss, fcnt, err = c, fc, nil
 			break
 		}
-		if e == ErrFCntReplay {
+		if e == ErrFCntReplay || e == ErrFCntGap {
 			err = e // the MIC named the device; another may still own the frame
 		}
 	}
@@ -291,7 +291,10 @@ func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *packetfwd
 		if !s.RelaxFCnt || fcnt >= relaxResetMax || st.lowSeen(fcnt, f.mic) {
 			return fcnt, ErrFCntReplay
 		}
-		st.lowSet = 0 // a new counter session begins
+		st.restarted()
+	}
+	if s.LoRaWAN11 && !st.checkGap11(st.fcnt, fcnt) {
+		return fcnt, ErrFCntGap
 	}
 	if s.RelaxFCnt {
 		st.noteLow(fcnt, f.mic)

@@ -354,3 +354,44 @@ func TestDecoderMetricsExposition(t *testing.T) {
 		}
 	}
 }
+
+// TestRelaxFCntRecordedRunReplayed: a RelaxFCnt device restarted twice;
+// a recording of its run before the last restart, replayed from its
+// start, is not another restart, and survives a save and load of the
+// counter state.
+func TestRelaxFCntRecordedRunReplayed(t *testing.T) {
+	s := v1Session(t)
+	s.RelaxFCnt = true
+	store := &memStore{}
+	f := newOTAAFixture(t, store, []Session{s})
+	runA := make([][]byte, 30)
+	for fc := range runA {
+		runA[fc] = buildUp(t, s, uint32(fc), port(1), []byte("run A"), false)
+		f.clk.Add(time.Minute) // past the de-duplication window
+		if len(f.up(runA[fc])) != 1 {
+			t.Fatalf("run A, frame %d refused", fc)
+		}
+	}
+	// The device restarts (new payloads, so new MICs) and runs to 20.
+	for fc := range 20 {
+		f.clk.Add(time.Minute)
+		if len(f.up(buildUp(t, s, uint32(fc), port(1), []byte("run B"), false))) != 1 {
+			t.Fatalf("run B, frame %d refused", fc)
+		}
+	}
+	if err := f.p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f = newOTAAFixture(t, store, []Session{s}) // the agent restarts
+	for fc := range 5 {
+		f.clk.Add(time.Minute)
+		if len(f.up(runA[fc])) != 0 {
+			t.Fatalf("run A's frame %d, replayed, was taken for a restart", fc)
+		}
+	}
+	// A real restart is still one.
+	f.clk.Add(time.Minute)
+	if len(f.up(buildUp(t, s, 0, port(1), []byte("run C"), false))) != 1 {
+		t.Fatal("a real restart was refused")
+	}
+}

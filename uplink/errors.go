@@ -17,6 +17,7 @@ var (
 	ErrUnknownDevAddr = errors.New("unknown_devaddr") // no session has this DevAddr
 	ErrMICFailure     = errors.New("mic_failure")     // no session's key verifies the MIC
 	ErrFCntReplay     = errors.New("fcnt_replay")     // counter not above the last accepted one
+	ErrFCntGap        = errors.New("fcnt_gap")        // LoRaWAN 1.1: a jump too far for a 16-bit MIC check alone
 	ErrMACOnly        = errors.New("mac_only")        // FPort 0 or no FPort: nothing for the application
 	ErrDuplicate      = errors.New("duplicate")       // already delivered within the de-duplication window
 )
@@ -24,7 +25,7 @@ var (
 // DropReasons lists every drop reason, in a fixed order.
 var DropReasons = []error{
 	ErrBadCRC, ErrBadFrame, ErrJoinRequest, ErrDownlink, ErrProprietary,
-	ErrUnknownDevAddr, ErrMICFailure, ErrFCntReplay, ErrMACOnly, ErrDuplicate,
+	ErrUnknownDevAddr, ErrMICFailure, ErrFCntReplay, ErrFCntGap, ErrMACOnly, ErrDuplicate,
 }
 
 // Metric names.

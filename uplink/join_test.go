@@ -436,3 +436,42 @@ func TestJoinConcurrentWithDecodeAndSave(t *testing.T) {
 	}
 	<-done
 }
+
+// TestLoRaWAN11ForwardGap: only 16 bits of a 1.1 MIC can be checked here,
+// so one frame may move the counter at most maxFCntGap11 ahead; a longer
+// jump needs a second frame that verifies just after it.
+func TestLoRaWAN11ForwardGap(t *testing.T) {
+	dev := newOTAADev(9)
+	for i := range dev.NwkKey {
+		dev.NwkKey[i] = byte(0xa0 + i)
+	}
+	f := newOTAAFixture(t, &memStore{}, nil, dev.Device)
+	req, dn := dev.joinRequest11(t)
+	if err := f.j.HandleJoinRequest(lorawan.EUI64{}, req); err != nil {
+		t.Fatal(err)
+	}
+	addr := lorawan.DevAddr{0x26, 0, 0x11, 9}
+	acc, keys := dev.joinAccept11(t, dn, 31, addr, true)
+	if err := f.j.HandleJoinAccept(lorawan.EUI64{}, acc); err != nil {
+		t.Fatal(err)
+	}
+	up := func(fc uint32) bool {
+		return len(f.up(buildUp11(t, addr, keys, fc, 4, []byte("g"), 0, 0))) == 1
+	}
+	if !up(2) || !up(2+maxFCntGap11) {
+		t.Fatal("a jump within the gap was refused")
+	}
+	far := uint32(2 + 2*maxFCntGap11 + 1)
+	if up(far) {
+		t.Fatalf("one frame moved the counter %d ahead", far-(2+maxFCntGap11))
+	}
+	if up(far + farConfirm + 1) {
+		t.Fatal("a frame too far from the first of a long jump confirmed it")
+	}
+	if !up(far + farConfirm + 3) {
+		t.Fatal("a long jump confirmed by a second frame was refused")
+	}
+	if !up(far + farConfirm + 4) {
+		t.Fatal("the frame after a confirmed jump was refused")
+	}
+}

@@ -27,6 +27,7 @@ type SessionStore interface {
 //
 //	version(1)=1 | flags(1) | [active] | npending(1) | npending × (pflags(1) DevAddr(4) NwkSKey(16) AppSKey(16))
 //	active: DevAddr(4) NwkSKey(16) AppSKey(16) FCnt(4, BE) | [lowSet(2) lowMICs(16×4) if flagLow]
+//	        | [prevSet(2) prevMICs(16×4) if flagLowPrev]
 //	pflags: bit 0 set for a LoRaWAN 1.1 session
 const (
 	recVersion   = 1
@@ -35,6 +36,7 @@ const (
 	flagHasFCnt  = 1 << 2 // its counter is known
 	flagLow      = 1 << 3 // RelaxFCnt state follows
 	flag11       = 1 << 4 // the active session is LoRaWAN 1.1
+	flagLowPrev  = 1 << 5 // RelaxFCnt state of the previous counter session follows
 	sessKeysSize = 4 + 16 + 16
 )
 
@@ -60,6 +62,7 @@ func (s *Sessions) record(e lorawan.EUI64) []byte {
 		r.has, r.fcnt = st.has, st.fcnt
 		if active.RelaxFCnt {
 			r.low, r.lowSet, r.lowMICs = true, st.lowSet, st.lowMICs
+			r.prevSet, r.prevMICs = st.prevSet, st.prevMICs
 		}
 		st.mu.Unlock()
 	}
@@ -89,9 +92,10 @@ func encodeRecord(r savedState) []byte {
 		b = binary.BigEndian.AppendUint32(b, r.fcnt)
 		if r.low {
 			b[1] |= flagLow
-			b = binary.BigEndian.AppendUint16(b, r.lowSet)
-			for _, m := range r.lowMICs {
-				b = append(b, m[:]...)
+			b = appendLow(b, r.lowSet, r.lowMICs)
+			if r.prevSet != 0 {
+				b[1] |= flagLowPrev
+				b = appendLow(b, r.prevSet, r.prevMICs)
 			}
 		}
 	}
@@ -119,7 +123,31 @@ type savedState struct {
 	low         bool
 	lowSet      uint16
 	lowMICs     [relaxResetMax]lorawan.MIC
+	prevSet     uint16
+	prevMICs    [relaxResetMax]lorawan.MIC
 	pending     []Session
+}
+
+// lowSize is the size of one counter session's RelaxFCnt state.
+const lowSize = 2 + 4*relaxResetMax
+
+func appendLow(b []byte, set uint16, mics [relaxResetMax]lorawan.MIC) []byte {
+	b = binary.BigEndian.AppendUint16(b, set)
+	for _, m := range mics {
+		b = append(b, m[:]...)
+	}
+	return b
+}
+
+// readLow reads what appendLow wrote; b is at least lowSize long.
+func readLow(b []byte) (uint16, [relaxResetMax]lorawan.MIC, []byte) {
+	var mics [relaxResetMax]lorawan.MIC
+	set, b := binary.BigEndian.Uint16(b), b[2:]
+	for i := range mics {
+		copy(mics[i][:], b[:4])
+		b = b[4:]
+	}
+	return set, mics, b
 }
 
 func decodeRecord(e lorawan.EUI64, b []byte) (savedState, error) {
@@ -148,13 +176,16 @@ func decodeRecord(e lorawan.EUI64, b []byte) (savedState, error) {
 		r.active, r.learnt, r.has = &s, flags&flagLearnt != 0, flags&flagHasFCnt != 0
 		r.fcnt, b = binary.BigEndian.Uint32(b), b[4:]
 		if flags&flagLow != 0 {
-			if len(b) < 2+4*relaxResetMax {
+			if len(b) < lowSize {
 				return r, errBadRecord
 			}
-			r.low, r.lowSet, b = true, binary.BigEndian.Uint16(b), b[2:]
-			for i := range r.lowMICs {
-				copy(r.lowMICs[i][:], b[:4])
-				b = b[4:]
+			r.low = true
+			r.lowSet, r.lowMICs, b = readLow(b)
+			if flags&flagLowPrev != 0 {
+				if len(b) < lowSize {
+					return r, errBadRecord
+				}
+				r.prevSet, r.prevMICs, b = readLow(b)
 			}
 		}
 	}
@@ -222,6 +253,7 @@ func (s *Sessions) Restore(recs map[lorawan.EUI64][]byte) (int, []lorawan.EUI64)
 				st.has, st.fcnt = true, r.fcnt
 				if r.low {
 					st.lowSet, st.lowMICs = r.lowSet, r.lowMICs
+					st.prevSet, st.prevMICs = r.prevSet, r.prevMICs
 				}
 			}
 			st.mu.Unlock()

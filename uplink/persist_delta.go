@@ -40,12 +40,14 @@ type CounterSave struct {
 // session of its full record:
 //
 //	dflags(1) | FCnt(4, BE) | [lowSet(2) lowMICs(16×4) if dflagLow]
+//	          | [prevSet(2) prevMICs(16×4) if dflagLowPrev]
 //
 // Other bits of dflags are zero; a delta with one set is not understood.
 const (
 	dflagHasFCnt = 1 << 0
 	dflagLow     = 1 << 1
-	dflagsKnown  = dflagHasFCnt | dflagLow
+	dflagLowPrev = 1 << 2
+	dflagsKnown  = dflagHasFCnt | dflagLow | dflagLowPrev
 )
 
 func encodeDelta(r savedState) []byte {
@@ -56,9 +58,10 @@ func encodeDelta(r savedState) []byte {
 	b = binary.BigEndian.AppendUint32(b, r.fcnt)
 	if r.low {
 		b[0] |= dflagLow
-		b = binary.BigEndian.AppendUint16(b, r.lowSet)
-		for _, m := range r.lowMICs {
-			b = append(b, m[:]...)
+		b = appendLow(b, r.lowSet, r.lowMICs)
+		if r.prevSet != 0 {
+			b[0] |= dflagLowPrev
+			b = appendLow(b, r.prevSet, r.prevMICs)
 		}
 	}
 	return b
@@ -74,16 +77,22 @@ func applyDelta(e lorawan.EUI64, rec, delta []byte) ([]byte, bool) {
 	}
 	r.has, r.fcnt = delta[0]&dflagHasFCnt != 0, binary.BigEndian.Uint32(delta[1:5])
 	r.low, r.lowSet, r.lowMICs = false, 0, [relaxResetMax]lorawan.MIC{}
+	r.prevSet, r.prevMICs = 0, [relaxResetMax]lorawan.MIC{}
 	d := delta[5:]
 	if delta[0]&dflagLow != 0 {
-		if len(d) != 2+4*relaxResetMax {
+		if len(d) < lowSize {
 			return nil, false
 		}
-		r.low, r.lowSet, d = true, binary.BigEndian.Uint16(d), d[2:]
-		for i := range r.lowMICs {
-			copy(r.lowMICs[i][:], d[:4])
-			d = d[4:]
+		r.low = true
+		r.lowSet, r.lowMICs, d = readLow(d)
+		if delta[0]&dflagLowPrev != 0 {
+			if len(d) < lowSize {
+				return nil, false
+			}
+			r.prevSet, r.prevMICs, d = readLow(d)
 		}
+	} else if delta[0]&dflagLowPrev != 0 {
+		return nil, false
 	}
 	if len(d) != 0 {
 		return nil, false

@@ -144,12 +144,57 @@ type devState struct {
 	// one of them is not taken for another restart.
 	lowSet  uint16
 	lowMICs [relaxResetMax]lorawan.MIC
+	// prevSet and prevMICs are the same of the counter session before:
+	// a recording of the run before the device's last restart, replayed
+	// from its start, is not taken for yet another restart.
+	prevSet  uint16
+	prevMICs [relaxResetMax]lorawan.MIC
+
+	// For LoRaWAN 1.1 sessions: a counter that jumped more than
+	// maxFCntGap11 ahead, verified on its 16 checkable MIC bits; a second
+	// frame just after it makes the jump good (see checkGap11).
+	farFCnt uint32
+	hasFar  bool
+}
+
+// maxFCntGap11 is the largest forward jump of a LoRaWAN 1.1 counter taken
+// on one frame. Only 16 of its MIC's bits can be checked here, so a forged
+// frame passes about once in 65,536 tries; were any jump accepted, such a
+// frame would move the counter far ahead and silence the device. A longer
+// jump (a device unheard for that many frames) needs two consecutive
+// frames that verify, 32 bits together.
+const maxFCntGap11 = 16384
+
+// farConfirm is how close the second frame of a long jump must follow
+// the first.
+const farConfirm = 16
+
+// checkGap11 tells whether a LoRaWAN 1.1 frame with counter fcnt may be
+// accepted after last (0 for a session without any frame yet).
+func (st *devState) checkGap11(last, fcnt uint32) bool {
+	if fcnt <= last || fcnt-last <= maxFCntGap11 {
+		return true
+	}
+	if st.hasFar && fcnt > st.farFCnt && fcnt-st.farFCnt <= farConfirm {
+		st.hasFar = false
+		return true
+	}
+	st.farFCnt, st.hasFar = fcnt, true
+	return false
 }
 
 // lowSeen tells whether the frame with this low counter and MIC was
-// already accepted in the current counter session.
+// already accepted in the current or the previous counter session.
 func (st *devState) lowSeen(fcnt uint32, mic lorawan.MIC) bool {
-	return fcnt < relaxResetMax && st.lowSet&(1<<fcnt) != 0 && st.lowMICs[fcnt] == mic
+	return fcnt < relaxResetMax && (st.lowSet&(1<<fcnt) != 0 && st.lowMICs[fcnt] == mic ||
+		st.prevSet&(1<<fcnt) != 0 && st.prevMICs[fcnt] == mic)
+}
+
+// restarted begins a new counter session; the one that ends is kept as
+// the previous one.
+func (st *devState) restarted() {
+	st.prevSet, st.prevMICs = st.lowSet, st.lowMICs
+	st.lowSet = 0
 }
 
 func (st *devState) noteLow(fcnt uint32, mic lorawan.MIC) {
