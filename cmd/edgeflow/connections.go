@@ -165,13 +165,13 @@ func findConnection(conns []config.Connection, name string) (config.Connection, 
 // destination shows where the test goes without its credentials.
 func destination(c config.Connection) string {
 	u := c.URL()
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		u = u[:i] + "?…"
+	if c.ConnectorID == config.ConnectorMQTT {
+		u = strings.ToLower(c.Configuration.MQTTProtocol()) + "://" + c.Configuration.HostName
 	}
 	if u == "" {
 		return "(no URL)"
 	}
-	return u
+	return config.RedactURL(u)
 }
 
 // cmdDeadLetters is `edgeflow buffer deadletters list|replay`: the uplinks

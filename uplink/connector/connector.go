@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"edgeflow/config"
 	"edgeflow/uplink"
 )
 
@@ -63,11 +64,14 @@ type Error struct {
 	Err    error
 }
 
+// Error is redacted (config.Redact): Go's HTTP client and paho quote the
+// whole URL, credentials included, and this text reaches logs, /status
+// and the event stream.
 func (e *Error) Error() string {
 	if e.Status != 0 {
-		return fmt.Sprintf("endpoint answered %d: %v", e.Status, e.Err)
+		return config.Redact(fmt.Sprintf("endpoint answered %d: %v", e.Status, e.Err))
 	}
-	return e.Err.Error()
+	return config.Redact(e.Err.Error())
 }
 
 func (e *Error) Unwrap() error { return e.Err }
