@@ -324,22 +324,22 @@ func checkLRC(ch *checker, cp string, cfg ConnectionConfiguration) {
 
 // checkURL explains what keeps s from being an http(s) URL, or returns "".
 func checkURL(s string) string {
-	s = RedactURL(s) // messages quote it; what they are about is not its credentials
+	shown := clip(redactLoose(s)) // messages quote it; what they are about is not its credentials
 	if strings.ContainsAny(s, " \t\r\n") {
-		return fmt.Sprintf("destinationURL %q contains spaces", clip(s))
+		return fmt.Sprintf("destinationURL %q contains spaces", shown)
 	}
 	if !strings.Contains(s, "://") {
-		return fmt.Sprintf("destinationURL %q has no scheme; write https://%s", clip(s), clip(s))
+		return fmt.Sprintf("destinationURL %q has no scheme; write https://%s", shown, shown)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Sprintf("destinationURL %q is not a valid URL", clip(s))
+		return fmt.Sprintf("destinationURL %q is not a valid URL", shown)
 	}
 	if sc := strings.ToLower(u.Scheme); sc != "http" && sc != "https" {
 		return fmt.Sprintf("destinationURL must start with https:// or http://, not %s://", u.Scheme)
 	}
 	if u.Host == "" || strings.ContainsAny(u.Host, "{}…") {
-		return fmt.Sprintf("destinationURL %q has no host name", clip(s))
+		return fmt.Sprintf("destinationURL %q has no host name", shown)
 	}
 	return ""
 }

@@ -81,10 +81,7 @@ func mqttSchemes() []string { return []string{"tcp", "ssl", "tls", "mqtt", "mqtt
 
 func checkMQTT(ch *checker, m *MQTT) {
 	p := "packetForwarder.mqtt.server"
-	shown := RedactURL(m.Server) // it may carry user:password@
-	if at := strings.LastIndexByte(shown, '@'); at >= 0 && !strings.Contains(shown, "://") {
-		shown = Redacted + shown[at:]
-	}
+	shown := redactLoose(m.Server) // it may carry user:password@
 	switch u, err := url.Parse(m.Server); {
 	case m.Server == "":
 		ch.problem(p, "server is required when mqtt is given, e.g. \"tcp://127.0.0.1:1883\"")

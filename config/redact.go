@@ -60,6 +60,18 @@ func Redact(s string) string {
 	}
 }
 
+// redactLoose is RedactURL for what may be a URL without its scheme
+// ("user:pw@host/up"), as validation quotes it.
+func redactLoose(s string) string {
+	s = RedactURL(s)
+	if at := strings.LastIndexByte(s, '@'); at >= 0 && !strings.Contains(s, "://") {
+		if slash := strings.IndexByte(s, '/'); slash < 0 || slash > at {
+			s = Redacted + s[at:]
+		}
+	}
+	return s
+}
+
 func isSchemeByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
 }
