@@ -202,7 +202,7 @@ func checkHTTPConnection(ch *checker, p string, cn Connection) {
 		case px.Hostname == "":
 			ch.problem(cp+".proxy.hostname", "hostname is required: the proxy as host:port, e.g. \"proxy.lan:3128\"")
 		case px.URL() == nil || (px.URL().Scheme != "http" && px.URL().Scheme != "https" && px.URL().Scheme != "socks5"):
-			ch.problem(cp+".proxy.hostname", "%q is not a proxy address; write host:port or http://host:port", clip(RedactURL(px.Hostname)))
+			ch.problem(cp+".proxy.hostname", "%q is not a proxy address; write host:port or http://host:port", clip(redactLoose(px.Hostname)))
 		}
 	}
 	if brand.Header != "" {

@@ -33,9 +33,9 @@ func checkMQTTConnection(ch *checker, p string, cn Connection) {
 	case h == "":
 		ch.problem(hp, "hostName is required: the broker's host:port, e.g. broker.example.com:8883")
 	case strings.Contains(h, "://"):
-		ch.problem(hp, "hostName is host:port without a scheme (%q); protocol says TCP, SSL or WSS", clip(h))
+		ch.problem(hp, "hostName is host:port without a scheme (%q); protocol says TCP, SSL or WSS", clip(redactLoose(h)))
 	case strings.ContainsAny(h, " \t\r\n"):
-		ch.problem(hp, "hostName %q contains spaces", clip(h))
+		ch.problem(hp, "hostName %q contains spaces", clip(redactLoose(h)))
 	}
 	if t := cfg.UplinkTopicPattern; t != "" {
 		tp := cp + ".uplinkTopicPattern"
