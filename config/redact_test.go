@@ -33,3 +33,39 @@ func TestEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestDestination(t *testing.T) {
+	http := func(u, proxy string) Connection {
+		c := Connection{ConnectorID: ConnectorHTTP, Configuration: ConnectionConfiguration{DestinationURL: u}}
+		if proxy != "" {
+			c.Configuration.Proxy = &Proxy{Hostname: proxy, Username: "u", Password: "p"}
+		}
+		return c
+	}
+	mqtt := func(proto, host string) Connection {
+		return Connection{ConnectorID: ConnectorMQTT, Configuration: ConnectionConfiguration{Protocol: proto, HostName: host}}
+	}
+	same := [][2]Connection{
+		{http("https://a.example/up?k=1", ""), http("https://A.example:443/other?k=2", "")},
+		{http("http://u:p@a.example:8080/x", "proxy:3128"), http("http://a.example:8080/y", "http://proxy:3128")},
+		{mqtt("SSL", "broker:8883"), mqtt("ssl", "broker")},
+	}
+	for _, p := range same {
+		if a, b := p[0].Destination(), p[1].Destination(); a != b {
+			t.Errorf("%q != %q", a, b)
+		}
+	}
+	differ := [][2]Connection{
+		{http("https://a.example/up", ""), http("https://b.example/up", "")},
+		{http("https://a.example/up", ""), http("http://a.example/up", "")},
+		{http("https://a.example/up", ""), http("https://a.example:8443/up", "")},
+		{http("https://a.example/up", "proxy:3128"), http("https://a.example/up", "other:3128")},
+		{mqtt("TCP", "broker:1883"), mqtt("TCP", "evil:1883")},
+		{mqtt("TCP", "broker"), mqtt("SSL", "broker")},
+	}
+	for _, p := range differ {
+		if a, b := p[0].Destination(), p[1].Destination(); a == b {
+			t.Errorf("%+v and %+v: both %q", p[0].Configuration, p[1].Configuration, a)
+		}
+	}
+}
