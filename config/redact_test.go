@@ -69,3 +69,25 @@ func TestDestination(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRedact: any text (an error, a log value) is redacted without a
+// panic, redacting twice changes nothing, and a planted password or query
+// value in a URL does not survive.
+func FuzzRedact(f *testing.F) {
+	f.Add(`Post "https://u:p@x.example/?apikey=K": EOF`, "PW-1234")
+	f.Add("tcp://a:b@c:1883 ://x?y=z http://", "z9z9z9")
+	f.Fuzz(func(t *testing.T, s, secret string) {
+		once := Redact(s)
+		if twice := Redact(once); twice != once {
+			t.Fatalf("not idempotent: %q → %q → %q", s, once, twice)
+		}
+		if len(secret) < 6 || strings.ContainsAny(secret, " \t\r\n\"'<>`@/?#&=:%") || strings.Contains(Redacted, secret) {
+			return
+		}
+		for _, u := range []string{"https://user:" + secret + "@h.example/p", "http://h.example/p?k=" + secret, "ws://h/p?a=1&b=" + secret + "#f"} {
+			if out := Redact(s + " " + u + " " + s); strings.Contains(out, secret) && !strings.Contains(s, secret) {
+				t.Fatalf("Redact(%q) keeps %q: %q", u, secret, out)
+			}
+		}
+	})
+}
