@@ -360,9 +360,14 @@ func TestDecoderMetricsExposition(t *testing.T) {
 // start, is not another restart, and survives a save and load of the
 // counter state.
 func TestRelaxFCntRecordedRunReplayed(t *testing.T) {
+	t.Run("full records", func(t *testing.T) { relaxRecordedRun(t, &memStore{}) })
+	// A large room: the counter state goes as deltas.
+	t.Run("deltas", func(t *testing.T) { relaxRecordedRun(t, newMemCounterStore(1<<20)) })
+}
+
+func relaxRecordedRun(t *testing.T, store SessionStore) {
 	s := v1Session(t)
 	s.RelaxFCnt = true
-	store := &memStore{}
 	f := newOTAAFixture(t, store, []Session{s})
 	runA := make([][]byte, 30)
 	for fc := range runA {
@@ -371,6 +376,9 @@ func TestRelaxFCntRecordedRunReplayed(t *testing.T) {
 		if len(f.up(runA[fc])) != 1 {
 			t.Fatalf("run A, frame %d refused", fc)
 		}
+	}
+	if err := f.p.Flush(t.Context()); err != nil { // the full record; what follows is a counter change
+		t.Fatal(err)
 	}
 	// The device restarts (new payloads, so new MICs) and runs to 20.
 	for fc := range 20 {
@@ -381,6 +389,9 @@ func TestRelaxFCntRecordedRunReplayed(t *testing.T) {
 	}
 	if err := f.p.Flush(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if cs, ok := store.(*memCounterStore); ok && cs.deltaSaves == 0 {
+		t.Fatal("the counter state was not saved as a delta")
 	}
 	f = newOTAAFixture(t, store, []Session{s}) // the agent restarts
 	for fc := range 5 {
