@@ -241,3 +241,25 @@ func TestCAFileThroughTheAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestHostOnEveryInterface: bound to 0.0.0.0 the agent is reached by any
+// of the machine's addresses (an address cannot be rebound), never by a
+// name that is not in api.hosts.
+func TestHostOnEveryInterface(t *testing.T) {
+	_, addr, _ := startGuarded(t, api.Options{Bind: "0.0.0.0:0", Token: testToken, Hosts: []string{"gw.lan"}})
+	_, port, _ := net.SplitHostPort(addr)
+	base := "http://127.0.0.1:" + port
+	auth := func(host string) map[string]string {
+		return map[string]string{"Host": host, "Authorization": "Bearer " + testToken}
+	}
+	for _, host := range []string{"192.168.1.5:" + port, "[fd00::5]:" + port, "gw.lan:" + port} {
+		if code, body := send(t, "GET", base+"/status", "", auth(host)); code != http.StatusOK {
+			t.Errorf("Host %s: %d %s", host, code, body)
+		}
+	}
+	for _, host := range []string{"evil.example:" + port, "192.168.1.5.nip.io:" + port} {
+		if code, _ := send(t, "GET", base+"/status", "", auth(host)); code != http.StatusMisdirectedRequest {
+			t.Errorf("Host %s: %d, want 421", host, code)
+		}
+	}
+}
