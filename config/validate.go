@@ -78,7 +78,7 @@ func (c *Config) check(ch *checker) {
 	c.checkGateway(ch)
 	checkBind(ch, "packetForwarder.udp.bind", c.PacketForwarder.UDP.Bind, DefaultUDPBind)
 	for i, u := range c.PacketForwarder.UDP.Upstreams {
-		checkHostPort(ch, index("packetForwarder.udp.upstreams", i), u, "eu1.cloud.thethings.network:1700")
+		checkUpstream(ch, index("packetForwarder.udp.upstreams", i), u, c.PacketForwarder.UDP)
 	}
 	for i, s := range c.PacketForwarder.UDP.Allow {
 		if _, ok := parsePrefix(s); !ok {

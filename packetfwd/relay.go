@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,20 +156,35 @@ func newRelay(srv *UDPServer, set *metrics.Set) *relay {
 	return r
 }
 
-// CheckUpstream validates an upstream address, "host:port" with a numeric
-// port, without resolving it (for configuration checks).
+// CheckUpstream validates an upstream address without resolving it (for
+// configuration checks): "host:port", or "host:up/down" for a network
+// server that takes PUSH_DATA on one port and PULL_DATA on another, as a
+// forwarder's serv_port_up and serv_port_down may say.
 func CheckUpstream(s string) error {
-	host, port, err := net.SplitHostPort(s)
+	_, _, _, err := SplitUpstream(s)
+	return err
+}
+
+// SplitUpstream reads "host:port" or "host:up/down"; down is up when the
+// address has one port.
+func SplitUpstream(s string) (host string, up, down uint16, err error) {
+	host, ports, err := net.SplitHostPort(s)
 	if err != nil {
-		return fmt.Errorf("packetfwd: upstream %q: %w", s, err)
+		return "", 0, 0, fmt.Errorf("packetfwd: upstream %q: %w", s, err)
 	}
 	if host == "" {
-		return fmt.Errorf("packetfwd: upstream %q: no host", s)
+		return "", 0, 0, fmt.Errorf("packetfwd: upstream %q: no host", s)
 	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return fmt.Errorf("packetfwd: upstream %q: bad port", s)
+	us, ds, two := strings.Cut(ports, "/")
+	if !two {
+		ds = us
 	}
-	return nil
+	u, err1 := strconv.ParseUint(us, 10, 16)
+	d, err2 := strconv.ParseUint(ds, 10, 16)
+	if err1 != nil || err2 != nil || u == 0 || d == 0 {
+		return "", 0, 0, fmt.Errorf("packetfwd: upstream %q: bad port (write host:port or host:up/down)", s)
+	}
+	return host, uint16(u), uint16(d), nil
 }
 
 // set replaces the upstreams. Those kept keep their sockets, so that their

@@ -392,13 +392,49 @@ func TestRelaySocketsBoundedAndExpire(t *testing.T) {
 	}
 }
 
+// An upstream whose up and down ports differ (a forwarder's serv_port_up
+// and serv_port_down, "host:up/down") gets PUSH_DATA on the first and
+// PULL_DATA and TX_ACK on the second, from one socket per gateway; its
+// PULL_RESP, sent from the down port, reaches the forwarder.
+func TestRelaySplitPorts(t *testing.T) {
+	up, down := newFakeNS(t), newFakeNS(t)
+	_, downPort, _ := net.SplitHostPort(down.addr())
+	name := up.addr() + "/" + downPort
+	h := newHarness(t, UDPConfig{Upstreams: []string{name}}, nil)
+	waitResolved(t, h.srv)
+
+	pull := mustHex("02aaaa02aa555a0000000000")
+	h.send(h.pull, pull)
+	h.expect(h.pull, mustHex("02aaaa04"))
+	from := down.expect(pull)
+	push := pkt(2, "0102", 0, "aa555a0000000000", `{"stat":{}}`)
+	h.send(h.push, push)
+	h.expect(h.push, mustHex("02010201"))
+	if got := up.expect(push); got.String() != from.String() {
+		t.Errorf("PUSH_DATA from %v, PULL_DATA from %v: one socket per gateway", got, from)
+	}
+	up.sendTo(from, mustHex("02010201")) // PUSH_ACK from the up port
+	resp := append(mustHex("02beef03"), `{"txpk":{}}`...)
+	down.sendTo(from, resp)
+	if got := readFrom(t, h.pull); !bytes.Equal(got, resp) {
+		t.Fatalf("forwarder got %q", got)
+	}
+	txAck := mustHex("02beef05aa555a0000000000")
+	h.send(h.pull, txAck)
+	down.expect(txAck)
+	st := h.srv.Upstreams()
+	if len(st) != 1 || st[0].Address != name || st[0].Acks != 1 || st[0].PullResps != 1 {
+		t.Fatalf("upstreams %+v", st)
+	}
+}
+
 func TestCheckUpstream(t *testing.T) {
-	for _, ok := range []string{"localhost:1700", "[::1]:1700", "10.0.0.1:1700", "eu1.cloud.thethings.network:1700"} {
+	for _, ok := range []string{"localhost:1700", "[::1]:1700", "10.0.0.1:1700", "eu1.cloud.thethings.network:1700", "host:1780/1782", "[::1]:1/2"} {
 		if err := CheckUpstream(ok); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "nope", ":1700", "host:0", "host:http", "host:70000", "::1:1700"} {
+	for _, bad := range []string{"", "nope", ":1700", "host:0", "host:http", "host:70000", "::1:1700", "host:1700/", "host:/1700", "host:1700/0", "host:1/2/3", "host:1700/70000"} {
 		if err := CheckUpstream(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

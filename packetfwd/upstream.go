@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,9 +18,10 @@ import (
 // reader goroutine for what the server sends back.
 type upstream struct {
 	r     *relay
-	name  string // "host:port"
+	name  string // "host:port" or "host:up/down"
 	host  string
-	port  uint16
+	port  uint16 // PUSH_DATA goes here
+	down  uint16 // PULL_DATA and TX_ACK go here (the forwarder's serv_port_down)
 	queue chan relayDatagram
 	// resolveNow asks the resolver for a new lookup; capacity 1, so that
 	// asking never blocks and asks do not pile up.
@@ -66,10 +66,9 @@ type upLink struct {
 }
 
 func newUpstream(r *relay, name string) *upstream {
-	host, port, _ := net.SplitHostPort(name) // checked by CheckUpstream
-	p, _ := strconv.ParseUint(port, 10, 16)
+	host, up, down, _ := SplitUpstream(name) // checked by CheckUpstream
 	return &upstream{
-		r: r, name: name, host: host, port: uint16(p),
+		r: r, name: name, host: host, port: up, down: down,
 		queue:         make(chan relayDatagram, relayQueueLen),
 		resolveNow:    make(chan struct{}, 1),
 		firstResolved: make(chan struct{}),
@@ -181,7 +180,13 @@ func (u *upstream) send(d relayDatagram) {
 		u.r.srv.rlog.warn(addr, "Cannot open a relay socket", "upstream", u.name, "error", err.Error())
 		return
 	}
-	if _, err := l.conn.WriteToUDPAddrPort(d.b, addr); err != nil {
+	dst := addr
+	if d.typ != gwmp.PushData {
+		// The forwarder's sock_down: the server keys its downlink path
+		// by where PULL_DATA arrives.
+		dst = netip.AddrPortFrom(addr.Addr(), u.down)
+	}
+	if _, err := l.conn.WriteToUDPAddrPort(d.b, dst); err != nil {
 		u.r.metrics.drop("send_error")
 		u.r.srv.rlog.warn(addr, "Failed to relay datagram", "upstream", u.name, "error", err.Error())
 		return
