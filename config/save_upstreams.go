@@ -154,7 +154,19 @@ func replaceValue(lines []string, k, v *yaml.Node, value, nl string) []byte {
 	}
 	line := strings.Repeat(" ", k.Column-1) + value
 	if c := v.LineComment + k.LineComment; c != "" && v.Line == k.Line {
-		line += " " + c
+		// The comment keeps its place: the blanks before it stay.
+		orig := strings.TrimRight(lines[start], "\r\n")
+		sp := " "
+		if i := strings.LastIndex(orig, c); i > 0 {
+			j := i
+			for j > 0 && (orig[j-1] == ' ' || orig[j-1] == '\t') {
+				j--
+			}
+			if j < i {
+				sp = orig[j:i]
+			}
+		}
+		line += sp + c
 	}
 	var b strings.Builder
 	for _, l := range lines[:start] {

@@ -21,7 +21,7 @@ func TestReplaceUpstreams(t *testing.T) {
 		{"empty udp", "packetForwarder:\n  udp:\nbuffer: {}\n",
 			"packetForwarder:\n  udp:\n    upstreams: " + list + "\nbuffer: {}\n"},
 		{"flow list", "packetForwarder:\n  udp:\n    upstreams: []   # none yet\n    bind: \"127.0.0.1:1700\"\n",
-			"packetForwarder:\n  udp:\n    upstreams: " + list + " # none yet\n    bind: \"127.0.0.1:1700\"\n"},
+			"packetForwarder:\n  udp:\n    upstreams: " + list + "   # none yet\n    bind: \"127.0.0.1:1700\"\n"},
 		{"block list, last key", "packetForwarder:\n  udp:\n    upstreams:\n      - old:1700\n      # - other:1700\n\n# devices\ndevices: []\n",
 			"packetForwarder:\n  udp:\n    upstreams: " + list + "\n      # - other:1700\n\n# devices\ndevices: []\n"},
 		{"crlf", "packetForwarder:\r\n  udp:\r\n    bind: \"127.0.0.1:1700\"\r\n",

@@ -34,6 +34,9 @@ Usage:
   edgeflow service install|uninstall|start|stop|restart|reload|status|platform [--init SYSTEM] [--config FILE]
                                             run as a system service (systemd, sysv, procd, openrc)
                                             as the edgeflow user
+  edgeflow forwarder attach|detach --forwarder-config FILE [--config FILE]
+                                            point a Semtech packet forwarder at edgeflow, its
+                                            network server kept as a relay upstream (and back)
   edgeflow version                          print the version
 
 With no --config, run reads ` + defaultConfigPath + ` when it exists,
@@ -64,6 +67,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(args[1:], stdout, stderr)
 	case "connections":
 		return cmdConnections(args[1:], stdout, stderr)
+	case "forwarder":
+		return cmdForwarder(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "edgeflow", version)
 		return 0

@@ -1,0 +1,178 @@
+package main_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// edgeflowCfg has comments and an empty upstream list, so that a detach
+// gives it back byte for byte. Port 1700 is only written, never bound.
+const edgeflowCfg = `# Site A, installed by J.
+gateway:
+  id: "AA555A0000000101"   # from the label
+packetForwarder:
+  udp:
+    bind: "127.0.0.1:1700"
+    upstreams: []    # attach adds the network server here
+connections:
+  - {"name":"Actility To Cayenne","connectorId":"actility-http-iot","brand":"CAYENNE"}
+`
+
+func runEdgeflow(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(agentBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func copyFile(t *testing.T, from, to string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readString(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// attach, attach again, detach on the sx1301 and sx1302 examples: the
+// forwarder is pointed at edgeflow with only its three server values
+// changed, its network server becomes edgeflow's upstream (ports apart
+// when they differ), a second attach changes nothing, and detach gives
+// both files back byte for byte.
+func TestForwarderAttachDetach(t *testing.T) {
+	cases := []struct {
+		file, server, upstream string
+		up, down               string
+	}{
+		{"sx1301_global_conf.json", "eu1.cloud.thethings.network", "eu1.cloud.thethings.network:1700", "1700", "1700"},
+		{"sx1302_global_conf.json", "10.0.0.5", "10.0.0.5:1780/1782", "1780", "1782"},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			dir := t.TempDir()
+			fwd := filepath.Join(dir, "global_conf.json")
+			orig := copyFile(t, filepath.Join("..", "..", "packetfwd", "fwdconf", "testdata", c.file), fwd)
+			cfg := filepath.Join(dir, "edgeflow.yaml")
+			if err := os.WriteFile(cfg, []byte(edgeflowCfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			out, errs, code := runEdgeflow(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg)
+			if code != 0 {
+				t.Fatalf("attach: exit %d\n%s%s", code, out, errs)
+			}
+			for _, want := range []string{`added "` + c.upstream + `"`, `"` + c.server + `" -> "127.0.0.1"`, "serv_port_up " + c.up + " -> 1700",
+				"serv_port_down " + c.down + " -> 1700", fwd + ".edgeflow-backup", "Restart the packet forwarder"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("attach output lacks %q:\n%s", want, out)
+				}
+			}
+			want := strings.Replace(string(orig), `"server_address": "`+c.server+`"`, `"server_address": "127.0.0.1"`, 1)
+			want = strings.Replace(want, `"serv_port_up": `+c.up, `"serv_port_up": 1700`, 1)
+			want = strings.Replace(want, `"serv_port_down": `+c.down, `"serv_port_down": 1700`, 1)
+			if got := readString(t, fwd); got != want {
+				t.Errorf("the forwarder's file changed beyond its server:\n%s", got)
+			}
+			if got := readString(t, fwd+".edgeflow-backup"); got != string(orig) {
+				t.Error("the backup is not the original file")
+			}
+			wantCfg := strings.Replace(edgeflowCfg, "upstreams: []", `upstreams: ["`+c.upstream+`"]`, 1)
+			if got := readString(t, cfg); got != wantCfg {
+				t.Errorf("edgeflow's configuration:\n%s", got)
+			}
+			if out, errs, code := runEdgeflow(t, "config", "validate", "--config", cfg); code != 0 {
+				t.Fatalf("the attached configuration does not validate:\n%s%s", out, errs)
+			}
+
+			// Again: nothing changes, and edgeflow is not its own upstream.
+			before, beforeCfg := readString(t, fwd), readString(t, cfg)
+			out, errs, code = runEdgeflow(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg)
+			if code != 0 || !strings.Contains(out, "nothing changed") {
+				t.Fatalf("second attach: exit %d\n%s%s", code, out, errs)
+			}
+			if readString(t, fwd) != before || readString(t, cfg) != beforeCfg || readString(t, fwd+".edgeflow-backup") != string(orig) {
+				t.Fatal("a second attach changed a file")
+			}
+
+			out, errs, code = runEdgeflow(t, "forwarder", "detach", "--forwarder-config", fwd, "--config", cfg)
+			if code != 0 || !strings.Contains(out, `removed "`+c.upstream+`"`) {
+				t.Fatalf("detach: exit %d\n%s%s", code, out, errs)
+			}
+			if readString(t, fwd) != string(orig) {
+				t.Errorf("detach did not restore the forwarder's file:\n%s", readString(t, fwd))
+			}
+			if readString(t, cfg) != edgeflowCfg {
+				t.Errorf("detach did not restore edgeflow's configuration:\n%s", readString(t, cfg))
+			}
+		})
+	}
+}
+
+// A local_conf.json that names the server wins over global_conf.json in
+// lora_pkt_fwd: attaching global_conf.json would do nothing, so it is
+// refused, nothing written; attaching local_conf.json works, and an
+// edgeflow configuration that does not exist yet is created.
+func TestForwarderAttachLocalConf(t *testing.T) {
+	dir := t.TempDir()
+	global := filepath.Join(dir, "global_conf.json")
+	copyFile(t, filepath.Join("..", "..", "packetfwd", "fwdconf", "testdata", "sx1301_global_conf.json"), global)
+	local := filepath.Join(dir, "local_conf.json")
+	localText := "{\n  \"gateway_conf\": {\n    \"gateway_ID\": \"0016C001FF10A235\",\n    // the site's server\n    \"server_address\": \"ns.example.net\"\n  }\n}\n"
+	if err := os.WriteFile(local, []byte(localText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "etc", "edgeflow.yaml")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runEdgeflow(t, "forwarder", "attach", "--forwarder-config", global, "--config", cfg)
+	if code != 1 || !strings.Contains(errs, "overrides global_conf.json") {
+		t.Fatalf("attach of a shadowed global_conf.json: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(cfg); err == nil {
+		t.Fatal("a refused attach wrote edgeflow's configuration")
+	}
+
+	out, errs, code = runEdgeflow(t, "forwarder", "attach", "--forwarder-config", local, "--config", cfg)
+	if code != 0 {
+		t.Fatalf("attach: exit %d\n%s%s", code, out, errs)
+	}
+	// The ports local_conf.json leaves out are lora_pkt_fwd's defaults,
+	// so the upstream keeps them, and the file gets edgeflow's.
+	if !strings.Contains(readString(t, cfg), `upstreams: ["ns.example.net:1780/1782"]`) {
+		t.Errorf("edgeflow's configuration:\n%s", readString(t, cfg))
+	}
+	got := readString(t, local)
+	for _, want := range []string{`"serv_port_up": 1700,`, `"serv_port_down": 1700,`, `"server_address": "127.0.0.1"`, "// the site's server"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("local_conf.json lacks %s:\n%s", want, got)
+		}
+	}
+	if out, errs, code := runEdgeflow(t, "config", "validate", "--config", cfg); code != 0 {
+		t.Fatalf("the created configuration does not validate:\n%s%s", out, errs)
+	}
+}
