@@ -295,10 +295,31 @@ type Device struct {
 	// that restart their counter at every power-up; it gives up replay
 	// protection for that device.
 	RelaxFCnt bool `yaml:"relaxFCnt"`
+	// PayloadFormat tells how the status page and the API show the
+	// device's payload (the endpoints always get it unchanged):
+	// PayloadAuto (""), PayloadCayenneLPP or PayloadHex.
+	PayloadFormat string `yaml:"payloadFormat"`
 	// ABP tells that devAddr and the session keys were given (keys of all
 	// zeros included); Validate trusts it for configs built in code.
 	ABP bool `yaml:"-"`
 }
+
+// Payload formats (devices[].payloadFormat).
+const (
+	// PayloadAuto shows readings when the payload is Cayenne LPP
+	// throughout and an active connection has brand CAYENNE (Cayenne reads
+	// such payloads as LPP); hex otherwise.
+	PayloadAuto = "auto"
+	// PayloadCayenneLPP always reads the payload as Cayenne LPP, and says
+	// why when it is not.
+	PayloadCayenneLPP = "cayenne-lpp"
+	// PayloadHex never decodes: for a device with a format of its own that
+	// would happen to read as LPP.
+	PayloadHex = "hex"
+)
+
+// PayloadFormats lists the values devices[].payloadFormat takes.
+func PayloadFormats() []string { return []string{PayloadAuto, PayloadCayenneLPP, PayloadHex} }
 
 // Duration is a time.Duration written as "30s", "5m", "72h" or "2d".
 type Duration time.Duration

@@ -161,6 +161,7 @@ func InitText() string {
 		"#     nwkSKey: \"000102030405060708090A0B0C0D0E0F\"",
 		"#     appSKey: \"000102030405060708090A0B0C0D0E0F\"",
 		"#     relaxFCnt: false              # true if the device restarts its counter at power-up",
+		"#     payloadFormat: auto           # readings on the page: auto, cayenne-lpp or hex",
 		"#   - devEUI: \"70B3D57ED0000002\"     # OTAA: the session is learnt from its join",
 		"#     joinEUI: \"70B3D57ED0000000\"    # (or appEUI, its LoRaWAN 1.0 name)",
 		"#     appKey: \"000102030405060708090A0B0C0D0E0F\"",

@@ -485,6 +485,8 @@ func (d *decoder) device(n *yaml.Node, path string) Device {
 			d.set(v, p, &dev.Name)
 		case "relaxFCnt":
 			dev.RelaxFCnt, _ = d.boolean(v, p)
+		case "payloadFormat":
+			d.set(v, p, &dev.PayloadFormat)
 		}
 	})
 	dev.ABP = d.at[join(path, "devAddr")] != nil && d.at[join(path, "nwkSKey")] != nil && d.at[join(path, "appSKey")] != nil

@@ -215,6 +215,9 @@ func (c *Config) checkDevices(ch *checker) {
 				seen[d.DevEUI] = i
 			}
 		}
+		if d.PayloadFormat != "" && !slices.Contains(PayloadFormats(), d.PayloadFormat) {
+			ch.problem(p+".payloadFormat", "%s", oneOf("payloadFormat", d.PayloadFormat, PayloadFormats()))
+		}
 		abp := []bool{
 			ch.has(p+".devAddr", d.ABP || d.DevAddr != zeroAddr),
 			ch.has(p+".nwkSKey", d.ABP || d.NwkSKey != zeroKey),
