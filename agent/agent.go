@@ -56,6 +56,9 @@ type Agent struct {
 	mqtt     *packetfwd.MQTTSource
 	api      *api.Server
 	events   *api.Hub // the API's live view; publishing never blocks
+	recent   *recent  // last payloads and the charts' history, in memory
+
+	stopSampling context.CancelFunc // the backlog chart's sampler
 
 	started  time.Time
 	reloadMu sync.Mutex // serialises Reload
@@ -78,6 +81,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet(), events: api.NewHub(0)}
 	a.cfg.Store(cfg)
+	a.recent = newRecent()
 	a.clock = &uplink.Clock{Now: opts.Now}
 	a.merger = uplink.NewMerger(opts.Now)
 	a.set.NewGauge("edgeflow_api_events_missed_total", func() float64 { return float64(a.events.Dropped()) })
@@ -163,6 +167,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		store.Close()
 		return err
 	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopSampling = cancel
+	go a.sampleBacklogs(sctx)
 	started := []any{"version", a.opts.Version, "config", configName(cfg), "udp", a.udp.Addr().String(),
 		"buffer", cfg.Buffer.Path, "persist", cfg.Buffer.Persist, "connections", len(conns), "devices", len(cfg.Devices), "api", a.apiAddrString()}
 	if a.opts.Logs != "" {
@@ -178,6 +185,7 @@ func (a *Agent) Start(ctx context.Context) error {
 func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) error {
 	ups := a.decoder.Decode(frames)
 	a.clock.Mark(ups)
+	a.recent.record(a.opts.Now(), ups)
 	a.publishUplinks(ups)
 	return a.enqueue(ctx, ups)
 }
@@ -186,6 +194,9 @@ func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) erro
 // (memory goes to flash), then the buffer.
 func (a *Agent) Stop(ctx context.Context) error {
 	var errs []error
+	if a.stopSampling != nil {
+		a.stopSampling()
+	}
 	a.stopAPI(ctx)
 	a.stopMQTT()
 	if a.udp != nil {

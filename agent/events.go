@@ -15,9 +15,11 @@ func (a *Agent) publishUplinks(ups []uplink.Uplink) {
 	if !a.events.Active() {
 		return
 	}
+	f := a.recent.formatsFor(a.config())
 	for i := range ups {
 		u := &ups[i]
-		ev := api.UplinkEvent{DevEUI: strings.ToUpper(u.DevEUI.String()), DevAddr: strings.ToUpper(u.DevAddr.String()),
+		rs, _ := f.readings(u.DevEUI, u.Payload)
+		ev := api.UplinkEvent{Readings: rs, DevEUI: strings.ToUpper(u.DevEUI.String()), DevAddr: strings.ToUpper(u.DevAddr.String()),
 			FCnt: u.FCnt, FPort: u.FPort, Time: u.ReceivedAt, PayloadHex: hex.EncodeToString(u.Payload)}
 		if len(u.Receptions) > 0 {
 			r := u.Receptions[0]

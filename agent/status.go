@@ -99,6 +99,7 @@ func (a *Agent) Devices() []api.Device {
 		}
 	}
 	var out []api.Device
+	f := a.recent.formatsFor(a.config())
 	for _, d := range a.config().Devices {
 		eui := strings.ToUpper(d.DevEUI.String())
 		v := api.Device{DevEUI: eui, Name: d.Name, Activation: activation(d)}
@@ -118,6 +119,7 @@ func (a *Agent) Devices() []api.Device {
 				v.LastUplink, v.RSSI, v.SNR = &t, &rssi, &snr
 			}
 		}
+		a.withPayload(&v, d.DevEUI, f)
 		out = append(out, v)
 	}
 	return out

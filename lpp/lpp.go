@@ -139,7 +139,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("not Cayenne LPP: %s at byte %d", e.Reason, e.Offset)
+	return fmt.Sprintf("not Cayenne LPP at byte %d: %s", e.Offset, e.Reason)
 }
 
 // Decode reads a whole payload, or returns an *Error (ErrEmpty for no

@@ -147,6 +147,13 @@ type Device struct {
 	Uplinks      uint64     `json:"uplinks"`
 	RSSI         *float64   `json:"rssi,omitempty"`
 	SNR          *float64   `json:"snr,omitempty"`
+	// The last uplink's payload since the agent started: hex always, and
+	// its readings when it decodes as Cayenne LPP (see devices[].payloadFormat);
+	// PayloadNote says why a payload meant to be LPP is not.
+	FPort       *uint8    `json:"fPort,omitempty"`
+	PayloadHex  string    `json:"payloadHex,omitempty"`
+	Readings    []Reading `json:"readings,omitempty"`
+	PayloadNote string    `json:"payloadNote,omitempty"`
 }
 
 // DeadLetter is an uplink an endpoint refused, kept for inspection/replay.

@@ -20,6 +20,7 @@ type UplinkEvent struct {
 	SNR        float64   `json:"snr"`
 	PayloadHex string    `json:"payloadHex"`
 	Gateway    string    `json:"gateway"` // EUI of the best reception
+	Readings   []Reading `json:"readings,omitempty"`
 }
 
 // DeliveryEvent is the "delivery" event: the outcome of one attempt to

@@ -117,6 +117,7 @@ func (s *Server) Handler() http.Handler {
 	read("GET /status", s.handleStatus)
 	read("GET /devices", s.handleDevices)
 	read("GET /events", s.handleEvents)
+	read("GET /history", s.handleHistory)
 
 	read("GET /connections", s.handleList)
 	write("POST /connections", s.handleCreate)
