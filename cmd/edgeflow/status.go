@@ -200,16 +200,16 @@ func printStatus(w io.Writer, st api.Status, now time.Time) {
 	}
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tNAME\tLAST UPLINK\tFCNT\tRSSI\tSNR")
+	fmt.Fprintln(tw, "DEVICE\tNAME\tLAST UPLINK\tFCNT\tRSSI\tSNR\tLAST PAYLOAD")
 	if len(st.Devices) == 0 {
-		fmt.Fprintln(tw, "(no devices configured)\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no devices configured)\t\t\t\t\t\t")
 	}
 	for _, d := range st.Devices {
 		last := ago(d.LastUplink, now)
 		if !d.SessionKnown {
 			last = "not joined yet"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.DevEUI, dash(d.Name), last, optUint(d.FCnt), optFloat(d.RSSI), optFloat(d.SNR))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.DevEUI, dash(d.Name), last, optUint(d.FCnt), optFloat(d.RSSI), optFloat(d.SNR), payloadText(d))
 	}
 	tw.Flush()
 }
