@@ -187,7 +187,9 @@ func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) erro
 	a.clock.Mark(ups)
 	a.recent.record(a.opts.Now(), ups)
 	a.publishUplinks(ups)
-	return a.enqueue(ctx, ups)
+	err := a.enqueue(ctx, ups)
+	a.sampleBacklogsDue()
+	return err
 }
 
 // Stop closes the frame sources first (nothing new arrives), then delivery

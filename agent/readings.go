@@ -30,6 +30,7 @@ type recent struct {
 	last map[lorawan.EUI64]*lastPayload
 
 	formats atomic.Pointer[formats]
+	sampled atomic.Int64 // agent clock (ns) of the last backlog sample
 }
 
 type lastPayload struct {
@@ -158,8 +159,21 @@ func (a *Agent) sampleBacklogs(ctx context.Context) {
 	}
 }
 
+// sampleBacklogsDue samples when the last sample is backlogSample old on
+// the agent's clock; handleFrames calls it, so that the chart follows a
+// burst between two ticks (and an injected clock).
+func (a *Agent) sampleBacklogsDue() {
+	now := a.opts.Now()
+	last := a.recent.sampled.Load()
+	if now.UnixNano()-last < int64(backlogSample) || !a.recent.sampled.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	a.sampleBacklogsOnce()
+}
+
 func (a *Agent) sampleBacklogsOnce() {
 	now := a.opts.Now()
+	a.recent.sampled.Store(now.UnixNano())
 	for id, st := range a.ConnectionStates() {
 		a.recent.hist.Backlog(now, id, st.Backlog)
 	}

@@ -34,7 +34,7 @@ type asset struct {
 }
 
 // Files are the names the page is made of, as served under "/".
-var Files = []string{"index.html", "app.css", "app.js"}
+var Files = []string{"index.html", "app.css", "app.js", "charts.js"}
 
 // assets are prepared on the first request, not at start: most agents
 // never serve the page, and a MIPS gateway need not gzip it at every boot.

@@ -170,6 +170,7 @@
     [/^#\/devices$/, devicesPage],
     [/^#\/live$/, livePage],
     [/^#\/gateway$/, gatewayPage],
+    [/^#\/charts$/, chartsPage],
   ];
   function route() {
     gen++; clearInterval(timer);
@@ -508,16 +509,23 @@
       if (!current(g)) return;
       if (!list || !list.length) { fill(body, [h('div', { class: 'card empty' }, 'No device in the configuration.')]); return; }
       fill(body, [h('div', { class: 'scroll' }, h('table', { id: 'devices' },
-        h('thead', {}, h('tr', {}, ['DevEUI', 'DevAddr', 'Name', 'Session', 'Last uplink', 'FCnt', 'RSSI / SNR'].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ['DevEUI', 'DevAddr', 'Name', 'Session', 'Last uplink', 'FCnt', 'RSSI / SNR', 'Last payload'].map((t) => h('th', {}, t)))),
         h('tbody', {}, list.map((d) => h('tr', { 'data-deveui': d.devEUI },
           h('td', { class: 'mono' }, d.devEUI), h('td', { class: 'mono' }, d.devAddr || '—'), h('td', {}, d.name || ''),
           h('td', {}, d.sessionKnown ? h('span', { class: 'badge green' }, 'known')
             : h('span', { class: 'badge grey', title: 'no session yet: waiting for a join' }, 'unknown'), ' ', h('span', { class: 'muted' }, d.activation || '')),
-          h('td', {}, ago(d.lastUplink)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr)))))))]);
+          h('td', {}, ago(d.lastUplink)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr)), payloadCell(d.readings, d.payloadHex, d.payloadNote))))))]);
     });
   }
   const num = (n) => (n === undefined || n === null ? '—' : String(n));
   const radio = (rssi, snr) => (rssi === undefined || rssi === null ? '—' : `${rssi} dBm / ${snr} dB`);
+  // payloadCell shows a payload's Cayenne LPP readings ("temperature 23.7 °C"),
+  // the hex under them, or the hex alone; a name on two channels gets its channel.
+  function payloadCell(readings, hex, note) {
+    const rs = readings || [], n = (r) => rs.filter((x) => x.name === r.name && x.channel !== r.channel).length;
+    return h('td', { class: 'wrap payload' }, rs.length ? h('span', { class: 'readings' }, rs.map((r) => r.text + (n(r) ? ` (ch ${r.channel})` : '')).join(', ')) : null,
+      hex ? h('span', { class: rs.length ? 'mono muted hex' : 'mono' }, hex) : (rs.length ? null : '—'), note ? h('span', { class: 'muted hex' }, note) : null);
+  }
 
   // ---- live ---------------------------------------------------------------------
   // The event stream is read with fetch, not EventSource, because
@@ -586,7 +594,7 @@
     $('#live-missed').textContent = live.missed ? `${live.missed} events were missed while this page lagged behind.` : '';
     fill(tbody, [...live.rows.map(({ up, deliveries }) => h('tr', { class: 'live-row', 'data-deveui': up.devEUI, 'data-fcnt': up.fCnt },
       h('td', {}, ago(up.time)), h('td', { class: 'mono' }, up.devEUI), h('td', {}, num(up.fCnt)), h('td', {}, num(up.fPort)),
-      h('td', {}, radio(up.rssi, up.snr)), h('td', { class: 'mono wrap' }, up.payloadHex || ''), h('td', { class: 'mono' }, up.gateway || ''),
+      h('td', {}, radio(up.rssi, up.snr)), payloadCell(up.readings, up.payloadHex), h('td', { class: 'mono' }, up.gateway || ''),
       h('td', {}, h('div', { class: 'deliveries' }, deliveries.length ? deliveries.map((d) => h('span', {
         class: 'badge ' + (d.ok ? (d.late ? 'orange' : 'green') : 'red'), 'data-delivery': d.ok ? 'ok' : 'failed',
         title: d.ok ? (d.late ? 'delivered late, from the backlog' : 'delivered') : d.error || 'failed',
@@ -601,6 +609,15 @@
         h('tbody', {}))));
     if (!live.started) { live.started = true; stream(); }
     every(g, paintLive); // and again now and then, so "x s ago" stays true
+  }
+
+  // ---- charts ---------------------------------------------------------------------
+  // The charts themselves are charts.js; the page gives them the API.
+  function chartsPage(g) {
+    const body = h('div', {});
+    render(h('h1', {}, 'Charts'), body);
+    const charts = window.edgeflowCharts.view(body, (minutes) => get('/history?minutes=' + minutes));
+    every(g, () => charts.refresh());
   }
 
   // ---- gateway --------------------------------------------------------------------
