@@ -187,9 +187,8 @@ func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) erro
 	a.clock.Mark(ups)
 	a.recent.record(a.opts.Now(), ups)
 	a.publishUplinks(ups)
-	err := a.enqueue(ctx, ups)
-	a.sampleBacklogsDue()
-	return err
+	a.sampleBacklogsDue() // what waited before this batch
+	return a.enqueue(ctx, ups)
 }
 
 // Stop closes the frame sources first (nothing new arrives), then delivery

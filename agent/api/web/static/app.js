@@ -523,8 +523,8 @@
   // the hex under them, or the hex alone; a name on two channels gets its channel.
   function payloadCell(readings, hex, note) {
     const rs = readings || [], n = (r) => rs.filter((x) => x.name === r.name && x.channel !== r.channel).length;
-    return h('td', { class: 'wrap payload' }, rs.length ? h('span', { class: 'readings' }, rs.map((r) => r.text + (n(r) ? ` (ch ${r.channel})` : '')).join(', ')) : null,
-      hex ? h('span', { class: rs.length ? 'mono muted hex' : 'mono' }, hex) : (rs.length ? null : '—'), note ? h('span', { class: 'muted hex' }, note) : null);
+    return h('td', { class: 'wrap payload' }, h('div', {}, rs.length ? h('span', { class: 'readings' }, rs.map((r) => r.text + (n(r) ? ` (ch ${r.channel})` : '')).join(', ')) : null,
+      hex ? h('span', { class: rs.length ? 'mono muted hex' : 'mono' }, hex) : (rs.length ? null : '—'), note ? h('span', { class: 'muted hex' }, note) : null));
   }
 
   // ---- live ---------------------------------------------------------------------

@@ -33,16 +33,15 @@
   const hhmm = (t) => { const d = new Date(t); return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0'); };
   const short = (s) => (s.length > 18 ? s.slice(0, 8) + '…' + s.slice(-6) : s);
 
-  // lineChart draws series [{name, points: [[ms, value|null], …], dots}]
-  // over [t0, t1] as an SVG of the given width; a null value breaks the line.
-  function lineChart(o) {
+  // frame draws the grid, the value ticks and the time ticks of a chart
+  // over [o.t0, o.t1] whose values run from lo to hi; it returns the SVG
+  // and the scales.
+  function frame(o, vals) {
     const W = Math.max(260, o.width), H = W < 480 ? 170 : 200;
     const left = 44, right = 10, top = 10, bottom = 22;
-    const vals = o.series.flatMap((s) => s.points.map((p) => p[1])).filter((v) => v !== null && v !== undefined);
-    let lo = o.min !== undefined ? Math.min(o.min, ...vals) : Math.min(...vals);
-    let hi = Math.max(...vals, o.min !== undefined ? o.min + 1 : -Infinity);
-    if (!vals.length) { lo = o.min || 0; hi = lo + 1; }
-    if (hi === lo) { hi += 1; lo -= o.min === undefined ? 1 : 0; }
+    let lo = vals.length ? Math.min(...vals) : 0, hi = vals.length ? Math.max(...vals) : 1;
+    if (o.min !== undefined) { lo = Math.min(lo, o.min); hi = Math.max(hi, o.min + 1); }
+    if (hi === lo) { hi += 1; lo -= 1; }
     const step = nice((hi - lo) / 4);
     lo = Math.floor(lo / step) * step; hi = Math.ceil(hi / step) * step;
     const x = (t) => left + (W - left - right) * (t - o.t0) / Math.max(1, o.t1 - o.t0);
@@ -59,6 +58,14 @@
       svg.append(el('svg:text', { class: 'tick', x: x(t), y: H - 6, 'text-anchor': 'middle' }, hhmm(t)));
     }
     svg.append(el('svg:line', { class: 'axis', x1: left, x2: W - right, y1: H - bottom, y2: H - bottom }));
+    return { svg, x, y };
+  }
+
+  // lineChart draws series [{name, points: [[ms, value|null], …], dots}];
+  // a null value breaks the line.
+  function lineChart(o) {
+    const vals = o.series.flatMap((s) => s.points.map((p) => p[1])).filter((v) => v !== null && v !== undefined);
+    const { svg, x, y } = frame(o, vals);
     o.series.forEach((s, i) => {
       let d = '', pen = false;
       for (const [t, v] of s.points) {
@@ -70,6 +77,25 @@
       if (d) svg.append(el('svg:path', { class: 'line ' + cls, d }));
       if (s.dots) for (const [t, v] of s.points) svg.append(el('svg:circle', { class: 'dot ' + cls, cx: x(t), cy: y(v), r: 2.5 }));
     });
+    return svg;
+  }
+
+  // barChart stacks series of counts per step [{name, values}], the first
+  // value for the step that starts at o.t0, each step o.step ms wide.
+  function barChart(o) {
+    const n = Math.max(0, ...o.series.map((s) => s.values.length));
+    const totals = Array.from({ length: n }, (_, i) => o.series.reduce((a, s) => a + (s.values[i] || 0), 0));
+    const { svg, x, y } = frame(Object.assign({ min: 0 }, o), totals);
+    const w = Math.max(1, x(o.t0 + o.step) - x(o.t0) - (n > 120 ? 0 : 1));
+    for (let i = 0; i < n; i++) {
+      let base = 0;
+      o.series.forEach((s, k) => {
+        const v = s.values[i] || 0;
+        if (!v) return;
+        svg.append(el('svg:rect', { class: 'bar s' + (k % COLOURS), x: x(o.t0 + i * o.step).toFixed(1), y: y(base + v).toFixed(1), width: w.toFixed(1), height: (y(base) - y(base + v)).toFixed(1) }));
+        base += v;
+      });
+    }
     return svg;
   }
 
@@ -90,11 +116,12 @@
     const width = Math.max(260, (box.clientWidth || 600) - 34);
     const t0 = Date.parse(hist.start), t1 = Date.parse(hist.now);
     const parts = [];
-    const upl = (list, name) => list.map((s) => ({ name: name(s), note: sum(s.uplinks) + ' uplinks', points: perStep(hist, s.uplinks) }));
+    const upl = (list, name) => list.map((s) => ({ name: name(s), note: sum(s.uplinks) + ' uplinks', values: s.uplinks || [] }));
+    const bars = (title, series) => barChart({ title, width, t0, t1, step: hist.step * 1000, series });
 
     const gws = upl(hist.gateways || [], (s) => short(s.id));
     parts.push(el('h2', {}, 'Uplinks per minute'));
-    parts.push(gws.length ? figure('Per gateway', 'uplinks/min', lineChart({ title: 'Uplinks per minute per gateway', width, t0, t1, min: 0, series: gws }), gws)
+    parts.push(gws.length ? figure('Per gateway', 'uplinks/min', bars('Uplinks per minute per gateway', gws), gws)
       : el('p', { class: 'card empty' }, 'No uplink in this window.'));
 
     const devs = (hist.devices || []).slice().sort((a, b) => sum(b.uplinks) - sum(a.uplinks));
@@ -103,9 +130,9 @@
       const rest = devs.slice(MAX_LINES);
       if (rest.length) {
         const tot = rest[0].uplinks.map((_, i) => rest.reduce((a, s) => a + (s.uplinks[i] || 0), 0));
-        shown = shown.concat([{ name: rest.length + ' other devices', note: sum(tot) + ' uplinks', points: perStep(hist, tot) }]);
+        shown = shown.concat([{ name: rest.length + ' other devices', note: sum(tot) + ' uplinks', values: tot }]);
       }
-      parts.push(figure('Per device', 'uplinks/min', lineChart({ title: 'Uplinks per minute per device', width, t0, t1, min: 0, series: shown }), shown));
+      parts.push(figure('Per device', 'uplinks/min', bars('Uplinks per minute per device', shown), shown));
 
       // Signal: one device at a time, chosen in a list (a phone has room for one).
       if (!devs.some((d) => d.id === st.device)) st.device = devs[0].id;
@@ -151,5 +178,5 @@
     return { refresh: () => { if (Date.now() - st.last >= REFRESH) load(); } };
   }
 
-  window.edgeflowCharts = { view, lineChart };
+  window.edgeflowCharts = { view, lineChart, barChart };
 })();
