@@ -76,6 +76,11 @@ func replaceUpstreams(data []byte, ups []string) ([]byte, error) {
 		root = doc.Content[0]
 	}
 	if root == nil {
+		for _, l := range lines {
+			if !isCommentOrBlank(l) && strings.TrimSpace(l) != "---" {
+				return nil, errors.New("the file holds a value that is not a mapping of sections")
+			}
+		}
 		return append(withNewline(data, nl), ("packetForwarder:" + nl + "  udp:" + nl + "    " + value + nl)...), nil
 	}
 	// Walk down packetForwarder → udp → upstreams; the first missing key

@@ -104,3 +104,25 @@ func TestUpstreamSyntax(t *testing.T) {
 		t.Errorf("a relay to itself: %v", err)
 	}
 }
+
+// FuzzReplaceUpstreams: any file either is refused or gets a list that
+// reads back, the rest of it reading as before.
+func FuzzReplaceUpstreams(f *testing.F) {
+	for _, s := range []string{"", "packetForwarder:\n  udp:\n    upstreams: []   # none\n", "packetForwarder:\n  udp:\n",
+		"api: {}\n", "packetForwarder:\n  udp:\n    upstreams:\n      - a:1\n    bind: \":1700\"\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ups := []string{"ns.example.net:1700", "10.0.0.5:1780/1782"}
+		out, err := replaceUpstreams(in, ups)
+		if err != nil {
+			return
+		}
+		if _, _, perr := Parse(in, ""); perr != nil {
+			return // a broken file stays the technician's to fix
+		}
+		if err := checkUpstreamsRewrite(in, out, ups); err != nil {
+			t.Fatalf("%q became %q: %v", in, out, err)
+		}
+	})
+}
