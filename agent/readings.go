@@ -26,8 +26,10 @@ const backlogSample = 15 * time.Second
 type recent struct {
 	hist *history.History
 
-	mu   sync.Mutex
-	last map[lorawan.EUI64]*lastPayload
+	mu    sync.Mutex // guards last, names and buf
+	last  map[lorawan.EUI64]*lastPayload
+	names map[lorawan.EUI64]string // EUIs as the API writes them, made once
+	buf   []history.Uplink         // reused by record
 
 	formats atomic.Pointer[formats]
 	sampled atomic.Int64 // agent clock (ns) of the last backlog sample
@@ -46,17 +48,37 @@ type formats struct {
 }
 
 func newRecent() *recent {
-	return &recent{hist: history.New(history.Options{}), last: map[lorawan.EUI64]*lastPayload{}}
+	return &recent{hist: history.New(history.Options{}), last: map[lorawan.EUI64]*lastPayload{}, names: map[lorawan.EUI64]string{}}
 }
 
-// record notes decoded uplinks; it runs on the frame path, so it copies
-// payloads into buffers it keeps and takes each lock once per batch.
+// maxNames bounds the EUI name cache (devices and gateways heard); beyond
+// it names are made each time.
+const maxNames = 4096
+
+func (r *recent) name(eui lorawan.EUI64) string {
+	if n, ok := r.names[eui]; ok {
+		return n
+	}
+	n := strings.ToUpper(eui.String())
+	if len(r.names) < maxNames {
+		r.names[eui] = n
+	}
+	return n
+}
+
+// record notes decoded uplinks; it runs on the frame path, so it reuses
+// its buffers (no allocation once every device was heard) and takes each
+// lock once per batch.
 func (r *recent) record(now time.Time, ups []uplink.Uplink) {
 	if len(ups) == 0 {
 		return
 	}
-	hs := make([]history.Uplink, len(ups))
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cap(r.buf) < len(ups) {
+		r.buf = append(r.buf[:cap(r.buf)], make([]history.Uplink, len(ups)-cap(r.buf))...)
+	}
+	hs := r.buf[:len(ups)]
 	for i := range ups {
 		u := &ups[i]
 		lp := r.last[u.DevEUI]
@@ -65,16 +87,15 @@ func (r *recent) record(now time.Time, ups []uplink.Uplink) {
 			r.last[u.DevEUI] = lp
 		}
 		lp.fport, lp.payload = u.FPort, append(lp.payload[:0], u.Payload...)
-		h := history.Uplink{Device: strings.ToUpper(u.DevEUI.String())}
+		h := &hs[i]
+		h.Device, h.Gateways, h.RSSI, h.SNR = r.name(u.DevEUI), h.Gateways[:0], 0, 0
 		for j, rc := range u.Receptions {
 			if j == 0 {
 				h.RSSI, h.SNR = rc.RSSI, rc.SNR
 			}
-			h.Gateways = append(h.Gateways, strings.ToUpper(rc.GatewayEUI.String()))
+			h.Gateways = append(h.Gateways, r.name(rc.GatewayEUI))
 		}
-		hs[i] = h
 	}
-	r.mu.Unlock()
 	r.hist.Uplinks(now, hs)
 }
 
