@@ -10,7 +10,7 @@
 package history
 
 import (
-	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -241,15 +241,8 @@ func (h *History) Snapshot(now time.Time, steps int) Snapshot {
 			}
 			*out[kind] = append(*out[kind], ser)
 		}
-		slices.SortFunc(*out[kind], func(a, b Series) int {
-			switch {
-			case a.ID < b.ID:
-				return -1
-			case a.ID > b.ID:
-				return 1
-			}
-			return 0
-		})
+		l := *out[kind]
+		sort.Slice(l, func(i, j int) bool { return l[i].ID < l[j].ID })
 	}
 	return snap
 }

@@ -13,7 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -183,7 +183,7 @@ func (f *File) SetServer(s Server) ([]byte, error) {
 	}
 	out := append([]byte(nil), f.text...)
 	// From the end backwards, so that earlier offsets stay valid.
-	slices.SortFunc(edits, func(a, b edit) int { return a.at - b.at })
+	sort.Slice(edits, func(i, j int) bool { return edits[i].at < edits[j].at })
 	for i := len(edits) - 1; i >= 0; i-- {
 		e := edits[i]
 		out = append(out[:e.at], append([]byte(e.with), out[e.end:]...)...)
