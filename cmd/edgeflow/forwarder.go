@@ -184,8 +184,12 @@ func forwarderAttach(file, cfgPath string, out io.Writer) error {
 	if cfg.PacketForwarder.UDP.IsSelf(upstream) || f.srv == self {
 		// Already attached: the server it names is edgeflow.
 		fmt.Fprintf(out, "%s already sends to edgeflow (%s); nothing changed.\n", file, net.JoinHostPort(f.srv.Address, strconv.Itoa(f.srv.PortUp)))
+		if _, err := os.Stat(file + backupSuffix); err != nil {
+			// Not attached by us: the port may be another program's.
+			fmt.Fprintf(out, "note: no %s from an earlier attach; if another program (a gateway bridge, a local network server) listens there instead of edgeflow, give edgeflow another packetForwarder.udp.bind port and attach again\n", filepath.Base(file+backupSuffix))
+		}
 		if len(ups) == 0 {
-			fmt.Fprintf(out, "warning: %s has no packetForwarder.udp.upstreams: no network server gets this gateway's traffic (see %s)\n", cfgPath, file+backupSuffix)
+			fmt.Fprintf(out, "warning: %s has no packetForwarder.udp.upstreams: no network server gets this gateway's traffic\n", cfgPath)
 		}
 		return nil
 	}

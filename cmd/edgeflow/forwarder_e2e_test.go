@@ -2,11 +2,18 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/brocaar/lorawan"
 )
 
 // edgeflowCfg has comments and an empty upstream list, so that a detach
@@ -174,5 +181,89 @@ func TestForwarderAttachLocalConf(t *testing.T) {
 	}
 	if out, errs, code := runEdgeflow(t, "config", "validate", "--config", cfg); code != 0 {
 		t.Fatalf("the created configuration does not validate:\n%s%s", out, errs)
+	}
+}
+
+// freeUDPPort is a port nothing listens on right now: attach needs
+// edgeflow's listener to have a fixed port, and a test must not pick one.
+func freeUDPPort(t *testing.T) string {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, p, _ := net.SplitHostPort(c.LocalAddr().String())
+	return p
+}
+
+func listenUDP(t *testing.T) *net.UDPConn {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// After attach, a forwarder that sends where its file now says feeds
+// edgeflow (Cayenne gets the uplink) and its network server at once: the
+// server, whose up and down ports differ, gets PUSH_DATA on its up port
+// and PULL_DATA on its down port.
+func TestForwarderAttachFeedsBoth(t *testing.T) {
+	nsUp, nsDown := listenUDP(t), listenUDP(t)
+	_, upPort, _ := net.SplitHostPort(nsUp.LocalAddr().String())
+	_, downPort, _ := net.SplitHostPort(nsDown.LocalAddr().String())
+	dir := t.TempDir()
+	fwd := filepath.Join(dir, "global_conf.json")
+	orig := string(copyFile(t, filepath.Join("..", "..", "packetfwd", "fwdconf", "testdata", "sx1302_global_conf.json"), fwd))
+	orig = strings.Replace(orig, `"10.0.0.5"`, `"127.0.0.1"`, 1)
+	orig = strings.Replace(orig, `"serv_port_up": 1780`, `"serv_port_up": `+upPort, 1)
+	orig = strings.Replace(orig, `"serv_port_down": 1782`, `"serv_port_down": `+downPort, 1)
+	if err := os.WriteFile(fwd, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := newDevice(1)
+	ep := newEndpoint(t)
+	cfg := filepath.Join(dir, "edgeflow.yaml")
+	text := strings.Replace(configText(ep.URL, "on-outage", d), `bind: "127.0.0.1:0"`, `bind: "127.0.0.1:`+freeUDPPort(t)+`"`, 1)
+	text = strings.ReplaceAll(text, "$DIR", dir)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := runEdgeflow(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg); code != 0 {
+		t.Fatalf("attach: exit %d\n%s%s", code, out, errs)
+	}
+	ag := startAgentFile(t, cfg)
+
+	// The forwarder reads its file: the server it names now is edgeflow.
+	var conf struct {
+		G struct {
+			Addr string `json:"server_address"`
+			Up   int    `json:"serv_port_up"`
+		} `json:"gateway_conf"`
+	}
+	text2 := readString(t, fwd)
+	clean := regexp.MustCompile(`(?s)/\*.*?\*/|//[^\n]*`).ReplaceAllString(text2, "")
+	if err := json.Unmarshal([]byte(clean), &conf); err != nil {
+		t.Fatal(err)
+	}
+	if got := net.JoinHostPort(conf.G.Addr, strconv.Itoa(conf.G.Up)); got != ag.udpAddr {
+		t.Fatalf("the forwarder sends to %s, edgeflow listens on %s", got, ag.udpAddr)
+	}
+	fw := newForwarder(t, ag.udpAddr)
+	fw.pull(2)
+	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(2), []byte{0x03, 0x67, 0x00, 0xED}), -70, 9, ""))
+	ep.waitFor(t, 1, 30*time.Second)
+	buf := make([]byte, 2048)
+	for _, c := range []struct {
+		conn *net.UDPConn
+		typ  byte
+		what string
+	}{{nsDown, 0x02, "PULL_DATA on the down port"}, {nsUp, 0x00, "PUSH_DATA on the up port"}} {
+		_ = c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, _, err := c.conn.ReadFromUDP(buf)
+		if err != nil || n < 4 || buf[3] != c.typ {
+			t.Fatalf("the network server got no %s: % x %v", c.what, buf[:n], err)
+		}
 	}
 }
