@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Reading is one value of one item. Multi-axis types (accelerometer,
@@ -30,8 +31,11 @@ type Reading struct {
 	Decimals int `json:"-"`
 }
 
-// String reads as "temperature 23.7 °C".
+// String reads as "temperature 23.7 °C"; a Unix time reads as a UTC date.
 func (r Reading) String() string {
+	if r.Type == "unix time" {
+		return r.Name + " " + time.Unix(int64(r.Value), 0).UTC().Format("2006-01-02 15:04:05 UTC")
+	}
 	s := r.Name + " " + strconv.FormatFloat(r.Value, 'f', r.Decimals, 64)
 	if r.Unit != "" {
 		s += " " + r.Unit

@@ -46,7 +46,7 @@ func TestDecodeReference(t *testing.T) {
 		{"distance", "01 82 00 00 30 39", "distance 12.345 m"},
 		{"energy", "01 83 00 01 E2 40", "energy 123.456 kWh"},
 		{"direction", "01 84 01 0E", "direction 270 °"},
-		{"unix time", "01 85 5F 5E 10 00", "unix time 1600000000 s"},
+		{"unix time", "01 85 5F 5E 10 00", "unix time 2020-09-13 12:26:40 UTC"},
 		{"gyrometer", "01 86 00 64 FF 9C 00 00", "rotation x 1.00 °/s, rotation y -1.00 °/s, rotation z 0.00 °/s"},
 		{"colour", "01 87 FF 80 00", "red 255, green 128, blue 0"},
 		{"switch", "01 8E 01", "switch 1"},
