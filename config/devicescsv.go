@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/brocaar/lorawan"
@@ -23,7 +24,8 @@ import (
 //   - A header row naming the columns, in any order and case, spaces and
 //     underscores ignored: devEUI, activation (ABP or OTAA; optional, the
 //     keys given tell), devAddr, nwkSKey, appSKey, joinEUI (or appEUI),
-//     appKey, nwkKey (LoRaWAN 1.1 devices only), name, relaxFCnt.
+//     appKey, nwkKey (LoRaWAN 1.1 devices only), name, relaxFCnt,
+//     payloadFormat.
 //
 // Hex values may carry '-', ':' or spaces between digit pairs, as labels
 // print them. Every problem is reported with its line, and no key value is
@@ -37,6 +39,7 @@ var csvColumns = map[string]string{
 	"deveui": "devEUI", "activation": "activation", "activationmode": "activation", "devaddr": "devAddr",
 	"nwkskey": "nwkSKey", "appskey": "appSKey", "joineui": "joinEUI", "appeui": "joinEUI",
 	"appkey": "appKey", "nwkkey": "nwkKey", "name": "name", "devicename": "name", "relaxfcnt": "relaxFCnt",
+	"payloadformat": "payloadFormat",
 }
 
 // ReadDevicesFile reads and checks the devices file at path. Problems come
@@ -158,7 +161,7 @@ func (p *csvParser) readHeader(line int, rec []string) {
 		norm := strings.NewReplacer(" ", "", "_", "", "-", "").Replace(strings.ToLower(name))
 		f, ok := csvColumns[norm]
 		if !ok {
-			p.problem(line, name, "unknown column %q; the columns are devEUI, activation, devAddr, nwkSKey, appSKey, joinEUI (or appEUI), appKey, nwkKey, name, relaxFCnt", name)
+			p.problem(line, name, "unknown column %q; the columns are devEUI, activation, devAddr, nwkSKey, appSKey, joinEUI (or appEUI), appKey, nwkKey, name, relaxFCnt, payloadFormat", name)
 			continue
 		}
 		if _, dup := h[f]; dup {
@@ -208,6 +211,12 @@ func (p *csvParser) device(line int, f map[string]string) {
 		d.RelaxFCnt = true
 	default:
 		p.problem(line, "relaxFCnt", "relaxFCnt must be true or false, got %q", f["relaxFCnt"])
+	}
+	if pf := f["payloadFormat"]; pf != "" {
+		if !slices.Contains(PayloadFormats(), pf) {
+			p.problem(line, "payloadFormat", "%s", oneOf("payloadFormat", pf, PayloadFormats()))
+		}
+		d.PayloadFormat = pf
 	}
 	nABP := count(abp)
 	switch act := strings.ToUpper(f["activation"]); act {
