@@ -22,14 +22,24 @@ import (
 
 // fakeClock is the agent's clock: it runs like the real one, from where
 // the test set it last, so that the test can jump through an hour while
-// delivery's waits still pass.
+// delivery's waits still pass; freeze stops it, so that a slow browser
+// start cannot move the charts' window.
 type fakeClock struct {
-	mu  sync.Mutex
-	off time.Duration
+	mu     sync.Mutex
+	off    time.Duration
+	frozen time.Time
 }
 
-func (c *fakeClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.off) }
-func (c *fakeClock) set(t time.Time) { c.mu.Lock(); c.off = time.Until(t); c.mu.Unlock() }
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.frozen.IsZero() {
+		return c.frozen
+	}
+	return time.Now().Add(c.off)
+}
+func (c *fakeClock) set(t time.Time)    { c.mu.Lock(); c.off = time.Until(t); c.mu.Unlock() }
+func (c *fakeClock) freeze(t time.Time) { c.mu.Lock(); c.frozen = t; c.mu.Unlock() }
 
 // pushFrom sends a PUSH_DATA as gateway eui and waits for its PUSH_ACK.
 func pushFrom(t *testing.T, udpAddr string, eui [8]byte, token uint16, rssi, snr float64, frames ...[]byte) {
@@ -149,7 +159,7 @@ func TestCharts(t *testing.T) {
 			drained(t, api)
 		}
 	}
-	clk.set(start.Add(59*time.Minute + 30*time.Second)) // the hour just ended
+	clk.freeze(start.Add(59*time.Minute + 30*time.Second)) // the hour just ended
 
 	b := newBrowser(t, "http://"+api)
 	b.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
