@@ -1,6 +1,8 @@
 package history
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -127,4 +129,28 @@ func BenchmarkUplinks(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		h.Uplinks(t0.Add(time.Duration(i)*time.Millisecond), ups)
 	}
+}
+
+// BenchmarkSnapshotFull: the largest history (256 devices with every point,
+// 6 h of minutes) copied for GET /history; it reports the heap it holds.
+func BenchmarkSnapshotFull(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	h := New(Options{})
+	for m := range 360 {
+		now := t0.Add(time.Duration(m) * time.Minute)
+		for d := range 256 {
+			h.Uplinks(now, []Uplink{{Device: fmt.Sprintf("70B3D57ED000%04X", d), Gateways: []string{"AA555A0000000101"}, RSSI: -80, SNR: 7}})
+		}
+		h.Backlog(now, "cayenne", m)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Snapshot(t0.Add(360*time.Minute), 0)
+	}
+	runtime.KeepAlive(h)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1024, "KiB-held")
 }
