@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // edgeflowCfg has comments and an empty upstream list, so that a detach
@@ -31,7 +33,7 @@ connections:
 
 func runEdgeflow(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(agentBin, args...)
+	cmd := exec.Command(testkit.AgentBinary(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -223,7 +225,7 @@ func TestForwarderAttachFeedsBoth(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := newDevice(1)
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	cfg := filepath.Join(dir, "edgeflow.yaml")
 	text := strings.Replace(configText(ep.URL, "on-outage", d), `bind: "127.0.0.1:0"`, `bind: "127.0.0.1:`+freeUDPPort(t)+`"`, 1)
 	text = strings.ReplaceAll(text, "$DIR", dir)
@@ -233,7 +235,7 @@ func TestForwarderAttachFeedsBoth(t *testing.T) {
 	if out, errs, code := runEdgeflow(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg); code != 0 {
 		t.Fatalf("attach: exit %d\n%s%s", code, out, errs)
 	}
-	ag := startAgentFile(t, cfg)
+	ag := testkit.StartAgentFile(t, cfg)
 
 	// The forwarder reads its file: the server it names now is edgeflow.
 	var conf struct {
@@ -247,13 +249,13 @@ func TestForwarderAttachFeedsBoth(t *testing.T) {
 	if err := json.Unmarshal([]byte(clean), &conf); err != nil {
 		t.Fatal(err)
 	}
-	if got := net.JoinHostPort(conf.G.Addr, strconv.Itoa(conf.G.Up)); got != ag.udpAddr {
-		t.Fatalf("the forwarder sends to %s, edgeflow listens on %s", got, ag.udpAddr)
+	if got := net.JoinHostPort(conf.G.Addr, strconv.Itoa(conf.G.Up)); got != ag.UDP {
+		t.Fatalf("the forwarder sends to %s, edgeflow listens on %s", got, ag.UDP)
 	}
-	fw := newForwarder(t, ag.udpAddr)
+	fw := newForwarder(t, ag.UDP)
 	fw.pull(2)
 	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(2), []byte{0x03, 0x67, 0x00, 0xED}), -70, 9, ""))
-	ep.waitFor(t, 1, 30*time.Second)
+	ep.WaitUplinks(t, 1)
 	buf := make([]byte, 2048)
 	for _, c := range []struct {
 		conn *net.UDPConn
