@@ -49,6 +49,15 @@ func SaveUpstreams(path string, ups []string) error {
 	return writeAtomic(real, out, perm, old)
 }
 
+// WriteFileAtomic replaces path with data as the configuration's own
+// write-back does: a temporary file beside it, fsync, rename, fsync of the
+// directory, with perm and, when old is given, old's owner (a file of the
+// service's user stays its). For other files edgeflow edits in place, such
+// as a packet forwarder's configuration.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode, old fs.FileInfo) error {
+	return writeAtomic(path, data, perm, old)
+}
+
 // flowList writes ups as a one-line YAML flow sequence of JSON strings.
 func flowList(ups []string) string {
 	q := make([]string, len(ups))

@@ -72,7 +72,7 @@ type fwdFile struct {
 	text []byte
 	conf *fwdconf.File
 	srv  fwdconf.Server // with lora_pkt_fwd's default ports filled in
-	mode fs.FileMode
+	info fs.FileInfo
 }
 
 func readForwarder(path string) (*fwdFile, error) {
@@ -107,7 +107,7 @@ func readForwarder(path string) (*fwdFile, error) {
 	if err := shadowed(path); err != nil {
 		return nil, err
 	}
-	return &fwdFile{path: path, text: text, conf: f, srv: srv, mode: fi.Mode().Perm()}, nil
+	return &fwdFile{path: path, text: text, conf: f, srv: srv, info: fi}, nil
 }
 
 // shadowed refuses global_conf.json when the local_conf.json beside it
@@ -199,8 +199,16 @@ func forwarderAttach(file, cfgPath string, out io.Writer) error {
 	}
 	// The backup first, then edgeflow's upstream, then the forwarder: at
 	// no step does the network server lose the gateway.
-	if err := writeFileAtomic(file+backupSuffix, f.text, f.mode); err != nil {
+	if err := config.WriteFileAtomic(file+backupSuffix, f.text, f.info.Mode().Perm(), f.info); err != nil {
 		return err
+	}
+	if _, err := os.Stat(cfgPath); errors.Is(err, fs.ErrNotExist) {
+		// The commented default, as "edgeflow service install" would
+		// write it, so that the technician still finds every setting.
+		if err := writeDefaultConfig(cfgPath, false); err != nil {
+			return fmt.Errorf("writing the default configuration: %w", err)
+		}
+		fmt.Fprintf(out, "wrote the default configuration to %s\n", cfgPath)
 	}
 	if !slices.Contains(ups, upstream) {
 		if err := config.SaveUpstreams(cfgPath, append(slices.Clone(ups), upstream)); err != nil {
@@ -208,7 +216,7 @@ func forwarderAttach(file, cfgPath string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%s: packetForwarder.udp.upstreams: added %q (the forwarder's network server)\n", cfgPath, upstream)
 	}
-	if err := writeFileAtomic(file, next, f.mode); err != nil {
+	if err := config.WriteFileAtomic(file, next, f.info.Mode().Perm(), f.info); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%s: gateway_conf.server_address %q -> %q, serv_port_up %d -> %d, serv_port_down %d -> %d\n",
@@ -250,7 +258,7 @@ func forwarderDetach(file, cfgPath string, out io.Writer) error {
 	}
 	// The forwarder first, so that the network server is never without
 	// the gateway, then edgeflow's upstream.
-	if err := writeFileAtomic(file, next, f.mode); err != nil {
+	if err := config.WriteFileAtomic(file, next, f.info.Mode().Perm(), f.info); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%s: gateway_conf.server_address %q -> %q, serv_port_up %d -> %d, serv_port_down %d -> %d\n",
@@ -280,42 +288,4 @@ func restartHint() string {
 		}
 	}
 	return "restart lora_pkt_fwd the way it was started (systemctl restart <unit>, /etc/init.d/<script> restart, or stop and start it)"
-}
-
-// writeFileAtomic replaces path with data: a temporary file beside it,
-// fsync, rename, fsync of the directory, so that a power cut leaves the
-// old file or the new one, never half of one.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("writing %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -144,7 +144,8 @@ func TestForwarderAttachDetach(t *testing.T) {
 // A local_conf.json that names the server wins over global_conf.json in
 // lora_pkt_fwd: attaching global_conf.json would do nothing, so it is
 // refused, nothing written; attaching local_conf.json works, and an
-// edgeflow configuration that does not exist yet is created.
+// edgeflow configuration that does not exist yet is created (the
+// commented default, with the upstream).
 func TestForwarderAttachLocalConf(t *testing.T) {
 	dir := t.TempDir()
 	global := filepath.Join(dir, "global_conf.json")
@@ -172,7 +173,7 @@ func TestForwarderAttachLocalConf(t *testing.T) {
 	}
 	// The ports local_conf.json leaves out are lora_pkt_fwd's defaults,
 	// so the upstream keeps them, and the file gets edgeflow's.
-	if !strings.Contains(readString(t, cfg), `upstreams: ["ns.example.net:1780/1782"]`) {
+	if c := readString(t, cfg); !strings.Contains(c, `upstreams: ["ns.example.net:1780/1782"]`) || !strings.Contains(c, "# ") {
 		t.Errorf("edgeflow's configuration:\n%s", readString(t, cfg))
 	}
 	got := readString(t, local)
