@@ -1,12 +1,12 @@
 package api_test
 
 import (
+	"edgeflow/internal/testkit"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"edgeflow/agent/api"
 )
@@ -22,12 +22,11 @@ func TestDeadLettersReplay(t *testing.T) {
 	r.fw.push(dev, 8, []byte{8})
 
 	var dls []api.DeadLetter
-	deadline := time.Now().Add(10 * time.Second)
-	for len(dls) < 2 && time.Now().Before(deadline) {
+	testkit.WaitUntil(t, "two dead letters", func() bool {
 		_, body := r.must("GET", "/connections/first/deadletters", "", http.StatusOK)
 		dls = decode[[]api.DeadLetter](t, body)
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(dls) >= 2
+	})
 	if len(dls) != 2 || dls[0].DevEUI != "70B3D57ED0000004" || dls[0].FCnt != 7 || dls[1].FCnt != 8 || !strings.Contains(dls[0].Reason, "400") {
 		t.Fatalf("dead letters: %+v", dls)
 	}

@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,74 +73,44 @@ func (f *forwarder) push(d device, fcnt uint32, payload []byte) {
 	}
 }
 
-// endpoint is a cloud endpoint that records what reaches it.
-type endpoint struct {
-	*httptest.Server
-	mu      sync.Mutex
-	fcnts   []float64
-	headers []http.Header
-	urls    []string
-	code    int // answer; 0 → 202
-}
+// endpoint is testkit's cloud endpoint, seen by FCnt.
+type endpoint struct{ *testkit.Sink }
 
-func newEndpoint(t testing.TB) *endpoint {
-	e := &endpoint{}
-	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var doc struct {
-			U map[string]any `json:"DevEUI_uplink"`
-		}
-		_ = json.Unmarshal(body, &doc)
-		e.mu.Lock()
-		code := e.code
-		if code == 0 {
-			code = http.StatusAccepted
-		}
-		if code/100 == 2 && doc.U != nil {
-			f, _ := doc.U["FCntUp"].(float64)
-			e.fcnts = append(e.fcnts, f)
-			e.headers = append(e.headers, r.Header.Clone())
-			e.urls = append(e.urls, r.URL.String())
-		}
-		e.mu.Unlock()
-		w.WriteHeader(code)
-	}))
-	t.Cleanup(e.Close)
-	return e
-}
+func newEndpoint(t testing.TB) *endpoint { return &endpoint{testkit.NewSink(t)} }
 
+// setCode makes the endpoint answer c from now on (0: 202 Accepted).
 func (e *endpoint) setCode(c int) {
-	e.mu.Lock()
-	e.code = c
-	e.mu.Unlock()
+	if c == 0 {
+		e.SetAnswer(nil)
+		return
+	}
+	e.SetAnswer(func(*testkit.Request) int { return c })
 }
 
+// got is the FCnt of each uplink accepted, in order.
 func (e *endpoint) got() []float64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]float64(nil), e.fcnts...)
+	var out []float64
+	for _, u := range e.Uplinks() {
+		f, _ := u["FCntUp"].(float64)
+		out = append(out, f)
+	}
+	return out
 }
 
+// last is the headers and URL of the last uplink accepted.
 func (e *endpoint) last() (http.Header, string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.headers) == 0 {
+	acc := e.Accepted()
+	if len(acc) == 0 {
 		return nil, ""
 	}
-	return e.headers[len(e.headers)-1], e.urls[len(e.urls)-1]
+	r := acc[len(acc)-1]
+	return r.Header, r.URL.String()
 }
 
 // waitFCnts waits until the endpoint received exactly want (in order).
 func (e *endpoint) waitFCnts(t testing.TB, want ...float64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if fmt.Sprint(e.got()) == fmt.Sprint(want) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s received FCnts %v, want %v", e.URL, e.got(), want)
+	e.Wait(t, fmt.Sprintf("FCnts %v (got %v)", want, e.got()), func([]*testkit.Request) bool { return fmt.Sprint(e.got()) == fmt.Sprint(want) })
 }
 
 // running is an agent started in-process on a configuration file.
@@ -250,16 +218,9 @@ func decode[T any](t testing.TB, s string) T {
 // waitIdle waits until connection id reports n deliveries and no backlog.
 func (r *running) waitIdle(id string, n uint64) {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitUntil(r.t, "connection "+id+" to settle", func() bool {
 		_, body := r.must("GET", "/connections/"+id, "", http.StatusOK)
 		c := decode[api.Connection](r.t, body)
-		if c.Delivered >= n && c.Backlog == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("connection %s did not settle: %s", id, body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return c.Delivered >= n && c.Backlog == 0
+	})
 }

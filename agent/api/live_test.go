@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"edgeflow/internal/testkit"
 	"encoding/json"
 	"errors"
 	"io"
@@ -106,9 +107,7 @@ func TestHubNeverBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	for !h.Active() {
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the stream to subscribe", h.Active)
 	// Nobody reads the stream: the publisher must still return at once.
 	start := time.Now()
 	for i := range 10000 {

@@ -38,11 +38,17 @@ type Request struct {
 // fails.
 type Sink struct {
 	*httptest.Server
-	tb      testing.TB
-	mu      sync.Mutex
-	answer  func(r *Request) int
-	reqs    []*Request
-	changed changes
+	tb testing.TB
+	// answering lets one request at a time through the answer function,
+	// so that it need not be safe for concurrent use and the requests are
+	// recorded in the order it saw them; mu guards the rest and is never
+	// held while the answer function runs (it may block).
+	answering sync.Mutex
+	mu        sync.Mutex
+	answer    func(r *Request) int
+	n         int
+	reqs      []*Request
+	changed   changes
 }
 
 // NewSink starts a Sink on 127.0.0.1 (port 0); it is closed when the test
@@ -55,8 +61,8 @@ func NewSink(tb testing.TB) *Sink {
 }
 
 // SetAnswer sets the answer to each request: an HTTP status, or Reset.
-// nil answers 202. f runs under the sink's lock, one request at a time,
-// and may block (a slow endpoint).
+// nil answers 202. f sees one request at a time, in arrival order, and
+// may block (a slow endpoint); the others wait their turn.
 func (s *Sink) SetAnswer(f func(r *Request) int) {
 	s.mu.Lock()
 	s.answer = f
@@ -71,15 +77,21 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(body, &doc); err != nil || doc.U == nil {
 		s.tb.Errorf("the endpoint got something else than a DevEUI_uplink document: %v: %.200s", err, body)
 	}
+	var answer func(*Request) int
 	req := &Request{Method: r.Method, URL: r.URL, Header: r.Header.Clone(), Body: body, Uplink: doc.U,
 		Status: http.StatusAccepted, Reply: http.Header{}}
+	s.answering.Lock()
 	s.mu.Lock()
-	req.N = len(s.reqs)
-	if s.answer != nil {
-		req.Status = s.answer(req)
+	req.N, answer = s.n, s.answer
+	s.n++
+	s.mu.Unlock()
+	if answer != nil {
+		req.Status = answer(req)
 	}
+	s.mu.Lock()
 	s.reqs = append(s.reqs, req)
 	s.mu.Unlock()
+	s.answering.Unlock()
 	if req.Status == Reset {
 		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
 			if tc, ok := c.(*net.TCPConn); ok {

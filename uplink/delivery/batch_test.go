@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"edgeflow/internal/testkit"
 	"net/http"
 	"path/filepath"
 	"sync/atomic"
@@ -66,6 +67,9 @@ func TestBatchFailuresMidwayLoseNothingAndRepeatNothing(t *testing.T) {
 				}
 			}
 			got := s.waitFor(t, n-n/50)
+			// The lane sets each refused uplink aside once it reads the
+			// 400; a Stop before that would keep it queued (not lost).
+			testkit.WaitUntil(t, "the dead letters", func() bool { return st.Stats("1").DeadLetters == n/50 })
 			seen := map[int]bool{}
 			for _, f := range fcnts(got) {
 				if seen[f] || f%50 == 0 {
@@ -75,6 +79,10 @@ func TestBatchFailuresMidwayLoseNothingAndRepeatNothing(t *testing.T) {
 			}
 			if err := m.Stop(context.Background()); err != nil {
 				t.Fatal(err)
+			}
+			// Stopped, the manager sends nothing more: a late repeat shows now.
+			if got := len(s.received()); got != n-n/50 {
+				t.Fatalf("endpoint got %d uplinks after the stop, want %d", got, n-n/50)
 			}
 			if dl := st.Stats("1").DeadLetters; dl != n/50 {
 				t.Fatalf("%d dead letters, want %d", dl, n/50)

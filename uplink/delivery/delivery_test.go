@@ -2,13 +2,11 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
-	"io"
+	"edgeflow/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,61 +17,30 @@ import (
 	"edgeflow/uplink/connector"
 )
 
-// sink is an HTTP endpoint whose answers the test scripts.
-type sink struct {
-	*httptest.Server
-	mu     sync.Mutex
-	got    []map[string]any
-	answer atomic.Value // func(doc map[string]any) int
-}
+// sink is testkit's endpoint answering 200 to a DevEUI_uplink document,
+// or what setAnswer says; a 503 asks to retry at once (Retry-After: 0).
+type sink struct{ *testkit.Sink }
 
 func newSink(t *testing.T) *sink {
-	s := &sink{}
-	s.answer.Store(func(map[string]any) int { return http.StatusOK })
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var doc struct {
-			U map[string]any `json:"DevEUI_uplink"`
-		}
-		if err := json.Unmarshal(body, &doc); err != nil {
-			t.Errorf("bad body: %v", err)
-		}
-		code := s.answer.Load().(func(map[string]any) int)(doc.U)
-		if code/100 == 2 {
-			s.mu.Lock()
-			s.got = append(s.got, doc.U)
-			s.mu.Unlock()
-		}
-		if code == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "0")
-		}
-		w.WriteHeader(code)
-	}))
-	t.Cleanup(s.Close)
+	s := &sink{testkit.NewSink(t)}
+	s.setAnswer(func(map[string]any) int { return http.StatusOK })
 	return s
 }
 
-func (s *sink) setAnswer(f func(map[string]any) int) { s.answer.Store(f) }
-
-func (s *sink) received() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]map[string]any(nil), s.got...)
+func (s *sink) setAnswer(f func(map[string]any) int) {
+	s.SetAnswer(func(r *testkit.Request) int {
+		code := f(r.Uplink)
+		if code == http.StatusServiceUnavailable {
+			r.Reply.Set("Retry-After", "0")
+		}
+		return code
+	})
 }
 
-func (s *sink) waitFor(t *testing.T, n int) []map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.received()) < n && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
-	got := s.received()
-	if len(got) != n {
-		t.Fatalf("endpoint got %d uplinks, want %d", len(got), n)
-	}
-	return got
-}
+func (s *sink) received() []map[string]any { return s.Uplinks() }
+
+// waitFor waits until n uplinks were accepted; more fails.
+func (s *sink) waitFor(t *testing.T, n int) []map[string]any { return s.WaitUplinks(t, n) }
 
 func openStore(t *testing.T, path string) *buffer.Store {
 	t.Helper()
@@ -134,12 +101,13 @@ func TestOrderAndLateThroughOutage(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			time.Sleep(400 * time.Millisecond)
-			if st := m.Status()[0]; st.State != StateUnreachable || st.Backlog != 17 {
-				t.Errorf("during the outage: state %s backlog %d, want UNREACHABLE 17", st.State, st.Backlog)
-			}
-			if persist == PersistOnOutage && st.Stats("1").Count == 0 {
-				t.Errorf("on-outage: nothing written to flash while the endpoint fails")
+			testkit.WaitUntil(t, "UNREACHABLE with 17 waiting", func() bool {
+				st := m.Status()[0]
+				return st.State == StateUnreachable && st.Backlog == 17
+			})
+			if persist == PersistOnOutage {
+				testkit.WaitUntil(t, "on-outage: the backlog written to flash while the endpoint fails",
+					func() bool { return st.Stats("1").Count > 0 })
 			}
 			s.setAnswer(func(map[string]any) int { return http.StatusAccepted })
 			got := s.waitFor(t, 20)
@@ -155,9 +123,11 @@ func TestOrderAndLateThroughOutage(t *testing.T) {
 					t.Errorf("FCnt %d: Late %v, want %v", i+1, d["Late"], wantLate)
 				}
 			}
-			if st := m.Status()[0]; st.State != StateOpened || st.Backlog != 0 {
-				t.Errorf("after recovery: state %s backlog %d", st.State, st.Backlog)
-			}
+			// The lane learns of the last 2xx after the endpoint sent it.
+			testkit.WaitUntil(t, "OPENED with nothing waiting", func() bool {
+				st := m.Status()[0]
+				return st.State == StateOpened && st.Backlog == 0
+			})
 			if err := m.Stop(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -190,6 +160,9 @@ func TestRejectedUplinkGoesToDeadLetters(t *testing.T) {
 			if f := fcnts(got); f[0] != 1 || f[1] != 3 {
 				t.Errorf("delivered %v, want [1 3]", f)
 			}
+			// The 400 is answered; the lane sets the uplink aside once it
+			// reads the answer (a Stop before that keeps it queued).
+			testkit.WaitUntil(t, "the dead letter", func() bool { return st.Stats("1").DeadLetters == 1 })
 			_ = m.Stop(context.Background())
 			dls, err := st.DeadLetters("1")
 			if err != nil || len(dls) != 1 || dls[0].Reason != "http_400" {
@@ -260,16 +233,11 @@ func TestRetryAfterHonoured(t *testing.T) {
 	if err := m.Enqueue(context.Background(), []uplink.Uplink{testUplink(1)}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.WaitUntil(t, "a second attempt", func() bool {
 		mu.Lock()
-		n := len(attempts)
-		mu.Unlock()
-		if n >= 2 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(attempts) >= 2
+	})
 	_ = m.Stop(context.Background())
 	st.Close()
 	mu.Lock()
