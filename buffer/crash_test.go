@@ -69,6 +69,8 @@ func crashChildAppend(path string) {
 			}
 			print("A", seqsOf(head))
 		}
+		// The child paces its acks against the appender's commits, so
+		// that kills land between both kinds (a real process: real time).
 		time.Sleep(time.Millisecond)
 	}
 }

@@ -62,10 +62,7 @@ func TestBatchedDatagramsAckedToTheirSenders(t *testing.T) {
 					}
 				}
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for frames.Load() != senders*each && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
+			testkit.WaitUntil(t, "the frames at the handler", func() bool { return frames.Load() >= senders*each })
 			if frames.Load() != senders*each {
 				t.Fatalf("handler got %d frames, want %d", frames.Load(), senders*each)
 			}

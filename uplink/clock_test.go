@@ -54,7 +54,7 @@ func TestSystemBootClockRuns(t *testing.T) {
 	if !ok {
 		t.Skip("no boot clock here")
 	}
-	time.Sleep(10 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond) // the kernel's boot clock: real time must pass
 	b, _ := systemBoot()
 	if a.ID != b.ID || b.Since <= a.Since {
 		t.Errorf("boot clock: %+v then %+v", a, b)

@@ -68,15 +68,25 @@ func testOutageAcrossRestart(t *testing.T, persist string) {
 		}
 	}
 
+	answered := func(status int) int {
+		n := 0
+		for _, r := range ep.Requests() {
+			if r.Status == status {
+				n++
+			}
+		}
+		return n
+	}
 	ag1 := testkit.StartAgentFile(t, cfgPath)
 	send(ag1, 1, 10)
-	time.Sleep(1500 * time.Millisecond) // several 503s, and spills to flash
+	ep.Wait(t, "several 503s", func([]*testkit.Request) bool { return answered(http.StatusServiceUnavailable) >= 3 })
 	mode.Store(1)
 	send(ag1, 11, 15)
 	ag1.Stop(t) // SIGTERM in the middle of the outage
+	resets := answered(testkit.Reset)
 	ag2 := testkit.StartAgentFile(t, cfgPath)
 	send(ag2, 16, 20)
-	time.Sleep(time.Second)
+	ep.Wait(t, "the restarted agent's attempt", func([]*testkit.Request) bool { return answered(testkit.Reset) > resets })
 	if n := len(ep.Uplinks()); n != 0 {
 		t.Fatalf("%d uplinks accepted during the outage", n)
 	}
@@ -122,6 +132,8 @@ func TestSIGKILLLosesNoAcknowledgedUplink(t *testing.T) {
 	for round := 0; round < 4; round++ {
 		ag := testkit.StartAgentFile(t, cfgPath)
 		fw := newForwarder(t, ag.UDP)
+		// Under load for a random while, so that the kills land at
+		// different points of the agent's work.
 		kill := time.After(time.Duration(200+rand.IntN(400)) * time.Millisecond)
 	load:
 		for {
@@ -138,13 +150,7 @@ func TestSIGKILLLosesNoAcknowledgedUplink(t *testing.T) {
 		ag.Kill()
 	}
 	ag := testkit.StartAgentFile(t, cfgPath)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if delivered(ep, acked) == len(acked) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	ep.Wait(t, "every acknowledged uplink", func([]*testkit.Request) bool { return delivered(ep, acked) == len(acked) })
 	if n := delivered(ep, acked); n != len(acked) {
 		t.Fatalf("%d of %d acknowledged uplinks delivered after 4 SIGKILLs", n, len(acked))
 	}

@@ -288,7 +288,9 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	// Rejoin, SIGKILL before the first uplink: the new session was saved
 	// when the accept passed.
 	s3 := join(t, fw, dev)
-	time.Sleep(time.Second) // the save is a commit away; no assertion on time
+	// The pending session is saved by the agent's next commit, which
+	// shows nowhere outside the process: a second is many commits.
+	time.Sleep(time.Second)
 	ag.Kill()
 	ag = testkit.StartAgentFile(t, cfgPath)
 	fw = newForwarder(t, ag.UDP)
@@ -299,7 +301,7 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	for _, fc := range []uint32{40, 41, 0} {
 		fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -60, 9, ""))
 	}
-	time.Sleep(11 * time.Second) // past the de-duplication window
+	time.Sleep(11 * time.Second) // past the agent's 10 s de-duplication window (a real process: real time)
 	fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 0, port(1), []byte{0}), -60, 9, ""))
 	fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
 	docs = ep.WaitUplinks(t, 11)[6:]

@@ -24,7 +24,7 @@ func TestOneUplinkEveryReception(t *testing.T) {
 	a1.Chan = 5
 	fw.push(2, a0, a1)
 
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(150 * time.Millisecond) // the second gateway hears it later, within the merge window
 	other := [8]byte{0xaa, 0x55, 0x5a, 0, 0, 0, 0x02, 0x02}
 	b := pushData(t, 2, 99, newRxpk(phy, -100, -1, ""))
 	copy(b[4:12], other[:])

@@ -231,8 +231,13 @@ func TestHTTPLRCThroughOutage(t *testing.T) {
 	}
 	waitUntil(t, "UNREACHABLE", func() bool { return m.Status()[0].State == delivery.StateUnreachable })
 	s.start(s.addr)
-	waitUntil(t, "30 uplinks", func() bool { got, errs := s.received(); return len(got) >= 30 || len(errs) > 0 })
-	time.Sleep(100 * time.Millisecond)
+	// Once all 30 are delivered with none waiting nothing more is sent:
+	// what the server has then is all it gets.
+	waitUntil(t, "30 deliveries", func() bool {
+		_, errs := s.received()
+		st := m.Status()[0]
+		return st.Delivered == 30 && st.Backlog == 0 || len(errs) > 0
+	})
 	got, errs := s.received()
 	if len(errs) > 0 {
 		t.Fatalf("the server refused: %v", errs)

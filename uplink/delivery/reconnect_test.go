@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"edgeflow/internal/testkit"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -74,11 +75,7 @@ func engineWith(t *testing.T, c Connection) (*Manager, *sink) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	testkit.WaitUntil(t, what, cond)
 }
 
 // A reconnect strategy spaces the attempts on a failing endpoint by its
@@ -123,6 +120,9 @@ func TestReconnectScheduleCloses(t *testing.T) {
 	}
 	waitFor(t, "CLOSED", func() bool { return m.Status()[0].State == StateClosed })
 	s.setAnswer(func(map[string]any) int { return http.StatusOK })
+	// Nothing must happen: no event to wait for. 200 ms is ten of the
+	// strategy's former intervals, in which a lane still trying would
+	// have sent.
 	time.Sleep(200 * time.Millisecond)
 	if n := len(s.received()); n != 0 || m.Status()[0].Backlog != 3 {
 		t.Fatalf("CLOSED connection sent %d, backlog %d; want 0 and 3", n, m.Status()[0].Backlog)

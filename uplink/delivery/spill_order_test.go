@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"edgeflow/internal/testkit"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -31,6 +32,8 @@ func (s slowAppend) Append(ctx context.Context, queue string, recs []buffer.Reco
 // backlog (a 40,000-uplink load stopped after 69).
 func TestSpillInTransitKeepsOrder(t *testing.T) {
 	s := newSink(t)
+	// A slow endpoint (2 ms an answer), so that the lane is busy sending
+	// while spills land.
 	s.setAnswer(func(map[string]any) int { time.Sleep(2 * time.Millisecond); return 200 })
 	st := openStore(t, filepath.Join(t.TempDir(), "b.db"))
 	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL}, nil)
@@ -84,10 +87,7 @@ func TestSpillAboveMaxMemoryTakesOnlyTheExcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for st.Stats("1").Count == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the spill", func() bool { return st.Stats("1").Count > 0 })
 	// The spiller took the oldest beyond max (and the batch in flight):
 	// at most n-max+pipeline, never the whole queue.
 	if c := st.Stats("1").Count; c == 0 || c > n-max+16 {
