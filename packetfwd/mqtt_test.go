@@ -154,7 +154,7 @@ func TestMQTTSourceMosquitto(t *testing.T) {
 	}
 	defer pub.Disconnect(0)
 	// The subscription may lag the connection: publish until a frame comes.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testkit.Patience)
 	for {
 		pub.Publish("eu868/gateway/aa555a0000000101/event/up", 1, false, readSample(t, "v4-event-up.pb")).Wait()
 		select {

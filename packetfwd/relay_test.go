@@ -154,7 +154,7 @@ func TestRelayTwoUpstreams(t *testing.T) {
 		if d.eui != euiP2 || d.txpk.Freq != 869.525 || d.txpk.Data != "AQIDBA==" || !d.txpk.Imme {
 			t.Errorf("OnDownlink got %+v", d)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testkit.Patience):
 		t.Fatal("OnDownlink not called")
 	}
 

@@ -3,6 +3,7 @@ package packetfwd
 import (
 	"bytes"
 	"context"
+	"edgeflow/internal/testkit"
 	"errors"
 	"log/slog"
 	"net"
@@ -130,7 +131,7 @@ func (h *harness) nextFrames() []Frame {
 	select {
 	case f := <-h.frames:
 		return f
-	case <-time.After(10 * time.Second):
+	case <-time.After(testkit.Patience):
 		h.t.Fatal("no frames")
 		return nil
 	}

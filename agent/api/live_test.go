@@ -89,7 +89,7 @@ func TestEventsStreamUplinksAndDeliveries(t *testing.T) {
 	r.stop()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testkit.Patience):
 		t.Fatal("the event stream outlived the agent")
 	}
 }

@@ -48,7 +48,7 @@ func newRelayNS(t *testing.T) *relayNS {
 // next returns the next datagram of the given GWMP type, skipping others.
 func (ns *relayNS) next(t *testing.T, typ byte) relayDatagram {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(testkit.Patience)
 	for {
 		select {
 		case d := <-ns.got:

@@ -284,7 +284,7 @@ func TestMQTTSilentBrokerTimesOut(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Kind != connector.Retry {
 			t.Fatalf("err %v, want Retry", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testkit.Patience):
 		t.Fatal("Send is still waiting for a silent broker")
 	}
 }
