@@ -1,6 +1,10 @@
-// Package testkit builds what a gateway puts on the wire — LoRaWAN frames
-// of ABP test devices, rxpk objects and GWMP PUSH_DATA datagrams — for the
-// end-to-end tests of several packages. It is imported by tests only.
+// Package testkit is what the tests of several packages share, each
+// written once: what a gateway puts on the wire (LoRaWAN frames of ABP test
+// devices, rxpk objects, GWMP PUSH_DATA datagrams, OTAA session keys), the
+// built agent as a subprocess (agent.go), a recording cloud endpoint
+// (sink.go), an embedded MQTT broker (broker.go), and waiting without
+// sleeping (wait.go). It is imported by tests only; docs/testing.md says
+// how to use it.
 package testkit
 
 import (
