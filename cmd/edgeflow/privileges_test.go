@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"edgeflow/buffer"
 	"edgeflow/internal/testkit"
@@ -225,24 +224,9 @@ func TestAgentRootAndRAM(t *testing.T) {
 			t.Skip(err)
 		}
 		t.Cleanup(func() { os.RemoveAll(ram) })
-		cmd := exec.Command(bin, "run", "--config", cfgFor(ram))
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		logPath := filepath.Join(t.TempDir(), "log")
-		logf, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer logf.Close()
-		cmd.Stderr = logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		log := func() string { b, _ := os.ReadFile(logPath); return string(b) }
-		// Wait for the start line: the agent opens the buffer before it.
-		for i := 0; i < 200 && !strings.Contains(log(), "edgeflow started"); i++ {
-			time.Sleep(100 * time.Millisecond) // a real process starting
-		}
+		// The agent opens the buffer before its start line.
+		ag := testkit.StartAgentFile(t, cfgFor(ram))
+		log := ag.Log
 		if l := log(); !strings.Contains(l, `level=WARN msg="the buffer is in RAM`) || !strings.Contains(l, "filesystem=tmpfs") {
 			t.Errorf("no warning for a buffer on tmpfs:\n%s", l)
 		}
