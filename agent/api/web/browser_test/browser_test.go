@@ -133,9 +133,21 @@ func (b *browser) show(hash string) {
 	b.do("go to "+hash, chromedp.Evaluate[chromedp.Void](fmt.Sprintf("location.hash = %q", hash)))
 }
 
+// click clicks the element css selects, once it is there and shown.
+//
+// The click is the element's own (el.click(), found and clicked in one
+// step of the page's script), not a mouse event at where the element was:
+// the page re-renders its tables as live events come, and a row that grew
+// between the lookup and a mouse click sent the click elsewhere (a loaded
+// machine made it happen; another row's button would be worse).
 func (b *browser) click(css string) {
 	b.t.Helper()
-	b.do("click "+css, chromedp.Click(chromedp.CSS(css)))
+	b.wait("click "+css, fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		if (!e || e.disabled || !e.getClientRects().length) return false; // not there yet, or hidden
+		e.click();
+		return true;
+	})()`, css))
 }
 
 // confirm answers the page's confirmation dialog with its Confirm button.
