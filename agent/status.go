@@ -57,7 +57,7 @@ func (a *Agent) Status() api.Status {
 
 func connectionState(c delivery.Status, now time.Time) api.ConnectionState {
 	// Go's HTTP errors quote the whole URL, credentials in the query included.
-	cs := api.ConnectionState{State: c.State, Delivered: c.Delivered, LastError: config.Redact(c.LastError),
+	cs := api.ConnectionState{State: c.State, Reason: c.Reason, Delivered: c.Delivered, LastError: config.Redact(c.LastError),
 		Backlog: c.Backlog, BacklogBytes: c.BacklogBytes, DeadLetters: c.DeadLetters}
 	if !c.LastDelivery.IsZero() {
 		t := c.LastDelivery

@@ -42,14 +42,14 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 	switch c.ConnectorID {
 	case config.ConnectorHTTP:
 		hc := connector.HTTPConfig{
-			URL:        c.URL(),
-			Timeout:    a.config().Delivery.Timeout.Std(),
-			Headers:    cc.Headers,
-			CustomerID: cc.CustomerID,
-			UserAgent:  "edgeflow/" + a.opts.Version,
-			Now:        a.opts.Now,
-			Proxy:      cc.Proxy.URL(),
-			Pipeline:   a.config().Delivery.Pipeline,
+			URL:         c.URL(),
+			Timeout:     a.config().Delivery.Timeout.Std(),
+			Headers:     cc.Headers,
+			CustomerID:  cc.CustomerID,
+			UserAgent:   "edgeflow/" + a.opts.Version,
+			Now:         a.opts.Now,
+			Proxy:       cc.Proxy.URL(),
+			Concurrency: a.config().Delivery.Concurrency,
 		}
 		if cc.CAFile != "" {
 			pool, err := config.LoadCAFile(cc.CAFile)

@@ -134,9 +134,10 @@ type Delivery struct {
 	// copies of its frame from other antennas, gateways or datagrams join
 	// it (every reception in Lrrs). 0 sends at once.
 	MergeWindow Duration `yaml:"mergeWindow"`
-	// Pipeline is how many requests an HTTP connection has in flight
-	// (HTTP/1.1 pipelining); 1 waits for each answer before the next.
-	Pipeline int `yaml:"pipeline"`
+	// Concurrency is how many requests an HTTP connection has in flight
+	// (HTTP/2 streams, or several HTTP/1.1 connections); 1 waits for each
+	// answer before the next.
+	Concurrency int `yaml:"concurrency"`
 }
 
 // API is the local REST API.

@@ -48,11 +48,10 @@ const (
 // drains fast, yet bounded so a recovering endpoint is not flooded.
 const DefaultDrainRate = 10000
 
-// DefaultPipeline is how many requests an HTTP connection has in flight:
-// one round trip per uplink would cap a backlog's drain at 10 uplinks/s
-// over a 100 ms backhaul, while 16 requests (about 16 KiB) stay within what
-// an endpoint's server and a gateway's socket buffers take at once.
-const DefaultPipeline = 16
+// DefaultConcurrency is how many requests an HTTP connection has in
+// flight: an endpoint that takes 200 ms per request then still takes
+// 32 / 0.2 s = 160 uplinks/s, above a busy gateway's 100/s.
+const DefaultConcurrency = 32
 
 // LogLevels are the values of log.level.
 func LogLevels() []string { return []string{"debug", "info", "warn", "error"} }
@@ -73,12 +72,12 @@ func DefaultIn(dirs Dirs) *Config {
 			MaxSize: DefaultMaxSize,
 		},
 		Delivery: Delivery{
-			RetryMin:   Duration(time.Second),
-			RetryMax:   Duration(30 * time.Second),
-			DrainRate:  DefaultDrainRate,
-			Pipeline:   DefaultPipeline,
-			SpillAfter: Duration(5 * time.Second),
-			Timeout:    Duration(15 * time.Second),
+			RetryMin:    Duration(time.Second),
+			RetryMax:    Duration(30 * time.Second),
+			DrainRate:   DefaultDrainRate,
+			Concurrency: DefaultConcurrency,
+			SpillAfter:  Duration(5 * time.Second),
+			Timeout:     Duration(15 * time.Second),
 			// Copies of a frame from a second antenna or gateway arrive
 			// within a few hundred milliseconds.
 			MergeWindow: Duration(400 * time.Millisecond),

@@ -261,8 +261,8 @@ func (d *decoder) delivery(n *yaml.Node, path string, dl *Delivery) {
 			dur(&dl.MergeWindow)
 		case "drainRate":
 			d.integer(v, p, "uplinks per second", &dl.DrainRate)
-		case "pipeline":
-			d.integer(v, p, "requests", &dl.Pipeline)
+		case "concurrency":
+			d.integer(v, p, "requests", &dl.Concurrency)
 		}
 	})
 }

@@ -1,6 +1,9 @@
 package config
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+)
 
 // The keys of each mapping in the file. They are the contract of the design
 // brief; add a key here and in the walk of load.go together.
@@ -26,7 +29,9 @@ func mqttKeys() section {
 func bufferKeys() section { return section{known: []string{"path", "persist", "maxSize"}} }
 
 func deliveryKeys() section {
-	return section{known: []string{"retryMin", "retryMax", "drainRate", "spillAfter", "timeout", "mergeWindow", "pipeline"}}
+	return section{known: []string{"retryMin", "retryMax", "drainRate", "spillAfter", "timeout", "mergeWindow", "concurrency"},
+		ignored: map[string]string{"pipeline": "HTTP/1.1 pipelining is gone; delivery.concurrency (requests in flight per connection, default " +
+			strconv.Itoa(DefaultConcurrency) + ") replaced it"}}
 }
 
 func apiKeys() section { return section{known: []string{"bind", "token", "hosts", "caFileDir"}} }

@@ -191,8 +191,8 @@ func (c *Config) checkDelivery(ch *checker) {
 	if dl.DrainRate <= 0 {
 		ch.problem("delivery.drainRate", "drainRate must be at least 1 uplink per second, got %d", dl.DrainRate)
 	}
-	if dl.Pipeline < 1 || dl.Pipeline > 64 {
-		ch.problem("delivery.pipeline", "pipeline must be from 1 to 64 requests, got %d", dl.Pipeline)
+	if dl.Concurrency < 1 || dl.Concurrency > 256 {
+		ch.problem("delivery.concurrency", "concurrency must be from 1 to 256 requests, got %d", dl.Concurrency)
 	}
 }
 

@@ -56,9 +56,12 @@ type Update struct {
 // ConnectionState is what a connection is doing, as IoT Flow reports it
 // (state, startupTime) plus what a technician needs to tell why.
 type ConnectionState struct {
-	State         string     `json:"state"`
-	StartupTime   *time.Time `json:"startupTime,omitempty"`
-	LastDelivery  *time.Time `json:"lastDelivery,omitempty"`
+	State        string     `json:"state"`
+	StartupTime  *time.Time `json:"startupTime,omitempty"`
+	LastDelivery *time.Time `json:"lastDelivery,omitempty"`
+	// Reason says why a failing connection fails, in words ("endpoint
+	// answers but refuses the uplinks"); empty while it delivers.
+	Reason        string     `json:"reason,omitempty"`
 	LastError     string     `json:"lastError,omitempty"`
 	LastErrorTime *time.Time `json:"lastErrorTime,omitempty"`
 	Delivered     uint64     `json:"delivered"`

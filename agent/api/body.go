@@ -17,7 +17,7 @@ const maxBody = 64 << 10
 
 // readOnly are the keys of an answer that a client sends back in
 // GET-modify-PUT; they are reported, not configured, so they are dropped.
-var readOnly = []string{"state", "startupTime", "lastDelivery", "lastError", "lastErrorTime",
+var readOnly = []string{"state", "reason", "startupTime", "lastDelivery", "lastError", "lastErrorTime",
 	"delivered", "backlog", "backlogBytes", "oldestAge", "deadLetters"}
 
 // required are the keys a PUT must carry: IoT Flow's PUT replaces the whole

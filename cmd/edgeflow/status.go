@@ -169,7 +169,11 @@ func printStatus(w io.Writer, st api.Status, now time.Time) {
 		fmt.Fprintln(tw, "(none: uplinks are delivered nowhere)\t\t\t\t\t\t")
 	}
 	for _, c := range st.Connections {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", c.Name, c.State, c.Backlog, dash(c.OldestAge), c.DeadLetters,
+		state := c.State
+		if c.Reason != "" {
+			state += " (" + c.Reason + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", c.Name, state, c.Backlog, dash(c.OldestAge), c.DeadLetters,
 			ago(c.LastDelivery, now), lastError(c.ConnectionState, now))
 	}
 	tw.Flush()

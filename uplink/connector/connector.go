@@ -23,10 +23,9 @@ type Connector interface {
 	Close()
 }
 
-// Batcher is a Connector that can have several uplinks in flight on one
-// connection (HTTP/1.1 pipelining): a backlog drains at the endpoint's
-// throughput instead of one round trip per uplink, and a batch costs one
-// write and a few reads instead of a write and a read per uplink.
+// Batcher is a Connector that can have several uplinks in flight at once
+// (HTTP/2 streams or several HTTP/1.1 connections): an endpoint 200 ms
+// away takes a batch per round trip instead of one uplink.
 type Batcher interface {
 	Connector
 	// SendBatch sends ups in order and sets errs[i] to the outcome of
@@ -46,10 +45,15 @@ const (
 	// Reject: the endpoint refused this uplink (a 4xx other than 408/429);
 	// retrying the same request cannot succeed, so it goes to dead letters.
 	Reject
-	// Unauthorized: 401/403. The uplink is kept and retried (credentials are
-	// fixed in the configuration, not in the data), and the connection shows
-	// AUTHENTICATION_FAILED.
+	// Unauthorized: 401/403. It may be this uplink (a per-device rule, a
+	// WAF) or every uplink (credentials): the lane probes with another
+	// uplink; if that one is accepted this one goes to dead letters,
+	// otherwise the connection shows AUTHENTICATION_FAILED and keeps it.
 	Unauthorized
+	// Refused: 404 or 413. As for Unauthorized, a probe tells one bad
+	// uplink (dead letters) from a wrong URL (the connection fails and
+	// keeps its uplinks).
+	Refused
 )
 
 // Error is a failed delivery.

@@ -62,7 +62,7 @@ func testUplink(fcnt uint32) uplink.Uplink {
 
 func newEngine(t *testing.T, st *buffer.Store, url, persist string) *Manager {
 	t.Helper()
-	h, err := connector.NewHTTP(connector.HTTPConfig{URL: url}, nil)
+	h, err := connector.NewHTTP(connector.HTTPConfig{URL: url, Concurrency: 1}, nil) // one in flight: the test checks the lane's order
 	if err != nil {
 		t.Fatal(err)
 	}

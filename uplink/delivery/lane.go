@@ -55,6 +55,8 @@ type lane struct {
 	firstAck   time.Time // when the oldest of acks was delivered
 	catchingUp bool      // uplinks sent now come from the backlog: Late = 1
 	status     Status
+	outage     time.Time // when the connection started failing, zero while it delivers
+	refusals   logLimit  // dead-letter WARNs
 
 	wake       chan struct{}
 	cancel     context.CancelFunc
@@ -125,6 +127,25 @@ func (l *lane) takeMem() *item {
 	l.inflight = append(l.inflight, it)
 	return it
 }
+
+// takeMemProbe is takeMem for a probe: the first memory uplink of a device
+// that is not held (among the first probeScan), else the oldest.
+func (l *lane) takeMemProbe(s *sender) *item {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mem.len() == 0 || l.inTransit > 0 {
+		return nil
+	}
+	it := l.mem.takeFirst(probeScan, func(it *item) bool { return !s.heldDevice(it.up) })
+	if it == nil {
+		it = l.mem.pop()
+	}
+	l.inflight = append(l.inflight, it)
+	return it
+}
+
+// probeScan bounds the search for another device's uplink to probe with.
+const probeScan = 256
 
 // dropInflightLocked forgets it as being sent.
 func (l *lane) dropInflightLocked(it *item) {
@@ -233,10 +254,22 @@ func (l *lane) delivered(late bool) {
 		l.deliveredCtr[0].Inc()
 	}
 	l.mu.Lock()
+	recovered := !l.outage.IsZero()
+	var lasted time.Duration
+	var queued int
+	if recovered {
+		lasted = now.Sub(l.outage)
+		queued = l.mem.len() + l.inTransit + max(l.onDisk, 0)
+		l.outage = time.Time{}
+	}
 	l.status.State = StateOpened
+	l.status.Reason = ""
 	l.status.LastDelivery = now
 	l.status.Delivered++
 	l.mu.Unlock()
+	if recovered {
+		l.log.Info("connection recovered; the backlog drains now", "outage", lasted.Round(time.Second).String(), "queued", queued)
+	}
 }
 
 func (l *lane) failed(ce *connector.Error, retry bool) {
@@ -250,14 +283,25 @@ func (l *lane) failed(ce *connector.Error, retry bool) {
 		return
 	}
 	l.catchingUp = true
-	prev := l.status.State
+	prev, prevReason := l.status.State, l.status.Reason
 	if ce.Kind == connector.Unauthorized {
 		l.status.State = StateAuthenticationFailed
 	} else {
 		l.status.State = StateUnreachable
 	}
-	if prev != l.status.State {
-		l.log.Warn("connection failing; uplinks are kept and retried", "state", l.status.State, "err", ce)
+	switch {
+	case ce.Kind == connector.Unauthorized, ce.Kind == connector.Refused, ce.Status >= 300 && ce.Status < 400:
+		l.status.Reason = ReasonRefused
+	case ce.Status != 0:
+		l.status.Reason = ReasonErrors
+	default:
+		l.status.Reason = ReasonNoAnswer
+	}
+	if l.outage.IsZero() {
+		l.outage = now
+	}
+	if prev != l.status.State || prevReason != l.status.Reason {
+		l.log.Warn("connection failing; uplinks are kept and retried", "state", l.status.State, "reason", l.status.Reason, "err", ce)
 	}
 }
 
@@ -360,4 +404,26 @@ func decodeRecord(data []byte) (*uplink.Uplink, error) {
 func encodeRecord(up *uplink.Uplink) []byte {
 	b, _ := up.MarshalBinary()
 	return b
+}
+
+// logLimit lets a repeated log line through once per logInterval and
+// counts the ones it held back.
+type logLimit struct {
+	last       time.Time
+	suppressed int
+}
+
+// logInterval spaces repeated refusal lines.
+const logInterval = time.Minute
+
+// allow tells whether to log now, and how many were held back since the
+// last line.
+func (r *logLimit) allow(now time.Time) (int, bool) {
+	if !r.last.IsZero() && now.Sub(r.last) < logInterval {
+		r.suppressed++
+		return 0, false
+	}
+	n := r.suppressed
+	r.last, r.suppressed = now, 0
+	return n, true
 }

@@ -140,7 +140,15 @@ func (l *lane) setAside(seq uint64, reason string, err error, ahead bool) {
 		l.log.Error("cannot move an uplink to the dead letters", "err", derr)
 	}
 	l.met.deadLettered(l.name, reason)
-	l.log.Warn("uplink refused by the endpoint, kept in the dead letters", "reason", reason, "err", err)
+	if more, ok := l.refusals.allow(l.opts.Now()); ok {
+		// First one in words; then a count per interval, not a line per
+		// uplink (a 404 endpoint would fill the syslog).
+		if more > 0 {
+			l.log.Warn("uplinks refused by the endpoint, kept in the dead letters", "since_last_line", more+1, "reason", reason, "err", err)
+		} else {
+			l.log.Warn("uplink refused by the endpoint, kept in the dead letters", "reason", reason, "err", err)
+		}
+	}
 	l.mu.Lock()
 	l.doneLocked(seq, ahead)
 	l.onDisk--

@@ -5,6 +5,7 @@ package delivery
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"edgeflow/buffer"
@@ -33,6 +34,27 @@ type sender struct {
 	// failing: the last attempt failed; the next one probes the endpoint
 	// with one uplink rather than a batch.
 	failing bool
+	// held are uplinks refused with 401/403/404/413 while nothing else
+	// got through: one device refused, or the whole connection? The
+	// next uplink (another device's, if any) probes; if it is accepted
+	// they go to the dead letters, if it is refused too they are kept
+	// and the connection fails.
+	held []held
+}
+
+type held struct {
+	e   entry
+	err *connector.Error
+}
+
+// heldDevice tells whether an uplink of up's device is held.
+func (s *sender) heldDevice(up *uplink.Uplink) bool {
+	for _, h := range s.held {
+		if h.e.up.DevEUI == up.DevEUI {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *lane) run(ctx context.Context) {
@@ -41,6 +63,12 @@ func (l *lane) run(ctx context.Context) {
 	if b, ok := l.conn.(connector.Batcher); ok && b.MaxBatch() > 1 {
 		s.batcher, s.max = b, b.MaxBatch()
 	}
+	defer func() {
+		// Held uplinks are kept: the stop writes them to flash.
+		for _, h := range s.held {
+			l.putBack(h.e.it)
+		}
+	}()
 	s.pend = make([]entry, 0, s.max)
 	s.ups = make([]*uplink.Uplink, 0, s.max)
 	s.errs = make([]error, s.max)
@@ -109,28 +137,38 @@ func (l *lane) waitForWork(ctx context.Context) bool {
 func (l *lane) gather(ctx context.Context, s *sender) bool {
 	s.pend = s.pend[:0]
 	limit := s.max
-	if s.failing {
+	probe := len(s.held) > 0
+	if s.failing || probe {
 		limit = 1
 	}
 	for len(s.pend) < limit {
 		var e entry
+		idx := 0 // of e.rec in s.batch
 		switch {
 		case len(s.batch) > 0:
-			e.rec = &s.batch[0]
+			if probe {
+				idx = l.probeIndex(s)
+			}
+			e.rec = &s.batch[idx]
 			up, err := decodeRecord(e.rec.Data)
 			if err != nil {
 				if len(s.pend) > 0 {
 					return true
 				}
-				l.setAside(e.rec.Seq, "corrupt_record", err, false)
-				s.batch = s.batch[1:]
+				l.setAside(e.rec.Seq, "corrupt_record", err, len(s.held) > 0)
+				s.batch = slices.Delete(s.batch, idx, idx+1)
 				continue
 			}
 			e.up = up
 		case len(s.pend) > 0 && s.pend[0].rec != nil:
 			return true // flash may hold more than was read: peek first
 		default:
-			if e.it = l.takeMem(); e.it == nil {
+			if probe {
+				e.it = l.takeMemProbe(s)
+			} else {
+				e.it = l.takeMem()
+			}
+			if e.it == nil {
 				return true
 			}
 			e.up = e.it.up
@@ -145,11 +183,19 @@ func (l *lane) gather(ctx context.Context, s *sender) bool {
 			return true
 		}
 		if e.rec != nil {
-			s.batch = s.batch[1:]
+			rec := *e.rec
+			if idx == 0 {
+				s.batch = s.batch[1:]
+			} else {
+				// A probe from further on: the ones it skipped stay,
+				// in order, for the batches after it.
+				s.batch = slices.Delete(slices.Clone(s.batch), idx, idx+1)
+			}
+			e.rec = &rec
 		}
 		if v == expired {
 			l.met.expired(l.name)
-			l.finish(e.rec, e.it, false)
+			l.finish(e.rec, e.it, len(s.held) > 0)
 			continue
 		}
 		s.pend = append(s.pend, e)
@@ -241,15 +287,26 @@ func (l *lane) send(ctx context.Context, s *sender) {
 
 // settle acts on each outcome of s.pend in order: delivered ones are
 // acked, refused ones set aside, failed ones kept (memory ones spilled to
-// flash, where the retry finds them in order). False when the lane stops.
+// flash, where the retry finds them in order). A refusal that may be the
+// whole connection's (401/403/404/413) is held until another uplink tells:
+// accepted, the refused ones go to the dead letters; refused too, the
+// connection fails and keeps them. False when the lane stops.
 func (l *lane) settle(ctx context.Context, s *sender) bool {
 	var keep []*item
 	var retry *connector.Error
 	stopped := false
+	accepted := false
+	probe := len(s.held) > 0
+	for i := range s.pend {
+		if s.errs[i] == nil {
+			accepted = true
+		}
+	}
+	var refused []held // in this batch, with no verdict
 	for i, e := range s.pend {
 		err := s.errs[i]
 		s.errs[i] = nil
-		ahead := retry != nil || stopped
+		ahead := retry != nil || stopped || len(s.held) > 0 || len(refused) > 0
 		if err == nil {
 			s.bo.reset()
 			l.finish(e.rec, e.it, ahead)
@@ -261,18 +318,52 @@ func (l *lane) settle(ctx context.Context, s *sender) bool {
 			continue
 		}
 		ce := connector.AsError(err)
-		if ce.Kind == connector.Reject {
+		switch {
+		case ce.Kind == connector.Reject,
+			(ce.Kind == connector.Unauthorized || ce.Kind == connector.Refused) && accepted:
+			// Another uplink got through: this refusal is this uplink's.
 			l.failed(ce, false)
-			if e.rec != nil {
-				l.setAside(e.rec.Seq, ce.Reason, ce, ahead)
-			} else {
-				l.rejectMem(ctx, e.it, ce, ahead)
-			}
+			l.deadLetter(ctx, e, ce, ahead)
+			continue
+		case ce.Kind == connector.Unauthorized || ce.Kind == connector.Refused:
+			refused = append(refused, held{e, ce})
 			continue
 		}
 		l.failed(ce, true)
 		retry = ce
 		keep = append(keep, e.it)
+	}
+	if accepted && len(s.held) > 0 {
+		// The probe got through: what was held was refused for itself.
+		for _, h := range s.held {
+			l.failed(h.err, false)
+			l.deadLetter(ctx, h.e, h.err, retry != nil)
+		}
+		s.held = nil
+	}
+	if len(refused) > 0 && !accepted {
+		if !probe && retry == nil && !stopped && oneDevice(refused) {
+			// One device refused and nothing else tried: probe with
+			// another uplink before deciding.
+			s.held = append(s.held, refused...)
+			refused = nil
+		} else {
+			// Every probe refused: the connection refuses. Keep them all.
+			retry = refused[0].err
+			l.failed(retry, true)
+		}
+	}
+	if retry != nil || stopped {
+		// Held and refused uplinks are kept, older ones first.
+		var back []*item
+		for _, h := range s.held {
+			back = append(back, h.e.it)
+		}
+		for _, h := range refused {
+			back = append(back, h.e.it)
+		}
+		keep = append(back, keep...)
+		s.held = nil
 	}
 	s.failing = retry != nil
 	if retry == nil && !stopped {
@@ -290,10 +381,43 @@ func (l *lane) settle(ctx context.Context, s *sender) bool {
 		}
 	}
 	s.retryWait = s.bo.next()
-	if retry.RetryAfter > s.retryWait {
-		s.retryWait = min(retry.RetryAfter, l.opts.MaxRetryAfter)
+	if retry.RetryAfter > 0 {
+		// The endpoint said when: the whole connection waits, and then
+		// probes with one uplink (failing), no burst.
+		s.retryWait = max(s.retryWait, min(retry.RetryAfter, l.opts.MaxRetryAfter))
 	}
 	return true
+}
+
+// oneDevice tells whether the refused uplinks are all one device's.
+func oneDevice(hs []held) bool {
+	for _, h := range hs[1:] {
+		if h.e.up.DevEUI != hs[0].e.up.DevEUI {
+			return false
+		}
+	}
+	return true
+}
+
+// deadLetter sets a refused uplink aside with the endpoint's answer.
+func (l *lane) deadLetter(ctx context.Context, e entry, ce *connector.Error, ahead bool) {
+	if e.rec != nil {
+		l.setAside(e.rec.Seq, ce.Reason, ce, ahead)
+	} else {
+		l.rejectMem(ctx, e.it, ce, ahead)
+	}
+}
+
+// probeIndex is the index in s.batch of the first uplink of a device that
+// is not held, or 0 (the next one) when there is none.
+func (l *lane) probeIndex(s *sender) int {
+	for i := range s.batch {
+		up, err := decodeRecord(s.batch[i].Data)
+		if err == nil && !s.heldDevice(up) {
+			return i
+		}
+	}
+	return 0
 }
 
 func hasMemory(items []*item) bool {

@@ -54,3 +54,18 @@ func (q *memQueue) drain() []*item {
 	q.items, q.head = nil, 0
 	return out
 }
+
+// takeFirst removes and returns the first of the n oldest items for which
+// ok is true, or nil; the others keep their order.
+func (q *memQueue) takeFirst(n int, ok func(*item) bool) *item {
+	end := min(q.head+n, len(q.items))
+	for i := q.head; i < end; i++ {
+		if it := q.items[i]; ok(it) {
+			copy(q.items[q.head+1:i+1], q.items[q.head:i])
+			q.items[q.head] = nil
+			q.head++
+			return it
+		}
+	}
+	return nil
+}

@@ -61,7 +61,7 @@ func (a *attempts) get() []time.Time {
 func engineWith(t *testing.T, c Connection) (*Manager, *sink) {
 	t.Helper()
 	s := newSink(t)
-	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL}, nil)
+	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL, Concurrency: 1}, nil) // one in flight: the test checks the lane's order
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestReconnectScheduleCloses(t *testing.T) {
 	if n := len(s.received()); n != 0 || m.Status()[0].Backlog != 3 {
 		t.Fatalf("CLOSED connection sent %d, backlog %d; want 0 and 3", n, m.Status()[0].Backlog)
 	}
-	h, _ := connector.NewHTTP(connector.HTTPConfig{URL: s.URL}, nil)
+	h, _ := connector.NewHTTP(connector.HTTPConfig{URL: s.URL, Concurrency: 1}, nil) // one in flight: the test checks the lane's order
 	c.Connector = h
 	m.Add(c)
 	if f := fcnts(s.waitFor(t, 3)); f[0] != 1 || f[2] != 3 {
@@ -147,7 +147,7 @@ func TestInactiveConnectionKeepsBacklog(t *testing.T) {
 			m := NewManager(st, Options{Persist: persist, BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
 				SpillAfter: 100 * time.Millisecond}, nil, nil)
 			mk := func(inactive bool) Connection {
-				h, _ := connector.NewHTTP(connector.HTTPConfig{URL: s.URL}, nil)
+				h, _ := connector.NewHTTP(connector.HTTPConfig{URL: s.URL, Concurrency: 1}, nil) // one in flight: the test checks the lane's order
 				return Connection{ID: "1", Name: "off", Connector: h, Inactive: inactive}
 			}
 			m.Start(context.Background(), []Connection{mk(true)})

@@ -36,7 +36,7 @@ func TestSpillInTransitKeepsOrder(t *testing.T) {
 	// while spills land.
 	s.setAnswer(func(map[string]any) int { time.Sleep(2 * time.Millisecond); return 200 })
 	st := openStore(t, filepath.Join(t.TempDir(), "b.db"))
-	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL}, nil)
+	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL, Concurrency: 1}, nil) // one in flight: the test checks the lane's order
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestSpillAboveMaxMemoryTakesOnlyTheExcess(t *testing.T) {
 	t.Cleanup(open) // before the sink closes: its handlers wait on release
 	s.setAnswer(func(map[string]any) int { <-release; return 200 })
 	st := openStore(t, filepath.Join(t.TempDir(), "b.db"))
-	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL}, nil)
+	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL, Concurrency: 1}, nil) // one in flight: the test checks the lane's order
 	if err != nil {
 		t.Fatal(err)
 	}

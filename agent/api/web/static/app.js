@@ -12,7 +12,7 @@
   const HTTP = 'actility-http-iot', MQTT = 'actility-mqtt-iot';
   // Fields the API reports about a connection's delivery; they are not
   // configuration, so they are left out of a PUT.
-  const STATUS_FIELDS = ['state', 'startupTime', 'lastDelivery', 'lastError', 'lastErrorTime', 'backlog',
+  const STATUS_FIELDS = ['state', 'reason', 'startupTime', 'lastDelivery', 'lastError', 'lastErrorTime', 'backlog',
     'backlogBytes', 'delivered', 'deadLetters', 'oldestAge'];
   // SECRET names keys whose values are credentials, as the API's masking
   // does; the page masks them again, whatever the API sends.
@@ -230,7 +230,7 @@
         h('tbody', {}, list.map((c) => h('tr', { 'data-id': c.id },
           h('td', {}, h('a', { href: '#/connections/' + encodeURIComponent(c.id) }, c.name || c.id)),
           h('td', {}, typeOf(c)),
-          h('td', {}, badge(stateOf(c))),
+          h('td', {}, badge(stateOf(c)), c.reason ? h('div', { class: 'muted' }, c.reason) : ''),
           h('td', {}, ago(c.lastDelivery)),
           h('td', { class: 'wrap err' }, c.lastError || ''),
           h('td', {}, c.backlog == null ? '' : String(c.backlog)),
@@ -303,7 +303,7 @@
       fill(status, [h('dl', { class: 'kv' },
         h('dt', {}, 'Type'), h('dd', {}, typeOf(c), h('span', { class: 'muted mono' }, ' ' + (c.connectorId || ''))),
         h('dt', {}, 'Destination'), h('dd', { class: 'mono' }, destination(c)),
-        h('dt', {}, 'State'), h('dd', {}, badge(stateOf(c))),
+        h('dt', {}, 'State'), h('dd', {}, badge(stateOf(c)), c.reason ? h('span', { class: 'muted' }, ' ' + c.reason) : ''),
         h('dt', {}, 'Started'), h('dd', {}, ago(c.startupTime)),
         h('dt', {}, 'Last delivery'), h('dd', {}, ago(c.lastDelivery)),
         h('dt', {}, 'Last error'), h('dd', { class: 'err' }, c.lastError || h('span', { class: 'muted' }, 'none')),
