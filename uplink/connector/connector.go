@@ -72,7 +72,7 @@ type Error struct {
 // whole URL, credentials included, and this text reaches logs, /status
 // and the event stream.
 func (e *Error) Error() string {
-	if e.Status != 0 {
+	if e.Status != 0 && (e.Status < 300 || e.Status >= 400) { // a redirect's words say it
 		return config.Redact(fmt.Sprintf("endpoint answered %d: %v", e.Status, e.Err))
 	}
 	return config.Redact(e.Err.Error())

@@ -1,0 +1,223 @@
+package connector_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"edgeflow/uplink"
+	"edgeflow/uplink/connector"
+)
+
+func newHTTP(t *testing.T, cfg connector.HTTPConfig) *connector.HTTP {
+	t.Helper()
+	h, err := connector.NewHTTP(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func uplinks(n int) []*uplink.Uplink {
+	var out []*uplink.Uplink
+	for i := range n {
+		u := testUplink(uint32(i + 1))
+		out = append(out, &u)
+	}
+	return out
+}
+
+// An endpoint that speaks only HTTP/2 (ALPN h2, nothing else) takes the
+// uplinks: the connector offers h2 first.
+func TestHTTP2OnlyEndpoint(t *testing.T) {
+	var protos sync.Map
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos.Store(r.Proto, true)
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	s.EnableHTTP2 = true
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	s.TLS.NextProtos = []string{"h2"} // refuse http/1.1 in ALPN
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Certificate())
+	h := newHTTP(t, connector.HTTPConfig{URL: s.URL + "/up", RootCAs: pool, Concurrency: 4})
+	ups := uplinks(8)
+	errs := make([]error, len(ups))
+	h.SendBatch(context.Background(), ups, false, errs)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("uplink %d: %v", i, err)
+		}
+	}
+	if _, ok := protos.Load("HTTP/2.0"); !ok {
+		t.Fatal("no request arrived over HTTP/2")
+	}
+	if _, ok := protos.Load("HTTP/1.1"); ok {
+		t.Fatal("a request arrived over HTTP/1.1")
+	}
+}
+
+// An endpoint 200 ms away gets the requests of a batch at the same time,
+// never more than Concurrency, each once.
+func TestHTTPConcurrentRequests(t *testing.T) {
+	var inFlight, most, total atomic.Int64
+	seen := sync.Map{}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		b, _ := io.ReadAll(r.Body)
+		if _, dup := seen.LoadOrStore(string(b), true); dup {
+			t.Errorf("uplink received twice")
+		}
+		total.Add(1)
+		time.Sleep(200 * time.Millisecond) // the endpoint's own time, as in the field
+	}))
+	t.Cleanup(s.Close)
+	h := newHTTP(t, connector.HTTPConfig{URL: s.URL, Concurrency: 16})
+	ups := uplinks(40)
+	errs := make([]error, len(ups))
+	h.SendBatch(context.Background(), ups, false, errs)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("uplink %d: %v", i, err)
+		}
+	}
+	if total.Load() != 40 {
+		t.Fatalf("%d requests, want 40", total.Load())
+	}
+	if m := most.Load(); m < 2 || m > 16 {
+		t.Fatalf("at most %d requests in flight, want 2 to 16", m)
+	}
+}
+
+// rawServer answers each connection with handle, on 127.0.0.1:0.
+func rawServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				handle(c, bufio.NewReader(c))
+			})
+		}
+	})
+	return "http://" + ln.Addr().String() + "/up"
+}
+
+// An HTTP/1.0 endpoint whose body ends at the close, and which resets the
+// connection while the body is read: the status was 200, so the uplink is
+// delivered, and sent once (it used to go again on every start).
+func TestHTTP10BodyCutByReset(t *testing.T) {
+	var requests atomic.Int64
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		r, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		requests.Add(1)
+		_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npart of a bo")
+		// Let the client read the head, then reset: the body never ends.
+		time.Sleep(50 * time.Millisecond)
+		_ = c.(*net.TCPConn).SetLinger(0)
+	})
+	h := newHTTP(t, connector.HTTPConfig{URL: url})
+	for i, u := range uplinks(8) {
+		if err := h.Send(context.Background(), u, false); err != nil {
+			t.Fatalf("uplink %d: %v", i, err)
+		}
+	}
+	if n := requests.Load(); n != 8 {
+		t.Fatalf("%d requests for 8 uplinks", n)
+	}
+}
+
+// What an endpoint answered, or why not, reads as what to do.
+func TestHTTPErrorsInWords(t *testing.T) {
+	html := "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+	cases := []struct {
+		name    string
+		handler http.HandlerFunc
+		timeout time.Duration
+		want    string
+		kind    connector.Kind
+	}{
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://lora.example.com/v2/up?key=secret", http.StatusMovedPermanently)
+		}, 0, "endpoint redirects to https://lora.example.com/v2/up?…; set destinationURL to it", connector.Retry},
+		{"html", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, html)
+		}, 0, "endpoint answered 403: 403 Forbidden: 403 Forbidden — nginx", connector.Unauthorized},
+		{"timeout", func(w http.ResponseWriter, r *http.Request) {
+			// With the body read, the server notices the client leave.
+			_, _ = io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+		}, 300 * time.Millisecond, "no answer within delivery.timeout (300ms)", connector.Retry},
+		{"not found", func(w http.ResponseWriter, r *http.Request) {
+			http.NotFound(w, r)
+		}, 0, "endpoint answered 404: 404 Not Found: 404 page not found", connector.Refused},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := httptest.NewServer(c.handler)
+			t.Cleanup(s.Close)
+			h := newHTTP(t, connector.HTTPConfig{URL: s.URL, Timeout: c.timeout})
+			err := h.Send(context.Background(), uplinks(1)[0], false)
+			ce := connector.AsError(err)
+			if err == nil || ce.Error() != c.want || ce.Kind != c.kind {
+				t.Fatalf("got %v (kind %d), want %q (kind %d)", err, ce.Kind, c.want, c.kind)
+			}
+		})
+	}
+	t.Run("closed", func(t *testing.T) {
+		url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			if r, err := http.ReadRequest(br); err == nil {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}
+		})
+		h := newHTTP(t, connector.HTTPConfig{URL: url})
+		err := h.Send(context.Background(), uplinks(1)[0], false)
+		if err == nil || !strings.HasPrefix(err.Error(), "endpoint closed the connection without answering") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("unknown authority", func(t *testing.T) {
+		s := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		s.Config.ErrorLog = nil
+		t.Cleanup(s.Close)
+		h := newHTTP(t, connector.HTTPConfig{URL: s.URL})
+		err := h.Send(context.Background(), uplinks(1)[0], false)
+		if err == nil || !strings.HasPrefix(err.Error(), "TLS: certificate signed by an unknown authority — set caFile") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
