@@ -526,4 +526,3 @@ shutdown_lifetime 0 seconds
 	ep.waitDistinct(t, 60, 20*time.Second)
 	ag.stop(t)
 }
-
