@@ -59,6 +59,7 @@ type lane struct {
 	refusals   logLimit  // dead-letter WARNs
 
 	wake       chan struct{}
+	spillWake  chan struct{} // an uplink came into memory: the spiller's timer runs again
 	cancel     context.CancelFunc
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
@@ -67,7 +68,7 @@ type lane struct {
 
 func newLane(id, name string, conn connector.Connector, store Store, opts *Options, validity time.Duration, log *slog.Logger, met *metrics) *lane {
 	l := &lane{id: id, name: name, conn: conn, store: store, opts: opts, validity: validity, log: log.With("connection", name), met: met,
-		wake: make(chan struct{}, 1), done: make(chan struct{}), deliveredCtr: met.deliveredCounters(name)}
+		wake: make(chan struct{}, 1), spillWake: make(chan struct{}, 1), done: make(chan struct{}), deliveredCtr: met.deliveredCounters(name)}
 	st := store.Stats(id)
 	l.onDisk = st.Count
 	// Uplinks stored across a restart are late by definition.
@@ -79,6 +80,13 @@ func newLane(id, name string, conn connector.Connector, store Store, opts *Optio
 func (l *lane) start(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	l.cancel = cancel
+	// A send that is only waiting (a paused connection, a reconnect
+	// schedule) ends at once on stop, while a request in flight gets
+	// sendGrace to finish: the waiting ones are told of the stop
+	// explicitly.
+	if w, ok := l.conn.(stopper); ok {
+		w.setStop(ctx.Done())
+	}
 	// A send in flight when the lane stops may finish (within sendGrace):
 	// cancelling it would resend, after the restart, an uplink the
 	// endpoint may already have taken.
@@ -88,6 +96,10 @@ func (l *lane) start(parent context.Context) {
 		go l.spiller(ctx)
 	}
 }
+
+// stopper is a connector wrapper that waits (paused, scheduled) and must
+// stop waiting when the lane stops.
+type stopper interface{ setStop(<-chan struct{}) }
 
 func (l *lane) signal() {
 	select {
@@ -99,9 +111,16 @@ func (l *lane) signal() {
 // offer queues a live uplink in memory (on-outage mode).
 func (l *lane) offer(up *uplink.Uplink) {
 	l.mu.Lock()
+	wasEmpty := l.mem.len() == 0
 	l.mem.push(&item{up: up, received: l.opts.Now()})
 	l.mu.Unlock()
 	l.signal()
+	if wasEmpty {
+		select {
+		case l.spillWake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // appended tells the lane that n records were committed to its queue.
@@ -357,23 +376,14 @@ func (l *lane) sendAt(up *uplink.Uplink, now time.Time) time.Time {
 // most on an uplink's way, and at most 20 lane wakeups a second.
 const mergeTick = 50 * time.Millisecond
 
-// stopKey carries, in a send's context, the lane's stop signal: a send
-// that is only waiting (a paused connection, a reconnect schedule) ends at
-// once on stop, while a request in flight gets sendGrace to finish.
-type stopKey struct{}
-
-func stopping(ctx context.Context) <-chan struct{} {
-	ch, _ := ctx.Value(stopKey{}).(<-chan struct{})
-	return ch // nil blocks forever: no stop signal
-}
-
-func sleepUnlessStopping(ctx context.Context, d time.Duration) bool {
+// sleepUnlessStopping sleeps d unless ctx ends or stop is closed.
+func sleepUnlessStopping(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-stopping(ctx):
+	case <-stop:
 		return false
 	case <-t.C:
 		return true

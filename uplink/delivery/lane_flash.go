@@ -247,19 +247,45 @@ func (l *lane) spillOldest(ctx context.Context, keep int) error {
 	return nil
 }
 
+// memWaiting tells whether uplinks wait in memory, not on flash.
+func (l *lane) memWaiting() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mem.len() > 0 {
+		return true
+	}
+	for _, it := range l.inflight {
+		if it.seq == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // spiller moves memory uplinks to flash when they wait too long, when too
 // many wait, or while the connection fails (on-outage mode).
 func (l *lane) spiller(ctx context.Context) {
-	// Once a second is soon enough against SpillAfter (5 s) and costs an
-	// idle gateway next to nothing.
-	t := time.NewTicker(time.Second)
+	// Once a second is soon enough against SpillAfter (5 s); and only
+	// while uplinks wait in memory: an idle gateway's agent does not wake.
+	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	for {
+		if !l.memWaiting() {
+			t.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.spillWake:
+			}
+			t.Reset(time.Second)
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		t.Reset(time.Second)
 		l.mu.Lock()
 		n := l.mem.len()
 		var oldest time.Time // of the memory uplinks not on flash

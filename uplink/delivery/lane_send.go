@@ -72,7 +72,7 @@ func (l *lane) run(ctx context.Context) {
 	s.pend = make([]entry, 0, s.max)
 	s.ups = make([]*uplink.Uplink, 0, s.max)
 	s.errs = make([]error, s.max)
-	sendCtx := context.WithValue(l.sendCtx, stopKey{}, ctx.Done())
+	sendCtx := l.sendCtx
 	for {
 		if s.retryWait > 0 {
 			if !sleep(ctx, s.retryWait) {

@@ -35,7 +35,7 @@ type Connection struct {
 func (c Connection) connector(now func() time.Time) connector.Connector {
 	switch {
 	case c.Inactive:
-		return paused{inner: c.Connector}
+		return &paused{inner: c.Connector}
 	case len(c.Reconnect) > 0:
 		return &scheduled{inner: c.Connector, sched: c.Reconnect, now: now}
 	}
@@ -190,7 +190,7 @@ func (m *Manager) Status() []Status {
 		// The lane knows only that its connector does not answer; why is
 		// the connector's to say.
 		switch c := l.conn.(type) {
-		case paused:
+		case *paused:
 			s.State = StateDeactivated
 		case *scheduled:
 			if c.isClosed() {

@@ -66,6 +66,8 @@ type scheduled struct {
 	sched Schedule
 	now   func() time.Time
 
+	stop <-chan struct{} // the lane's stop; set before its first send
+
 	mu     sync.Mutex
 	since  time.Time // first failure of the current run of failures
 	next   time.Time // no attempt before this
@@ -87,12 +89,12 @@ func (s *scheduled) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bo
 	if closed {
 		select {
 		case <-ctx.Done():
-		case <-stopping(ctx):
+		case <-s.stop:
 		}
 		fill(errs, &connector.Error{Kind: connector.Retry, Reason: "closed", Err: errors.New("the reconnect strategy gave up: connection CLOSED")})
 		return
 	}
-	if d := next.Sub(s.now()); d > 0 && !sleepUnlessStopping(ctx, d) {
+	if d := next.Sub(s.now()); d > 0 && !sleepUnlessStopping(ctx, s.stop, d) {
 		fill(errs, &connector.Error{Kind: connector.Retry, Reason: "canceled", Err: ctx.Err()})
 		return
 	}
@@ -148,6 +150,8 @@ func fill(errs []error, err error) {
 
 func (s *scheduled) Close() { s.inner.Close() }
 
+func (s *scheduled) setStop(stop <-chan struct{}) { s.stop = stop }
+
 func (s *scheduled) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -160,17 +164,20 @@ func (s *scheduled) isClosed() bool {
 // uplink whose send was cut short.
 type paused struct {
 	inner connector.Connector
+	stop  <-chan struct{}
 }
 
-func (p paused) Send(ctx context.Context, _ *uplink.Uplink, _ bool) error {
+func (p *paused) setStop(stop <-chan struct{}) { p.stop = stop }
+
+func (p *paused) Send(ctx context.Context, _ *uplink.Uplink, _ bool) error {
 	select {
 	case <-ctx.Done():
-	case <-stopping(ctx):
+	case <-p.stop:
 	}
 	return &connector.Error{Kind: connector.Retry, Reason: "deactivated", Err: errors.New("the connection is not active")}
 }
 
-func (p paused) Close() {
+func (p *paused) Close() {
 	if p.inner != nil {
 		p.inner.Close()
 	}
