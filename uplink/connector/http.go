@@ -70,7 +70,8 @@ type HTTP struct {
 	cfg     HTTPConfig
 	log     *slog.Logger
 	url     *url.URL
-	rawURL  string // the URL without credentials
+	rawURL  string   // the URL without credentials
+	bare    *url.URL // parsed
 	proxy   *url.URL
 	tr      *http.Transport
 	fixed   http.Header // headers that do not depend on the uplink
@@ -146,6 +147,7 @@ func NewHTTP(cfg HTTPConfig, log *slog.Logger) (*HTTP, error) {
 	bare := *u
 	bare.User = nil
 	h.rawURL = bare.String()
+	h.bare = &bare
 	// The proxy is decided once: the environment does not change under a
 	// running agent, and the TLS dial below must know it.
 	h.proxy = cfg.Proxy
@@ -324,16 +326,26 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: once})
 	}
 	s.doc = uplink.AppendDocument(s.doc[:0], u, late, uplink.DocOptions{CustomerID: h.cfg.CustomerID})
-	target := h.rawURL
-	if h.cfg.LRC != nil {
-		target = withQuery(target, lrcQuery(*h.cfg.LRC, h.cfg.CustomerID, u, h.cfg.Now()))
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(s.doc))
+	// The URL and, without per-uplink headers, the header map are shared
+	// by every request: the Transport only reads them, and parsing and
+	// copying them per uplink is a measurable share of a request's CPU on
+	// an ARM gateway.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(s.doc))
 	if err != nil {
 		return &Error{Kind: Reject, Reason: "bad_request", Err: err}
 	}
-	req.Header = make(http.Header, len(h.fixed)+len(h.headers))
-	maps.Copy(req.Header, h.fixed)
+	req.URL, req.Host = h.bare, h.bare.Host
+	if h.cfg.LRC != nil {
+		if req.URL, err = url.Parse(withQuery(h.rawURL, lrcQuery(*h.cfg.LRC, h.cfg.CustomerID, u, h.cfg.Now()))); err != nil {
+			return &Error{Kind: Reject, Reason: "bad_request", Err: err}
+		}
+	}
+	if len(h.headers) == 0 {
+		req.Header = h.fixed
+	} else {
+		req.Header = make(http.Header, len(h.fixed)+len(h.headers))
+		maps.Copy(req.Header, h.fixed)
+	}
 	for _, hd := range h.headers {
 		// Expanded fields are hex and digits; the filter is a guard,
 		// not a path that a valid configuration takes.
