@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // fieldEndpoint counts what arrives by (DevEUI, FCntUp) and answers with
@@ -149,11 +151,11 @@ func TestFieldSlowEndpoint(t *testing.T) {
 	srv := httptest.NewServer(ep)
 	t.Cleanup(srv.Close)
 	devs := devices(10)
-	ag := startAgent(t, fieldConfig(srv.URL, "", devs))
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgent(t, fieldConfig(srv.URL, "", devs))
+	fw := newForwarder(t, ag.UDP)
 	sendUplinks(t, fw, devs, 250, 50)
 	ep.waitDistinct(t, 250, 20*time.Second)
-	ag.stop(t)
+	ag.Stop(t)
 }
 
 // A server that reads one request at a time and throws away whatever else
@@ -175,11 +177,11 @@ func TestFieldServerDropsPipelinedBytes(t *testing.T) {
 		}
 	})
 	devs := devices(5)
-	ag := startAgent(t, fieldConfig(url, "", devs))
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgent(t, fieldConfig(url, "", devs))
+	fw := newForwarder(t, ag.UDP)
 	sendUplinks(t, fw, devs, 300, 0)
 	ep.waitDistinct(t, 300, 20*time.Second)
-	ag.stop(t)
+	ag.Stop(t)
 }
 
 // An endpoint that speaks only HTTP/2 over TLS (ALPN h2 alone) gets the
@@ -196,8 +198,8 @@ func TestFieldHTTP2OnlyEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	devs := devices(4)
-	ag := startAgent(t, fieldConfig(srv.URL, fmt.Sprintf(`,"caFile":%q`, caPath), devs))
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgent(t, fieldConfig(srv.URL, fmt.Sprintf(`,"caFile":%q`, caPath), devs))
+	fw := newForwarder(t, ag.UDP)
 	sendUplinks(t, fw, devs, 40, 0)
 	ep.waitDistinct(t, 40, 15*time.Second)
 	ep.mu.Lock()
@@ -223,8 +225,8 @@ func TestFieldOneDeviceForbidden(t *testing.T) {
 	}
 	srv := httptest.NewServer(ep)
 	t.Cleanup(srv.Close)
-	ag := startAgent(t, fieldConfig(srv.URL, "", devs))
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgent(t, fieldConfig(srv.URL, "", devs))
+	fw := newForwarder(t, ag.UDP)
 	sendUplinks(t, fw, devs, 100, 0)
 	ep.waitDistinct(t, 80, 15*time.Second)
 	var conn struct {
@@ -243,17 +245,17 @@ func TestFieldOneDeviceForbidden(t *testing.T) {
 	if conn.DeadLetters != 20 || conn.State != "OPENED" || !strings.Contains(conn.LastError, "403") {
 		t.Fatalf("state %s, %d dead letters, last error %q; want OPENED, 20, a 403", conn.State, conn.DeadLetters, conn.LastError)
 	}
-	ag.stop(t)
+	ag.Stop(t)
 }
 
 // connectionStatus is the first connection of the agent's /status.
-func connectionStatus(t *testing.T, ag *agentProc) (c struct {
+func connectionStatus(t *testing.T, ag *testkit.Agent) (c struct {
 	State       string `json:"state"`
 	DeadLetters int    `json:"deadLetters"`
 	LastError   string `json:"lastError"`
 }) {
 	t.Helper()
-	resp, err := http.Get("http://" + ag.apiAddr + "/status")
+	resp, err := http.Get("http://" + ag.API + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,30 +289,20 @@ func TestFieldHTTP10CloseDelimited(t *testing.T) {
 		_ = c.(*net.TCPConn).SetLinger(0) // then a reset cuts the body
 	})
 	devs := devices(2)
-	cfg := fieldConfig(url, "", devs)
-	ag := startAgent(t, cfg)
-	fw := newForwarder(t, ag.udpAddr)
+	cfgPath := testkit.WriteConfig(t, fieldConfig(url, "", devs))
+	ag := testkit.StartAgentFile(t, cfgPath)
+	fw := newForwarder(t, ag.UDP)
 	sendUplinks(t, fw, devs, 8, 0)
 	ep.waitDistinct(t, 8, 15*time.Second)
-	ag.stop(t)
+	ag.Stop(t)
 	for range 2 {
-		ag = startAgentFile(t, strings.TrimSuffix(cfgPathOf(ag), ""))
+		ag = testkit.StartAgentFile(t, cfgPath)
 		time.Sleep(time.Second) // what a restart would re-send arrives by then
-		ag.stop(t)
+		ag.Stop(t)
 	}
 	if d, rep := ep.counts(); d != 8 || rep != 0 {
 		t.Fatalf("after restarts: %d distinct, %d repeated", d, rep)
 	}
-}
-
-// cfgPathOf is the --config an agent was started with.
-func cfgPathOf(ag *agentProc) string {
-	for i, a := range ag.cmd.Args {
-		if a == "--config" {
-			return ag.cmd.Args[i+1]
-		}
-	}
-	return ""
 }
 
 type recorder struct {
@@ -487,11 +479,11 @@ backend be
 			port := freePort(t)
 			proxies[name](t, t.TempDir(), port)
 			url := fmt.Sprintf("http://127.0.0.1:%d/uplink", port)
-			ag := startAgent(t, fieldConfig(url, "", devs))
-			fw := newForwarder(t, ag.udpAddr)
+			ag := testkit.StartAgent(t, fieldConfig(url, "", devs))
+			fw := newForwarder(t, ag.UDP)
 			sendUplinks(t, fw, devs, 200, 0)
 			ep.waitDistinct(t, 200, 20*time.Second)
-			ag.stop(t)
+			ag.Stop(t)
 		})
 	}
 }
@@ -520,9 +512,9 @@ shutdown_lifetime 0 seconds
 	_ = os.Chmod(dir, 0o777) // squid drops to its own user when run as root
 	startDaemon(t, port, "squid", "-N", "-f", path)
 	devs := devices(4)
-	ag := startAgent(t, fieldConfig(srv.URL, fmt.Sprintf(`,"proxy":{"hostname":"127.0.0.1:%d"}`, port), devs))
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgent(t, fieldConfig(srv.URL, fmt.Sprintf(`,"proxy":{"hostname":"127.0.0.1:%d"}`, port), devs))
+	fw := newForwarder(t, ag.UDP)
 	sendUplinks(t, fw, devs, 60, 0)
 	ep.waitDistinct(t, 60, 20*time.Second)
-	ag.stop(t)
+	ag.Stop(t)
 }
