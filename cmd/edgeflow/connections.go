@@ -123,7 +123,9 @@ func reportTest(w io.Writer, err error, rtt time.Duration) int {
 	case connector.Reject:
 		fmt.Fprintf(w, "refused in %s: %s\n(delivery would set such an uplink aside as a dead letter)\n", rtt, msg)
 	case connector.Unauthorized:
-		fmt.Fprintf(w, "not authorised in %s: %s\n(check the credentials: headers, the key in the URL)\n", rtt, msg)
+		fmt.Fprintf(w, "not authorised in %s: %s\n(check the credentials: headers, the key in the URL; if only some devices are refused, delivery sets their uplinks aside as dead letters)\n", rtt, msg)
+	case connector.Refused:
+		fmt.Fprintf(w, "refused in %s: %s\n(if every uplink is refused, check destinationURL; if only some are, delivery sets them aside as dead letters)\n", rtt, msg)
 	default:
 		fmt.Fprintf(w, "failed in %s: %s\n(delivery would keep such uplinks and retry)\n", rtt, msg)
 	}

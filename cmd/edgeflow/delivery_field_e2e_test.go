@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -517,4 +518,37 @@ shutdown_lifetime 0 seconds
 	sendUplinks(t, fw, devs, 60, 0)
 	ep.waitDistinct(t, 60, 20*time.Second)
 	ag.Stop(t)
+}
+
+// `edgeflow connections test` says what is wrong in words: a redirect
+// names where to, an HTML error page is reduced to its text, a silent
+// endpoint names delivery.timeout.
+func TestConnectionsTestInWords(t *testing.T) {
+	var mode atomic.Value
+	ep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		switch mode.Load() {
+		case "redirect":
+			http.Redirect(w, r, "https://lora.example.com/v2/uplink", http.StatusPermanentRedirect)
+		case "html":
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<h1>403 Forbidden</h1><hr>nginx\r\n</body></html>\r\n")
+		case "silent":
+			<-r.Context().Done()
+		}
+	}))
+	t.Cleanup(ep.Close)
+	cfg := testkit.WriteConfig(t, "delivery:\n  timeout: 1s\nconnections:\n  - {\"name\":\"Bench\",\"connectorId\":\"actility-http-iot\",\"configuration\":{\"destinationURL\":\""+ep.URL+"/up\"}}\n")
+	for _, c := range []struct{ mode, want string }{
+		{"redirect", "endpoint redirects to https://lora.example.com/v2/uplink; set destinationURL to it"},
+		{"html", "endpoint answered 403: 403 Forbidden: 403 Forbidden — nginx\n"},
+		{"silent", "no answer within delivery.timeout (1 s)"},
+	} {
+		mode.Store(c.mode)
+		out, _ := exec.Command(testkit.AgentBinary(t), "connections", "test", "Bench", "--dev-eui", "70B3D57ED0000001", "--payload", "01", "--config", cfg).CombinedOutput()
+		if !strings.Contains(string(out), c.want) || strings.Contains(string(out), "\r") {
+			t.Errorf("%s: output\n%s\nwant %q", c.mode, out, c.want)
+		}
+	}
 }
