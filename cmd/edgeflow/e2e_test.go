@@ -108,18 +108,14 @@ func testDeliversABP(t *testing.T, persist string) {
 
 	got := ep.WaitUplinks(t, len(want))
 	seen := map[string]bool{}
-	lastFCnt := map[string]float64{}
 	for _, doc := range got {
 		key := fmt.Sprintf("%v/%v", doc["DevEUI"], doc["FCntUp"])
 		if seen[key] {
 			t.Errorf("uplink %s delivered twice", key)
 		}
 		seen[key] = true
-		if f := doc["FCntUp"].(float64); f <= lastFCnt[doc["DevEUI"].(string)] {
-			t.Errorf("uplink %s out of order", key)
-		} else {
-			lastFCnt[doc["DevEUI"].(string)] = f
-		}
+		// Several requests are in flight at once (delivery.concurrency):
+		// they leave in order, their arrivals may interleave.
 	}
 	for _, w := range want {
 		eui := strings.ToUpper(w.dev.devEUI.String())

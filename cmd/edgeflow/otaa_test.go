@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -260,6 +261,8 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 		fw.push(2, newRxpk(strangerSess.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{1}), -60, 9, ""))
 	}
 	docs := ep.WaitUplinks(t, 3)
+	// Requests in flight together may arrive in any order.
+	slices.SortFunc(docs, func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a["payload_hex"]), fmt.Sprint(b["payload_hex"])) })
 	for i, doc := range docs {
 		if doc["DevEUI"] != strings.ToUpper(dev.devEUI.String()) || doc["DevAddr"] != strings.ToUpper(s1.devAddr.String()) ||
 			doc["payload_hex"] != fmt.Sprintf("cafe%02x", i) || doc["FCntUp"] != float64(i) {
@@ -279,6 +282,10 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 4, port(5), []byte{0xee}), -60, 9, "")) // the old one is gone
 	fw.push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 1, port(5), []byte{0x11}), -60, 9, ""))
 	docs = ep.WaitUplinks(t, 6)[3:]
+	// Requests in flight together may arrive in any order.
+	slices.SortFunc(docs, func(a, b map[string]any) int {
+		return strings.Compare(fmt.Sprint(a["payload_hex"]), fmt.Sprint(b["payload_hex"]))
+	})
 	for i, want := range []string{"03", "10", "11"} {
 		if docs[i]["payload_hex"] != want || docs[i]["DevEUI"] != strings.ToUpper(dev.devEUI.String()) {
 			t.Fatalf("after restart, uplink %d: %v", i, docs[i])
@@ -312,9 +319,14 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 		{strings.ToUpper(relaxed.devEUI.String()), "00"},
 		{strings.ToUpper(relaxed.devEUI.String()), "01"},
 	}
+	// Requests in flight together may arrive in any order: compare sets.
+	gotDocs := map[string]bool{}
+	for _, d := range docs {
+		gotDocs[fmt.Sprint(d["DevEUI"], "/", d["payload_hex"])] = true
+	}
 	for i, w := range wantDocs {
-		if docs[i]["DevEUI"] != w.eui || docs[i]["payload_hex"] != w.hex {
-			t.Fatalf("after SIGKILL, uplink %d: %v", i, docs[i])
+		if !gotDocs[w.eui+"/"+w.hex] {
+			t.Fatalf("after SIGKILL, uplink %d (%s %s) missing from %v", i, w.eui, w.hex, docs)
 		}
 	}
 	if n := strings.Count(ag.Log(), "not configured for OTAA"); n > 1 {
