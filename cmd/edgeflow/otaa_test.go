@@ -262,7 +262,9 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	}
 	docs := ep.WaitUplinks(t, 3)
 	// Requests in flight together may arrive in any order.
-	slices.SortFunc(docs, func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a["payload_hex"]), fmt.Sprint(b["payload_hex"])) })
+	slices.SortFunc(docs, func(a, b map[string]any) int {
+		return strings.Compare(fmt.Sprint(a["payload_hex"]), fmt.Sprint(b["payload_hex"]))
+	})
 	for i, doc := range docs {
 		if doc["DevEUI"] != strings.ToUpper(dev.devEUI.String()) || doc["DevAddr"] != strings.ToUpper(s1.devAddr.String()) ||
 			doc["payload_hex"] != fmt.Sprintf("cafe%02x", i) || doc["FCntUp"] != float64(i) {
