@@ -2,8 +2,11 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +121,72 @@ func TestEveryUplinkRefusedFailsTheConnection(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// syncBuffer is a log destination the lane and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// After an outage one INFO line says the connection recovered, how long
+// the outage lasted and how many uplinks were queued; refusals that
+// repeat are one WARN line per interval, not one per uplink.
+func TestRecoveryLineAndQuietRefusals(t *testing.T) {
+	s := newSink(t)
+	s.setAnswer(func(map[string]any) int { return http.StatusServiceUnavailable })
+	var logs syncBuffer
+	st := openStore(t, filepath.Join(t.TempDir(), "b.db"))
+	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL, Concurrency: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(st, Options{BackoffMin: 20 * time.Millisecond, BackoffMax: 50 * time.Millisecond, SpillAfter: 100 * time.Millisecond},
+		slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	m.Start(context.Background(), []Connection{{ID: "1", Name: "test", Connector: h}})
+	t.Cleanup(func() { _ = m.Stop(context.Background()); st.Close() })
+	var ups []uplink.Uplink
+	for i := uint32(1); i <= 10; i++ {
+		ups = append(ups, deviceUplink(byte(i%2), i))
+	}
+	if err := m.Enqueue(context.Background(), ups); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "UNREACHABLE", func() bool { return m.Status()[0].State == StateUnreachable })
+	// Back, but refusing every uplink with 400: each goes to the dead
+	// letters, with one WARN line for all of them.
+	s.setAnswer(func(doc map[string]any) int {
+		if doc["FCntUp"].(float64) > 10 {
+			return http.StatusOK
+		}
+		return http.StatusBadRequest
+	})
+	waitFor(t, "10 dead letters", func() bool { return m.Status()[0].DeadLetters == 10 })
+	if err := m.Enqueue(context.Background(), []uplink.Uplink{deviceUplink(1, 11)}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(t, 1)
+	text := logs.String()
+	if n := strings.Count(text, "refused by the endpoint"); n != 1 {
+		t.Errorf("%d refusal lines for 10 refusals, want 1:\n%s", n, text)
+	}
+	if !strings.Contains(text, `msg="connection failing; uplinks are kept and retried" connection=test state=UNREACHABLE reason="endpoint answers with errors"`) {
+		t.Errorf("no failing line with its reason:\n%s", text)
+	}
+	if !strings.Contains(text, `msg="connection recovered; the backlog drains now" connection=test outage=`) || !strings.Contains(text, "queued=") {
+		t.Errorf("no recovery line:\n%s", text)
 	}
 }
