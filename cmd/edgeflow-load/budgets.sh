@@ -25,6 +25,9 @@ run reference --uplinks 20000 --rxpk 2 --window 64
 run reference-2 --uplinks 20000 --rxpk 2 --window 64
 run reference-3 --uplinks 20000 --rxpk 2 --window 64
 run reference-gomaxprocs2 --uplinks 20000 --rxpk 2 --window 64 --gomaxprocs 2
+# An endpoint that answers in 200 ms: at least 100 uplinks/s, none twice
+# (requests in flight together, delivery.concurrency).
+run latency-200ms --rate 120 --rxpk 1 --duration 30s --endpoint-latency 200ms --wait 60s
 # PUSH_ACK latency when every uplink is committed before its ack.
 run always-100 --persist always --rate 100 --rxpk 2 --duration 60s
 # Disk writes at a steady 10 uplinks/s, then idle CPU.
