@@ -384,7 +384,9 @@ func TestAgentDevicesFileReload(t *testing.T) {
 	fw.push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{4}), -60, 9, ""))
 	docs := ep.WaitUplinks(t, 3)
 	// Requests in flight together may arrive in any order.
-	slices.SortFunc(docs[1:], func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a["payload_hex"]), fmt.Sprint(b["payload_hex"])) })
+	slices.SortFunc(docs[1:], func(a, b map[string]any) int {
+		return strings.Compare(fmt.Sprint(a["payload_hex"]), fmt.Sprint(b["payload_hex"]))
+	})
 	if docs[1]["DevEUI"] != strings.ToUpper(d2.devEUI.String()) || docs[1]["payload_hex"] != "03" || docs[2]["payload_hex"] != "04" {
 		t.Fatalf("after reload: %v", docs)
 	}
