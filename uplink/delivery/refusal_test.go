@@ -179,6 +179,8 @@ func TestRecoveryLineAndQuietRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitFor(t, 1)
+	// The line follows the answer, on the lane's goroutine.
+	waitFor(t, "the recovery line", func() bool { return strings.Contains(logs.String(), "connection recovered") })
 	text := logs.String()
 	if n := strings.Count(text, "refused by the endpoint"); n != 1 {
 		t.Errorf("%d refusal lines for 10 refusals, want 1:\n%s", n, text)
