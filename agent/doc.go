@@ -20,6 +20,9 @@
 //   - One goroutine runs the uplink.Persister, which owns saving the device
 //     sessions (on a ticker, when a join makes it urgent, and once more at
 //     Stop).
+//   - One goroutine samples the queues' backlogs for the local web page's
+//     charts; the recent uplinks and readings are recorded in memory on the
+//     frame path.
 //   - Delivery, the buffer's writer and the API server run their own.
 //
 // Caveats: Start unwinds what it opened by hand when a later step fails;

@@ -9,13 +9,14 @@
 // beside it for the log. Relative paths in the file are taken from its
 // directory, since a service's working directory is "/". Validate
 // checks a Config built in code (the local API, tests) the same way.
-// SaveConnections rewrites the connections list and leaves every other byte
-// of the file as it was; the write is atomic (temporary file, fsync,
-// rename), so a power cut leaves the old file or the new one. InitText
+// SaveConnections and SaveUpstreams rewrite one list and leave every other
+// byte of the file as it was; writes are atomic (WriteFileAtomic: temporary
+// file, fsync, rename), so a power cut leaves the old file or the new one. InitText
 // is what `edgeflow config init` prints.
 //
-// The package starts no goroutines and holds no state: a Config is a plain
-// value, replaced whole when the agent reloads.
+// The package holds no state: a Config is a plain value, replaced whole when
+// the agent reloads. Its one goroutine is LoadCAFile's read, given up after
+// a timeout, since a caFile that names a FIFO would block forever.
 //
 // Caveat: one setting is spelled in several places — its field
 // (config.go, connection.go), its key (schema.go), its decoding (decode.go,

@@ -4,7 +4,9 @@
 //
 // Subcommands (see usage in main.go): run, config (validate, init), buffer
 // (check, deadletters), status, connections test, service (install and
-// control under systemd, sysv, procd or openrc) and version. status and
+// control under systemd, sysv, procd or openrc), forwarder attach|detach
+// (point a Semtech packet forwarder at edgeflow, its network server kept
+// as a relay upstream) and version. status and
 // buffer deadletters talk to the running agent through its local API.
 //
 // run starts the agent in the foreground. It sets the Go runtime for a
