@@ -1,6 +1,3 @@
-// Package agent wires edgeflow's parts together and owns their lifecycle:
-// frame sources (packetfwd) → decoder (uplink) → durable buffer (buffer) →
-// delivery to every connection (uplink/delivery, uplink/connector).
 package agent
 
 import (

@@ -1,6 +1,3 @@
-// Package config owns edgeflow's configuration file: its types, the defaults
-// (each with the reason it suits a gateway), YAML loading with line numbers,
-// validation that reports every problem at once, and atomic write-back.
 package config
 
 import (

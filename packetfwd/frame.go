@@ -1,6 +1,3 @@
-// Package packetfwd speaks to the gateway's frame sources: the Semtech UDP
-// packet forwarder (GWMP) and, later, gateway bridges over MQTT. It turns what
-// they send into Frames and hands them to a Handler; it never decodes LoRaWAN.
 package packetfwd
 
 import (

@@ -1,7 +1,3 @@
-// Package uplink turns received frames into the uplinks of known devices
-// (session lookup, 32-bit frame counter, MIC, decryption, de-duplication) and
-// encodes them as ThingPark DevEUI_uplink documents. Its subpackages deliver
-// them: connector speaks to cloud endpoints, delivery orders and retries.
 package uplink
 
 import (

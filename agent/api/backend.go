@@ -1,12 +1,3 @@
-// Package api is edgeflow's local REST API: ThingPark X IoT Flow's
-// connection resource (GET/POST /connections, GET/PUT/DELETE
-// /connections/{id}), status, devices, metrics, dead letters and a live
-// stream of events. It speaks HTTP and JSON, checks the token and masks
-// secrets; what it shows and changes comes from a Backend, which the agent
-// implements, so the agent package stays about wiring and lifecycle.
-//
-// The endpoints and their shapes are written down in docs/api.md; a web
-// page is built against them, so change them only together.
 package api
 
 import (

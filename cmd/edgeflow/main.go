@@ -1,6 +1,3 @@
-// Command edgeflow is the LoRaWAN gateway agent: it decodes the uplinks the
-// gateway receives, keeps them on flash through outages and delivers them to
-// the cloud connections configured on the gateway.
 package main
 
 import (

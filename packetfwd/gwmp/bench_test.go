@@ -1,16 +1,45 @@
 package gwmp
 
-import "testing"
+import (
+	"bytes"
+	"encoding/base64"
+	"math/rand"
+	"regexp"
+	"testing"
+)
 
+// benchDecode decodes copies of in whose payloads differ, as real uplinks
+// do: decoding one datagram again and again would let the library's string
+// cache hand back the strings of the previous run without allocating.
 func benchDecode(b *testing.B, in []byte) {
+	ins := varied(in, 1024)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	var p PushDataPacket // reused, as the server does
+	k := 0
 	for b.Loop() {
-		if err := p.UnmarshalBinary(in); err != nil {
+		k++
+		if err := p.UnmarshalBinary(ins[k%len(ins)]); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// varied returns n copies of in with random data and etime of the same
+// lengths.
+func varied(in []byte, n int) [][]byte {
+	re := regexp.MustCompile(`"(data|etime)":"[^"]*"`)
+	rnd := rand.New(rand.NewSource(1))
+	out := make([][]byte, n)
+	for k := range out {
+		out[k] = re.ReplaceAllFunc(bytes.Clone(in), func(m []byte) []byte {
+			i := bytes.IndexByte(m, ':')
+			raw, _ := base64.StdEncoding.DecodeString(string(m[i+2 : len(m)-1]))
+			rnd.Read(raw)
+			return append(append(bytes.Clone(m[:i+2]), base64.StdEncoding.EncodeToString(raw)...), '"')
+		})
+	}
+	return out
 }
 
 // BenchmarkDecodePushData is the common case: one rxpk without GPS time.
@@ -28,6 +57,21 @@ const twoRXPKJSON = `{"rxpk":[{"tmst":284024332,"chan":0,"rfch":1,"freq":868.100
 // BenchmarkDecodePushDataTwoRXPK is the reference load's datagram.
 func BenchmarkDecodePushDataTwoRXPK(b *testing.B) {
 	benchDecode(b, append(header(2, "0001", PushData, "0102030405060708"), twoRXPKJSON...))
+}
+
+// BenchmarkDecodePushDataEncodingJSON is the reference datagram on
+// encoding/json, for comparison.
+func BenchmarkDecodePushDataEncodingJSON(b *testing.B) {
+	ins := varied(append(header(2, "0001", PushData, "0102030405060708"), twoRXPKJSON...), 1024)
+	b.ReportAllocs()
+	var p PushDataPacket
+	k := 0
+	for b.Loop() {
+		k++
+		if err := unmarshalPushDataJSON(&p, ins[k%len(ins)]); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkDecodePushDataStat is the periodic stat report.

@@ -108,21 +108,15 @@ func (t CompactTime) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON never fails; see CompactTime.
 func (t *CompactTime) UnmarshalJSON(b []byte) error {
-	t.unmarshal(b)
-	return nil
-}
-
-// unmarshal is UnmarshalJSON for the PUSH_DATA decoder, without copying
-// the text: the RFC 3339 parser keeps no part of it (it would keep a zone
-// abbreviation, which this layout does not have).
-func (t *CompactTime) unmarshal(b []byte) {
 	t.Time = time.Time{}
-	if len(b) < 3 || b[0] != '"' || b[len(b)-1] != '"' || bytes.IndexByte(b, '\\') >= 0 {
-		return
+	s, ok := jsonPlainString(b)
+	if !ok {
+		return nil
 	}
-	if v, err := time.Parse(time.RFC3339Nano, bstr(b[1:len(b)-1])); err == nil {
+	if v, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		t.Time = v
 	}
+	return nil
 }
 
 // ExpandedTime is stat "time", "2014-01-12 08:59:28 GMT" (strftime "%F %T %Z").

