@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,7 +169,8 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.stopSampling = cancel
 	go a.sampleBacklogs(sctx)
 	started := []any{"version", a.opts.Version, "config", configName(cfg), "udp", a.udp.Addr().String(),
-		"buffer", cfg.Buffer.Path, "persist", cfg.Buffer.Persist, "connections", len(conns), "devices", len(cfg.Devices), "api", a.apiAddrString()}
+		"buffer", cfg.Buffer.Path, "persist", cfg.Buffer.Persist, "connections", len(conns), "devices", len(cfg.Devices), "api", a.apiAddrString(),
+		"gomaxprocs", runtime.GOMAXPROCS(0)}
 	if a.opts.Logs != "" {
 		started = append(started, "logs", a.opts.Logs)
 	}

@@ -13,9 +13,8 @@
 // gateway first: a soft memory limit (20 MiB unless GOMEMLIMIT is set) and
 // GOMAXPROCS=1 unless set (docs/decisions/gomaxprocs.md). Installed
 // services execute `service run`, which runs the same agent under
-// kardianos/service (service_run.go) with the same memory limit — but
-// today not setProcs: under a service manager GOMAXPROCS is the number of
-// cores.
+// kardianos/service (service_run.go) with the same memory limit and
+// GOMAXPROCS; the start line says which (gomaxprocs=).
 //
 // Goroutines: besides the agent's, run has one that watches the
 // configuration (SIGHUP, and the file and its devices file polled every

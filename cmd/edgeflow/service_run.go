@@ -119,6 +119,7 @@ func (p *program) Start(service.Service) error {
 	}
 	p.log = newLogger(p.logw, cfg.Log.Level)
 	setMemoryLimit()
+	setProcs() // as run does: installed services are where the one-P budgets matter
 	a, err := agent.New(cfg, agent.Options{Logger: p.log, Version: version, CheckBuffer: checkBufferInChild, Logs: logs})
 	if err != nil {
 		return err

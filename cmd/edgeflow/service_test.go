@@ -382,6 +382,10 @@ connections:
 	}
 	ag := testkit.RunAgent(t, "service", "run", "--config", cfgPath, "--log", "stderr", "--allow-root")
 	addr := ag.UDP
+	// Installed services run on one P as `run` does (docs/decisions/gomaxprocs.md).
+	if os.Getenv("GOMAXPROCS") == "" && !strings.Contains(ag.Log(), " gomaxprocs=1") {
+		t.Errorf("service run's start line does not say gomaxprocs=1:\n%s", ag.Log())
+	}
 	push := func(version byte) {
 		t.Helper()
 		if err := pushAndAck(addr, version); err != nil {
