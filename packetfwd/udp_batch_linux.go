@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -275,7 +276,7 @@ func (r *reader) handleDeferred(ctx context.Context) {
 		if err != nil {
 			s.metrics.handlerErrors.Inc()
 			s.rlog.warn(d.src, "Frames not taken, PUSH_DATA not acknowledged",
-				"gateway_eui", d.gw.String(), "frames", d.frames, "error", err.Error())
+				"gateway_eui", strings.ToUpper(d.gw.String()), "frames", d.frames, "error", err.Error())
 			continue
 		}
 		if r.batch.queueAckTo(d.idx, d.ack) {

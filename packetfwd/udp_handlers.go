@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 
 	"github.com/brocaar/lorawan"
 
@@ -45,7 +46,7 @@ func (r *reader) handlePushData(ctx context.Context, b []byte, src netip.AddrPor
 		if reason == "crc_error" || reason == "no_crc" {
 			return // routine radio noise, not worth a log line
 		}
-		args := []any{"reason", reason, "gateway_eui", p.GatewayEUI.String(), "tmst", rx.Tmst}
+		args := []any{"reason", reason, "gateway_eui", strings.ToUpper(p.GatewayEUI.String()), "tmst", rx.Tmst}
 		if err != nil {
 			args = append(args, "error", err.Error())
 		}
@@ -59,7 +60,7 @@ func (r *reader) handlePushData(ctx context.Context, b []byte, src netip.AddrPor
 		if err := s.handler.HandleFrames(ctx, frames); err != nil {
 			s.metrics.handlerErrors.Inc()
 			s.rlog.warn(src, "Frames not taken, PUSH_DATA not acknowledged",
-				"gateway_eui", p.GatewayEUI.String(), "frames", len(frames), "error", err.Error())
+				"gateway_eui", strings.ToUpper(p.GatewayEUI.String()), "frames", len(frames), "error", err.Error())
 			return
 		}
 	}
@@ -95,7 +96,7 @@ func (s *UDPServer) handleTXAck(b []byte, src netip.AddrPort) {
 	}
 	if code := p.ErrorCode(); code != "" {
 		s.metrics.txAckErrors.Inc()
-		s.rlog.warn(src, "Downlink not sent", "gateway_eui", p.GatewayEUI.String(), "tx_error", code)
+		s.rlog.warn(src, "Downlink not sent", "gateway_eui", strings.ToUpper(p.GatewayEUI.String()), "tx_error", code)
 	}
 }
 
@@ -117,7 +118,7 @@ func (s *UDPServer) checkGateway(h gwmp.Header, b []byte, src netip.AddrPort) (e
 		eui, hasEUI = p.GatewayEUI, p.HasEUI
 	}
 	if hasEUI && !s.policy.gatewayAllowed(eui) {
-		s.refuse("gateway_not_allowed", src, "gateway_eui", eui.String())
+		s.refuse("gateway_not_allowed", src, "gateway_eui", strings.ToUpper(eui.String()))
 		return eui, hasEUI, false
 	}
 	return eui, hasEUI, true

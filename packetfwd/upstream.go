@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -335,7 +336,7 @@ func (r *relay) downlink(eui lorawan.EUI64, b []byte, src netip.AddrPort) {
 	path, ok := r.srv.DownlinkPath(eui)
 	if !ok {
 		r.metrics.drop("no_downlink_path")
-		r.srv.rlog.warn(src, "Dropped downlink", "reason", "no_downlink_path", "gateway_eui", eui.String())
+		r.srv.rlog.warn(src, "Dropped downlink", "reason", "no_downlink_path", "gateway_eui", strings.ToUpper(eui.String()))
 		return
 	}
 	out := make([]byte, len(b))
@@ -355,7 +356,7 @@ func (r *relay) downlink(eui lorawan.EUI64, b []byte, src netip.AddrPort) {
 	}
 	if err := r.srv.SendTo(path.Addr, out); err != nil {
 		r.metrics.drop("downlink_send_error")
-		r.srv.rlog.warn(path.Addr, "Failed to send downlink", "gateway_eui", eui.String(), "error", err.Error())
+		r.srv.rlog.warn(path.Addr, "Failed to send downlink", "gateway_eui", strings.ToUpper(eui.String()), "error", err.Error())
 		return
 	}
 	r.metrics.downlinks.Inc()

@@ -37,8 +37,8 @@ func (d Device) GoString() string { return "uplink.Device" + d.String() }
 
 // LogValue keeps slog from printing the key.
 func (d Device) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("dev_eui", d.DevEUI.String()),
-		slog.String("join_eui", d.JoinEUI.String()), slog.String("app_key", maskedKey), slog.String("nwk_key", maskedKey))
+	return slog.GroupValue(slog.String("dev_eui", HexUpper(d.DevEUI[:])),
+		slog.String("join_eui", HexUpper(d.JoinEUI[:])), slog.String("app_key", maskedKey), slog.String("nwk_key", maskedKey))
 }
 
 // MarshalJSON keeps encoding/json from printing the key.
@@ -246,8 +246,8 @@ func (j *Joiner) HandleJoinRequest(gatewayEUI lorawan.EUI64, phy []byte) error {
 		rs = rs[1:]
 	}
 	j.reqs[devEUI] = append(rs, r)
-	j.log.Debug("Join-request", "dev_eui", devEUI.String(), "dev_nonce", fmt.Sprintf("%x", r.devNonce),
-		"gateway_eui", gatewayEUI.String())
+	j.log.Debug("Join-request", "dev_eui", HexUpper(devEUI[:]), "dev_nonce", fmt.Sprintf("%x", r.devNonce),
+		"gateway_eui", HexUpper(gatewayEUI[:]))
 	return nil
 }
 
@@ -278,9 +278,9 @@ func (j *Joiner) ignore(reason error, devEUI, joinEUI, gw lorawan.EUI64) error {
 		}
 		j.unknown[devEUI] = struct{}{}
 		j.log.Info("Join-request of a device not configured for OTAA; its uplinks will not be decoded",
-			"dev_eui", devEUI.String(), "join_eui", joinEUI.String(), "reason", reason.Error(), "gateway_eui", gw.String())
+			"dev_eui", HexUpper(devEUI[:]), "join_eui", HexUpper(joinEUI[:]), "reason", reason.Error(), "gateway_eui", HexUpper(gw[:]))
 	default:
-		j.log.Debug("Join-request ignored", "dev_eui", devEUI.String(), "reason", reason.Error())
+		j.log.Debug("Join-request ignored", "dev_eui", HexUpper(devEUI[:]), "reason", reason.Error())
 	}
 	return reason
 }
@@ -329,8 +329,8 @@ func (j *Joiner) HandleJoinAccept(gatewayEUI lorawan.EUI64, phy []byte) error {
 		}
 	}
 	j.accepts.Inc()
-	j.log.Info("Join-accept: new session waits for the device's first uplink", "dev_eui", dev.DevEUI.String(),
-		"dev_addr", sessions[0].DevAddr.String(), "lorawan_1_1", sessions[0].LoRaWAN11, "gateway_eui", gatewayEUI.String())
+	j.log.Info("Join-accept: new session waits for the device's first uplink", "dev_eui", HexUpper(dev.DevEUI[:]),
+		"dev_addr", HexUpper(sessions[0].DevAddr[:]), "lorawan_1_1", sessions[0].LoRaWAN11, "gateway_eui", HexUpper(gatewayEUI[:]))
 	return nil
 }
 

@@ -368,7 +368,7 @@ func (p *Persister) Load() (int, error) {
 	}
 	n, bad := p.s.Restore(recs)
 	for _, e := range bad {
-		p.log.Warn("Saved session state unreadable; the device starts afresh", "dev_eui", e.String())
+		p.log.Warn("Saved session state unreadable; the device starts afresh", "dev_eui", HexUpper(e[:]))
 	}
 	return n, nil
 }

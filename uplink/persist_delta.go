@@ -143,7 +143,7 @@ func (p *Persister) loadCounters() (map[lorawan.EUI64][]byte, error) {
 			// Not written by this version, or damaged: its counter is
 			// lost, so the full record's (older) one applies. The next save
 			// folds, which drops it.
-			p.log.Warn("Saved frame counter unreadable; the device's last full save applies", "dev_eui", e.String())
+			p.log.Warn("Saved frame counter unreadable; the device's last full save applies", "dev_eui", HexUpper(e[:]))
 			p.mustFold = true
 			continue
 		}

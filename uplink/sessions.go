@@ -49,8 +49,8 @@ func (s Session) GoString() string { return "uplink.Session" + s.String() }
 // LogValue keeps slog from printing the keys.
 func (s Session) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("dev_eui", s.DevEUI.String()),
-		slog.String("dev_addr", s.DevAddr.String()),
+		slog.String("dev_eui", HexUpper(s.DevEUI[:])),
+		slog.String("dev_addr", HexUpper(s.DevAddr[:])),
 		slog.String("nwk_s_key", maskedKey),
 		slog.String("app_s_key", maskedKey),
 		slog.Bool("relax_fcnt", s.RelaxFCnt),
