@@ -62,6 +62,8 @@ type Agent struct {
 	reloadMu sync.Mutex // serialises Reload
 	updateMu sync.Mutex // serialises the API's read-change-write of connections
 
+	lastReload atomic.Pointer[api.ReloadStatus]
+
 	startMu  sync.Mutex // guards startups
 	startups map[string]time.Time
 }

@@ -2,11 +2,48 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
+	"edgeflow/agent/api"
 	"edgeflow/config"
 )
+
+// ReloadFile reads the configuration file at path, checks it and applies
+// it (Reload); why names what asked ("file changed", "SIGHUP"). The
+// outcome, with every problem of a file that is not valid, is kept for
+// /status: a reload asked by an init script prints nothing anywhere else.
+// Warnings come back for the log; an error leaves the running
+// configuration in force.
+func (a *Agent) ReloadFile(ctx context.Context, path, why string) (*config.Config, []config.Warning, error) {
+	cfg, warns, err := config.Load(path)
+	if err == nil {
+		err = a.Reload(ctx, cfg)
+	}
+	out := api.ReloadStatus{Time: a.opts.Now(), OK: err == nil, Trigger: why}
+	for _, w := range warns {
+		out.Warnings = append(out.Warnings, w.Format(path))
+	}
+	if err != nil {
+		var perr *config.Error
+		if errors.As(err, &perr) {
+			for _, p := range perr.Problems {
+				out.Problems = append(out.Problems, p.Format(path))
+			}
+		} else {
+			out.Problems = []string{err.Error()}
+		}
+	}
+	a.lastReload.Store(&out)
+	if err != nil {
+		return nil, warns, err
+	}
+	return cfg, warns, nil
+}
+
+// LastReload is the outcome of the last ReloadFile, nil before any.
+func (a *Agent) LastReload() *api.ReloadStatus { return a.lastReload.Load() }
 
 // Reload applies a new, already validated configuration without a
 // restart: connections are added, changed (their backlog kept) or removed,

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brocaar/lorawan"
+
 	"edgeflow/agent/api"
 	"edgeflow/config"
 	"edgeflow/packetfwd"
@@ -23,6 +25,9 @@ func (a *Agent) Status() api.Status {
 		Uptime:  now.Sub(a.started).Round(time.Second).String(),
 		Buffer:  api.BufferStatus{Path: cfg.Buffer.Path, Persist: cfg.Buffer.Persist, MaxSize: int64(cfg.Buffer.MaxSize)},
 		Devices: a.Devices(),
+
+		UnknownDevAddrs: a.UnknownDevAddrs(),
+		LastReload:      a.LastReload(),
 	}
 	if fi, err := os.Stat(cfg.Buffer.Path); err == nil {
 		s.Buffer.Size = fi.Size()
@@ -98,6 +103,10 @@ func (a *Agent) Devices() []api.Device {
 			known[strings.ToUpper(d.DevEUI.String())] = d
 		}
 	}
+	var rejected map[lorawan.EUI64]uplink.Rejection
+	if a.decoder != nil {
+		rejected = a.decoder.Rejections()
+	}
 	var out []api.Device
 	f := a.recent.formatsFor(a.config())
 	for _, d := range a.config().Devices {
@@ -120,7 +129,24 @@ func (a *Agent) Devices() []api.Device {
 			}
 		}
 		a.withPayload(&v, d.DevEUI, f)
+		if r, ok := rejected[d.DevEUI]; ok {
+			v.LastRejection = &api.Rejection{Reason: r.Reason, Hint: uplink.Hint(r.Reason), Time: r.At, Count: r.Count, FCnt16: r.FCnt16}
+		}
 		out = append(out, v)
+	}
+	return out
+}
+
+// UnknownDevAddrs lists the addresses heard that no device has, most
+// recently heard first.
+func (a *Agent) UnknownDevAddrs() []api.UnknownDevAddr {
+	out := []api.UnknownDevAddr{}
+	if a.decoder == nil {
+		return out
+	}
+	for _, u := range a.decoder.UnknownAddrs() {
+		out = append(out, api.UnknownDevAddr{DevAddr: uplink.HexUpper(u.DevAddr[:]), Count: u.Count, LastHeard: u.Last,
+			BestRSSI: u.BestRSSI, Gateway: uplink.HexUpper(u.Gateway[:]), Hint: uplink.HintUnknown})
 	}
 	return out
 }

@@ -56,6 +56,7 @@ type Decoder struct {
 
 	mu      sync.Mutex // guards everything that follows
 	dedup   dedup
+	rej     rejects
 	scratch cryptoScratch
 	used    []bool
 	group   []int
@@ -79,7 +80,7 @@ func NewDecoder(s *Sessions, opts DecoderOptions, logger *slog.Logger, set *metr
 	if set == nil {
 		set = metrics.NewSet()
 	}
-	return &Decoder{
+	d := &Decoder{
 		sessions: s,
 		joiner:   opts.Joiner,
 		onDup:    opts.OnDuplicate,
@@ -88,6 +89,8 @@ func NewDecoder(s *Sessions, opts DecoderOptions, logger *slog.Logger, set *metr
 		c:        newCounters(set),
 		dedup:    newDedup(opts.DedupWindow, opts.DedupMax),
 	}
+	d.rej.init()
+	return d
 }
 
 // Decode returns the uplinks in the frames of one datagram or message.
@@ -170,6 +173,7 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 	}
 	cands := d.sessions.lookup(f.devAddr)
 	if len(cands) == 0 {
+		d.unknownAddr(f.devAddr, best, now)
 		d.drop(ErrUnknownDevAddr, best, &f)
 		return dst
 	}
@@ -177,6 +181,7 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 	var ss *session
 	var fcnt uint32
 	err := ErrMICFailure
+	var replayed lorawan.EUI64
 	for _, c := range cands {
 		fc, e := d.accept(c, &f, at, best)
 		if e == nil {
@@ -185,15 +190,25 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 		}
 		if e == ErrFCntReplay || e == ErrFCntGap {
 			err = e // the MIC named the device; another may still own the frame
+			replayed = c.DevEUI
 		}
 	}
 	if err != nil {
+		devs := []lorawan.EUI64{replayed}
+		if err == ErrMICFailure {
+			devs = devs[:0]
+			for _, c := range cands {
+				devs = append(devs, c.DevEUI)
+			}
+		}
+		d.rejectDevices(devs, err, &f, best, now)
 		d.drop(err, best, &f)
 		return dst
 	}
+	d.rej.accepted(ss.DevEUI)
 	d.sessions.dirty.mark(ss.DevEUI, false)
 	if ss.pending && d.sessions.promote(ss) {
-		d.logger.Info("Device uses its new session", "dev_eui", ss.DevEUI.String(), "dev_addr", ss.DevAddr.String(), "fcnt", fcnt)
+		d.logger.Info("Device uses its new session", "dev_eui", HexUpper(ss.DevEUI[:]), "dev_addr", HexUpper(ss.DevAddr[:]), "fcnt", fcnt)
 	}
 	d.dedup.add(key, nowNs, ss.DevEUI, fcnt)
 	if !f.hasPort || f.fport == 0 {
@@ -222,7 +237,7 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 	}
 	d.c.forwarded.Inc()
 	if d.logger.Enabled(context.Background(), slog.LevelDebug) {
-		d.logger.Debug("Uplink decoded", "dev_eui", u.DevEUI.String(), "dev_addr", u.DevAddr.String(),
+		d.logger.Debug("Uplink decoded", "dev_eui", HexUpper(u.DevEUI[:]), "dev_addr", HexUpper(u.DevAddr[:]),
 			"fcnt", u.FCnt, "fport", u.FPort, "receptions", len(u.Receptions))
 	}
 	return append(dst, u)
@@ -314,11 +329,11 @@ func (d *Decoder) drop(reason error, fr *packetfwd.Frame, f *dataFrame) {
 	}
 	if f == nil {
 		d.logger.Debug("Frame dropped", "reason", reason.Error(),
-			"gateway_eui", fr.GatewayEUI.String(), "size", len(fr.PHYPayload))
+			"gateway_eui", HexUpper(fr.GatewayEUI[:]), "size", len(fr.PHYPayload))
 		return
 	}
 	d.logger.Debug("Frame dropped", "reason", reason.Error(),
-		"gateway_eui", fr.GatewayEUI.String(), "dev_addr", f.devAddr.String(), "fcnt16", f.fcnt16)
+		"gateway_eui", HexUpper(fr.GatewayEUI[:]), "dev_addr", HexUpper(f.devAddr[:]), "fcnt16", f.fcnt16)
 }
 
 // micOK checks the frame's MIC with the full counter fcnt. LoRaWAN 1.1's

@@ -73,7 +73,47 @@ type Status struct {
 	Sources     []Source           `json:"sources"`
 	Connections []ConnectionStatus `json:"connections"`
 	Devices     []Device           `json:"devices"`
-	Buffer      BufferStatus       `json:"buffer"`
+	// UnknownDevAddrs are addresses heard recently that no device has:
+	// another network's devices, or one of ours with a wrong devAddr.
+	UnknownDevAddrs []UnknownDevAddr `json:"unknownDevAddrs"`
+	Buffer          BufferStatus     `json:"buffer"`
+	// LastReload is the last reload from the configuration file (SIGHUP,
+	// a changed file); absent before the first.
+	LastReload *ReloadStatus `json:"lastReload,omitempty"`
+}
+
+// ReloadStatus is the outcome of a reload from the configuration file.
+type ReloadStatus struct {
+	Time    time.Time `json:"time"`
+	OK      bool      `json:"ok"`
+	Trigger string    `json:"trigger,omitempty"` // "SIGHUP", "file changed"
+	// Problems are why the file was refused, one per line as
+	// `edgeflow config validate` prints them; the running configuration
+	// stayed in force.
+	Problems []string `json:"problems,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// UnknownDevAddr is a DevAddr heard that no configured or joined device
+// has.
+type UnknownDevAddr struct {
+	DevAddr   string    `json:"devAddr"`
+	Count     uint64    `json:"count"`
+	LastHeard time.Time `json:"lastHeard"`
+	BestRSSI  float64   `json:"bestRSSI"`
+	Gateway   string    `json:"gatewayEUI"` // that heard it best
+	Hint      string    `json:"hint"`
+}
+
+// Rejection is the last frame of a device that was not accepted.
+type Rejection struct {
+	Reason string    `json:"reason"` // mic_failure, fcnt_replay
+	Hint   string    `json:"hint"`
+	Time   time.Time `json:"time"`
+	// Count is how many frames were rejected since the last good one;
+	// 0 once the device is heard well again.
+	Count  uint64 `json:"count"`
+	FCnt16 uint16 `json:"fCnt16"`
 }
 
 // ConnectionStatus is one connection in /status.
@@ -148,6 +188,9 @@ type Device struct {
 	PayloadHex  string    `json:"payloadHex,omitempty"`
 	Readings    []Reading `json:"readings,omitempty"`
 	PayloadNote string    `json:"payloadNote,omitempty"`
+	// LastRejection is the device's last frame that was not accepted
+	// (wrong key, counter gone back); absent when none was.
+	LastRejection *Rejection `json:"lastRejection,omitempty"`
 }
 
 // DeadLetter is an uplink an endpoint refused, kept for inspection/replay.

@@ -116,6 +116,7 @@ func (s *Server) Handler() http.Handler {
 	read("GET /metrics", s.handleMetrics)
 	read("GET /status", s.handleStatus)
 	read("GET /devices", s.handleDevices)
+	read("GET /devices/unknown", s.handleUnknown)
 	read("GET /events", s.handleEvents)
 	read("GET /history", s.handleHistory)
 
@@ -188,6 +189,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	if st.Devices == nil {
 		st.Devices = []Device{}
 	}
+	if st.UnknownDevAddrs == nil {
+		st.UnknownDevAddrs = []UnknownDevAddr{}
+	}
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -197,6 +201,14 @@ func (s *Server) handleDevices(w http.ResponseWriter, _ *http.Request) {
 		devs = []Device{}
 	}
 	writeJSON(w, http.StatusOK, devs)
+}
+
+func (s *Server) handleUnknown(w http.ResponseWriter, _ *http.Request) {
+	us := s.b.Status().UnknownDevAddrs // the same list, without a Backend method of its own
+	if us == nil {
+		us = []UnknownDevAddr{}
+	}
+	writeJSON(w, http.StatusOK, us)
 }
 
 // describe names a request in logs without its body.

@@ -14,7 +14,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
 	"edgeflow/agent"
 	"edgeflow/config"
@@ -51,7 +50,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if cfg.Path != "" {
-		go watchConfig(ctx, cfg.Path, cfg.DevicesFile, a, log, stderr)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go watchConfig(ctx, cfg.Path, cfg.DevicesFile, a, log, hup)
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error("agent stopped with an error", "err", err)
@@ -102,62 +104,6 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-// watchConfig reloads the configuration on SIGHUP and when the file, or
-// the devices file it names, changes (technicians edit them in place). An
-// invalid file is reported with every problem and the running
-// configuration stays.
-func watchConfig(ctx context.Context, path, devicesFile string, a *agent.Agent, log *slog.Logger, stderr io.Writer) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	stamp := func() string { return fileStamp(path) + "|" + fileStamp(devicesFile) }
-	last := stamp()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			log.Info("reload requested", "signal", "SIGHUP", "config", path)
-		case <-tick.C:
-			st := stamp()
-			if st == last {
-				continue
-			}
-			last = st
-			log.Info("configuration file changed; reloading", "config", path, "devices_file", devicesFile)
-		}
-		last = stamp()
-		cfg, _ := loadConfig(path, stderr)
-		if cfg == nil {
-			log.Error("the configuration is not valid; keeping the running one", "config", path)
-			continue
-		}
-		if cfg.DevicesFile != devicesFile { // the file now names another
-			devicesFile = cfg.DevicesFile
-			last = stamp()
-		}
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if err := a.Reload(rctx, cfg); err != nil {
-			log.Error("reload failed; keeping the running configuration", "err", err)
-		}
-		cancel()
-	}
-}
-
-// fileStamp identifies a version of a file by size and modification time.
-func fileStamp(path string) string {
-	if path == "" {
-		return "" // no devices file: nothing to stat every 2 s
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return ""
-	}
-	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
 }
 
 // agentMemoryLimit is the Go runtime's soft memory limit for the agent: a

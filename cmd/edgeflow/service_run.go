@@ -127,6 +127,7 @@ func (p *program) Start(service.Service) error {
 	p.agent = a
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
+	go watchConfig(ctx, cfg.Path, cfg.DevicesFile, a, p.log, nil) // SIGHUP comes through wait
 	go func() {
 		p.err = a.Run(ctx)
 		if p.err != nil {
@@ -166,23 +167,10 @@ func (p *program) Stop(service.Service) error {
 }
 
 // reload re-reads the configuration file on SIGHUP and hands it to the
-// running agent (agent.Reload: connections and devices change in place,
-// what needs a restart is reported). An invalid file is reported and the
+// running agent (see reloadFile). An invalid file is reported and the
 // running configuration kept.
 func (p *program) reload() {
-	p.log.Info("reload requested", "signal", "SIGHUP", "config", p.path)
-	cfg, _ := loadConfig(p.path, p.logw)
-	if cfg == nil {
-		p.log.Error("reload: the configuration is not valid; keeping the running one", "config", p.path)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := p.agent.Reload(ctx, cfg); err != nil {
-		p.log.Error("reload failed; keeping the running configuration", "err", err)
-		return
-	}
-	p.log.Info("configuration reloaded", "config", p.path)
+	reloadFile(context.Background(), p.agent, p.path, "SIGHUP", p.log)
 }
 
 // syslogWriter sends each log line (one slog text record per Write) to

@@ -32,7 +32,15 @@ type apiClient struct {
 func newAPIClient(addr, cfgPath string, stderr io.Writer) (*apiClient, error) {
 	c := &apiClient{http: &http.Client{Timeout: 15 * time.Second}}
 	cfg, err := clientConfig(cfgPath)
-	if err != nil {
+	var invalid *invalidConfig
+	switch {
+	case errors.As(err, &invalid):
+		// Exactly when the file is broken the technician needs to know
+		// what the running agent does: reach it with what can be read.
+		cfg = invalid.partial
+		fmt.Fprintf(stderr, "warning: %v\nwarning: %s is not valid (see: edgeflow config validate --config %s); asking the agent at %s\n",
+			invalid.err, invalid.path, invalid.path, or(addr, cfg.API.Bind))
+	case err != nil:
 		if cfgPath != "" || addr == "" {
 			return nil, err
 		}
@@ -72,10 +80,37 @@ func clientConfig(path string) (*config.Config, error) {
 		path = defaultConfigPath
 	}
 	cfg, _, err := config.Load(path)
+	var perr *config.Error
+	if errors.As(err, &perr) {
+		// Not valid, but there: the API address and token it gives, else
+		// the defaults, still find the running agent.
+		part := config.Default()
+		if bind, token, rerr := config.ReadAPI(path); rerr == nil {
+			part.API.Bind, part.API.Token = or(bind, part.API.Bind), token
+		}
+		return nil, &invalidConfig{path: path, err: fmt.Errorf("%s: %v", path, firstLine(err.Error())), partial: part}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, firstLine(err.Error()))
 	}
 	return cfg, nil
+}
+
+// invalidConfig is a configuration file that is there but not valid;
+// partial holds what could be read of its api section.
+type invalidConfig struct {
+	path    string
+	err     error
+	partial *config.Config
+}
+
+func (e *invalidConfig) Error() string { return e.err.Error() }
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func firstLine(s string) string {
@@ -161,7 +196,9 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 // waits, which gateways and devices were heard and when.
 func printStatus(w io.Writer, st api.Status, now time.Time) {
 	fmt.Fprintf(w, "edgeflow %s, up %s, configuration %s\n", st.Version, st.Uptime, st.Config)
-	fmt.Fprintf(w, "buffer %s (persist %s), %s of %s\n\n", st.Buffer.Path, st.Buffer.Persist, config.ByteSize(st.Buffer.Size), config.ByteSize(st.Buffer.MaxSize))
+	fmt.Fprintf(w, "buffer %s (persist %s), %s of %s\n", st.Buffer.Path, st.Buffer.Persist, config.ByteSize(st.Buffer.Size), config.ByteSize(st.Buffer.MaxSize))
+	printReload(w, st.LastReload, now)
+	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONNECTION\tSTATE\tBACKLOG\tOLDEST\tDEAD\tLAST DELIVERY\tLAST ERROR")
@@ -216,6 +253,72 @@ func printStatus(w io.Writer, st api.Status, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.DevEUI, dash(d.Name), last, optUint(d.FCnt), optFloat(d.RSSI), optFloat(d.SNR), payloadText(d))
 	}
 	tw.Flush()
+	printRejections(w, st, now)
+}
+
+// printReload tells whether the last reload from the file took: an init
+// script's reload prints nothing of it.
+func printReload(w io.Writer, r *api.ReloadStatus, now time.Time) {
+	if r == nil {
+		return
+	}
+	t := r.Time
+	if r.OK {
+		fmt.Fprintf(w, "last reload %s (%s): ok\n", ago(&t, now), r.Trigger)
+		return
+	}
+	fmt.Fprintf(w, "last reload %s (%s): REFUSED, the configuration in force is the one before it:\n", ago(&t, now), r.Trigger)
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+}
+
+// printRejections names the devices whose frames were refused, and the
+// addresses nobody has, with what to check.
+func printRejections(w io.Writer, st api.Status, now time.Time) {
+	first := true
+	for _, d := range st.Devices {
+		r := d.LastRejection
+		if r == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nrejected frames:")
+			first = false
+		}
+		t := r.Time
+		name := d.DevEUI
+		if d.Name != "" {
+			name += " (" + d.Name + ")"
+		}
+		fmt.Fprintf(w, "  %s: %s (%s), %d since its last good uplink: %s\n", name, reasonWords(r.Reason), ago(&t, now), r.Count, r.Hint)
+	}
+	if len(st.UnknownDevAddrs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nunknown devAddrs heard (no device has them: another network's devices, or a devAddr to check):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  DEVADDR\tFRAMES\tLAST HEARD\tBEST RSSI\tGATEWAY")
+	const most = 10
+	for i, u := range st.UnknownDevAddrs {
+		if i == most {
+			fmt.Fprintf(tw, "  … %d more\t\t\t\t\n", len(st.UnknownDevAddrs)-most)
+			break
+		}
+		t := u.LastHeard
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", u.DevAddr, u.Count, ago(&t, now), strconv.FormatFloat(u.BestRSSI, 'f', -1, 64), dash(u.Gateway))
+	}
+	tw.Flush()
+}
+
+func reasonWords(r string) string {
+	switch r {
+	case "mic_failure":
+		return "MIC failure"
+	case "fcnt_replay":
+		return "frame counter went back"
+	}
+	return r
 }
 
 func lastError(c api.ConnectionState, now time.Time) string {

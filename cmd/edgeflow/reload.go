@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"edgeflow/agent"
+	"edgeflow/config"
+)
+
+// watchConfig reloads the configuration when hup delivers (SIGHUP; nil
+// when the caller handles the signal itself) and when the file, or the
+// devices file it names, changes: technicians edit them in place, under
+// `run` and under the service alike.
+func watchConfig(ctx context.Context, path, devicesFile string, a *agent.Agent, log *slog.Logger, hup <-chan os.Signal) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	stamp := func() string { return fileStamp(path) + "|" + fileStamp(devicesFile) }
+	last := stamp()
+	for {
+		why := "SIGHUP"
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-tick.C:
+			st := stamp()
+			if st == last {
+				continue
+			}
+			why = "file changed"
+		}
+		last = stamp()
+		if cfg := reloadFile(ctx, a, path, why, log); cfg != nil && cfg.DevicesFile != devicesFile {
+			devicesFile = cfg.DevicesFile // the file now names another
+			last = stamp()
+		}
+	}
+}
+
+// reloadFile applies the file to the running agent and logs the outcome,
+// every problem on a line of its own, so that a reload that failed is in
+// the log (and in /status) and not only on a terminal nobody watches.
+func reloadFile(ctx context.Context, a *agent.Agent, path, why string, log *slog.Logger) *config.Config {
+	log.Info("reload requested", "trigger", why, "config", path)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cfg, warns, err := a.ReloadFile(rctx, path, why)
+	for _, w := range warns {
+		log.Warn("configuration warning", "warning", w.Format(path))
+	}
+	var perr *config.Error
+	switch {
+	case errors.As(err, &perr):
+		for _, p := range perr.Problems {
+			log.Error("configuration problem", "problem", p.Format(path))
+		}
+		log.Error("the configuration is not valid; keeping the running one", "config", path,
+			"problems", len(perr.Problems), "fix", fmt.Sprintf("edgeflow config validate --config %s", path))
+	case err != nil:
+		log.Error("reload failed; keeping the running configuration", "config", path, "err", err)
+	}
+	return cfg
+}
+
+// fileStamp identifies a version of a file by size and modification time.
+func fileStamp(path string) string {
+	if path == "" {
+		return "" // no devices file: nothing to stat every 2 s
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+}

@@ -1,0 +1,278 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/brocaar/lorawan"
+)
+
+// getJSON GETs an API path of a running agent into out.
+func getJSON(t testing.TB, apiAddr, path string, out any) {
+	t.Helper()
+	resp, err := http.Get("http://" + apiAddr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// cli runs the built binary and returns its stdout, stderr and exit code.
+func cli(t testing.TB, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(agentBin, args...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// TestRejectedDevicesNamed: a device configured with a wrong key, one whose
+// counter went back, and an address nobody configured are named in the
+// log (upper-case EUIs), GET /devices, GET /devices/unknown, /status and
+// `edgeflow status`, each with what to check.
+func TestRejectedDevicesNamed(t *testing.T) {
+	good, wrongKey, unknown := newDevice(1), newDevice(2), newDevice(9)
+	configured := wrongKey
+	configured.nwkSKey[0] ^= 0xff // the technician typed one byte wrong
+	ep := newEndpoint(t)
+	text := configText(ep.URL, "on-outage", good) + strings.ReplaceAll(configured.yaml(), "devEUI:", "name: \"tank\"\n    devEUI:")
+	ag := startAgent(t, text)
+	fw := newForwarder(t, ag.udpAddr)
+	up := lorawan.UnconfirmedDataUp
+	fw.push(2,
+		newRxpk(good.frame(t, up, 10, port(1), []byte{1}), -60, 7, ""),
+		newRxpk(wrongKey.frame(t, up, 1, port(1), []byte{1}), -70, 7, ""),
+		newRxpk(unknown.frame(t, up, 1, port(1), []byte{1}), -95, 2, ""),
+	)
+	fw.push(2,
+		newRxpk(good.frame(t, up, 4, port(1), []byte{2}), -60, 7, ""), // counter back
+		newRxpk(wrongKey.frame(t, up, 2, port(1), []byte{1}), -70, 7, ""),
+		newRxpk(unknown.frame(t, up, 2, port(1), []byte{1}), -88, 2, ""),
+	)
+	ep.waitFor(t, 1, 10*time.Second)
+
+	var devs []struct {
+		DevEUI        string `json:"devEUI"`
+		LastRejection *struct {
+			Reason string `json:"reason"`
+			Hint   string `json:"hint"`
+			Count  int    `json:"count"`
+		} `json:"lastRejection"`
+	}
+	getJSON(t, ag.apiAddr, "/devices", &devs)
+	if len(devs) != 2 || devs[0].LastRejection == nil || devs[1].LastRejection == nil {
+		t.Fatalf("/devices: %+v", devs)
+	}
+	if r := devs[0].LastRejection; r.Reason != "fcnt_replay" || r.Count != 1 || !strings.Contains(r.Hint, "relaxFCnt") {
+		t.Errorf("replayed device: %+v", r)
+	}
+	if r := devs[1].LastRejection; r.Reason != "mic_failure" || r.Count != 2 || r.Hint != "check nwkSKey/devAddr (or the OTAA join was not seen)" {
+		t.Errorf("wrong-key device: %+v", r)
+	}
+	var unk []struct {
+		DevAddr  string  `json:"devAddr"`
+		Count    int     `json:"count"`
+		BestRSSI float64 `json:"bestRSSI"`
+		Gateway  string  `json:"gatewayEUI"`
+	}
+	getJSON(t, ag.apiAddr, "/devices/unknown", &unk)
+	if len(unk) != 1 || unk[0].DevAddr != "260B0009" || unk[0].Count != 2 || unk[0].BestRSSI != -88 || unk[0].Gateway != "AA555A0000000101" {
+		t.Errorf("/devices/unknown: %+v", unk)
+	}
+	var st struct {
+		UnknownDevAddrs []map[string]any `json:"unknownDevAddrs"`
+		Devices         []map[string]any `json:"devices"`
+	}
+	getJSON(t, ag.apiAddr, "/status", &st)
+	if len(st.UnknownDevAddrs) != 1 || st.Devices[1]["lastRejection"] == nil {
+		t.Errorf("/status: %+v", st)
+	}
+
+	out, errOut, code := cli(t, "status", "--api", ag.apiAddr)
+	if code != 0 {
+		t.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"70B3D57ED0000002 (tank): MIC failure", "2 since its last good uplink: check nwkSKey/devAddr (or the OTAA join was not seen)",
+		"70B3D57ED0000001: frame counter went back", "the device restarted its counter (see relaxFCnt) or a frame was replayed",
+		"unknown devAddrs heard", "260B0009", "-88", "AA555A0000000101",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("\n%s", out)
+
+	log := ag.logText()
+	// One WARN per device (the second frame of the wrong-key device is
+	// within its ten minutes), with the EUIs as ThingPark prints them.
+	if n := len(regexp.MustCompile(`msg="Frame of a configured device rejected".* dev_eui=70B3D57ED0000002`).FindAllString(log, -1)); n != 1 {
+		t.Errorf("%d WARN lines for the wrong-key device, want 1:\n%s", n, log)
+	}
+	if !strings.Contains(log, `dev_eui=70B3D57ED0000001 dev_addr=260B0001 reason=fcnt_replay hint=`) {
+		t.Errorf("no WARN for the replay:\n%s", log)
+	}
+	if regexp.MustCompile(`(dev_eui|gateway_eui|dev_addr)=[0-9A-F]*[a-f]`).MatchString(log) {
+		t.Errorf("a lower-case EUI in the log:\n%s", log)
+	}
+}
+
+// TestReloadOutcomeShown: a file edited into an invalid state is refused,
+// and /status and `edgeflow status` say so with its problems; the fix is
+// applied, and said so, too. `edgeflow status` still finds the agent
+// while the file is invalid.
+func TestReloadOutcomeShown(t *testing.T) {
+	ep := newEndpoint(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgeflow.yaml")
+	text := strings.ReplaceAll(configText(ep.URL, "on-outage", newDevice(1)), "$DIR", dir)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag := startAgentFile(t, cfgPath)
+	// The API address is fixed in the file now (the agent chose a port), so
+	// that `edgeflow status --config` reads it from the broken file.
+	text = strings.Replace(text, `bind: "127.0.0.1:0"`+"\nbuffer", `bind: "`+ag.apiAddr+`"`+"\nbuffer", 1)
+	broken := strings.Replace(text, "persist:", "persits:", 1)
+	if err := os.WriteFile(cfgPath, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ag.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	type reload struct {
+		OK       bool     `json:"ok"`
+		Trigger  string   `json:"trigger"`
+		Problems []string `json:"problems"`
+	}
+	var st struct {
+		LastReload *reload `json:"lastReload"`
+	}
+	waitReload := func(ok bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) { // the agent's own reload: poll
+			st.LastReload = nil
+			getJSON(t, ag.apiAddr, "/status", &st)
+			if st.LastReload != nil && st.LastReload.OK == ok {
+				return
+			}
+		}
+		t.Fatalf("no reload with ok=%v in /status: %+v\n%s", ok, st.LastReload, ag.logText())
+	}
+	waitReload(false)
+	if len(st.LastReload.Problems) == 0 || !strings.Contains(st.LastReload.Problems[0], "persits") {
+		t.Errorf("problems: %+v", st.LastReload)
+	}
+	out, errOut, code := cli(t, "status", "--config", cfgPath)
+	if code != 0 {
+		t.Fatalf("status with an invalid file: exit %d:\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, "is not valid") || !strings.Contains(errOut, "asking the agent at "+ag.apiAddr) {
+		t.Errorf("status did not warn:\n%s", errOut)
+	}
+	if !strings.Contains(out, "last reload") || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "persits") {
+		t.Errorf("status does not show the refused reload:\n%s", out)
+	}
+	if !strings.Contains(ag.logText(), `level=ERROR msg="configuration problem"`) {
+		t.Errorf("the problem is not in the log:\n%s", ag.logText())
+	}
+
+	// The fix, by editing the file (no signal): applied, and said so.
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitReload(true)
+	if st.LastReload.Trigger != "file changed" {
+		t.Errorf("trigger %q", st.LastReload.Trigger)
+	}
+	if out, _, _ := cli(t, "status", "--config", cfgPath); !strings.Contains(out, "(file changed): ok") {
+		t.Errorf("status after the fix:\n%s", out)
+	}
+}
+
+// TestServiceWatchesFile: under `service run` a changed file is applied
+// without a signal, as under `run`.
+func TestServiceWatchesFile(t *testing.T) {
+	ep := newEndpoint(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgeflow.yaml")
+	text := strings.ReplaceAll(configText(ep.URL, "on-outage"), "$DIR", dir)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(agentBin, "service", "run", "--config", cfgPath, "--log", "stderr")
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var logb strings.Builder
+	apiCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			mu.Lock()
+			logb.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if m := apiRe.FindStringSubmatch(sc.Text()); m != nil {
+				apiCh <- m[1]
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("log:\n%s", logb.String())
+			mu.Unlock()
+		}
+	})
+	var apiAddr string
+	select {
+	case apiAddr = <-apiCh:
+	case <-time.After(20 * time.Second):
+		t.Fatal("service did not start")
+	}
+	if err := os.WriteFile(cfgPath, []byte(text+newDevice(3).yaml()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) { // the watcher looks every 2 s
+		var devs []map[string]any
+		getJSON(t, apiAddr, "/devices", &devs)
+		if len(devs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the changed file was not applied")
+		}
+	}
+}
