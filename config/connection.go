@@ -328,6 +328,9 @@ func checkURL(s string) string {
 	if strings.ContainsAny(s, " \t\r\n") {
 		return fmt.Sprintf("destinationURL %q contains spaces", shown)
 	}
+	if fixed := schemeFix(s); fixed != "" && !strings.Contains(s, "://") {
+		return fmt.Sprintf("destinationURL %q: the scheme is mistyped; write %s", clip(s), clip(fixed))
+	}
 	if !strings.Contains(s, "://") {
 		return fmt.Sprintf("destinationURL %q has no scheme; write https://%s", shown, shown)
 	}

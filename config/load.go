@@ -49,6 +49,9 @@ func Load(path string) (*Config, []Warning, error) {
 	if err := c.addDevicesFile(); err != nil {
 		return nil, warns, err
 	}
+	if len(c.Devices) == 0 {
+		warns = append(warns, Warning{Path: "devices", Msg: "no device is configured: every uplink is dropped (counted as unknown_devaddr) until devices are listed under devices: or in a devicesFile"})
+	}
 	return c, warns, nil
 }
 
@@ -71,11 +74,16 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 	}
 	c := Default()
 	d := &decoder{at: map[string]*yaml.Node{}, broken: map[string]bool{}}
+	empty := true
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		root := resolve(doc.Content[0])
 		if !isNull(root) {
+			empty = false
 			d.config(root, c)
 		}
+	}
+	if empty {
+		d.warns = append(d.warns, Warning{Msg: "the file is empty (or holds only comments): every setting is the default; `edgeflow config init` prints a complete file to start from"})
 	}
 	c.Complete()
 	ch := &checker{
@@ -86,6 +94,12 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 	c.check(ch)
 	probs := append(d.probs, ch.probs...)
 	warns := append(d.warns, ch.warns...)
+	for i := range probs {
+		probs[i].Msg = nameInvisible(probs[i].Msg)
+	}
+	for i := range warns {
+		warns[i].Msg = nameInvisible(warns[i].Msg)
+	}
 	sortProblems(probs)
 	sortWarnings(warns)
 	if len(probs) > 0 {

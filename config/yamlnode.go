@@ -15,6 +15,9 @@ import (
 // a Problem on the line where parsing first fails, which is where the
 // technician has to look (yaml.v3 names the line its enclosing block began).
 func readYAML(data []byte) (*yaml.Node, *Problem) {
+	if why := notText(data); why != "" {
+		return nil, &Problem{Msg: why}
+	}
 	doc, err := decodeOne(data)
 	if err == nil {
 		return doc, nil
@@ -139,6 +142,10 @@ func splitYAMLError(s string) (int, string) {
 
 func syntaxHint(msg, line string) string {
 	switch {
+	case strings.Contains(msg, "control characters are not allowed"):
+		return controlHint(line)
+	case lineInvisible(line) != "":
+		return lineInvisible(line)
 	case strings.Contains(line, "\t"):
 		return "indent with spaces; YAML does not allow tabs"
 	case strings.Contains(msg, "mapping values are not allowed"):

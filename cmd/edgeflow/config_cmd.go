@@ -45,7 +45,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, "usage: edgeflow config validate --config FILE\n")
 			return 2
 		}
-		if cfg, code := loadConfig(*path, stderr); cfg == nil {
+		if cfg, code := loadConfigOr(*path, stderr, "fix the lines above and validate again"); cfg == nil {
 			return code
 		}
 		fmt.Fprintf(stdout, "%s is valid\n", *path)

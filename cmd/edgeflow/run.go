@@ -66,6 +66,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 // file when it exists, or the built-in defaults. It prints every problem and
 // returns nil with the exit status when the file is not valid.
 func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
+	return loadConfigOr(path, stderr, "nothing was started")
+}
+
+// loadConfigOr is loadConfig with the last line's ending: what the refusal
+// means for the command that read the file.
+func loadConfigOr(path string, stderr io.Writer, ending string) (*config.Config, int) {
 	if path == "" {
 		if _, err := os.Stat(defaultConfigPath); err == nil {
 			path = defaultConfigPath
@@ -82,7 +88,7 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
 		var perr *config.Error
 		if errors.As(err, &perr) {
 			fmt.Fprintln(stderr, perr.Error())
-			fmt.Fprintf(stderr, "edgeflow: %s is not valid; nothing was started\n", path)
+			fmt.Fprintf(stderr, "edgeflow: %s is not valid (%s); %s\n", path, plural(len(perr.Problems), "problem"), ending)
 		} else {
 			fmt.Fprintf(stderr, "edgeflow: %v\n", err)
 		}
@@ -132,4 +138,12 @@ func setProcs() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(agentProcs)
 	}
+}
+
+// plural says "1 problem", "3 problems".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

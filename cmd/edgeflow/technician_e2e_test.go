@@ -276,3 +276,67 @@ func TestServiceWatchesFile(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateHints: what `edgeflow config validate` says about the files
+// technicians really produce, through the built binary.
+func TestValidateHints(t *testing.T) {
+	var gz strings.Builder
+	gz.WriteString("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\t\x01\x02log: x\n")
+	conn := func(url string) string {
+		return `connections:
+  - {"name":"A","connectorId":"actility-http-iot","configuration":{"destinationURL":"` + url + `"}}
+` + newDevice(1).yaml()
+	}
+	devices := "devices:\n" + newDevice(1).yaml()
+	tests := []struct {
+		name, text string
+		code       int
+		want       []string
+		not        []string
+	}{
+		{"gzip", gz.String(), 1, []string{"this is not a text file: it is gzip-compressed"}, []string{"tab", "nothing was started"}},
+		{"binary", "\x7fELF\x02\x01\x01\x00\x00\x00\tlog:\n", 1, []string{"this is not a text file (binary data)"}, []string{"tab"}},
+		{"control character", "log:\n  level: info\x01\n" + devices, 1, []string{"control character U+0001"}, []string{"tab"}},
+		{"tab", "log:\n\tlevel: info\n", 1, []string{"indent with spaces; YAML does not allow tabs"}, nil},
+		{"scheme typo", conn("https//lora.mydevices.com/v1/networks/actility/uplink"), 1,
+			[]string{"write https://lora.mydevices.com/v1/networks/actility/uplink"}, []string{"https://https"}},
+		{"scheme typo, one slash", conn("https:/lora.mydevices.com/x"), 1, []string{"write https://lora.mydevices.com/x"}, nil},
+		{"no scheme", conn("lora.mydevices.com/x"), 1, []string{"write https://lora.mydevices.com/x"}, nil},
+		{"trailing NBSP", "log:\n  level: info\u00a0\n" + devices, 1, []string{`"info\u00a0"`, `\u00a0 is a non-breaking space`}, nil},
+		{"NBSP after quotes", "api:\n  bind: \"127.0.0.1:8090\"\u00a0\n" + devices, 1, []string{"non-breaking space (U+00A0)"}, nil},
+		{"empty", "", 0, []string{"warning:", "the file is empty", "no device is configured", "is valid"}, nil},
+		{"no device", "log:\n  level: info\n", 0, []string{"warning:", "no device is configured", "is valid"}, nil},
+		{"invalid", "log:\n  levle: info\n" + devices, 1, []string{`unknown key "levle"`, "is not valid (1 problem); fix the lines above and validate again"}, []string{"nothing was started"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "edgeflow.yaml")
+			if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := cli(t, "config", "validate", "--config", path)
+			all := out + errOut
+			if code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, all)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("output lacks %q:\n%s", w, all)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(all, n) {
+					t.Errorf("output has %q:\n%s", n, all)
+				}
+			}
+		})
+	}
+	// run still says what its refusal means.
+	path := filepath.Join(t.TempDir(), "edgeflow.yaml")
+	if err := os.WriteFile(path, []byte("log:\n  levle: info\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := cli(t, "run", "--config", path); code != 1 || !strings.Contains(errOut, "nothing was started") {
+		t.Errorf("run: exit %d:\n%s", code, errOut)
+	}
+}
