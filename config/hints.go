@@ -51,10 +51,10 @@ func controlHint(line string) string {
 // come with text pasted from web pages, PDFs and chat messages.
 func invisibleNames() []struct{ esc, name string } {
 	return []struct{ esc, name string }{
-	{`\u00a0`, "a non-breaking space"},
-	{`\u200b`, "a zero-width space"},
-	{`\ufeff`, "a byte-order mark"},
-	{`\u202f`, "a narrow non-breaking space"},
+		{`\u00a0`, "a non-breaking space"},
+		{`\u200b`, "a zero-width space"},
+		{`\ufeff`, "a byte-order mark"},
+		{`\u202f`, "a narrow non-breaking space"},
 	}
 }
 
