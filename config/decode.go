@@ -21,6 +21,14 @@ type decoder struct {
 	// broken holds the paths already reported as not a mapping, so that
 	// validation does not add "name is required" and the like under them.
 	broken map[string]bool
+	// readOnly are the read-only keys met (a pasted GET answer's state,
+	// history, counters), reported together by readOnlyWarning.
+	readOnly []readOnlyKey
+}
+
+type readOnlyKey struct {
+	parent, key string
+	node        *yaml.Node
 }
 
 func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
@@ -45,6 +53,10 @@ type section struct {
 	// ignored are IoT Flow keys edgeflow accepts but does not act on, each
 	// with the reason it tells the operator.
 	ignored map[string]string
+	// readOnly are keys an API answer carries about the object (its state,
+	// who changed it when): accepted and dropped, so that a GET answer
+	// pastes in as it is, with one warning for them all.
+	readOnly []string
 }
 
 // fields calls fn for each known key of the mapping n that has a value, and
@@ -75,6 +87,14 @@ func (d *decoder) fields(n *yaml.Node, path string, s section, fn func(key strin
 			continue
 		}
 		first[key] = k
+		if contains(s.readOnly, key) {
+			d.readOnly = append(d.readOnly, readOnlyKey{parent: path, key: key, node: k})
+			continue
+		}
+		if v.Kind == yaml.ScalarNode && strings.HasPrefix(path, "connections") && strings.Contains(v.Value, maskText) {
+			d.masked(v, kp)
+			continue
+		}
 		if reason, ok := s.ignored[key]; ok {
 			d.warn(k, kp, "%s is ignored: %s", key, reason)
 			continue
@@ -298,4 +318,40 @@ func parseHex(name, s string, n int) ([]byte, string) {
 
 func isHex(r rune) bool {
 	return r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F'
+}
+
+// maskText is what edgeflow's and IoT Flow's answers show for a secret.
+const maskText = "*****"
+
+// masked refuses a secret copied masked from a GET answer: sent on, it
+// would make the endpoint refuse every uplink. (The API's PUT puts the
+// stored secret back before this; a file has none to keep.)
+func (d *decoder) masked(v *yaml.Node, path string) {
+	d.problem(v, path, "%q is the mask GET answers show in place of a secret; type the real value here", maskText)
+}
+
+// readOnlyWarning is the one warning for every read-only key met.
+func (d *decoder) readOnlyWarning() {
+	if len(d.readOnly) == 0 {
+		return
+	}
+	first := d.readOnly[0]
+	byParent := map[string][]string{}
+	var parents []string
+	for _, r := range d.readOnly {
+		if byParent[r.parent] == nil {
+			parents = append(parents, r.parent)
+		}
+		byParent[r.parent] = append(byParent[r.parent], r.key)
+	}
+	const why = "read-only keys of a GET answer are ignored (the API reports them; they are not configuration)"
+	if len(parents) == 1 {
+		d.warn(first.node, first.parent, "%s: %s", why, strings.Join(byParent[first.parent], ", "))
+		return
+	}
+	var parts []string
+	for _, p := range parents {
+		parts = append(parts, p+" ("+strings.Join(byParent[p], ", ")+")")
+	}
+	d.warn(first.node, parent(first.parent), "%s: %s", why, strings.Join(parts, "; "))
 }

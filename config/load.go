@@ -82,6 +82,7 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 			d.config(root, c)
 		}
 	}
+	d.readOnlyWarning()
 	if empty {
 		d.warns = append(d.warns, Warning{Msg: "the file is empty (or holds only comments): every setting is the default; `edgeflow config init` prints a complete file to start from"})
 	}
@@ -461,6 +462,10 @@ func (d *decoder) configuration(n *yaml.Node, path string, s section, cc *Connec
 					continue
 				}
 				d.at[hp] = hv
+				if hv.Kind == yaml.ScalarNode && strings.Contains(hv.Value, maskText) {
+					d.masked(hv, hp)
+					continue
+				}
 				val := ""
 				if !isNull(hv) {
 					val, _ = d.str(hv, hp)

@@ -44,10 +44,21 @@ func connectionKeys() section {
 	return section{
 		known: []string{"id", "name", "connectorId", "brand", "active", "configuration"},
 		ignored: map[string]string{
-			"alarms":      "edgeflow raises no low-rate alarms; watch /metrics instead",
-			"state":       "the state is reported by the API, not configured",
-			"startupTime": "it is reported by the API, not configured",
+			"alarms": "edgeflow raises no low-rate alarms; watch /metrics instead",
 		},
+		readOnly: ReadOnlyConnectionKeys(),
+	}
+}
+
+// ReadOnlyConnectionKeys are the keys of a connection as IoT Flow's API
+// and edgeflow's own GET /connections/{id} answer it that are not
+// configuration: state, history, delivery counters.
+func ReadOnlyConnectionKeys() []string {
+	return []string{
+		// IoT Flow
+		"state", "startupTime", "createdBy", "creationTime", "lastUpdatedBy", "lastUpdateTime", "subscriberId",
+		// edgeflow (api.ConnectionState)
+		"reason", "lastDelivery", "lastError", "lastErrorTime", "delivered", "backlog", "backlogBytes", "oldestAge", "deadLetters",
 	}
 }
 

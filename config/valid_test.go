@@ -144,7 +144,7 @@ func TestCayenneWithoutURL(t *testing.T) {
 
 func TestIgnoredIoTFlowKeysWarn(t *testing.T) {
 	_, w := mustParse(t, "connections:\n  - {\"name\":\"c\",\"brand\":\"CAYENNE\",\"state\":\"OPENED\",\"configuration\":{\"sendMetadata\":true}}\n")
-	if len(w) != 2 || w[0].Path != "connections[0].state" || !strings.Contains(w[1].Msg, "sendMetadata is ignored") {
+	if len(w) != 2 || w[0].Path != "connections[0]" || !strings.HasSuffix(w[0].Msg, ": state") || !strings.Contains(w[1].Msg, "sendMetadata is ignored") {
 		t.Errorf("warnings: %v", w)
 	}
 }

@@ -15,11 +15,6 @@ import (
 // maxBody bounds a request body: a connection is a few hundred bytes.
 const maxBody = 64 << 10
 
-// readOnly are the keys of an answer that a client sends back in
-// GET-modify-PUT; they are reported, not configured, so they are dropped.
-var readOnly = []string{"state", "reason", "startupTime", "lastDelivery", "lastError", "lastErrorTime",
-	"delivered", "backlog", "backlogBytes", "oldestAge", "deadLetters"}
-
 // required are the keys a PUT must carry: IoT Flow's PUT replaces the whole
 // connection, so a body without them is a mistake, not a request to clear them.
 var required = []string{"name", "connectorId", "configuration"}
@@ -50,9 +45,9 @@ func decodeConnection(r io.Reader, stored *config.Connection, whole bool, caDir 
 	if dec.More() {
 		return config.Connection{}, nil, badRequest("the body holds more than one JSON value")
 	}
-	for _, k := range readOnly {
-		delete(body, k)
-	}
+	// The read-only keys of a GET answer sent back (state, counters, IoT
+	// Flow's history) go on to the file's decoder, which drops them with
+	// one warning (config.ReadOnlyConnectionKeys).
 	var probs []Problem
 	if whole {
 		for _, k := range required {

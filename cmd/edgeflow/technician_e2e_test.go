@@ -340,3 +340,66 @@ func TestValidateHints(t *testing.T) {
 		t.Errorf("run: exit %d:\n%s", code, errOut)
 	}
 }
+
+// TestPastedConnections: a connection as IoT Flow's API answers it, and
+// edgeflow's own GET /connections/{id} answer, go into the file and into
+// POST and PUT with one warning each.
+func TestPastedConnections(t *testing.T) {
+	ep := newEndpoint(t)
+	iotflow := `{"id":"1114","name":"Actility To Cayenne","connectorId":"actility-http-iot","brand":"CAYENNE","active":true,` +
+		`"state":"OPENED","startupTime":"2026-11-20T10:00:00Z","createdBy":"jdoe","creationTime":"2026-11-20T09:59:00Z",` +
+		`"lastUpdatedBy":"jdoe","lastUpdateTime":"2026-11-21T08:00:00Z","subscriberId":"100001234",` +
+		`"configuration":{"destinationURL":"` + ep.URL + `"}}`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "edgeflow.yaml")
+	text := "packetForwarder:\n  udp:\n    bind: \"127.0.0.1:0\"\napi:\n  bind: \"127.0.0.1:0\"\nbuffer:\n  path: \"" + dir + "/buffer.db\"\nconnections:\n  - " + iotflow + "\ndevices:\n" + newDevice(1).yaml()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := cli(t, "config", "validate", "--config", path)
+	if code != 0 || strings.Count(errOut, "warning:") != 2 || !strings.Contains(errOut, "read-only keys of a GET answer are ignored") ||
+		!strings.Contains(errOut, "createdBy") {
+		// two: the read-only keys, and CAYENNE pointed at the stand-in
+		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
+	}
+	ag := startAgentFile(t, path)
+
+	// edgeflow's own answer, sent back as it is: PUT and, renamed, POST.
+	resp, err := http.Get("http://" + ag.apiAddr + "/connections/1114")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got["state"] == nil || got["deadLetters"] == nil {
+		t.Fatalf("GET answer %v", got)
+	}
+	send := func(method, url string, body map[string]any, want int) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, url, strings.NewReader(string(b)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ws := resp.Header.Values("X-Edgeflow-Warning")
+		readOnly := 0
+		for _, w := range ws {
+			if strings.Contains(w, "read-only keys of a GET answer are ignored") {
+				readOnly++
+			}
+		}
+		if resp.StatusCode != want || readOnly != 1 {
+			t.Errorf("%s %s: %s, warnings %q", method, url, resp.Status, ws)
+		}
+	}
+	send("PUT", "http://"+ag.apiAddr+"/connections/1114", got, http.StatusOK)
+	delete(got, "id")
+	got["name"] = "Copy"
+	send("POST", "http://"+ag.apiAddr+"/connections", got, http.StatusCreated)
+}
