@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -172,12 +173,41 @@ func (a *Agent) Start(ctx context.Context) error {
 	go a.sampleBacklogs(sctx)
 	started := []any{"version", a.opts.Version, "config", configName(cfg), "udp", a.udp.Addr().String(),
 		"buffer", cfg.Buffer.Path, "persist", cfg.Buffer.Persist, "connections", len(conns), "devices", len(cfg.Devices), "api", a.apiAddrString(),
-		"gomaxprocs", runtime.GOMAXPROCS(0)}
+		"gomaxprocs", runtime.GOMAXPROCS(0), "page", a.pageURL()}
 	if a.opts.Logs != "" {
 		started = append(started, "logs", a.opts.Logs)
 	}
+	if len(cfg.Devices) == 0 {
+		started = append(started, "next", nextStep(cfg))
+	}
 	a.log.Info("edgeflow started", started...)
 	return nil
+}
+
+// pageURL is where a browser finds the web page: a technician reads it
+// off the first lines of the log.
+func (a *Agent) pageURL() string {
+	if a.api == nil {
+		return "off (api.bind is empty)"
+	}
+	host, port, err := net.SplitHostPort(a.api.Addr().String())
+	if err != nil {
+		return "http://" + a.api.Addr().String() + "/"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "<this gateway's address>"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// nextStep says what to do on an agent that can decode nothing yet.
+func nextStep(cfg *config.Config) string {
+	where := "a configuration file (edgeflow config init > /etc/edgeflow/edgeflow.yaml)"
+	if cfg.Path != "" {
+		where = cfg.Path + " (it is reloaded when saved)"
+	}
+	return "no device is configured, so every uplink is dropped: list your devices under devices: in " + where +
+		"; then watch them arrive on the page's Live view or with edgeflow status"
 }
 
 // handleFrames is the packet forwarder's handler: decode, then queue for

@@ -262,6 +262,14 @@ func TestServiceWatchesFile(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("service did not start")
 	}
+	// The first line after start tells where the page is, and, with no
+	// device configured, what to do next.
+	mu.Lock()
+	started := regexp.MustCompile(`msg="edgeflow started".*`).FindString(logb.String())
+	mu.Unlock()
+	if !strings.Contains(started, "page=http://"+apiAddr+"/") || !strings.Contains(started, `next="no device is configured`) || !strings.Contains(started, cfgPath+" (it is reloaded when saved)") {
+		t.Errorf("start line: %s", started)
+	}
 	if err := os.WriteFile(cfgPath, []byte(text+newDevice(3).yaml()), 0o600); err != nil {
 		t.Fatal(err)
 	}
