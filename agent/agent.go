@@ -14,6 +14,7 @@ import (
 	"time"
 
 	vm "github.com/VictoriaMetrics/metrics"
+	"github.com/brocaar/lorawan"
 
 	"edgeflow/agent/api"
 	"edgeflow/buffer"
@@ -56,6 +57,7 @@ type Agent struct {
 	api      *api.Server
 	events   *api.Hub // the API's live view; publishing never blocks
 	recent   *recent  // last payloads and the charts' history, in memory
+	live     liveRing // the last uplinks, for a live view opened after them
 
 	stopSampling context.CancelFunc // the backlog chart's sampler
 
@@ -83,6 +85,10 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a := &Agent{opts: opts, log: opts.Logger, set: vm.NewSet(), events: api.NewHub(0)}
 	a.cfg.Store(cfg)
 	a.recent = newRecent()
+	a.events.SetRecent(func() []api.Event {
+		f := a.recent.formatsFor(a.config())
+		return a.live.events(a.connectionName, func(eui lorawan.EUI64, p []byte) []api.Reading { rs, _ := f.readings(eui, p); return rs })
+	})
 	a.clock = &uplink.Clock{Now: opts.Now}
 	a.merger = uplink.NewMerger(opts.Now)
 	a.set.NewGauge("edgeflow_api_events_missed_total", func() float64 { return float64(a.events.Dropped()) })

@@ -12,6 +12,7 @@ import (
 // publishUplinks tells the API's live view about decoded uplinks. It costs
 // one atomic load when nobody watches.
 func (a *Agent) publishUplinks(ups []uplink.Uplink) {
+	a.live.addUplinks(ups)
 	if !a.events.Active() {
 		return
 	}
@@ -32,18 +33,24 @@ func (a *Agent) publishUplinks(ups []uplink.Uplink) {
 // publishDelivery is delivery's OnResult hook: it runs on the connection's
 // lane, so it must not block, and Publish never does.
 func (a *Agent) publishDelivery(connID string, up *uplink.Uplink, late bool, err error) {
+	a.live.addDelivery(connID, up.DevEUI, up.FCnt, late, err)
 	if !a.events.Active() {
 		return
 	}
-	ev := api.DeliveryEvent{DevEUI: strings.ToUpper(up.DevEUI.String()), FCnt: up.FCnt, ConnectionID: connID, OK: err == nil, Late: late}
-	for _, c := range a.config().Connections {
-		if c.ID == connID {
-			ev.Connection = c.Name
-			break
-		}
-	}
+	ev := api.DeliveryEvent{DevEUI: strings.ToUpper(up.DevEUI.String()), FCnt: up.FCnt, ConnectionID: connID, OK: err == nil, Late: late,
+		Connection: a.connectionName(connID)}
 	if err != nil {
 		ev.Error = config.Redact(err.Error())
 	}
 	a.events.Publish("delivery", ev)
+}
+
+// connectionName is the name of the connection in force with this id.
+func (a *Agent) connectionName(id string) string {
+	for _, c := range a.config().Connections {
+		if c.ID == id {
+			return c.Name
+		}
+	}
+	return ""
 }

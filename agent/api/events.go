@@ -35,6 +35,12 @@ type DeliveryEvent struct {
 	Error        string `json:"error,omitempty"`
 }
 
+// Event is one event of the stream, for a replay.
+type Event struct {
+	Name string
+	Data any
+}
+
 // Hub fans events out to the /events streams. Publish never blocks: a
 // subscriber whose buffer is full misses the event (and is told how many it
 // missed), because the uplink path must not wait for a slow browser.
@@ -46,6 +52,15 @@ type Hub struct {
 	mu     sync.Mutex
 	set    map[*subscriber]struct{}
 	closed bool
+	recent func() []Event // see SetRecent
+}
+
+// SetRecent gives the hub what a new stream gets first: the last uplinks
+// and their deliveries, so that a page opened after them shows them.
+func (h *Hub) SetRecent(fn func() []Event) {
+	h.mu.Lock()
+	h.recent = fn
+	h.mu.Unlock()
 }
 
 type subscriber struct {
@@ -163,6 +178,19 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, ": edgeflow events\nretry: 3000\n\n")
+	// What happened before the stream opened, after subscribing so that
+	// nothing falls between; an event in both is sent twice, and the
+	// page keys uplinks by DevEUI and FCnt.
+	h.mu.Lock()
+	recent := h.recent
+	h.mu.Unlock()
+	if recent != nil {
+		for _, ev := range recent() {
+			if data, err := json.Marshal(ev.Data); err == nil {
+				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Name, data)
+			}
+		}
+	}
 	fl.Flush()
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()

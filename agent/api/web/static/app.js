@@ -504,18 +504,41 @@
     const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
     render(h('h1', {}, 'Devices', h('span', { class: 'spacer' }), h('a', { class: 'button secondary', href: '#/live' }, 'Live uplinks')), body);
     every(g, async () => {
-      let list;
-      try { list = await get('/devices'); } catch (e) { if (current(g)) fill(body, [h('p', { class: 'err' }, e.message)]); return; }
+      let list, unknown;
+      try { [list, unknown] = await Promise.all([get('/devices'), get('/devices/unknown')]); } catch (e) { if (current(g)) fill(body, [h('p', { class: 'err' }, e.message)]); return; }
       if (!current(g)) return;
-      if (!list || !list.length) { fill(body, [h('div', { class: 'card empty' }, 'No device in the configuration.')]); return; }
-      fill(body, [h('div', { class: 'scroll' }, h('table', { id: 'devices' },
-        h('thead', {}, h('tr', {}, ['DevEUI', 'DevAddr', 'Name', 'Session', 'Last uplink', 'FCnt', 'RSSI / SNR', 'Last payload'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, list.map((d) => h('tr', { 'data-deveui': d.devEUI },
-          h('td', { class: 'mono' }, d.devEUI), h('td', { class: 'mono' }, d.devAddr || '—'), h('td', {}, d.name || ''),
-          h('td', {}, d.sessionKnown ? h('span', { class: 'badge green' }, 'known')
-            : h('span', { class: 'badge grey', title: 'no session yet: waiting for a join' }, 'unknown'), ' ', h('span', { class: 'muted' }, d.activation || '')),
-          h('td', {}, ago(d.lastUplink)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr)), payloadCell(d.readings, d.payloadHex, d.payloadNote))))))]);
+      fill(body, [
+        !list || !list.length ? h('div', { class: 'card empty' }, 'No device in the configuration: every uplink is dropped until devices are listed under devices: in the configuration file.')
+          : h('div', { class: 'scroll' }, h('table', { id: 'devices' },
+            h('thead', {}, h('tr', {}, ['DevEUI', 'DevAddr', 'Name', 'Session', 'Last uplink', 'FCnt', 'RSSI / SNR', 'Last payload', 'Rejected frames'].map((t) => h('th', {}, t)))),
+            h('tbody', {}, list.map((d) => h('tr', { 'data-deveui': d.devEUI, class: d.lastRejection && d.lastRejection.count ? 'rejected' : null },
+              h('td', { class: 'mono' }, d.devEUI), h('td', { class: 'mono' }, d.devAddr || '—'), h('td', {}, d.name || ''),
+              h('td', {}, d.sessionKnown ? h('span', { class: 'badge green' }, 'known')
+                : h('span', { class: 'badge grey', title: 'no session yet: waiting for a join' }, 'unknown'), ' ', h('span', { class: 'muted' }, d.activation || '')),
+              h('td', {}, ago(d.lastUplink)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr)), payloadCell(d.readings, d.payloadHex, d.payloadNote),
+              h('td', { class: 'wrap' }, rejection(d.lastRejection))))))),
+        unknownView(unknown || [])]);
     });
+  }
+  const REASONS = { mic_failure: 'MIC failure', fcnt_replay: 'counter went back' };
+  // rejection is a device's last refused frame: red while no good frame
+  // followed it, grey once one did.
+  function rejection(r) {
+    if (!r) return h('span', { class: 'muted' }, '—');
+    const open = r.count > 0;
+    return h('div', { class: 'rejection', 'data-reason': r.reason },
+      h('span', { class: 'badge ' + (open ? 'red' : 'grey') }, (REASONS[r.reason] || r.reason) + (open ? ' ×' + r.count : '')), ' ', ago(r.time),
+      open ? h('div', { class: 'hint' }, r.hint) : h('div', { class: 'muted' }, 'good frames since'));
+  }
+  function unknownView(list) {
+    if (!list.length) return null;
+    return [h('h2', {}, 'Addresses heard that no device has'),
+      h('p', { class: 'muted' }, 'Other networks\' devices, or one of yours with a wrong devAddr (or whose OTAA join was not seen).'),
+      h('div', { class: 'scroll' }, h('table', { id: 'unknown' },
+        h('thead', {}, h('tr', {}, ['DevAddr', 'Frames', 'Last heard', 'Best RSSI', 'Gateway'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, list.map((u) => h('tr', { 'data-devaddr': u.devAddr },
+          h('td', { class: 'mono' }, u.devAddr), h('td', {}, num(u.count)), h('td', {}, ago(u.lastHeard)),
+          h('td', {}, u.bestRSSI + ' dBm'), h('td', { class: 'mono' }, u.gatewayEUI || '—'))))))];
   }
   const num = (n) => (n === undefined || n === null ? '—' : String(n));
   const radio = (rssi, snr) => (rssi === undefined || rssi === null ? '—' : `${rssi} dBm / ${snr} dB`);
@@ -531,7 +554,10 @@
   // The event stream is read with fetch, not EventSource, because
   // EventSource cannot send the Authorization header. Once opened it keeps
   // running, so the list is there when one comes back to the page.
-  const live = { rows: [], byKey: new Map(), state: 'connecting', started: false, paint: 0, missed: 0 };
+  // failing holds the connections whose last attempt failed: an uplink
+  // that arrives meanwhile waits in their backlog, and shows ✗ queued
+  // until its own outcome comes.
+  const live = { rows: [], byKey: new Map(), failing: new Map(), state: 'connecting', started: false, paint: 0, missed: 0 };
   const MAX_ROWS = 200;
   async function stream() {
     for (;;) {
@@ -571,13 +597,17 @@
     if (event === 'missed') { live.missed += ev.missed || 0; schedule(); return; }
     const key = (ev.devEUI || '').toUpperCase() + '/' + ev.fCnt;
     if (event === 'uplink') {
-      const row = { up: ev, deliveries: [] };
+      if (live.byKey.has(key)) return; // sent again when the stream (re)opened
+      const row = { up: ev, deliveries: [...live.failing.values()].map((f) => Object.assign({}, f, { queued: true })) };
       live.rows.unshift(row); live.byKey.set(key, row);
       while (live.rows.length > MAX_ROWS) { const old = live.rows.pop(); live.byKey.delete((old.up.devEUI || '').toUpperCase() + '/' + old.up.fCnt); }
     } else if (event === 'delivery') {
+      const conn = ev.connectionId || ev.connection;
+      if (ev.ok) live.failing.delete(conn);
+      else live.failing.set(conn, { connectionId: ev.connectionId, connection: ev.connection, ok: false, error: ev.error });
       const row = live.byKey.get(key);
       if (!row) return; // an uplink from before the page was opened
-      row.deliveries = row.deliveries.filter((d) => (d.connectionId || d.connection) !== (ev.connectionId || ev.connection));
+      row.deliveries = row.deliveries.filter((d) => (d.connectionId || d.connection) !== conn);
       row.deliveries.push(ev);
     } else return;
     schedule();
@@ -597,8 +627,9 @@
       h('td', {}, radio(up.rssi, up.snr)), payloadCell(up.readings, up.payloadHex), h('td', { class: 'mono' }, up.gateway || ''),
       h('td', {}, h('div', { class: 'deliveries' }, deliveries.length ? deliveries.map((d) => h('span', {
         class: 'badge ' + (d.ok ? (d.late ? 'orange' : 'green') : 'red'), 'data-delivery': d.ok ? 'ok' : 'failed',
-        title: d.ok ? (d.late ? 'delivered late, from the backlog' : 'delivered') : d.error || 'failed',
-      }, (d.connection || d.connectionId) + (d.ok ? (d.late ? ' ✓ late' : ' ✓') : ' ✗'))) : h('span', { class: 'muted' }, 'waiting')))))]);
+        title: d.ok ? (d.late ? 'delivered late, from the backlog' : 'delivered')
+          : d.queued ? 'not delivered yet: the connection is failing (' + (d.error || 'no answer') + '); the uplink waits in its backlog' : d.error || 'failed',
+      }, (d.connection || d.connectionId) + (d.ok ? (d.late ? ' ✓ late' : ' ✓') : d.queued ? ' ✗ queued' : ' ✗'))) : h('span', { class: 'muted' }, 'waiting')))))]);
   }
   function livePage(g) {
     render(h('h1', {}, 'Live uplinks', h('span', { class: 'badge orange', id: 'live-state' }, live.state)),
@@ -624,7 +655,7 @@
   // gatewayPage draws what /status says about the agent, its packet
   // forwarders, relay upstreams and buffer. Parts it does not know by name
   // are drawn as they come, so a new field shows up without a page change.
-  const KNOWN = ['version', 'config', 'started', 'uptime', 'connections', 'devices'];
+  const KNOWN = ['version', 'config', 'started', 'uptime', 'connections', 'devices', 'unknownDevAddrs', 'lastReload', 'gateways'];
   const TITLES = { gateways: 'Packet forwarders', sources: 'Sources and relay upstreams', buffer: 'Buffer' };
   function gatewayPage(g) {
     const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
@@ -641,12 +672,36 @@
           s.config ? h('span', { class: 'stat' }, 'Configuration', h('b', { class: 'mono' }, s.config)) : null,
           h('span', { class: 'stat' }, 'Connections', h('b', {}, String(conns.length))),
           h('span', { class: 'stat' }, 'Devices', h('b', {}, String((s.devices || []).length)))),
+        reloadView(s.lastReload),
+        h('section', { 'data-section': 'gateways' }, h('h2', {}, 'Packet forwarders'), forwarders(s.gateways || [])),
         Object.entries(s).filter(([k]) => !KNOWN.includes(k)).map(([k, v]) => h('section', { 'data-section': k }, h('h2', {}, TITLES[k] || title(k)), k === 'buffer' ? bufferView(v) : value(v, k))),
         conns.length ? [h('h2', {}, 'Connections'), h('div', { class: 'scroll' }, h('table', {},
           h('thead', {}, h('tr', {}, ['Name', 'State', 'Last delivery', 'Backlog'].map((t) => h('th', {}, t)))),
           h('tbody', {}, conns.map((c) => h('tr', {}, h('td', {}, h('a', { href: '#/connections/' + encodeURIComponent(c.id) }, c.name || c.id)),
             h('td', {}, badge(c.state)), h('td', {}, ago(c.lastDelivery)), h('td', {}, num(c.backlog)))))))] : null]);
     });
+  }
+  // reloadView tells whether the last reload from the file took: an init
+  // script's reload prints nothing of it.
+  function reloadView(r) {
+    if (!r) return null;
+    return h('div', { class: 'card', id: 'reload', 'data-ok': String(!!r.ok) },
+      h('b', {}, 'Last reload '), ago(r.time), r.trigger ? ' (' + r.trigger + ') ' : ' ',
+      r.ok ? h('span', { class: 'badge green' }, 'applied')
+        : [h('span', { class: 'badge red' }, 'refused'), h('p', {}, 'The configuration in force is the one before it. Fix these lines and save the file again:'),
+          h('ul', { class: 'problems' }, (r.problems || []).map((p) => h('li', { class: 'mono wrap' }, p)))]);
+  }
+  // forwarders is the packet forwarders' table, narrow enough for a
+  // phone: where each one sends from and its counts go in one cell.
+  function forwarders(list) {
+    if (!list.length) return h('p', { class: 'muted' }, 'No packet forwarder heard yet.');
+    return h('div', { class: 'scroll' }, h('table', { id: 'gateways' },
+      h('thead', {}, h('tr', {}, ['Gateway EUI', 'Last PUSH_DATA', 'Last PULL_DATA', 'Datagrams', 'Position'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, list.map((gw) => h('tr', {},
+        h('td', { class: 'mono' }, gw.gatewayEUI), h('td', {}, ago(gw.lastPushData), gw.pushAddr ? h('div', { class: 'muted mono' }, gw.pushAddr) : null),
+        h('td', {}, ago(gw.lastPullData), gw.pullAddr ? h('div', { class: 'muted mono' }, gw.pullAddr) : null),
+        h('td', {}, `${num(gw.pushData)} push, ${num(gw.pullData)} pull, ${num(gw.rxpk)} rxpk`),
+        h('td', { class: 'wrap' }, gw.position ? `${gw.position.latitude.toFixed(5)}, ${gw.position.longitude.toFixed(5)}, ${gw.position.altitude} m` : h('span', { class: 'muted' }, '—')))))));
   }
   const title = (k) => k.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
   const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
