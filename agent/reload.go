@@ -29,7 +29,7 @@ func (a *Agent) ReloadFile(ctx context.Context, path, why string) (*config.Confi
 		var perr *config.Error
 		if errors.As(err, &perr) {
 			for _, p := range perr.Problems {
-				out.Problems = append(out.Problems, p.Format(path))
+				out.Problems = append(out.Problems, p.Format(problemFile(perr, path)))
 			}
 		} else {
 			out.Problems = []string{err.Error()}
@@ -135,4 +135,12 @@ func (a *Agent) dropQueue(c config.Connection) {
 	if n > 0 {
 		a.log.Warn("connection removed; its undelivered uplinks were discarded", "connection", c.Name, "uplinks", n)
 	}
+}
+
+// problemFile is the file a problem is in: the devices file names itself.
+func problemFile(e *config.Error, path string) string {
+	if e.File != "" {
+		return e.File
+	}
+	return path
 }

@@ -56,8 +56,12 @@ func reloadFile(ctx context.Context, a *agent.Agent, path, why string, log *slog
 	var perr *config.Error
 	switch {
 	case errors.As(err, &perr):
+		file := perr.File // the devices file, for a problem in it
+		if file == "" {
+			file = path
+		}
 		for _, p := range perr.Problems {
-			log.Error("configuration problem", "problem", p.Format(path))
+			log.Error("configuration problem", "problem", p.Format(file))
 		}
 		log.Error("the configuration is not valid; keeping the running one", "config", path,
 			"problems", len(perr.Problems), "fix", fmt.Sprintf("edgeflow config validate --config %s", path))

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -110,6 +111,27 @@ func TestRejectedDevicesNamed(t *testing.T) {
 	getJSON(t, ag.apiAddr, "/status", &st)
 	if len(st.UnknownDevAddrs) != 1 || st.Devices[1]["lastRejection"] == nil {
 		t.Errorf("/status: %+v", st)
+	}
+
+	// A live view opened now gets the uplink from before, and its delivery.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+ag.apiAddr+"/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var replay []string
+	for sc.Scan() && len(replay) < 2 {
+		if l := sc.Text(); strings.HasPrefix(l, "data: ") {
+			replay = append(replay, l)
+		}
+	}
+	resp.Body.Close()
+	if len(replay) != 2 || !strings.Contains(replay[0], `"devEUI":"70B3D57ED0000001","devAddr":"260B0001","fCnt":10`) ||
+		!strings.Contains(replay[1], `"connection":"Actility To Cayenne"`) || !strings.Contains(replay[1], `"ok":true`) {
+		t.Errorf("/events at connect: %q", replay)
 	}
 
 	out, errOut, code := cli(t, "status", "--api", ag.apiAddr)
