@@ -29,7 +29,7 @@ type Device struct {
 
 // String describes the device with its key masked.
 func (d Device) String() string {
-	return fmt.Sprintf("{DevEUI:%s JoinEUI:%s AppKey:%s NwkKey:%s}", d.DevEUI, d.JoinEUI, maskedKey, maskedKey)
+	return fmt.Sprintf("{DevEUI:%s JoinEUI:%s AppKey:%s NwkKey:%s}", HexUpper(d.DevEUI[:]), HexUpper(d.JoinEUI[:]), maskedKey, maskedKey)
 }
 
 // GoString keeps %#v from printing the key.
@@ -43,7 +43,7 @@ func (d Device) LogValue() slog.Value {
 
 // MarshalJSON keeps encoding/json from printing the key.
 func (d Device) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct{ DevEUI, JoinEUI, AppKey, NwkKey string }{d.DevEUI.String(), d.JoinEUI.String(), maskedKey, maskedKey})
+	return json.Marshal(struct{ DevEUI, JoinEUI, AppKey, NwkKey string }{HexUpper(d.DevEUI[:]), HexUpper(d.JoinEUI[:]), maskedKey, maskedKey})
 }
 
 // Why a join message led to no session. Each error's text is its label in

@@ -40,7 +40,7 @@ type Session struct {
 // String describes the session with its keys masked.
 func (s Session) String() string {
 	return fmt.Sprintf("{DevEUI:%s DevAddr:%s NwkSKey:%s AppSKey:%s RelaxFCnt:%t LoRaWAN11:%t}",
-		s.DevEUI, s.DevAddr, maskedKey, maskedKey, s.RelaxFCnt, s.LoRaWAN11)
+		HexUpper(s.DevEUI[:]), HexUpper(s.DevAddr[:]), maskedKey, maskedKey, s.RelaxFCnt, s.LoRaWAN11)
 }
 
 // GoString keeps %#v from printing the keys.
@@ -65,7 +65,7 @@ func (s Session) MarshalJSON() ([]byte, error) {
 		DevEUI, DevAddr  string
 		NwkSKey, AppSKey string
 		RelaxFCnt        bool
-	}{s.DevEUI.String(), s.DevAddr.String(), maskedKey, maskedKey, s.RelaxFCnt})
+	}{HexUpper(s.DevEUI[:]), HexUpper(s.DevAddr[:]), maskedKey, maskedKey, s.RelaxFCnt})
 }
 
 const maskedKey = "********"
@@ -232,7 +232,7 @@ func (s *Sessions) Set(devs []Session) error {
 	list := make([]lorawan.EUI64, 0, len(devs))
 	for _, d := range devs {
 		if _, dup := abp[d.DevEUI]; dup {
-			return fmt.Errorf("%w: %s", ErrDuplicateDevEUI, d.DevEUI)
+			return fmt.Errorf("%w: %s", ErrDuplicateDevEUI, HexUpper(d.DevEUI[:]))
 		}
 		ns, err := newSession(d)
 		if err != nil {
