@@ -41,6 +41,14 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("bad uplink %+v", u)
 			}
 		}
+		// A frame refused for its address or key is remembered for the
+		// status: the address, or the devices it named.
+		if us := fx.d.UnknownAddrs(); fx.dropped(ErrUnknownDevAddr) == 1 && (len(us) != 1 || us[0].Count != 1) || fx.dropped(ErrUnknownDevAddr) == 0 && len(us) != 0 {
+			t.Fatalf("unknown_devaddr %d, remembered %+v", fx.dropped(ErrUnknownDevAddr), us)
+		}
+		if rj := fx.d.Rejections(); (fx.dropped(ErrMICFailure)+fx.dropped(ErrFCntReplay) == 1) != (len(rj) > 0) {
+			t.Fatalf("mic_failure %d, fcnt_replay %d, rejections %+v", fx.dropped(ErrMICFailure), fx.dropped(ErrFCntReplay), rj)
+		}
 		// A second decode of the same frame is never delivered again.
 		if again := fx.d.Decode([]packetfwd.Frame{frame(phy, 3, -80, 7)}); len(again) != 0 {
 			t.Fatal("frame delivered twice")

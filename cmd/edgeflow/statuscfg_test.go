@@ -1,0 +1,47 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"edgeflow/config"
+)
+
+// An invalid file still gives the API address and token it holds; a file
+// whose YAML cannot be read at all gives the defaults; a missing file is
+// an error.
+func TestClientConfigOfInvalidFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, text, bind, token string
+	}{
+		{"invalid", "api:\n  bind: \"127.0.0.1:18090\"\n  token: \"tok\"\nbuffer:\n  persits: always\n", "127.0.0.1:18090", "tok"},
+		{"broken YAML", "api:\n\tbind: \"127.0.0.1:18090\"\n", config.DefaultAPIBind, ""},
+		{"no api section", "log:\n  levle: info\n", config.DefaultAPIBind, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := clientConfig(write(tc.name+".yaml", tc.text))
+			var inv *invalidConfig
+			if !errors.As(err, &inv) {
+				t.Fatalf("err = %v, want an invalidConfig", err)
+			}
+			if inv.partial.API.Bind != tc.bind || inv.partial.API.Token != tc.token {
+				t.Errorf("api %+v, want %s %q", inv.partial.API, tc.bind, tc.token)
+			}
+		})
+	}
+	_, err := clientConfig(filepath.Join(dir, "none.yaml"))
+	var inv *invalidConfig
+	if err == nil || errors.As(err, &inv) {
+		t.Errorf("a missing file: %v", err)
+	}
+}
