@@ -4,18 +4,20 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/internal/testkit"
 )
 
 // getJSON GETs an API path of a running agent into out.
@@ -37,7 +39,7 @@ func getJSON(t testing.TB, apiAddr, path string, out any) {
 // cli runs the built binary and returns its stdout, stderr and exit code.
 func cli(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(agentBin, args...)
+	cmd := exec.Command(testkit.AgentBinary(t), args...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -59,10 +61,10 @@ func TestRejectedDevicesNamed(t *testing.T) {
 	good, wrongKey, unknown := newDevice(1), newDevice(2), newDevice(9)
 	configured := wrongKey
 	configured.nwkSKey[0] ^= 0xff // the technician typed one byte wrong
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	text := configText(ep.URL, "on-outage", good) + strings.ReplaceAll(configured.yaml(), "devEUI:", "name: \"tank\"\n    devEUI:")
-	ag := startAgent(t, text)
-	fw := newForwarder(t, ag.udpAddr)
+	ag := testkit.StartAgent(t, text)
+	fw := newForwarder(t, ag.UDP)
 	up := lorawan.UnconfirmedDataUp
 	fw.push(2,
 		newRxpk(good.frame(t, up, 10, port(1), []byte{1}), -60, 7, ""),
@@ -74,7 +76,7 @@ func TestRejectedDevicesNamed(t *testing.T) {
 		newRxpk(wrongKey.frame(t, up, 2, port(1), []byte{1}), -70, 7, ""),
 		newRxpk(unknown.frame(t, up, 2, port(1), []byte{1}), -88, 2, ""),
 	)
-	ep.waitFor(t, 1, 10*time.Second)
+	ep.WaitUplinks(t, 1)
 
 	var devs []struct {
 		DevEUI        string `json:"devEUI"`
@@ -84,7 +86,7 @@ func TestRejectedDevicesNamed(t *testing.T) {
 			Count  int    `json:"count"`
 		} `json:"lastRejection"`
 	}
-	getJSON(t, ag.apiAddr, "/devices", &devs)
+	getJSON(t, ag.API, "/devices", &devs)
 	if len(devs) != 2 || devs[0].LastRejection == nil || devs[1].LastRejection == nil {
 		t.Fatalf("/devices: %+v", devs)
 	}
@@ -100,7 +102,7 @@ func TestRejectedDevicesNamed(t *testing.T) {
 		BestRSSI float64 `json:"bestRSSI"`
 		Gateway  string  `json:"gatewayEUI"`
 	}
-	getJSON(t, ag.apiAddr, "/devices/unknown", &unk)
+	getJSON(t, ag.API, "/devices/unknown", &unk)
 	if len(unk) != 1 || unk[0].DevAddr != "260B0009" || unk[0].Count != 2 || unk[0].BestRSSI != -88 || unk[0].Gateway != "AA555A0000000101" {
 		t.Errorf("/devices/unknown: %+v", unk)
 	}
@@ -108,7 +110,7 @@ func TestRejectedDevicesNamed(t *testing.T) {
 		UnknownDevAddrs []map[string]any `json:"unknownDevAddrs"`
 		Devices         []map[string]any `json:"devices"`
 	}
-	getJSON(t, ag.apiAddr, "/status", &st)
+	getJSON(t, ag.API, "/status", &st)
 	if len(st.UnknownDevAddrs) != 1 || st.Devices[1]["lastRejection"] == nil {
 		t.Errorf("/status: %+v", st)
 	}
@@ -116,7 +118,7 @@ func TestRejectedDevicesNamed(t *testing.T) {
 	// A live view opened now gets the uplink from before, and its delivery.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+ag.apiAddr+"/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+ag.API+"/events", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +136,7 @@ func TestRejectedDevicesNamed(t *testing.T) {
 		t.Errorf("/events at connect: %q", replay)
 	}
 
-	out, errOut, code := cli(t, "status", "--api", ag.apiAddr)
+	out, errOut, code := cli(t, "status", "--api", ag.API)
 	if code != 0 {
 		t.Fatalf("status: exit %d: %s", code, errOut)
 	}
@@ -149,7 +151,7 @@ func TestRejectedDevicesNamed(t *testing.T) {
 	}
 	t.Logf("\n%s", out)
 
-	log := ag.logText()
+	log := ag.Log()
 	// One WARN per device (the second frame of the wrong-key device is
 	// within its ten minutes), with the EUIs as ThingPark prints them.
 	if n := len(regexp.MustCompile(`msg="Frame of a configured device rejected".* dev_eui=70B3D57ED0000002`).FindAllString(log, -1)); n != 1 {
@@ -168,24 +170,22 @@ func TestRejectedDevicesNamed(t *testing.T) {
 // applied, and said so, too. `edgeflow status` still finds the agent
 // while the file is invalid.
 func TestReloadOutcomeShown(t *testing.T) {
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "edgeflow.yaml")
 	text := strings.ReplaceAll(configText(ep.URL, "on-outage", newDevice(1)), "$DIR", dir)
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := startAgentFile(t, cfgPath)
+	ag := testkit.StartAgentFile(t, cfgPath)
 	// The API address is fixed in the file now (the agent chose a port), so
 	// that `edgeflow status --config` reads it from the broken file.
-	text = strings.Replace(text, `bind: "127.0.0.1:0"`+"\nbuffer", `bind: "`+ag.apiAddr+`"`+"\nbuffer", 1)
+	text = strings.Replace(text, `bind: "127.0.0.1:0"`+"\nbuffer", `bind: "`+ag.API+`"`+"\nbuffer", 1)
 	broken := strings.Replace(text, "persist:", "persits:", 1)
 	if err := os.WriteFile(cfgPath, []byte(broken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := ag.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	ag.Signal(t, syscall.SIGHUP)
 	type reload struct {
 		OK       bool     `json:"ok"`
 		Trigger  string   `json:"trigger"`
@@ -196,14 +196,11 @@ func TestReloadOutcomeShown(t *testing.T) {
 	}
 	waitReload := func(ok bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) { // the agent's own reload: poll
+		testkit.WaitUntil(t, fmt.Sprintf("a reload with ok=%v in /status", ok), func() bool {
 			st.LastReload = nil
-			getJSON(t, ag.apiAddr, "/status", &st)
-			if st.LastReload != nil && st.LastReload.OK == ok {
-				return
-			}
-		}
-		t.Fatalf("no reload with ok=%v in /status: %+v\n%s", ok, st.LastReload, ag.logText())
+			getJSON(t, ag.API, "/status", &st)
+			return st.LastReload != nil && st.LastReload.OK == ok
+		})
 	}
 	waitReload(false)
 	if len(st.LastReload.Problems) == 0 || !strings.Contains(st.LastReload.Problems[0], "persits") {
@@ -213,14 +210,14 @@ func TestReloadOutcomeShown(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status with an invalid file: exit %d:\n%s", code, errOut)
 	}
-	if !strings.Contains(errOut, "is not valid") || !strings.Contains(errOut, "asking the agent at "+ag.apiAddr) {
+	if !strings.Contains(errOut, "is not valid") || !strings.Contains(errOut, "asking the agent at "+ag.API) {
 		t.Errorf("status did not warn:\n%s", errOut)
 	}
 	if !strings.Contains(out, "last reload") || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "persits") {
 		t.Errorf("status does not show the refused reload:\n%s", out)
 	}
-	if !strings.Contains(ag.logText(), `level=ERROR msg="configuration problem"`) {
-		t.Errorf("the problem is not in the log:\n%s", ag.logText())
+	if !strings.Contains(ag.Log(), `level=ERROR msg="configuration problem"`) {
+		t.Errorf("the problem is not in the log:\n%s", ag.Log())
 	}
 
 	// The fix, by editing the file (no signal): applied, and said so.
@@ -239,72 +236,29 @@ func TestReloadOutcomeShown(t *testing.T) {
 // TestServiceWatchesFile: under `service run` a changed file is applied
 // without a signal, as under `run`.
 func TestServiceWatchesFile(t *testing.T) {
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "edgeflow.yaml")
 	text := strings.ReplaceAll(configText(ep.URL, "on-outage"), "$DIR", dir)
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(agentBin, "service", "run", "--config", cfgPath, "--log", "stderr")
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var logb strings.Builder
-	apiCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			logb.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if m := apiRe.FindStringSubmatch(sc.Text()); m != nil {
-				apiCh <- m[1]
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("log:\n%s", logb.String())
-			mu.Unlock()
-		}
-	})
-	var apiAddr string
-	select {
-	case apiAddr = <-apiCh:
-	case <-time.After(20 * time.Second):
-		t.Fatal("service did not start")
-	}
+	ag := testkit.RunAgent(t, "service", "run", "--config", cfgPath, "--log", "stderr")
+	apiAddr := ag.API
 	// The first line after start tells where the page is, and, with no
 	// device configured, what to do next.
-	mu.Lock()
-	started := regexp.MustCompile(`msg="edgeflow started".*`).FindString(logb.String())
-	mu.Unlock()
+	started := regexp.MustCompile(`msg="edgeflow started".*`).FindString(ag.Log())
 	if !strings.Contains(started, "page=http://"+apiAddr+"/") || !strings.Contains(started, `next="no device is configured`) || !strings.Contains(started, cfgPath+" (it is reloaded when saved)") {
 		t.Errorf("start line: %s", started)
 	}
 	if err := os.WriteFile(cfgPath, []byte(text+newDevice(3).yaml()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) { // the watcher looks every 2 s
+	testkit.WaitUntil(t, "the changed file applied (the watcher looks every 2 s)", func() bool {
 		var devs []map[string]any
 		getJSON(t, apiAddr, "/devices", &devs)
-		if len(devs) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the changed file was not applied")
-		}
-	}
+		return len(devs) == 1
+	})
 }
 
 // TestValidateHints: what `edgeflow config validate` says about the files
@@ -375,7 +329,7 @@ func TestValidateHints(t *testing.T) {
 // edgeflow's own GET /connections/{id} answer, go into the file and into
 // POST and PUT with one warning each.
 func TestPastedConnections(t *testing.T) {
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	iotflow := `{"id":"1114","name":"Actility To Cayenne","connectorId":"actility-http-iot","brand":"CAYENNE","active":true,` +
 		`"state":"OPENED","startupTime":"2026-11-20T10:00:00Z","createdBy":"jdoe","creationTime":"2026-11-20T09:59:00Z",` +
 		`"lastUpdatedBy":"jdoe","lastUpdateTime":"2026-11-21T08:00:00Z","subscriberId":"100001234",` +
@@ -392,10 +346,10 @@ func TestPastedConnections(t *testing.T) {
 		// two: the read-only keys, and CAYENNE pointed at the stand-in
 		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
 	}
-	ag := startAgentFile(t, path)
+	ag := testkit.StartAgentFile(t, path)
 
 	// edgeflow's own answer, sent back as it is: PUT and, renamed, POST.
-	resp, err := http.Get("http://" + ag.apiAddr + "/connections/1114")
+	resp, err := http.Get("http://" + ag.API + "/connections/1114")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,8 +382,8 @@ func TestPastedConnections(t *testing.T) {
 			t.Errorf("%s %s: %s, warnings %q", method, url, resp.Status, ws)
 		}
 	}
-	send("PUT", "http://"+ag.apiAddr+"/connections/1114", got, http.StatusOK)
+	send("PUT", "http://"+ag.API+"/connections/1114", got, http.StatusOK)
 	delete(got, "id")
 	got["name"] = "Copy"
-	send("POST", "http://"+ag.apiAddr+"/connections", got, http.StatusCreated)
+	send("POST", "http://"+ag.API+"/connections", got, http.StatusCreated)
 }

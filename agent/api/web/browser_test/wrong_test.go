@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"edgeflow/internal/testkit"
 )
 
 // TestTechnicianSeesWhatIsWrong: what went wrong before the page was
@@ -17,25 +19,24 @@ import (
 // EUIs are upper case throughout.
 func TestTechnicianSeesWhatIsWrong(t *testing.T) {
 	chromium(t)
-	bin := buildAgent(t, t.TempDir())
-	ep := newEndpoint(t)
+	ep := testkit.NewSink(t)
 	good, real := newDevice(1, "Meeting room CO2"), newDevice(2, "Cold store")
 	typo := real
 	typo.NwkSKey[0] ^= 0xff // the key as the technician typed it
-	ag := startAgent(t, bin, agentConfig("127.0.0.1:0", "", nil, []string{
+	ag := testkit.StartAgent(t, agentConfig("127.0.0.1:0", "", nil, []string{
 		fmt.Sprintf(`{"name":"Bench","connectorId":"actility-http-iot","configuration":{"destinationURL":%q}}`, ep.URL+"/bench"),
 		fmt.Sprintf(`{"name":"Backup HTTP","connectorId":"actility-http-iot","configuration":{"destinationURL":%q}}`, refusedURL(t)),
 	}, good, typo))
 
 	// Before anyone opens the page: two uplinks, a frame with the wrong
 	// key, and one of a device nobody configured.
-	push(t, ag.udp, 1, -57, 7.25, good.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), real.frame(t, 1, 1, []byte{1}))
-	push(t, ag.udp, 2, -90, 2, newDevice(9, "").frame(t, 1, 1, []byte{1}))
-	ep.waitFor(t, "/bench", 1)
-	push(t, ag.udp, 3, -60, 6, good.frame(t, 11, 1, []byte{0x01, 0x67, 0x00, 0xff}))
-	ep.waitFor(t, "/bench", 2)
+	push(t, ag.UDP, 1, -57, 7.25, good.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), real.frame(t, 1, 1, []byte{1}))
+	push(t, ag.UDP, 2, -90, 2, newDevice(9, "").frame(t, 1, 1, []byte{1}))
+	ep.WaitUplinks(t, 1, "/bench")
+	push(t, ag.UDP, 3, -60, 6, good.frame(t, 11, 1, []byte{0x01, 0x67, 0x00, 0xff}))
+	ep.WaitUplinks(t, 2, "/bench")
 
-	b := newBrowser(t, front(t, ag.api))
+	b := newBrowser(t, front(t, ag.API))
 	b.do("open the live page", chromedp.Navigate(b.base+"/#/live"))
 	b.wait("the two uplinks from before, delivered to the bench", `[...document.querySelectorAll('#live [data-delivery=ok]')].filter(e => e.textContent.startsWith('Bench')).length === 2`)
 	b.wait("✗ for the failing connection on both, none waiting", `(() => {
@@ -68,7 +69,7 @@ func TestTechnicianSeesWhatIsWrong(t *testing.T) {
 	var st struct {
 		Config string `json:"config"`
 	}
-	apiGet(t, ag.api, "/status", "", &st)
+	apiGet(t, ag.API, "/status", "", &st)
 	text, err := os.ReadFile(st.Config)
 	if err != nil {
 		t.Fatal(err)
