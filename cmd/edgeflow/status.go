@@ -291,6 +291,10 @@ func printRejections(w io.Writer, st api.Status, now time.Time) {
 		if d.Name != "" {
 			name += " (" + d.Name + ")"
 		}
+		if r.Count == 0 {
+			fmt.Fprintf(w, "  %s: %s (%s), good uplinks since\n", name, reasonWords(r.Reason), ago(&t, now))
+			continue
+		}
 		fmt.Fprintf(w, "  %s: %s (%s), %d since its last good uplink: %s\n", name, reasonWords(r.Reason), ago(&t, now), r.Count, r.Hint)
 	}
 	if len(st.UnknownDevAddrs) == 0 {

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"edgeflow/agent/api"
 	"edgeflow/config"
 )
 
@@ -43,5 +46,23 @@ func TestClientConfigOfInvalidFile(t *testing.T) {
 	var inv *invalidConfig
 	if err == nil || errors.As(err, &inv) {
 		t.Errorf("a missing file: %v", err)
+	}
+}
+
+// A device heard well again after a refusal shows it as past, without
+// the hint.
+func TestPrintRejectionPast(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	st := api.Status{Devices: []api.Device{
+		{DevEUI: "70B3D57ED0000001", LastRejection: &api.Rejection{Reason: "fcnt_replay", Hint: "H1", Time: now.Add(-2 * time.Hour), Count: 0}},
+		{DevEUI: "70B3D57ED0000002", Name: "tank", LastRejection: &api.Rejection{Reason: "mic_failure", Hint: "H2", Time: now.Add(-time.Minute), Count: 3}},
+	}}
+	var b strings.Builder
+	printRejections(&b, st, now)
+	want := "\nrejected frames:\n" +
+		"  70B3D57ED0000001: frame counter went back (2h ago), good uplinks since\n" +
+		"  70B3D57ED0000002 (tank): MIC failure (1m ago), 3 since its last good uplink: H2\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
