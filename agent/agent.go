@@ -66,6 +66,7 @@ type Agent struct {
 	updateMu sync.Mutex // serialises the API's read-change-write of connections
 
 	lastReload atomic.Pointer[api.ReloadStatus]
+	ready      atomic.Bool // between the end of Start and Stop: Reload may run
 
 	startMu  sync.Mutex // guards startups
 	startups map[string]time.Time
@@ -187,8 +188,13 @@ func (a *Agent) Start(ctx context.Context) error {
 		started = append(started, "next", nextStep(cfg))
 	}
 	a.log.Info("edgeflow started", started...)
+	a.ready.Store(true)
 	return nil
 }
+
+// Ready tells whether the agent has started and not begun to stop, so
+// that a reload can be applied.
+func (a *Agent) Ready() bool { return a.ready.Load() }
 
 // pageURL is where a browser finds the web page: a technician reads it
 // off the first lines of the log.
@@ -231,6 +237,7 @@ func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) erro
 // Stop closes the frame sources first (nothing new arrives), then delivery
 // (memory goes to flash), then the buffer.
 func (a *Agent) Stop(ctx context.Context) error {
+	a.ready.Store(false)
 	var errs []error
 	if a.stopSampling != nil {
 		a.stopSampling()

@@ -17,6 +17,9 @@ import (
 // Warnings come back for the log; an error leaves the running
 // configuration in force.
 func (a *Agent) ReloadFile(ctx context.Context, path, why string) (*config.Config, []config.Warning, error) {
+	if !a.Ready() {
+		return nil, nil, errors.New("the agent is starting or stopping; ask for the reload again once it runs")
+	}
 	cfg, warns, err := config.Load(path)
 	if err == nil {
 		err = a.Reload(ctx, cfg)

@@ -21,24 +21,30 @@ func watchConfig(ctx context.Context, path, devicesFile string, a *agent.Agent, 
 	defer tick.Stop()
 	stamp := func() string { return fileStamp(path) + "|" + fileStamp(devicesFile) }
 	last := stamp()
+	why := "" // a reload asked and not applied yet
 	for {
-		why := "SIGHUP"
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
+			why = "SIGHUP"
 		case <-tick.C:
-			st := stamp()
-			if st == last {
-				continue
+			if why == "" {
+				if stamp() == last {
+					continue
+				}
+				why = "file changed"
 			}
-			why = "file changed"
+		}
+		if !a.Ready() {
+			continue // starting or stopping: applied at a later tick once started
 		}
 		last = stamp()
 		if cfg := reloadFile(ctx, a, path, why, log); cfg != nil && cfg.DevicesFile != devicesFile {
 			devicesFile = cfg.DevicesFile // the file now names another
 			last = stamp()
 		}
+		why = ""
 	}
 }
 
