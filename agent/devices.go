@@ -64,7 +64,7 @@ func (a *Agent) startSessions(ctx context.Context, cfg *config.Config) error {
 	if err := dv.joiner.SetDevices(otaaFromConfig(cfg.Devices)); err != nil {
 		return err
 	}
-	a.decoder = uplink.NewDecoder(a.sessions, uplink.DecoderOptions{Now: a.opts.Now, Joiner: dv.joiner, OnDuplicate: a.merger.Add}, log, a.set)
+	a.decoder = uplink.NewDecoder(a.sessions, uplink.DecoderOptions{Now: a.opts.Now, Joiner: dv.joiner, OnDuplicate: a.merger.Add, OnReject: a.publishRejected}, log, a.set)
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	dv.cancel = cancel
 	go func() { defer close(dv.done); dv.persister.Run(pctx) }()

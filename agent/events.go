@@ -54,3 +54,14 @@ func (a *Agent) connectionName(id string) string {
 	}
 	return ""
 }
+
+// publishRejected is the decoder's OnReject hook: a technician who presses
+// a device's button and watches the live view sees its frame refused, and
+// why, instead of nothing.
+func (a *Agent) publishRejected(r uplink.Rejected) {
+	if !a.events.Active() {
+		return
+	}
+	a.events.Publish("rejected", api.RejectedEvent{DevEUI: uplink.HexUpper(r.DevEUI[:]), DevAddr: uplink.HexUpper(r.DevAddr[:]),
+		Reason: r.Reason, Hint: uplink.Hint(r.Reason), FCnt16: r.FCnt16, Time: r.At, RSSI: r.RSSI, SNR: r.SNR, Gateway: uplink.HexUpper(r.Gateway[:])})
+}

@@ -31,6 +31,10 @@ type DecoderOptions struct {
 	// delivered (another antenna or gateway, a later datagram), with the
 	// uplink it became, so that they can join it (see Merger).
 	OnDuplicate func(devEUI lorawan.EUI64, fcnt uint32, recs []Reception)
+	// OnReject, when set, is told of every frame of a configured device
+	// that was refused (MIC failure, counter gone back), for a live view.
+	// It runs under the decoder's lock: it must not block.
+	OnReject func(Rejected)
 }
 
 // firstFCntEpochs bounds the search for the upper counter bits of a
@@ -50,6 +54,7 @@ type Decoder struct {
 	sessions *Sessions
 	joiner   *Joiner
 	onDup    func(devEUI lorawan.EUI64, fcnt uint32, recs []Reception)
+	onReject func(Rejected)
 	logger   *slog.Logger
 	now      func() time.Time
 	c        counters
@@ -84,6 +89,7 @@ func NewDecoder(s *Sessions, opts DecoderOptions, logger *slog.Logger, set *metr
 		sessions: s,
 		joiner:   opts.Joiner,
 		onDup:    opts.OnDuplicate,
+		onReject: opts.OnReject,
 		logger:   logger,
 		now:      opts.Now,
 		c:        newCounters(set),

@@ -45,6 +45,18 @@ type Rejection struct {
 	FCnt16 uint16 // the frame's 16-bit counter
 }
 
+// Rejected is one refused frame of a configured device, as OnReject gets it.
+type Rejected struct {
+	DevEUI  lorawan.EUI64
+	DevAddr lorawan.DevAddr
+	Reason  string
+	FCnt16  uint16
+	At      time.Time // agent clock
+	RSSI    float64
+	SNR     float64
+	Gateway lorawan.EUI64
+}
+
 // UnknownAddr is a DevAddr heard that no session has.
 type UnknownAddr struct {
 	DevAddr  lorawan.DevAddr
@@ -103,6 +115,10 @@ func (d *Decoder) rejectDevices(devs []lorawan.EUI64, reason error, f *dataFrame
 		}
 		s.Reason, s.At, s.FCnt16 = reason.Error(), now, f.fcnt16
 		s.Count++
+		if d.onReject != nil {
+			d.onReject(Rejected{DevEUI: dev, DevAddr: f.devAddr, Reason: s.Reason, FCnt16: f.fcnt16, At: now,
+				RSSI: fr.RSSI, SNR: fr.SNR, Gateway: fr.GatewayEUI})
+		}
 		if !s.warned.IsZero() && now.Sub(s.warned) < warnEvery {
 			s.suppressed++
 			continue

@@ -35,6 +35,20 @@ type DeliveryEvent struct {
 	Error        string `json:"error,omitempty"`
 }
 
+// RejectedEvent is the "rejected" event: a frame of a configured device
+// that was refused (wrong key, counter gone back), with what to check.
+type RejectedEvent struct {
+	DevEUI  string    `json:"devEUI"`
+	DevAddr string    `json:"devAddr"`
+	Reason  string    `json:"reason"` // mic_failure, fcnt_replay
+	Hint    string    `json:"hint"`
+	FCnt16  uint16    `json:"fCnt16"`
+	Time    time.Time `json:"time"`
+	RSSI    float64   `json:"rssi"`
+	SNR     float64   `json:"snr"`
+	Gateway string    `json:"gateway"`
+}
+
 // Event is one event of the stream, for a replay.
 type Event struct {
 	Name string

@@ -48,12 +48,19 @@ func TestTechnicianSeesWhatIsWrong(t *testing.T) {
 	if !strings.Contains(live, "AA555A0000000101") || !strings.Contains(live, "70B3D57ED0000001") || strings.Contains(live, "aa555a") {
 		t.Errorf("EUIs on the live page are not upper case: %s", live)
 	}
+	// The technician presses the button of the device with the wrong key,
+	// watching the page: its frame shows, refused, with what to check.
+	push(t, ag.UDP, 4, -70, 5, real.frame(t, 2, 1, []byte{2}))
+	b.wait("the refused frame on the live page", `(() => {
+		const r = document.querySelector('#live tr[data-rejected=mic_failure][data-deveui="70B3D57ED0000002"]');
+		return !!r && r.textContent.includes('refused: MIC failure') && r.textContent.includes('check nwkSKey/devAddr');
+	})()`)
 	b.screenshot("live-at-load.png", false)
 
 	b.click(`a[data-nav=devices]`)
 	b.wait("the wrong key named, with what to check", `(() => {
 		const r = document.querySelector('#devices tr[data-deveui="70B3D57ED0000002"] .rejection[data-reason=mic_failure]');
-		return !!r && r.textContent.includes('MIC failure ×1') && r.textContent.includes('check nwkSKey/devAddr (or the OTAA join was not seen)');
+		return !!r && r.textContent.includes('MIC failure ×2') && r.textContent.includes('check nwkSKey/devAddr (or the OTAA join was not seen)');
 	})()`)
 	b.wait("the address nobody has", `(() => {
 		const r = document.querySelector('#unknown tr[data-devaddr="260B0009"]');

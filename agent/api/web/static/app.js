@@ -600,7 +600,10 @@
       if (live.byKey.has(key)) return; // sent again when the stream (re)opened
       const row = { up: ev, deliveries: [...live.failing.values()].map((f) => Object.assign({}, f, { queued: true })) };
       live.rows.unshift(row); live.byKey.set(key, row);
-      while (live.rows.length > MAX_ROWS) { const old = live.rows.pop(); live.byKey.delete((old.up.devEUI || '').toUpperCase() + '/' + old.up.fCnt); }
+      trimLive();
+    } else if (event === 'rejected') {
+      live.rows.unshift({ rej: ev, deliveries: [] });
+      trimLive();
     } else if (event === 'delivery') {
       const conn = ev.connectionId || ev.connection;
       if (ev.ok) live.failing.delete(conn);
@@ -612,6 +615,17 @@
     } else return;
     schedule();
   }
+  function trimLive() {
+    while (live.rows.length > MAX_ROWS) { const old = live.rows.pop(); if (old.up) live.byKey.delete((old.up.devEUI || '').toUpperCase() + '/' + old.up.fCnt); }
+  }
+  // rejectedRow is a frame of a configured device that was refused: shown
+  // among the uplinks, so that pressing a device's button shows something.
+  function rejectedRow(r) {
+    return h('tr', { class: 'live-row rejected', 'data-deveui': r.devEUI, 'data-rejected': r.reason },
+      h('td', {}, ago(r.time)), h('td', { class: 'mono' }, r.devEUI), h('td', {}, num(r.fCnt16)), h('td', {}, '—'),
+      h('td', {}, radio(r.rssi, r.snr)), h('td', { class: 'wrap' }, h('div', { class: 'hint err' }, r.hint)), h('td', { class: 'mono' }, r.gateway || ''),
+      h('td', {}, h('span', { class: 'badge red', title: r.hint }, 'refused: ' + (REASONS[r.reason] || r.reason))));
+  }
   function setLive(s) { live.state = s; schedule(); }
   // schedule repaints at most once a frame however fast uplinks come.
   function schedule() { if (!live.paint) live.paint = requestAnimationFrame(() => { live.paint = 0; paintLive(); }); }
@@ -622,7 +636,7 @@
     st.className = 'badge ' + (live.state === 'connected' ? 'green' : 'orange');
     // The agent drops events for a browser that lags rather than slow uplinks down.
     $('#live-missed').textContent = live.missed ? `${live.missed} events were missed while this page lagged behind.` : '';
-    fill(tbody, [...live.rows.map(({ up, deliveries }) => h('tr', { class: 'live-row', 'data-deveui': up.devEUI, 'data-fcnt': up.fCnt },
+    fill(tbody, [...live.rows.map(({ up, rej, deliveries }) => rej ? rejectedRow(rej) : h('tr', { class: 'live-row', 'data-deveui': up.devEUI, 'data-fcnt': up.fCnt },
       h('td', {}, ago(up.time)), h('td', { class: 'mono' }, up.devEUI), h('td', {}, num(up.fCnt)), h('td', {}, num(up.fPort)),
       h('td', {}, radio(up.rssi, up.snr)), payloadCell(up.readings, up.payloadHex), h('td', { class: 'mono' }, up.gateway || ''),
       h('td', {}, h('div', { class: 'deliveries' }, deliveries.length ? deliveries.map((d) => h('span', {
