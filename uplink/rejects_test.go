@@ -25,7 +25,8 @@ func TestRejectionsNamedAndRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &clock{t: t0}
-	d := NewDecoder(s, DecoderOptions{Now: clk.Now}, slog.New(slog.NewTextHandler(&logs, nil)), metrics.NewSet())
+	var told []Rejected // every refusal, for the live view: not rate-limited
+	d := NewDecoder(s, DecoderOptions{Now: clk.Now, OnReject: func(r Rejected) { told = append(told, r) }}, slog.New(slog.NewTextHandler(&logs, nil)), metrics.NewSet())
 
 	for i := range 5 {
 		d.Decode([]packetfwd.Frame{frame(buildUp(t, good, uint32(i+1), port(1), []byte{1}, false), 1, -80, 7)})
@@ -34,6 +35,9 @@ func TestRejectionsNamedAndRateLimited(t *testing.T) {
 	r, ok := d.Rejections()[good.DevEUI]
 	if !ok || r.Reason != "mic_failure" || r.Count != 5 || !r.At.Equal(t0.Add(12*time.Minute)) {
 		t.Fatalf("rejection = %+v, %v", r, ok)
+	}
+	if len(told) != 5 || told[4].DevEUI != good.DevEUI || told[4].Reason != "mic_failure" || told[4].FCnt16 != 5 || told[4].RSSI != -80 {
+		t.Fatalf("OnReject told %d: %+v", len(told), told)
 	}
 	if n := strings.Count(logs.String(), "level=WARN"); n != 2 {
 		t.Fatalf("%d WARN lines, want 2 (one per device per 10 min):\n%s", n, logs.String())
