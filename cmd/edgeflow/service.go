@@ -365,7 +365,7 @@ func (sc *serviceCtl) install() int {
 		}
 		fmt.Fprintf(sc.stdout, "wrote the default configuration to %s; edit it, then \"edgeflow service restart\"\n", sc.config)
 	}
-	cfg, _ := loadConfig(sc.config, sc.stderr)
+	cfg, _ := loadConfigOr(sc.config, sc.stderr, "nothing was installed")
 	if cfg == nil {
 		return sc.errorf("not installed: fix %s first (edgeflow config validate --config %s)", sc.config, sc.config)
 	}
@@ -757,7 +757,7 @@ func installedConfig(file string) string {
 // problem, and only when it is valid has the init system signal the
 // running agent (SIGHUP), which re-reads it.
 func (sc *serviceCtl) reload() int {
-	if cfg, _ := loadConfig(sc.config, sc.stderr); cfg == nil {
+	if cfg, _ := loadConfigOr(sc.config, sc.stderr, "nothing was reloaded"); cfg == nil {
 		fmt.Fprintf(sc.stderr, "edgeflow service: not reloaded: the running service keeps its configuration; fix %s and run \"edgeflow service reload\" again\n", sc.config)
 		return 1
 	}

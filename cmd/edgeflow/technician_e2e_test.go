@@ -243,7 +243,7 @@ func TestServiceWatchesFile(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := testkit.RunAgent(t, "service", "run", "--config", cfgPath, "--log", "stderr")
+	ag := testkit.RunAgent(t, "service", "run", "--config", cfgPath, "--log", "stderr", "--allow-root")
 	apiAddr := ag.API
 	// The first line after start tells where the page is, and, with no
 	// device configured, what to do next.
