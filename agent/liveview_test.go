@@ -15,7 +15,7 @@ import (
 // The ring keeps the last recentMax uplinks, oldest first in a replay,
 // each with its last outcome per connection.
 func TestRecentKeepsLastUplinks(t *testing.T) {
-	var r recent
+	var r liveRing
 	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	dev := lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xd0, 0, 0, 1}
 	for i := range recentMax + 5 {
@@ -27,7 +27,7 @@ func TestRecentKeepsLastUplinks(t *testing.T) {
 	r.addDelivery("bench", dev, last, true, nil) // replaces the earlier outcome
 	r.addDelivery("backup", dev, last, false, errors.New("Post \"https://h/x?apikey=SECRET\": refused"))
 	r.addDelivery("bench", dev, 1, false, nil) // no longer kept: ignored
-	evs := r.events(func(id string) string { return "name of " + id })
+	evs := r.events(func(id string) string { return "name of " + id }, func(lorawan.EUI64, []byte) []api.Reading { return nil })
 	if len(evs) != recentMax+2 {
 		t.Fatalf("%d events, want %d uplinks and 2 deliveries", len(evs), recentMax)
 	}
@@ -42,7 +42,7 @@ func TestRecentKeepsLastUplinks(t *testing.T) {
 }
 
 func BenchmarkRecentAddUplinks(b *testing.B) {
-	var r recent
+	var r liveRing
 	ups := []uplink.Uplink{{FCnt: 1, FPort: 1, Payload: make([]byte, 20), ReceivedAt: time.Now(), Receptions: []uplink.Reception{{RSSI: -50}}}}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
