@@ -69,6 +69,9 @@ func TestTechnicianSeesWhatIsWrong(t *testing.T) {
 	if n := evalJS[int](b, `document.querySelectorAll('#devices tr[data-deveui="70B3D57ED0000001"] .rejection').length`); n != 0 {
 		t.Errorf("the good device shows a rejection")
 	}
+	if over := evalJS[string](b, `[...document.querySelectorAll('#view .scroll')].filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.scrollWidth + '>' + s.clientWidth).join(' ')`); over != "" {
+		t.Errorf("the Devices page does not fit 1280 px: %s", over)
+	}
 	b.screenshot("devices-rejected.png", false)
 
 	// A reload with a broken file, as `/etc/init.d/edgeflow reload` or an

@@ -510,13 +510,14 @@
       fill(body, [
         !list || !list.length ? h('div', { class: 'card empty' }, 'No device in the configuration: every uplink is dropped until devices are listed under devices: in the configuration file.')
           : h('div', { class: 'scroll' }, h('table', { id: 'devices' },
-            h('thead', {}, h('tr', {}, ['DevEUI', 'DevAddr', 'Name', 'Session', 'Last uplink', 'FCnt', 'RSSI / SNR', 'Last payload', 'Rejected frames'].map((t) => h('th', {}, t)))),
+            h('thead', {}, h('tr', {}, ['DevEUI', 'DevAddr', 'Name', 'Session', 'Last uplink', 'FCnt', 'RSSI / SNR', 'Last payload'].map((t) => h('th', {}, t)))),
             h('tbody', {}, list.map((d) => h('tr', { 'data-deveui': d.devEUI, class: d.lastRejection && d.lastRejection.count ? 'rejected' : null },
               h('td', { class: 'mono' }, d.devEUI), h('td', { class: 'mono' }, d.devAddr || '—'), h('td', {}, d.name || ''),
               h('td', {}, d.sessionKnown ? h('span', { class: 'badge green' }, 'known')
                 : h('span', { class: 'badge grey', title: 'no session yet: waiting for a join' }, 'unknown'), ' ', h('span', { class: 'muted' }, d.activation || '')),
-              h('td', {}, ago(d.lastUplink)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr)), payloadCell(d.readings, d.payloadHex, d.payloadNote),
-              h('td', { class: 'wrap' }, rejection(d.lastRejection))))))),
+              // A refused frame shows under the last uplink: that is where one looks when nothing arrives.
+              h('td', { class: d.lastRejection ? 'wrap' : null }, ago(d.lastUplink), rejection(d.lastRejection)), h('td', {}, num(d.fCnt)), h('td', {}, radio(d.rssi, d.snr)),
+              payloadCell(d.readings, d.payloadHex, d.payloadNote)))))),
         unknownView(unknown || [])]);
     });
   }
@@ -524,7 +525,7 @@
   // rejection is a device's last refused frame: red while no good frame
   // followed it, grey once one did.
   function rejection(r) {
-    if (!r) return h('span', { class: 'muted' }, '—');
+    if (!r) return null;
     const open = r.count > 0;
     return h('div', { class: 'rejection', 'data-reason': r.reason },
       h('span', { class: 'badge ' + (open ? 'red' : 'grey') }, (REASONS[r.reason] || r.reason) + (open ? ' ×' + r.count : '')), ' ', ago(r.time),
