@@ -110,16 +110,22 @@ func (s *Server) hostAllowed(hostport string) bool {
 	return false
 }
 
-func quote(s string) string {
+// quote puts a client-sent value, clipped and cleaned, in quotes for an
+// answer's message.
+func quote(s string) string { return "\"" + clip(s) + "\"" }
+
+// clip shortens a client-sent value to 80 bytes and replaces control
+// characters and quotes; slog quotes it again in a log line.
+func clip(s string) string {
 	if len(s) > 80 {
 		s = s[:80] + "…"
 	}
-	return "\"" + strings.Map(func(r rune) rune {
+	return strings.Map(func(r rune) rune {
 		if r < ' ' || r == '"' || r == 0x7f {
 			return '?'
 		}
 		return r
-	}, s) + "\""
+	}, s)
 }
 
 // rateLog logs one kind of refusal at most once per interval, with the
@@ -144,6 +150,6 @@ func (l *rateLog) log(s *Server, msg string, r *http.Request) {
 	n := l.suppressed
 	l.last, l.suppressed = now, 0
 	l.mu.Unlock()
-	s.log.Warn(msg, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "host", quote(r.Host),
-		"origin", quote(r.Header.Get("Origin")), "suppressed", n)
+	s.log.Warn(msg, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "host", clip(r.Host),
+		"origin", clip(r.Header.Get("Origin")), "suppressed", n)
 }
