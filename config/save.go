@@ -21,6 +21,19 @@ import (
 // rename, fsync of the directory): a power cut leaves the old file or the
 // new one. A missing file is created. Callers serialise their calls.
 func SaveConnections(path string, conns []Connection) error {
+	return rewriteFile(path, func(data []byte) ([]byte, error) {
+		out, err := replaceConnections(data, conns)
+		if err == nil {
+			err = checkRewrite(out, conns)
+		}
+		return out, err
+	})
+}
+
+// rewriteFile reads the file at path (through a symlink, which stays one;
+// a missing file reads as empty), lets rewrite make its new text, and
+// writes that atomically with the old file's mode and owner.
+func rewriteFile(path string, rewrite func(data []byte) ([]byte, error)) error {
 	real, err := filepath.EvalSymlinks(path) // keep a symlinked config a symlink
 	if errors.Is(err, fs.ErrNotExist) {
 		real = path
@@ -40,11 +53,8 @@ func SaveConnections(path string, conns []Connection) error {
 			perm = old.Mode().Perm()
 		}
 	}
-	out, err := replaceConnections(data, conns)
+	out, err := rewrite(data)
 	if err != nil {
-		return fmt.Errorf("config: cannot rewrite %s: %w", path, err)
-	}
-	if err := checkRewrite(out, conns); err != nil {
 		return fmt.Errorf("config: cannot rewrite %s: %w", path, err)
 	}
 	return writeAtomic(real, out, perm, old)

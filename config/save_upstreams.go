@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -20,33 +18,13 @@ import (
 // list is written on one line in flow style. The write is atomic, as
 // SaveConnections's; a missing file is created.
 func SaveUpstreams(path string, ups []string) error {
-	real, err := filepath.EvalSymlinks(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		real = path
-	} else if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	data, err := os.ReadFile(real)
-	var perm fs.FileMode = 0o600
-	var old fs.FileInfo
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		data = nil
-	case err != nil:
-		return fmt.Errorf("config: %w", err)
-	default:
-		if old, err = os.Stat(real); err == nil {
-			perm = old.Mode().Perm()
+	return rewriteFile(path, func(data []byte) ([]byte, error) {
+		out, err := replaceUpstreams(data, ups)
+		if err == nil {
+			err = checkUpstreamsRewrite(data, out, ups)
 		}
-	}
-	out, err := replaceUpstreams(data, ups)
-	if err != nil {
-		return fmt.Errorf("config: cannot rewrite %s: %w", path, err)
-	}
-	if err := checkUpstreamsRewrite(data, out, ups); err != nil {
-		return fmt.Errorf("config: cannot rewrite %s: %w", path, err)
-	}
-	return writeAtomic(real, out, perm, old)
+		return out, err
+	})
 }
 
 // WriteFileAtomic replaces path with data as the configuration's own
