@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/brocaar/lorawan"
 
@@ -162,14 +161,10 @@ connections:
 		return resp, hdr.String() + "\n" + string(b)
 	}
 	// Let deliveries fail a few times and the MQTT source try its broker.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.WaitUntil(t, "a failed delivery and the MQTT source's first try", func() bool {
 		_, st := api("GET", "/status", "")
-		if strings.Contains(st, "UNREACHABLE") && strings.Contains(p.Log(), "MQTT") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return strings.Contains(st, "UNREACHABLE") && strings.Contains(p.Log(), "MQTT")
+	})
 	for _, path := range []string{"/connections", "/connections/bench", "/connections/lrc", "/connections/broker", "/status", "/devices", "/metrics", "/connections/bench/deadletters"} {
 		resp, out := api("GET", path, "")
 		if resp.StatusCode != 200 {

@@ -93,10 +93,9 @@ Promise.all([send('/connections', %q), send('/connections/cloud/deadletters/repl
 	// The refusals are logged once per interval: the first proves the
 	// requests reached the agent; the form lands in the iframe.
 	const refused, created = "refused a change sent from another web site", "connection created through the API"
-	deadline := time.Now().Add(20 * time.Second)
-	for !logged(ag, refused) && !logged(ag, created) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the cross-site requests to reach the agent", func() bool {
+		return logged(ag, refused) || logged(ag, created)
+	})
 	b.wait("the form's answer", `(() => { try { return !!frames[0].document.body; } catch (e) { return true; } })()`)
 	time.Sleep(500 * time.Millisecond) // the form's POST is in flight in another process; nothing tells the page when the agent handled it
 
