@@ -16,6 +16,7 @@ import (
 
 	"edgeflow/agent/api"
 	"edgeflow/config"
+	"edgeflow/internal/testkit"
 )
 
 // changeBackend counts the changes that got past the API's checks.
@@ -30,28 +31,10 @@ func (b *changeBackend) UpdateConnections(_ context.Context, change func([]confi
 	return api.Update{Connections: conns}, err
 }
 
-// syncBuffer is a log the server writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startGuarded(t *testing.T, opts api.Options) (*changeBackend, string, *syncBuffer) {
+func startGuarded(t *testing.T, opts api.Options) (*changeBackend, string, *testkit.LogBuffer) {
 	t.Helper()
 	b := &changeBackend{}
-	log := &syncBuffer{}
+	log := &testkit.LogBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(log, nil))
 	srv, err := api.Start(b, opts)
 	if err != nil {

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"edgeflow/internal/testkit"
 	"edgeflow/uplink"
 	"edgeflow/uplink/connector"
 )
@@ -124,31 +124,13 @@ func TestEveryUplinkRefusedFailsTheConnection(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination the lane and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // After an outage one INFO line says the connection recovered, how long
 // the outage lasted and how many uplinks were queued; refusals that
 // repeat are one WARN line per interval, not one per uplink.
 func TestRecoveryLineAndQuietRefusals(t *testing.T) {
 	s := newSink(t)
 	s.setAnswer(func(map[string]any) int { return http.StatusServiceUnavailable })
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	st := openStore(t, filepath.Join(t.TempDir(), "b.db"))
 	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL, Concurrency: 4}, nil)
 	if err != nil {
