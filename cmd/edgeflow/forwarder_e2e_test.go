@@ -1,11 +1,9 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -30,21 +28,6 @@ packetForwarder:
 connections:
   - {"name":"Actility To Cayenne","connectorId":"actility-http-iot","brand":"CAYENNE"}
 `
-
-func runEdgeflow(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(testkit.AgentBinary(t), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
-}
 
 func copyFile(t *testing.T, from, to string) []byte {
 	t.Helper()
@@ -90,7 +73,7 @@ func TestForwarderAttachDetach(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			out, errs, code := runEdgeflow(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg)
+			out, errs, code := testkit.RunCLI(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg)
 			if code != 0 {
 				t.Fatalf("attach: exit %d\n%s%s", code, out, errs)
 			}
@@ -113,13 +96,13 @@ func TestForwarderAttachDetach(t *testing.T) {
 			if got := readString(t, cfg); got != wantCfg {
 				t.Errorf("edgeflow's configuration:\n%s", got)
 			}
-			if out, errs, code := runEdgeflow(t, "config", "validate", "--config", cfg); code != 0 {
+			if out, errs, code := testkit.RunCLI(t, "config", "validate", "--config", cfg); code != 0 {
 				t.Fatalf("the attached configuration does not validate:\n%s%s", out, errs)
 			}
 
 			// Again: nothing changes, and edgeflow is not its own upstream.
 			before, beforeCfg := readString(t, fwd), readString(t, cfg)
-			out, errs, code = runEdgeflow(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg)
+			out, errs, code = testkit.RunCLI(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg)
 			if code != 0 || !strings.Contains(out, "nothing changed") {
 				t.Fatalf("second attach: exit %d\n%s%s", code, out, errs)
 			}
@@ -127,7 +110,7 @@ func TestForwarderAttachDetach(t *testing.T) {
 				t.Fatal("a second attach changed a file")
 			}
 
-			out, errs, code = runEdgeflow(t, "forwarder", "detach", "--forwarder-config", fwd, "--config", cfg)
+			out, errs, code = testkit.RunCLI(t, "forwarder", "detach", "--forwarder-config", fwd, "--config", cfg)
 			if code != 0 || !strings.Contains(out, `removed "`+c.upstream+`"`) {
 				t.Fatalf("detach: exit %d\n%s%s", code, out, errs)
 			}
@@ -159,7 +142,7 @@ func TestForwarderAttachLocalConf(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code := runEdgeflow(t, "forwarder", "attach", "--forwarder-config", global, "--config", cfg)
+	out, errs, code := testkit.RunCLI(t, "forwarder", "attach", "--forwarder-config", global, "--config", cfg)
 	if code != 1 || !strings.Contains(errs, "overrides global_conf.json") {
 		t.Fatalf("attach of a shadowed global_conf.json: exit %d\n%s%s", code, out, errs)
 	}
@@ -167,7 +150,7 @@ func TestForwarderAttachLocalConf(t *testing.T) {
 		t.Fatal("a refused attach wrote edgeflow's configuration")
 	}
 
-	out, errs, code = runEdgeflow(t, "forwarder", "attach", "--forwarder-config", local, "--config", cfg)
+	out, errs, code = testkit.RunCLI(t, "forwarder", "attach", "--forwarder-config", local, "--config", cfg)
 	if code != 0 {
 		t.Fatalf("attach: exit %d\n%s%s", code, out, errs)
 	}
@@ -182,7 +165,7 @@ func TestForwarderAttachLocalConf(t *testing.T) {
 			t.Errorf("local_conf.json lacks %s:\n%s", want, got)
 		}
 	}
-	if out, errs, code := runEdgeflow(t, "config", "validate", "--config", cfg); code != 0 {
+	if out, errs, code := testkit.RunCLI(t, "config", "validate", "--config", cfg); code != 0 {
 		t.Fatalf("the created configuration does not validate:\n%s%s", out, errs)
 	}
 }
@@ -233,7 +216,7 @@ func TestForwarderAttachFeedsBoth(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, errs, code := runEdgeflow(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg); code != 0 {
+	if out, errs, code := testkit.RunCLI(t, "forwarder", "attach", "--forwarder-config", fwd, "--config", cfg); code != 0 {
 		t.Fatalf("attach: exit %d\n%s%s", code, out, errs)
 	}
 	ag := testkit.StartAgentFile(t, cfg)

@@ -22,7 +22,7 @@ func TestStatusShowsLPPReadings(t *testing.T) {
 	if docs[0]["payload_hex"] != "036700ed056853" {
 		t.Fatalf("the endpoint got %v, want the payload unchanged", docs[0]["payload_hex"])
 	}
-	out, errs, code := runEdgeflow(t, "status", "--api", ag.API)
+	out, errs, code := testkit.RunCLI(t, "status", "--api", ag.API)
 	if code != 0 || !strings.Contains(out, "temperature 23.7 °C, humidity 41.5 %") {
 		t.Fatalf("status: exit %d\n%s%s", code, out, errs)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -34,23 +33,6 @@ func getJSON(t testing.TB, apiAddr, path string, out any) {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
-}
-
-// cli runs the built binary and returns its stdout, stderr and exit code.
-func cli(t testing.TB, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(testkit.AgentBinary(t), args...)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
 }
 
 // TestRejectedDevicesNamed: a device configured with a wrong key, one whose
@@ -136,7 +118,7 @@ func TestRejectedDevicesNamed(t *testing.T) {
 		t.Errorf("/events at connect: %q", replay)
 	}
 
-	out, errOut, code := cli(t, "status", "--api", ag.API)
+	out, errOut, code := testkit.RunCLI(t, "status", "--api", ag.API)
 	if code != 0 {
 		t.Fatalf("status: exit %d: %s", code, errOut)
 	}
@@ -206,7 +188,7 @@ func TestReloadOutcomeShown(t *testing.T) {
 	if len(st.LastReload.Problems) == 0 || !strings.Contains(st.LastReload.Problems[0], "persits") {
 		t.Errorf("problems: %+v", st.LastReload)
 	}
-	out, errOut, code := cli(t, "status", "--config", cfgPath)
+	out, errOut, code := testkit.RunCLI(t, "status", "--config", cfgPath)
 	if code != 0 {
 		t.Fatalf("status with an invalid file: exit %d:\n%s", code, errOut)
 	}
@@ -228,7 +210,7 @@ func TestReloadOutcomeShown(t *testing.T) {
 	if st.LastReload.Trigger != "file changed" {
 		t.Errorf("trigger %q", st.LastReload.Trigger)
 	}
-	if out, _, _ := cli(t, "status", "--config", cfgPath); !strings.Contains(out, "(file changed): ok") {
+	if out, _, _ := testkit.RunCLI(t, "status", "--config", cfgPath); !strings.Contains(out, "(file changed): ok") {
 		t.Errorf("status after the fix:\n%s", out)
 	}
 }
@@ -298,7 +280,7 @@ func TestValidateHints(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			out, errOut, code := cli(t, "config", "validate", "--config", path)
+			out, errOut, code := testkit.RunCLI(t, "config", "validate", "--config", path)
 			all := out + errOut
 			if code != tc.code {
 				t.Errorf("exit %d, want %d:\n%s", code, tc.code, all)
@@ -320,7 +302,7 @@ func TestValidateHints(t *testing.T) {
 	if err := os.WriteFile(path, []byte("log:\n  levle: info\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, errOut, code := cli(t, "run", "--config", path); code != 1 || !strings.Contains(errOut, "nothing was started") {
+	if _, errOut, code := testkit.RunCLI(t, "run", "--config", path); code != 1 || !strings.Contains(errOut, "nothing was started") {
 		t.Errorf("run: exit %d:\n%s", code, errOut)
 	}
 }
@@ -340,7 +322,7 @@ func TestPastedConnections(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := cli(t, "config", "validate", "--config", path)
+	out, errOut, code := testkit.RunCLI(t, "config", "validate", "--config", path)
 	if code != 0 || strings.Count(errOut, "warning:") != 2 || !strings.Contains(errOut, "read-only keys of a GET answer are ignored") ||
 		!strings.Contains(errOut, "createdBy") {
 		// two: the read-only keys, and CAYENNE pointed at the stand-in

@@ -234,3 +234,20 @@ func (a *Agent) Kill() {
 
 // Exited is closed once the agent has exited.
 func (a *Agent) Exited() <-chan struct{} { return a.exited }
+
+// RunCLI runs the built binary once, as a technician would type a command,
+// with a HOME of its own, and returns its stdout, stderr and exit code.
+func RunCLI(tb testing.TB, args ...string) (stdout, stderr string, code int) {
+	tb.Helper()
+	cmd := exec.Command(AgentBinary(tb), args...)
+	cmd.Env = append(os.Environ(), "HOME="+tb.TempDir())
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
