@@ -16,11 +16,13 @@ import (
 // when the caller handles the signal itself) and when the file, or the
 // devices file it names, changes: technicians edit them in place, under
 // `run` and under the service alike.
-func watchConfig(ctx context.Context, path, devicesFile string, a *agent.Agent, log *slog.Logger, hup <-chan os.Signal) {
+// The caller takes last (configStamp) before the agent starts, so that a
+// change saved right after the start line is seen: the goroutine itself
+// may first run after that.
+func watchConfig(ctx context.Context, path, devicesFile, last string, a *agent.Agent, log *slog.Logger, hup <-chan os.Signal) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
-	stamp := func() string { return fileStamp(path) + "|" + fileStamp(devicesFile) }
-	last := stamp()
+	stamp := func() string { return configStamp(path, devicesFile) }
 	why := "" // a reload asked and not applied yet
 	for {
 		select {
@@ -87,4 +89,9 @@ func fileStamp(path string) string {
 		return ""
 	}
 	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+}
+
+// configStamp is what watchConfig compares: both files' stamps.
+func configStamp(path, devicesFile string) string {
+	return fileStamp(path) + "|" + fileStamp(devicesFile)
 }

@@ -53,7 +53,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		go watchConfig(ctx, cfg.Path, cfg.DevicesFile, a, log, hup)
+		go watchConfig(ctx, cfg.Path, cfg.DevicesFile, configStamp(cfg.Path, cfg.DevicesFile), a, log, hup)
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error("agent stopped with an error", "err", err)

@@ -127,7 +127,7 @@ func (p *program) Start(service.Service) error {
 	p.agent = a
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	go watchConfig(ctx, cfg.Path, cfg.DevicesFile, a, p.log, nil) // SIGHUP comes through wait
+	go watchConfig(ctx, cfg.Path, cfg.DevicesFile, configStamp(cfg.Path, cfg.DevicesFile), a, p.log, nil) // SIGHUP comes through wait
 	go func() {
 		p.err = a.Run(ctx)
 		if p.err != nil {
