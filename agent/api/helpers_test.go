@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,41 +35,20 @@ func (d device) frame(t testing.TB, fcnt uint32, fport uint8, payload []byte) []
 	return d.Up(t, fcnt, fport, payload)
 }
 
-// forwarder is a packet forwarder's PUSH_DATA socket.
+// forwarder is testkit's packet forwarder, sending one device's uplinks.
 type forwarder struct {
-	t     testing.TB
-	conn  *net.UDPConn
-	token uint16
+	t testing.TB
+	*testkit.Forwarder
 }
 
 func newForwarder(t testing.TB, addr string) *forwarder {
-	ua, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.DialUDP("udp", nil, ua)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &forwarder{t: t, conn: c}
+	return &forwarder{t, testkit.NewForwarder(t, addr)}
 }
 
 // push sends one uplink of d in a PUSH_DATA and waits for the PUSH_ACK.
 func (f *forwarder) push(d device, fcnt uint32, payload []byte) {
 	f.t.Helper()
-	phy := d.frame(f.t, fcnt, 1, payload)
-	f.token++
-	b := testkit.PushData(f.t, 2, f.token, testkit.NewRxpk(phy, -57, 7.5, ""))
-	if _, err := f.conn.Write(b); err != nil {
-		f.t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	_ = f.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := f.conn.Read(buf)
-	if err != nil || n < 4 || buf[3] != 1 {
-		f.t.Fatalf("no PUSH_ACK: %v % x", err, buf[:n])
-	}
+	f.Push(2, testkit.NewRxpk(d.frame(f.t, fcnt, 1, payload), -57, 7.5, ""))
 }
 
 // endpoint is testkit's cloud endpoint, seen by FCnt.

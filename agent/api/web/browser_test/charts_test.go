@@ -2,7 +2,6 @@ package browser
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,27 +41,15 @@ func (c *fakeClock) set(t time.Time)    { c.mu.Lock(); c.off = time.Until(t); c.
 func (c *fakeClock) freeze(t time.Time) { c.mu.Lock(); c.frozen = t; c.mu.Unlock() }
 
 // pushFrom sends a PUSH_DATA as gateway eui and waits for its PUSH_ACK.
-func pushFrom(t *testing.T, udpAddr string, eui [8]byte, token uint16, rssi, snr float64, frames ...[]byte) {
+func pushFrom(t *testing.T, udpAddr string, eui [8]byte, rssi, snr float64, frames ...[]byte) {
 	t.Helper()
 	var pkts []testkit.Rxpk
 	for _, f := range frames {
 		pkts = append(pkts, testkit.NewRxpk(f, rssi, snr, ""))
 	}
-	dgram := testkit.PushData(t, 2, token, pkts...)
-	copy(dgram[4:12], eui[:])
-	c, err := net.Dial("udp", udpAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write(dgram); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	ack := make([]byte, 16)
-	if n, err := c.Read(ack); err != nil || n != 4 || ack[3] != 0x01 {
-		t.Fatalf("no PUSH_ACK: % x %v", ack[:n], err)
-	}
+	fw := testkit.NewForwarder(t, udpAddr)
+	fw.EUI = eui
+	fw.Push(2, pkts...)
 }
 
 // drained waits, in real time, until the connection's backlog is empty.
@@ -128,10 +115,8 @@ func TestCharts(t *testing.T) {
 	udp, api := a.UDPAddr(), a.APIAddr()
 
 	gwA, gwB := [8]byte{0xAA, 0x55, 0x5A, 0, 0, 0, 0x01, 0x01}, [8]byte{0xAA, 0x55, 0x5A, 0, 0, 0, 0x01, 0x02}
-	tok := uint16(0)
 	send := func(gw [8]byte, rssi, snr float64, frames ...[]byte) {
-		tok++
-		pushFrom(t, udp, gw, tok, rssi, snr, frames...)
+		pushFrom(t, udp, gw, rssi, snr, frames...)
 	}
 	fc := map[string]uint32{}
 	up := func(d device, payload []byte) []byte { fc[d.name]++; return d.frame(t, fc[d.name], 2, payload) }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"edgeflow/internal/testkit"
 )
@@ -51,27 +50,9 @@ func (d device) frame(t *testing.T, fcnt uint32, fport uint8, payload []byte) []
 }
 
 // push sends one PUSH_DATA (GWMP v2) with the frames and waits for its PUSH_ACK.
-func push(t *testing.T, udpAddr string, token uint16, rssi, snr float64, frames ...[]byte) {
+func push(t *testing.T, udpAddr string, rssi, snr float64, frames ...[]byte) {
 	t.Helper()
-	var pkts []testkit.Rxpk
-	for _, f := range frames {
-		pkts = append(pkts, testkit.NewRxpk(f, rssi, snr, ""))
-	}
-	dgram := testkit.PushData(t, 2, token, pkts...)
-	c, err := net.Dial("udp", udpAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write(dgram); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	ack := make([]byte, 16)
-	n, err := c.Read(ack)
-	if err != nil || n != 4 || ack[3] != 0x01 {
-		t.Fatalf("no PUSH_ACK: % x %v", ack[:n], err)
-	}
+	pushFrom(t, udpAddr, testkit.GatewayEUI, rssi, snr, frames...)
 }
 
 // networkServer is a relay upstream that acknowledges what the agent

@@ -134,8 +134,8 @@ func TestTechnician(t *testing.T) {
 	// Uplinks from the packet forwarder, seen on the live page and at the endpoint.
 	b.click(`a[data-nav=live]`)
 	b.wait("the event stream", `(document.querySelector('#live-state')||{}).textContent === 'connected'`)
-	push(t, ag.UDP, 1, -57, 7.25, d1.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), d2.frame(t, 3, 2, []byte{0x03, 0x67, 0xff, 0x38}))
-	push(t, ag.UDP, 2, -101, -3.5, d1.frame(t, 11, 1, []byte{0x01, 0x67, 0x01, 0x02}))
+	push(t, ag.UDP, -57, 7.25, d1.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), d2.frame(t, 3, 2, []byte{0x03, 0x67, 0xff, 0x38}))
+	push(t, ag.UDP, -101, -3.5, d1.frame(t, 11, 1, []byte{0x01, 0x67, 0x01, 0x02}))
 	ep.WaitUplinks(t, 3, "/cayenne")
 	b.wait("three uplinks delivered to the Cayenne connection on the live page",
 		`[...document.querySelectorAll('#live [data-delivery=ok]')].filter(e => e.textContent.startsWith('Cayenne bench')).length === 3`)
@@ -211,7 +211,7 @@ func TestTechnician(t *testing.T) {
 		}
 		return http.StatusAccepted
 	})
-	push(t, ag.UDP, 3, -80, 5, d2.frame(t, 4, 3, []byte{0x05, 0x00}))
+	push(t, ag.UDP, -80, 5, d2.frame(t, 4, 3, []byte{0x05, 0x00}))
 	b.show("#/connections/" + id)
 	b.wait("the dead letter", `document.querySelectorAll('#deadletters tbody tr').length === 1`)
 	b.screenshot("deadletters.png", false)

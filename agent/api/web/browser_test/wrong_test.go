@@ -30,10 +30,10 @@ func TestTechnicianSeesWhatIsWrong(t *testing.T) {
 
 	// Before anyone opens the page: two uplinks, a frame with the wrong
 	// key, and one of a device nobody configured.
-	push(t, ag.UDP, 1, -57, 7.25, good.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), real.frame(t, 1, 1, []byte{1}))
-	push(t, ag.UDP, 2, -90, 2, newDevice(9, "").frame(t, 1, 1, []byte{1}))
+	push(t, ag.UDP, -57, 7.25, good.frame(t, 10, 1, []byte{0x01, 0x67, 0x00, 0xfe}), real.frame(t, 1, 1, []byte{1}))
+	push(t, ag.UDP, -90, 2, newDevice(9, "").frame(t, 1, 1, []byte{1}))
 	ep.WaitUplinks(t, 1, "/bench")
-	push(t, ag.UDP, 3, -60, 6, good.frame(t, 11, 1, []byte{0x01, 0x67, 0x00, 0xff}))
+	push(t, ag.UDP, -60, 6, good.frame(t, 11, 1, []byte{0x01, 0x67, 0x00, 0xff}))
 	ep.WaitUplinks(t, 2, "/bench")
 
 	b := newBrowser(t, front(t, ag.API))
@@ -50,7 +50,7 @@ func TestTechnicianSeesWhatIsWrong(t *testing.T) {
 	}
 	// The technician presses the button of the device with the wrong key,
 	// watching the page: its frame shows, refused, with what to check.
-	push(t, ag.UDP, 4, -70, 5, real.frame(t, 2, 1, []byte{2}))
+	push(t, ag.UDP, -70, 5, real.frame(t, 2, 1, []byte{2}))
 	b.wait("the refused frame on the live page", `(() => {
 		const r = document.querySelector('#live tr[data-rejected=mic_failure][data-deveui="70B3D57ED0000002"]');
 		return !!r && r.textContent.includes('refused: MIC failure') && r.textContent.includes('check nwkSKey/devAddr');
