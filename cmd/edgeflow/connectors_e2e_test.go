@@ -158,7 +158,7 @@ devices:
 	fw := newForwarder(t, ag.UDP)
 	send := func(from, to uint32) {
 		for fc := from; fc <= to; fc++ {
-			fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(3), []byte{byte(fc)}), -70, 5, ""))
+			fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(3), []byte{byte(fc)}), -70, 5, ""))
 		}
 	}
 	wait := func(what string, cond func() bool) {

@@ -119,7 +119,7 @@ func sendUplinks(t *testing.T, fw *forwarder, devs []device, n int, rate float64
 			fcnt := uint32(j/len(devs) + 1)
 			pkts = append(pkts, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fcnt, port(1), []byte{byte(j)}), -70, 5, ""))
 		}
-		fw.push(2, pkts...)
+		fw.Push(2, pkts...)
 		if tick != nil {
 			<-tick.C
 		}

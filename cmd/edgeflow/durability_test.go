@@ -63,7 +63,7 @@ func testOutageAcrossRestart(t *testing.T, persist string) {
 		for fc := from; fc <= to; fc++ {
 			for _, d := range []device{d1, d2} {
 				at := time.Now().UTC().Add(-time.Duration(fc) * time.Second).Truncate(time.Millisecond)
-				fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, at.Format("2006-01-02T15:04:05.000000Z")))
+				fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, at.Format("2006-01-02T15:04:05.000000Z")))
 				times[key{strings.ToUpper(d.devEUI.String()), fc}] = at
 			}
 		}
@@ -146,7 +146,7 @@ func TestSIGKILLLosesNoAcknowledgedUplink(t *testing.T) {
 			default:
 			}
 			fc++
-			if fw.tryPush(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, "")) {
+			if fw.TryPush(2, time.Second, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, "")) {
 				acked[fc] = true
 			}
 		}
@@ -172,27 +172,6 @@ func delivered(ep *testkit.Sink, acked map[uint32]bool) int {
 	return len(seen)
 }
 
-// tryPush sends a PUSH_DATA and tells whether it was acknowledged within a
-// second (the agent may be killed at any moment).
-func (f *forwarder) tryPush(version byte, pkts ...rxpk) bool {
-	f.tokenCount++
-	tok := f.tokenCount
-	if _, err := f.up.Write(pushData(f.t, version, tok, pkts...)); err != nil {
-		return false
-	}
-	buf := make([]byte, 16)
-	_ = f.up.SetReadDeadline(time.Now().Add(time.Second))
-	for {
-		n, err := f.up.Read(buf)
-		if err != nil {
-			return false
-		}
-		if n == 4 && buf[1] == byte(tok>>8) && buf[2] == byte(tok) && buf[3] == 1 {
-			return true
-		}
-	}
-}
-
 // TestGarbageBufferFile: a buffer file replaced by garbage is set aside, not
 // deleted, and the agent starts and delivers.
 func TestGarbageBufferFile(t *testing.T) {
@@ -213,7 +192,7 @@ func TestGarbageBufferFile(t *testing.T) {
 	}
 	ag := testkit.StartAgentFile(t, cfgPath)
 	fw := newForwarder(t, ag.UDP)
-	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("ok")), -70, 5, ""))
+	fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("ok")), -70, 5, ""))
 	ep.WaitUplinks(t, 1)
 	ag.Stop(t)
 	entries, _ := filepath.Glob(filepath.Join(dir, "buffer.db.damaged-*"))

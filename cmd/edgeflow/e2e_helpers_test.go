@@ -1,9 +1,7 @@
 package main_test
 
 import (
-	"net"
 	"testing"
-	"time"
 
 	"github.com/brocaar/lorawan"
 
@@ -55,73 +53,7 @@ func pushData(t testing.TB, version byte, token uint16, pkts ...rxpk) []byte {
 	return testkit.PushData(t, version, token, pkts...)
 }
 
-// forwarder is a fake packet forwarder: one socket for PUSH_DATA, another
-// for PULL_DATA, as the reference forwarder does.
-type forwarder struct {
-	t          testing.TB
-	up, down   *net.UDPConn
-	agent      *net.UDPAddr
-	tokenCount uint16
-}
+// forwarder is testkit's fake packet forwarder.
+type forwarder = testkit.Forwarder
 
-func newForwarder(t testing.TB, agent string) *forwarder {
-	addr, err := net.ResolveUDPAddr("udp", agent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up, err := net.DialUDP("udp", nil, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	down, err := net.DialUDP("udp", nil, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { up.Close(); down.Close() })
-	return &forwarder{t: t, up: up, down: down, agent: addr}
-}
-
-// push sends a PUSH_DATA and waits for its PUSH_ACK.
-func (f *forwarder) push(version byte, pkts ...rxpk) {
-	f.t.Helper()
-	f.tokenCount++
-	tok := f.tokenCount
-	if _, err := f.up.Write(pushData(f.t, version, tok, pkts...)); err != nil {
-		f.t.Fatal(err)
-	}
-	want := []byte{version, byte(tok >> 8), byte(tok), 0x01}
-	f.expect(f.up, want, "PUSH_ACK")
-}
-
-func (f *forwarder) pull(version byte) {
-	f.t.Helper()
-	f.tokenCount++
-	tok := f.tokenCount
-	b := []byte{version, byte(tok >> 8), byte(tok), 0x02}
-	b = append(b, gatewayEUI[:]...)
-	if _, err := f.down.Write(b); err != nil {
-		f.t.Fatal(err)
-	}
-	f.expect(f.down, []byte{version, byte(tok >> 8), byte(tok), 0x04}, "PULL_ACK")
-}
-
-func (f *forwarder) expect(c *net.UDPConn, want []byte, what string) {
-	f.t.Helper()
-	buf := make([]byte, 64)
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		n, err := c.Read(buf)
-		if err != nil {
-			f.t.Fatalf("no %s: %v", what, err)
-		}
-		// Like the reference forwarder, ignore acks of other tokens
-		// (out-of-sync acks); anything else is wrong.
-		if n == 4 && buf[3] == want[3] && buf[0] == want[0] && (buf[1] != want[1] || buf[2] != want[2]) {
-			continue
-		}
-		if string(buf[:n]) != string(want) {
-			f.t.Fatalf("%s = % x, want % x", what, buf[:n], want)
-		}
-		return
-	}
-}
+func newForwarder(t testing.TB, agent string) *forwarder { return testkit.NewForwarder(t, agent) }

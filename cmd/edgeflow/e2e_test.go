@@ -61,7 +61,7 @@ func testDeliversABP(t *testing.T, persist string) {
 	ep := testkit.NewSink(t)
 	ag := testkit.StartAgent(t, configText(ep.URL, persist, d1, d2, d3))
 	fw := newForwarder(t, ag.UDP)
-	fw.pull(2)
+	fw.Pull(2)
 
 	var want []sent
 	mk := func(s sent) rxpk {
@@ -72,7 +72,7 @@ func testDeliversABP(t *testing.T, persist string) {
 	before := time.Now().Add(-time.Second)
 
 	// Datagram 1 (GWMP v2): three devices, one with a GPS time.
-	fw.push(2,
+	fw.Push(2,
 		mk(sent{dev: d1, fcnt: 65534, fport: 1, payload: []byte{0x01, 0x67, 0x00, 0xfe}, mtype: up, rssi: -57, snr: 7.25}),
 		mk(sent{dev: d2, fcnt: 10, fport: 2, payload: []byte("hello"), mtype: cup, rssi: -101, snr: -3.5}),
 		mk(sent{dev: d3, fcnt: 1, fport: 3, payload: []byte{0xde, 0xad}, mtype: up, rssi: -80, snr: 7, gpsTime: "2026-11-25T10:00:00.123456Z"}),
@@ -82,14 +82,14 @@ func testDeliversABP(t *testing.T, persist string) {
 	crc.Stat = -1
 	badMIC := d3.frame(t, up, 2, port(3), []byte{1})
 	badMIC[len(badMIC)-1] ^= 0xff
-	fw.push(1,
+	fw.Push(1,
 		mk(sent{dev: d1, fcnt: 65535, fport: 1, payload: []byte{0x02}, mtype: up, rssi: -60, snr: 9}),
 		crc,
 		newRxpk(unknown.frame(t, up, 5, port(1), []byte("who")), -70, 5, ""),
 		newRxpk(badMIC, -70, 5, ""),
 	)
 	// Datagram 3: the 16-bit counter wraps; a replay; a MAC-only frame.
-	fw.push(2,
+	fw.Push(2,
 		mk(sent{dev: d1, fcnt: 65536, fport: 1, payload: []byte{0x03}, mtype: up, rssi: -61, snr: 8}),
 		newRxpk(d2.frame(t, cup, 10, port(2), []byte("hello")), -101, -3.5, ""),
 		newRxpk(d3.frame(t, up, 2, port(0), []byte{0x02}), -70, 5, ""),
@@ -98,7 +98,7 @@ func testDeliversABP(t *testing.T, persist string) {
 	// Datagram 4: a join request, an older counter, and one more good frame.
 	join := []byte{0x00, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x03, 0x03, 0x09, 0xb9, 0x7b, 0x32}
 	noPort := d2.frame(t, up, 13, nil, nil)
-	fw.push(2,
+	fw.Push(2,
 		newRxpk(join, -70, 5, ""),
 		newRxpk(d3.frame(t, up, 1, port(3), []byte{0xde, 0xad}), -80, 7, ""),
 		newRxpk(noPort, -70, 5, ""),

@@ -237,8 +237,8 @@ func TestForwarderAttachFeedsBoth(t *testing.T) {
 		t.Fatalf("the forwarder sends to %s, edgeflow listens on %s", got, ag.UDP)
 	}
 	fw := newForwarder(t, ag.UDP)
-	fw.pull(2)
-	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(2), []byte{0x03, 0x67, 0x00, 0xED}), -70, 9, ""))
+	fw.Pull(2)
+	fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(2), []byte{0x03, 0x67, 0x00, 0xED}), -70, 9, ""))
 	ep.WaitUplinks(t, 1)
 	buf := make([]byte, 2048)
 	for _, c := range []struct {

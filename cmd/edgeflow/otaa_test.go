@@ -176,36 +176,11 @@ func (ns *networkServer) answerJoin(version byte, phy []byte) {
 	_, _ = ns.conn.WriteToUDP(append([]byte{version, byte(jn >> 8), byte(jn), 0x03}, txpk...), to)
 }
 
-// pullResp waits for the PULL_RESP the agent relays to the forwarder and
-// returns its PHYPayload.
-func (f *forwarder) pullResp() []byte {
-	f.t.Helper()
-	buf := make([]byte, 4096)
-	_ = f.down.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		n, err := f.down.Read(buf)
-		if err != nil {
-			f.t.Fatalf("no PULL_RESP: %v", err)
-		}
-		if n > 4 && buf[3] == 0x03 {
-			var body struct{ TXPK struct{ Data string } }
-			if err := json.Unmarshal(buf[4:n], &body); err != nil {
-				f.t.Fatal(err)
-			}
-			phy, err := base64.StdEncoding.DecodeString(body.TXPK.Data)
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			return phy
-		}
-	}
-}
-
 // join has the device join through the relay and returns its session.
 func join(t testing.TB, fw *forwarder, d *otaaDevice) device {
 	t.Helper()
-	fw.push(2, newRxpk(d.joinRequest(t), -70, 8, ""))
-	return d.accept(t, fw.pullResp(), lorawan.DevNonce(d.nonce))
+	fw.Push(2, newRxpk(d.joinRequest(t), -70, 8, ""))
+	return d.accept(t, fw.PullResp(), lorawan.DevNonce(d.nonce))
 }
 
 func otaaConfig(endpointURL, upstream string, otaa []*otaaDevice, abp ...string) string {
@@ -250,15 +225,15 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	}
 	ag := testkit.StartAgentFile(t, cfgPath)
 	fw := newForwarder(t, ag.UDP)
-	fw.pull(2)
+	fw.Pull(2)
 
 	// A device the agent does not know joins too: its accept passes by,
 	// nothing is decoded, and it is logged once.
 	strangerSess := join(t, fw, stranger)
 	s1 := join(t, fw, dev)
 	for fc := uint32(0); fc < 3; fc++ {
-		fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{0xca, 0xfe, byte(fc)}), -60, 9, ""))
-		fw.push(2, newRxpk(strangerSess.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{1}), -60, 9, ""))
+		fw.Push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{0xca, 0xfe, byte(fc)}), -60, 9, ""))
+		fw.Push(2, newRxpk(strangerSess.frame(t, lorawan.UnconfirmedDataUp, fc, port(5), []byte{1}), -60, 9, ""))
 	}
 	docs := ep.WaitUplinks(t, 3)
 	// Requests in flight together may arrive in any order.
@@ -277,12 +252,12 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	ag.Stop(t)
 	ag = testkit.StartAgentFile(t, cfgPath)
 	fw = newForwarder(t, ag.UDP)
-	fw.pull(2)
-	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 2, port(5), []byte{0xee}), -60, 9, "")) // a replay
-	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 3, port(5), []byte{0x03}), -60, 9, "")) // old session, still valid
-	fw.push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 0, port(5), []byte{0x10}), -60, 9, "")) // the new one takes over
-	fw.push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 4, port(5), []byte{0xee}), -60, 9, "")) // the old one is gone
-	fw.push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 1, port(5), []byte{0x11}), -60, 9, ""))
+	fw.Pull(2)
+	fw.Push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 2, port(5), []byte{0xee}), -60, 9, "")) // a replay
+	fw.Push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 3, port(5), []byte{0x03}), -60, 9, "")) // old session, still valid
+	fw.Push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 0, port(5), []byte{0x10}), -60, 9, "")) // the new one takes over
+	fw.Push(2, newRxpk(s1.frame(t, lorawan.UnconfirmedDataUp, 4, port(5), []byte{0xee}), -60, 9, "")) // the old one is gone
+	fw.Push(2, newRxpk(s2.frame(t, lorawan.UnconfirmedDataUp, 1, port(5), []byte{0x11}), -60, 9, ""))
 	docs = ep.WaitUplinks(t, 6)[3:]
 	// Requests in flight together may arrive in any order.
 	slices.SortFunc(docs, func(a, b map[string]any) int {
@@ -303,16 +278,16 @@ func TestAgentOTAAJoinThroughRelay(t *testing.T) {
 	ag.Kill()
 	ag = testkit.StartAgentFile(t, cfgPath)
 	fw = newForwarder(t, ag.UDP)
-	fw.pull(2)
-	fw.push(2, newRxpk(s3.frame(t, lorawan.UnconfirmedDataUp, 0, port(5), []byte{0x20}), -60, 9, ""))
+	fw.Pull(2)
+	fw.Push(2, newRxpk(s3.frame(t, lorawan.UnconfirmedDataUp, 0, port(5), []byte{0x20}), -60, 9, ""))
 
 	// The ABP device resets its counter: accepted; a replay: dropped.
 	for _, fc := range []uint32{40, 41, 0} {
-		fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -60, 9, ""))
+		fw.Push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -60, 9, ""))
 	}
 	time.Sleep(11 * time.Second) // past the agent's 10 s de-duplication window (a real process: real time)
-	fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 0, port(1), []byte{0}), -60, 9, ""))
-	fw.push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
+	fw.Push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 0, port(1), []byte{0}), -60, 9, ""))
+	fw.Push(2, newRxpk(relaxed.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
 	docs = ep.WaitUplinks(t, 11)[6:]
 	wantDocs := []struct{ eui, hex string }{
 		{strings.ToUpper(dev.devEUI.String()), "20"},
@@ -364,8 +339,8 @@ func TestAgentDevicesFileReload(t *testing.T) {
 	}
 	ag := testkit.StartAgentFile(t, cfgPath)
 	fw := newForwarder(t, ag.UDP)
-	fw.push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
-	fw.push(2, newRxpk(d2.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{2}), -60, 9, "")) // not listed yet
+	fw.Push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1}), -60, 9, ""))
+	fw.Push(2, newRxpk(d2.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{2}), -60, 9, "")) // not listed yet
 	ep.WaitUplinks(t, 1)
 
 	bad := header + csvLine(d1) + csvLine(d2) + "70B3D57ED00000FF,ABP,260B00FF,00112233,,,,,\n"
@@ -380,8 +355,8 @@ func TestAgentDevicesFileReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	ag.WaitLog(t, "configuration reloaded")
-	fw.push(2, newRxpk(d2.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{3}), -60, 9, ""))
-	fw.push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{4}), -60, 9, ""))
+	fw.Push(2, newRxpk(d2.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{3}), -60, 9, ""))
+	fw.Push(2, newRxpk(d1.frame(t, lorawan.UnconfirmedDataUp, 2, port(1), []byte{4}), -60, 9, ""))
 	docs := ep.WaitUplinks(t, 3)
 	// Requests in flight together may arrive in any order.
 	slices.SortFunc(docs[1:], func(a, b map[string]any) int {
@@ -408,13 +383,13 @@ func TestAgentCounterSurvivesSIGKILL(t *testing.T) {
 	ag := testkit.StartAgentFile(t, cfgPath)
 	fw := newForwarder(t, ag.UDP)
 	frame5 := newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 5, port(1), []byte{5}), -60, 9, "")
-	fw.push(2, frame5) // returns once acknowledged
+	fw.Push(2, frame5) // returns once acknowledged
 	ep.WaitUplinks(t, 1)
 	ag.Kill()
 	ag = testkit.StartAgentFile(t, cfgPath)
 	fw = newForwarder(t, ag.UDP)
-	fw.push(2, frame5)
-	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 6, port(1), []byte{6}), -60, 9, ""))
+	fw.Push(2, frame5)
+	fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 6, port(1), []byte{6}), -60, 9, ""))
 	ep.Wait(t, "uplink 6", func([]*testkit.Request) bool { return slicesContainsFCnt(ep.Uplinks(), 6) })
 	// Uplink 5 may come twice if the SIGKILL beat its delivery's ack: the
 	// second time from the buffer, Late 1. A replay accepted would come

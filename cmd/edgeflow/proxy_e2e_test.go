@@ -50,7 +50,7 @@ func TestConnectionProxy(t *testing.T) {
 		fmt.Sprintf(`"destinationURL":%q,"proxy":{"hostname":%q,"username":"tech","password":"s3cret"}}`, ep.URL, strings.TrimPrefix(proxy.URL, "http://")), 1)
 	ag := testkit.StartAgent(t, cfg)
 	fw := newForwarder(t, ag.UDP)
-	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("via")), -70, 5, ""))
+	fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("via")), -70, 5, ""))
 	ep.WaitUplinks(t, 1)
 	if proxied.Load() != 1 {
 		t.Fatalf("%d requests through the proxy, want 1", proxied.Load())

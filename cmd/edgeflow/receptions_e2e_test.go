@@ -22,16 +22,16 @@ func TestOneUplinkEveryReception(t *testing.T) {
 	a0 := newRxpk(phy, -90, 2, "")
 	a1 := newRxpk(phy, -80, 6, "") // the second antenna hears it better
 	a1.Chan = 5
-	fw.push(2, a0, a1)
+	fw.Push(2, a0, a1)
 
 	time.Sleep(150 * time.Millisecond) // the second gateway hears it later, within the merge window
 	other := [8]byte{0xaa, 0x55, 0x5a, 0, 0, 0, 0x02, 0x02}
 	b := pushData(t, 2, 99, newRxpk(phy, -100, -1, ""))
 	copy(b[4:12], other[:])
-	if _, err := fw.up.Write(b); err != nil {
+	if _, err := fw.Up.Write(b); err != nil {
 		t.Fatal(err)
 	}
-	fw.expect(fw.up, []byte{2, 0, 99, 1}, "PUSH_ACK")
+	fw.Expect(fw.Up, []byte{2, 0, 99, 1}, "PUSH_ACK")
 
 	got := ep.WaitUplinks(t, 1)[0]
 	if got["DevLrrCnt"] != float64(3) {

@@ -77,15 +77,15 @@ api:`, ns.conn.LocalAddr().(*net.UDPAddr).Port), 1)
 	ag := testkit.StartAgent(t, cfg)
 	fw := newForwarder(t, ag.UDP)
 
-	fw.pull(2)
+	fw.Pull(2)
 	pull := ns.next(t, 0x02)
-	if !bytes.Equal(pull.b[4:12], gatewayEUI[:]) || pull.b[1] != 0 || pull.b[2] != byte(fw.tokenCount) {
+	if !bytes.Equal(pull.b[4:12], gatewayEUI[:]) || pull.b[1] != 0 || pull.b[2] != byte(fw.Token()) {
 		t.Errorf("PULL_DATA changed on its way: % x", pull.b)
 	}
 	known := newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("k")), -70, 5, "")
 	unknown := newRxpk(stranger.frame(t, lorawan.UnconfirmedDataUp, 9, port(1), []byte("u")), -71, 4, "")
-	sent := pushData(t, 2, fw.tokenCount+1, known, unknown)
-	fw.push(2, known, unknown)
+	sent := pushData(t, 2, fw.Token()+1, known, unknown)
+	fw.Push(2, known, unknown)
 	if push := ns.next(t, 0x00); !bytes.Equal(push.b, sent) {
 		t.Errorf("PUSH_DATA changed on its way:\n got % x\nwant % x", push.b, sent)
 	}
@@ -97,14 +97,14 @@ api:`, ns.conn.LocalAddr().(*net.UDPAddr).Port), 1)
 		t.Fatal(err)
 	}
 	buf := make([]byte, 1024)
-	_ = fw.down.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := fw.down.Read(buf)
+	_ = fw.Down.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := fw.Down.Read(buf)
 	if err != nil || !bytes.Equal(buf[:n], resp) {
 		t.Fatalf("downlink on the forwarder's PULL socket: %v % x", err, buf[:n])
 	}
 	// The forwarder acknowledges the transmission with the PULL_RESP token.
 	txAck := append([]byte{2, 0xbe, 0xef, 0x05}, gatewayEUI[:]...)
-	if _, err := fw.down.Write(txAck); err != nil {
+	if _, err := fw.Down.Write(txAck); err != nil {
 		t.Fatal(err)
 	}
 	if got := ns.next(t, 0x05); !bytes.Equal(got.b, txAck) {
@@ -146,7 +146,7 @@ func TestMalformedTrafficAmongUplinks(t *testing.T) {
 			return []byte{2, 1}
 		}
 	}
-	junk, err := net.DialUDP("udp", nil, fw.agent)
+	junk, err := net.DialUDP("udp", nil, fw.Agent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,12 +158,12 @@ func TestMalformedTrafficAmongUplinks(t *testing.T) {
 			if i%2 == 0 {
 				_, _ = junk.Write(b)
 			} else {
-				_, _ = fw.up.Write(b)
+				_, _ = fw.Up.Write(b)
 			}
 		}
-		fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, ""))
+		fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, fc, port(1), []byte{byte(fc)}), -70, 5, ""))
 	}
 	ep.WaitUplinks(t, valid)
-	fw.pull(2) // still answering
+	fw.Pull(2) // still answering
 	ag.Stop(t)
 }

@@ -141,7 +141,7 @@ connections:
 
 	p := testkit.StartAgentFile(t, cfgPath)
 	fw := newForwarder(t, p.UDP)
-	fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1, 2, 3}), -50, 9, ""))
+	fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte{1, 2, 3}), -50, 9, ""))
 
 	api := func(method, path, body string) (*http.Response, string) {
 		t.Helper()

@@ -48,12 +48,12 @@ func TestRejectedDevicesNamed(t *testing.T) {
 	ag := testkit.StartAgent(t, text)
 	fw := newForwarder(t, ag.UDP)
 	up := lorawan.UnconfirmedDataUp
-	fw.push(2,
+	fw.Push(2,
 		newRxpk(good.frame(t, up, 10, port(1), []byte{1}), -60, 7, ""),
 		newRxpk(wrongKey.frame(t, up, 1, port(1), []byte{1}), -70, 7, ""),
 		newRxpk(unknown.frame(t, up, 1, port(1), []byte{1}), -95, 2, ""),
 	)
-	fw.push(2,
+	fw.Push(2,
 		newRxpk(good.frame(t, up, 4, port(1), []byte{2}), -60, 7, ""), // counter back
 		newRxpk(wrongKey.frame(t, up, 2, port(1), []byte{1}), -70, 7, ""),
 		newRxpk(unknown.frame(t, up, 2, port(1), []byte{1}), -88, 2, ""),

@@ -43,7 +43,7 @@ func TestConnectionCAFile(t *testing.T) {
 				fmt.Sprintf(`"destinationURL":%q}`, srv.URL), fmt.Sprintf(`"destinationURL":%q%s}`, srv.URL, extra), 1)
 			ag := testkit.StartAgent(t, cfg)
 			fw := newForwarder(t, ag.UDP)
-			fw.push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("tls")), -70, 5, ""))
+			fw.Push(2, newRxpk(d.frame(t, lorawan.UnconfirmedDataUp, 1, port(1), []byte("tls")), -70, 5, ""))
 			if withCA {
 				testkit.WaitUntil(t, "the uplink at the endpoint", func() bool { return got.Load() > 0 })
 			} else {

@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net"
 	"testing"
 	"time"
@@ -82,3 +84,54 @@ func (f *Forwarder) Expect(c *net.UDPConn, want []byte, what string) {
 		return
 	}
 }
+
+// TryPush sends a PUSH_DATA and tells whether its PUSH_ACK came within
+// wait, for an agent that may be killed at any moment.
+func (f *Forwarder) TryPush(version byte, wait time.Duration, pkts ...Rxpk) bool {
+	f.token++
+	tok := f.token
+	b := PushData(f.tb, version, tok, pkts...)
+	copy(b[4:12], f.EUI[:])
+	if _, err := f.Up.Write(b); err != nil {
+		return false
+	}
+	buf := make([]byte, 16)
+	_ = f.Up.SetReadDeadline(time.Now().Add(wait))
+	for {
+		n, err := f.Up.Read(buf)
+		if err != nil {
+			return false
+		}
+		if n == 4 && buf[1] == byte(tok>>8) && buf[2] == byte(tok) && buf[3] == 1 {
+			return true
+		}
+	}
+}
+
+// PullResp waits (10 s at most) for the PULL_RESP the agent relays to the
+// forwarder and returns its PHYPayload.
+func (f *Forwarder) PullResp() []byte {
+	f.tb.Helper()
+	buf := make([]byte, 4096)
+	_ = f.Down.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		n, err := f.Down.Read(buf)
+		if err != nil {
+			f.tb.Fatalf("no PULL_RESP: %v", err)
+		}
+		if n > 4 && buf[3] == 0x03 {
+			var body struct{ TXPK struct{ Data string } }
+			if err := json.Unmarshal(buf[4:n], &body); err != nil {
+				f.tb.Fatal(err)
+			}
+			phy, err := base64.StdEncoding.DecodeString(body.TXPK.Data)
+			if err != nil {
+				f.tb.Fatal(err)
+			}
+			return phy
+		}
+	}
+}
+
+// Token is the token of the last datagram sent.
+func (f *Forwarder) Token() uint16 { return f.token }
