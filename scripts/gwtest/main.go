@@ -55,21 +55,37 @@ func push(args []string) error {
 	wait := fs.Duration("wait", 20*time.Second, "give up after")
 	version := fs.Int("version", 2, "GWMP protocol version (1 or 2)")
 	_ = fs.Parse(args)
-	if *addr == "" {
-		return fmt.Errorf("push: -addr is required")
+	stat := []byte(`{"stat":{"time":"2026-01-01 00:00:00 GMT","rxnb":0,"rxok":0,"rxfw":0,"ackr":100.0,"dwnb":0,"txnb":0}}`)
+	return exchange("push", *addr, *wait, byte(*version), 0x00, 0x01, "PUSH_ACK", stat)
+}
+
+// pull sends a GWMP PULL_DATA (gateway AA555A0000000101's keepalive for
+// the downlink path) every second until the PULL_ACK with its token comes
+// back.
+func pull(args []string) error {
+	fs := flag.NewFlagSet("pull", flag.ExitOnError)
+	addr := fs.String("addr", "", "agent's UDP address")
+	wait := fs.Duration("wait", 20*time.Second, "give up after")
+	_ = fs.Parse(args)
+	return exchange("pull", *addr, *wait, 2, 0x02, 0x04, "PULL_ACK", nil)
+}
+
+// exchange sends a datagram of type typ from gateway AA555A0000000101 once a
+// second until the answer of type ack with its token comes back.
+func exchange(cmd, addr string, wait time.Duration, version, typ, ack byte, ackName string, body []byte) error {
+	if addr == "" {
+		return fmt.Errorf("%s: -addr is required", cmd)
 	}
-	conn, err := net.Dial("udp", *addr)
+	conn, err := net.Dial("udp", addr)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	deadline := time.Now().Add(*wait)
+	deadline := time.Now().Add(wait)
 	buf := make([]byte, 64)
 	for attempt := 1; time.Now().Before(deadline); attempt++ {
 		tok := uint16(time.Now().UnixNano())
-		v := byte(*version)
-		pkt := []byte{v, byte(tok >> 8), byte(tok), 0x00, 0xAA, 0x55, 0x5A, 0x00, 0x00, 0x00, 0x01, 0x01}
-		pkt = append(pkt, `{"stat":{"time":"2026-01-01 00:00:00 GMT","rxnb":0,"rxok":0,"rxfw":0,"ackr":100.0,"dwnb":0,"txnb":0}}`...)
+		pkt := append([]byte{version, byte(tok >> 8), byte(tok), typ, 0xAA, 0x55, 0x5A, 0x00, 0x00, 0x00, 0x01, 0x01}, body...)
 		sent := time.Now()
 		if _, err := conn.Write(pkt); err != nil {
 			return err
@@ -82,53 +98,13 @@ func push(args []string) error {
 			time.Sleep(time.Until(sent.Add(time.Second)))
 			continue
 		}
-		if want := []byte{v, byte(tok >> 8), byte(tok), 0x01}; !bytes.Equal(buf[:n], want) {
-			return fmt.Errorf("answer % x, want PUSH_ACK % x", buf[:n], want)
+		if want := []byte{version, byte(tok >> 8), byte(tok), ack}; !bytes.Equal(buf[:n], want) {
+			return fmt.Errorf("answer % x, want %s % x", buf[:n], ackName, want)
 		}
-		fmt.Printf("PUSH_ACK from %s (token %04x, attempt %d)\n", *addr, tok, attempt)
+		fmt.Printf("%s from %s (token %04x, attempt %d)\n", ackName, addr, tok, attempt)
 		return nil
 	}
-	return fmt.Errorf("no PUSH_ACK from %s within %v", *addr, *wait)
-}
-
-// pull sends a GWMP PULL_DATA (gateway AA555A0000000101's keepalive for
-// the downlink path) every second until the PULL_ACK with its token comes
-// back.
-func pull(args []string) error {
-	fs := flag.NewFlagSet("pull", flag.ExitOnError)
-	addr := fs.String("addr", "", "agent's UDP address")
-	wait := fs.Duration("wait", 20*time.Second, "give up after")
-	_ = fs.Parse(args)
-	if *addr == "" {
-		return fmt.Errorf("pull: -addr is required")
-	}
-	conn, err := net.Dial("udp", *addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	deadline := time.Now().Add(*wait)
-	buf := make([]byte, 64)
-	for attempt := 1; time.Now().Before(deadline); attempt++ {
-		tok := uint16(time.Now().UnixNano())
-		pkt := []byte{2, byte(tok >> 8), byte(tok), 0x02, 0xAA, 0x55, 0x5A, 0x00, 0x00, 0x00, 0x01, 0x01}
-		sent := time.Now()
-		if _, err := conn.Write(pkt); err != nil {
-			return err
-		}
-		_ = conn.SetReadDeadline(sent.Add(time.Second))
-		n, err := conn.Read(buf)
-		if err != nil {
-			time.Sleep(time.Until(sent.Add(time.Second))) // not up yet: again in a second
-			continue
-		}
-		if want := []byte{2, byte(tok >> 8), byte(tok), 0x04}; !bytes.Equal(buf[:n], want) {
-			return fmt.Errorf("answer % x, want PULL_ACK % x", buf[:n], want)
-		}
-		fmt.Printf("PULL_ACK from %s (token %04x, attempt %d)\n", *addr, tok, attempt)
-		return nil
-	}
-	return fmt.Errorf("no PULL_ACK from %s within %v", *addr, *wait)
+	return fmt.Errorf("no %s from %s within %v", ackName, addr, wait)
 }
 
 // canbind tells whether every address can be bound at this moment.
