@@ -20,6 +20,7 @@ import (
 	"edgeflow/buffer"
 	"edgeflow/config"
 	"edgeflow/packetfwd"
+	"edgeflow/radio"
 	"edgeflow/uplink"
 	"edgeflow/uplink/delivery"
 )
@@ -156,7 +157,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.delivery.Start(context.WithoutCancel(ctx), conns)
 	a.noteStartups(cfg, cfg.Connections)
 
-	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now, a.onDownlink), packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)
+	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now, a.onDownlink), radio.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)
 	if err := a.udp.Start(ctx); err != nil {
 		_ = a.delivery.Stop(context.Background())
 		store.Close()
@@ -225,7 +226,7 @@ func nextStep(cfg *config.Config) string {
 // handleFrames is the packet forwarder's handler: decode, then queue for
 // every connection. With persist "always" it returns after the commit, and
 // only then is the PUSH_DATA acknowledged.
-func (a *Agent) handleFrames(ctx context.Context, frames []packetfwd.Frame) error {
+func (a *Agent) handleFrames(ctx context.Context, frames []radio.Frame) error {
 	ups := a.decoder.Decode(frames)
 	a.clock.Mark(ups)
 	a.recent.record(a.opts.Now(), ups)

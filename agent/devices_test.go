@@ -20,7 +20,7 @@ import (
 
 	"edgeflow/buffer"
 	"edgeflow/internal/testkit"
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 	"edgeflow/uplink"
 )
 
@@ -30,9 +30,9 @@ func testDevice(n int) uplink.Session {
 	return uplink.Session{DevEUI: d.DevEUI, DevAddr: d.DevAddr, NwkSKey: d.NwkSKey, AppSKey: d.AppSKey}
 }
 
-func testFrame(t testing.TB, s uplink.Session, fcnt uint32) []packetfwd.Frame {
+func testFrame(t testing.TB, s uplink.Session, fcnt uint32) []radio.Frame {
 	d := testkit.Device{DevEUI: s.DevEUI, DevAddr: s.DevAddr, NwkSKey: s.NwkSKey, AppSKey: s.AppSKey}
-	return []packetfwd.Frame{{PHYPayload: d.Up(t, fcnt, 1, []byte{byte(fcnt)}), Time: time.Now(), Frequency: 868.1, Modulation: "LORA",
+	return []radio.Frame{{PHYPayload: d.Up(t, fcnt, 1, []byte{byte(fcnt)}), Time: time.Now(), Frequency: 868.1, Modulation: "LORA",
 		DataRate: "SF7BW125", SF: 7, Bandwidth: 125, CodeRate: "4/5", RSSI: -60, SNR: 9, CRCStatus: 1}}
 }
 

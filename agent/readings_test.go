@@ -13,7 +13,7 @@ import (
 	"edgeflow/agent/api"
 	"edgeflow/config"
 	"edgeflow/internal/testkit"
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // clock is the agent's injected clock, moved by the test.
@@ -74,16 +74,16 @@ func TestReadingsAndHistory(t *testing.T) {
 	defer a.Stop(ctx)
 
 	gw := testkit.GatewayEUI
-	frame := func(n byte, fcnt uint32, payload []byte, rssi float64) packetfwd.Frame {
+	frame := func(n byte, fcnt uint32, payload []byte, rssi float64) radio.Frame {
 		d := testkit.NewDevice(n)
-		return packetfwd.Frame{PHYPayload: d.Up(t, fcnt, 1, payload), GatewayEUI: gw, Time: clk.now(), Frequency: 868.1, Modulation: "LORA",
+		return radio.Frame{PHYPayload: d.Up(t, fcnt, 1, payload), GatewayEUI: gw, Time: clk.now(), Frequency: 868.1, Modulation: "LORA",
 			DataRate: "SF7BW125", SF: 7, Bandwidth: 125, CodeRate: "4/5", RSSI: rssi, SNR: 7.5, CRCStatus: 1}
 	}
 	start := clk.now()
 	lppTemp := []byte{0x03, 0x67, 0x00, 0xED} // ch 3, 23.7 °C
 	for m := range 60 {
 		clk.set(start.Add(time.Duration(m) * time.Minute))
-		fs := []packetfwd.Frame{frame(1, uint32(m), lppTemp, -70-float64(m%10))}
+		fs := []radio.Frame{frame(1, uint32(m), lppTemp, -70-float64(m%10))}
 		if m%2 == 0 {
 			fs = append(fs, frame(2, uint32(m), lppTemp, -100))
 		}
@@ -91,7 +91,7 @@ func TestReadingsAndHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.handleFrames(ctx, []packetfwd.Frame{frame(3, 1, []byte{0x01, 0x02, 0x03}, -90)}); err != nil {
+	if err := a.handleFrames(ctx, []radio.Frame{frame(3, 1, []byte{0x01, 0x02, 0x03}, -90)}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -6,6 +6,7 @@ import (
 
 	"edgeflow/config"
 	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // startMQTT subscribes to a gateway bridge's broker when one is configured.
@@ -25,7 +26,7 @@ func (a *Agent) startMQTT(ctx context.Context, cfg *config.Config) error {
 		Now:      a.opts.Now,
 		// The join-accepts a network server sends through the bridge.
 		OnDownlink: a.onBridgeDownlink,
-	}, packetfwd.HandlerFunc(a.handleFrames), a.log.With("component", "mqtt"), a.set)
+	}, radio.HandlerFunc(a.handleFrames), a.log.With("component", "mqtt"), a.set)
 	if err := a.mqtt.Start(ctx); err != nil {
 		return fmt.Errorf("MQTT source %s: %w", config.RedactURL(m.Server), err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/radio"
 )
 
 // A ChirpStack Gateway Bridge publishes each uplink on
@@ -76,7 +78,7 @@ type bridgeUplink struct {
 // a PHYPayload, a gateway ID and sane radio metadata. Errors are always a
 // *BridgeError; frames with a bad or no CRC are dropped with crc_error or
 // no_crc, like the UDP path's.
-func DecodeBridgeUplink(payload []byte, now time.Time) ([]Frame, error) {
+func DecodeBridgeUplink(payload []byte, now time.Time) ([]radio.Frame, error) {
 	if len(payload) > maxBridgePayload {
 		return nil, bridgeErr("too_large", "%d bytes", len(payload))
 	}
@@ -94,27 +96,27 @@ func DecodeBridgeUplink(payload []byte, now time.Time) ([]Frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Frame{f}, nil
+	return []radio.Frame{f}, nil
 }
 
 // frame checks the uplink and turns it into a Frame.
-func (u *bridgeUplink) frame(now time.Time) (Frame, error) {
+func (u *bridgeUplink) frame(now time.Time) (radio.Frame, error) {
 	switch {
 	case len(u.phy) == 0:
-		return Frame{}, bridgeErr("no_phy_payload", "no phyPayload")
+		return radio.Frame{}, bridgeErr("no_phy_payload", "no phyPayload")
 	case len(u.phy) > 255:
-		return Frame{}, bridgeErr("bad_phy_payload", "%d bytes, LoRa carries at most 255", len(u.phy))
+		return radio.Frame{}, bridgeErr("bad_phy_payload", "%d bytes, LoRa carries at most 255", len(u.phy))
 	case !u.hasEUI:
-		return Frame{}, bridgeErr("bad_gateway_id", "no gateway ID")
+		return radio.Frame{}, bridgeErr("bad_gateway_id", "no gateway ID")
 	case u.freqHz < 100e6 || u.freqHz > 3e9:
-		return Frame{}, bridgeErr("bad_tx_info", "frequency %d Hz", u.freqHz)
+		return radio.Frame{}, bridgeErr("bad_tx_info", "frequency %d Hz", u.freqHz)
 	case math.IsNaN(u.snr) || u.snr < -60 || u.snr > 60 || u.rssi < -200 || u.rssi > 50:
-		return Frame{}, bridgeErr("bad_rx_info", "rssi %v, snr %v", u.rssi, u.snr)
+		return radio.Frame{}, bridgeErr("bad_rx_info", "rssi %v, snr %v", u.rssi, u.snr)
 	case u.channel > 255 || u.rfChain > 255 || u.board > 255 || u.antenna > 255:
-		return Frame{}, bridgeErr("bad_rx_info", "channel %d, rf chain %d, board %d, antenna %d",
+		return radio.Frame{}, bridgeErr("bad_rx_info", "channel %d, rf chain %d, board %d, antenna %d",
 			u.channel, u.rfChain, u.board, u.antenna)
 	}
-	f := Frame{
+	f := radio.Frame{
 		PHYPayload: bytes.Clone(u.phy),
 		GatewayEUI: u.eui,
 		Time:       now,
@@ -132,22 +134,22 @@ func (u *bridgeUplink) frame(now time.Time) (Frame, error) {
 	switch u.modu {
 	case "LORA":
 		if u.sf < 5 || u.sf > 12 || u.bwHz < 7000 || u.bwHz > 1625000 {
-			return Frame{}, bridgeErr("bad_tx_info", "LoRa SF%d, bandwidth %d Hz", u.sf, u.bwHz)
+			return radio.Frame{}, bridgeErr("bad_tx_info", "LoRa SF%d, bandwidth %d Hz", u.sf, u.bwHz)
 		}
 		f.SF, f.Bandwidth = int(u.sf), int(u.bwHz/1000)
 		f.DataRate = fmt.Sprintf("SF%dBW%d", f.SF, f.Bandwidth)
 	case "FSK":
 		if u.fskRate == 0 || u.fskRate > 1e6 {
-			return Frame{}, bridgeErr("bad_tx_info", "FSK %d bit/s", u.fskRate)
+			return radio.Frame{}, bridgeErr("bad_tx_info", "FSK %d bit/s", u.fskRate)
 		}
 		f.DataRate = strconv.FormatUint(u.fskRate, 10)
 	case "LR-FHSS":
 		if u.ocwHz == 0 || u.ocwHz > 10e6 {
-			return Frame{}, bridgeErr("bad_tx_info", "LR-FHSS channel width %d Hz", u.ocwHz)
+			return radio.Frame{}, bridgeErr("bad_tx_info", "LR-FHSS channel width %d Hz", u.ocwHz)
 		}
 		f.DataRate = fmt.Sprintf("M0CW%d", u.ocwHz/1000)
 	default:
-		return Frame{}, bridgeErr("bad_tx_info", "no modulation")
+		return radio.Frame{}, bridgeErr("bad_tx_info", "no modulation")
 	}
 	if !u.time.IsZero() && !u.time.Before(minGPSTime) {
 		f.Time, f.GPSTime = u.time.UTC(), true
@@ -162,9 +164,9 @@ func (u *bridgeUplink) frame(now time.Time) (Frame, error) {
 	switch u.crc {
 	case 1:
 	case -1:
-		return Frame{}, bridgeErr("crc_error", "bad CRC")
+		return radio.Frame{}, bridgeErr("crc_error", "bad CRC")
 	default:
-		return Frame{}, bridgeErr("no_crc", "no CRC")
+		return radio.Frame{}, bridgeErr("no_crc", "no CRC")
 	}
 	return f, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/chirpstack/chirpstack/api/go/v4/gw"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"edgeflow/radio"
 )
 
 // v10Accept is the join-accept of vector V10 (brocaar's example).
@@ -67,7 +69,7 @@ func TestMQTTSourceDownlinkCommands(t *testing.T) {
 	ch := make(chan got, 4)
 	src := NewMQTTSource(MQTTConfig{Server: "tcp://" + b.Addr, Topics: []string{"eu868/gateway/+/event/up"}, ConnectTimeout: time.Second,
 		OnDownlink: func(eui lorawan.EUI64, phy []byte) { ch <- got{eui, phy} }},
-		HandlerFunc(func(context.Context, []Frame) error { return nil }), nil, nil)
+		radio.HandlerFunc(func(context.Context, []radio.Frame) error { return nil }), nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); src.Close() })
 	if err := src.Start(ctx); err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/chirpstack/chirpstack/api/go/v4/gw"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"edgeflow/radio"
 )
 
 // The samples are what the bridges published for the README's PUSH_DATA
@@ -26,8 +28,8 @@ var (
 	euiV3      = lorawan.EUI64{0xaa, 0x55, 0x5a, 0, 0, 0, 1, 2}
 )
 
-func sampleFrame(eui lorawan.EUI64) Frame {
-	return Frame{PHYPayload: v1PHY, GatewayEUI: eui, Time: sampleTime, GPSTime: true, Tmst: 123456,
+func sampleFrame(eui lorawan.EUI64) radio.Frame {
+	return radio.Frame{PHYPayload: v1PHY, GatewayEUI: eui, Time: sampleTime, GPSTime: true, Tmst: 123456,
 		Frequency: 868.5, Modulation: "LORA", DataRate: "SF7BW125", SF: 7, Bandwidth: 125, CodeRate: "4/5",
 		Channel: 2, RSSI: -57, SNR: 7.25, CRCStatus: 1}
 }
@@ -81,7 +83,7 @@ func TestDecodeBridgeSamples(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		payload []byte
-		want    Frame
+		want    radio.Frame
 	}{
 		{"v4 json", readSample(t, "v4-event-up.json"), sampleFrame(euiV4)},
 		{"v4 protobuf", pb, sampleFrame(euiV4)},
@@ -93,7 +95,7 @@ func TestDecodeBridgeSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertFrames(t, got, []Frame{tc.want})
+			assertFrames(t, got, []radio.Frame{tc.want})
 		})
 	}
 }
@@ -104,53 +106,53 @@ func TestDecodeBridgeVariants(t *testing.T) {
 	v3 := string(readSample(t, "v3-event-up.json"))
 	for _, tc := range []struct {
 		name, payload string
-		check         func(t *testing.T, f Frame)
+		check         func(t *testing.T, f radio.Frame)
 	}{
 		{"v4 docs: time instead of gwTime, no crcStatus is NO_CRC", `{"phyPayload":"gKb+agGABQABOIc6cwQ=",
 			"txInfo":{"frequency":867300000,"modulation":{"lora":{"bandwidth":125000,"spreadingFactor":7,"codeRate":"CR_4_5"}}},
 			"rxInfo":{"gatewayId":"0016c001f153a14c","uplinkId":7895,"time":"2022-08-03T14:37:43.383634108Z","rssi":-52,"snr":13.75,"context":"xwx0GQ==","crcStatus":"CRC_OK"}}`,
-			func(t *testing.T, f Frame) {
+			func(t *testing.T, f radio.Frame) {
 				if !f.GPSTime || !f.Time.Equal(time.Date(2022, 8, 3, 14, 37, 43, 383634108, time.UTC)) ||
 					f.Tmst != 0xc70c7419 || f.Frequency != 867.3 || f.SNR != 13.75 {
 					t.Errorf("%+v", f)
 				}
 			}},
 		{"v4 without time: the clock", strings.Replace(v4, `"gwTime":"2026-11-25T10:00:00.123456Z",`, "", 1),
-			func(t *testing.T, f Frame) {
+			func(t *testing.T, f radio.Frame) {
 				if f.GPSTime || !f.Time.Equal(now) {
 					t.Errorf("time %v gps %v", f.Time, f.GPSTime)
 				}
 			}},
 		{"v4 proto names", `{"phy_payload":"QPF9vkkAAgABlUN4disR_w0","tx_info":{"frequency":"868500000","modulation":{"lora":{"bandwidth":125000,"spreading_factor":7,"code_rate":1}}},
 			"rx_info":{"gateway_id":"AA555A0000000101","rssi":-57,"snr":7.25,"channel":2,"context":"AAHiQA==","crc_status":2}}`,
-			func(t *testing.T, f Frame) {
+			func(t *testing.T, f radio.Frame) {
 				if !bytes.Equal(f.PHYPayload, v1PHY) || f.GatewayEUI != euiV4 || f.CodeRate != "4/5" || f.Tmst != 123456 {
 					t.Errorf("%+v", f)
 				}
 			}},
 		{"v4 fsk", `{"phyPayload":"AQI=","txInfo":{"frequency":868800000,"modulation":{"fsk":{"frequencyDeviation":25000,"datarate":50000}}},
 			"rxInfo":{"gatewayId":"0102030405060708","rssi":-80,"crcStatus":"CRC_OK"}}`,
-			func(t *testing.T, f Frame) {
+			func(t *testing.T, f radio.Frame) {
 				if f.Modulation != "FSK" || f.DataRate != "50000" || f.SF != 0 {
 					t.Errorf("%+v", f)
 				}
 			}},
 		{"v4 lr-fhss", `{"phyPayload":"AQI=","txInfo":{"frequency":868800000,"modulation":{"lrFhss":{"operatingChannelWidth":137000,"codeRate":"CR_2_6","gridSteps":52}}},
 			"rxInfo":{"gatewayId":"0102030405060708","rssi":-80,"crcStatus":"CRC_OK"}}`,
-			func(t *testing.T, f Frame) {
+			func(t *testing.T, f radio.Frame) {
 				if f.Modulation != "LR-FHSS" || f.DataRate != "M0CW137" || f.CodeRate != "2/6" {
 					t.Errorf("%+v", f)
 				}
 			}},
 		{"v3 without crcStatus predates it", strings.Replace(v3, `,"crcStatus":"CRC_OK"`, "", 1),
-			func(t *testing.T, f Frame) {
+			func(t *testing.T, f radio.Frame) {
 				if f.CRCStatus != 1 {
 					t.Errorf("%+v", f)
 				}
 			}},
 		{"v3 early: timestamp, no context, time null", strings.Replace(strings.Replace(v3, `"context":"AAHiQA==",`, `"timestamp":42,`, 1),
 			`"time":"2026-11-25T10:00:00.123456Z"`, `"time":null`, 1),
-			func(t *testing.T, f Frame) {
+			func(t *testing.T, f radio.Frame) {
 				if f.Tmst != 42 || f.GPSTime || !f.Time.Equal(now) {
 					t.Errorf("%+v", f)
 				}
@@ -270,7 +272,7 @@ func FuzzDecodeBridgeUplink(f *testing.F) {
 
 // agreeWithGenerated checks the hand-written protobuf reader against the
 // generated chirpstack code on a message the reader accepted.
-func agreeWithGenerated(t *testing.T, b []byte, fr Frame) {
+func agreeWithGenerated(t *testing.T, b []byte, fr radio.Frame) {
 	var m gw.UplinkFrame
 	if proto.Unmarshal(b, &m) != nil {
 		// The generated code parses fields the reader skips (location,

@@ -8,6 +8,7 @@ import (
 	"github.com/brocaar/lorawan"
 
 	"edgeflow/packetfwd/gwmp"
+	"edgeflow/radio"
 )
 
 // Position is a gateway's position in degrees and metres.
@@ -35,7 +36,7 @@ const maxRSig = 64
 // Every Frame gets its own PHYPayload (handlers may keep or modify it), but
 // all of them share one allocation.
 func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, hasPos bool,
-	drop func(reason string, rx *gwmp.RXPK, err error)) []Frame {
+	drop func(reason string, rx *gwmp.RXPK, err error)) []radio.Frame {
 	if len(p.Payload.RXPK) == 0 {
 		return nil
 	}
@@ -49,7 +50,7 @@ func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, ha
 		nFrames += n
 		nBytes += n * base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(rx.Data, "=")))
 	}
-	frames := make([]Frame, 0, nFrames)
+	frames := make([]radio.Frame, 0, nFrames)
 	buf := make([]byte, 0, nBytes)
 	for i := range p.Payload.RXPK {
 		rx := &p.Payload.RXPK[i]
@@ -101,8 +102,8 @@ func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, ha
 
 // baseFrame fills the fields that come from the rxpk itself. ok is false
 // for a LoRa rxpk whose data rate cannot be read.
-func baseFrame(eui lorawan.EUI64, rx *gwmp.RXPK, recv time.Time) (Frame, bool) {
-	f := Frame{
+func baseFrame(eui lorawan.EUI64, rx *gwmp.RXPK, recv time.Time) (radio.Frame, bool) {
+	f := radio.Frame{
 		GatewayEUI: eui,
 		Time:       recv,
 		Tmst:       rx.Tmst,

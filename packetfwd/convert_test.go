@@ -10,6 +10,7 @@ import (
 	"github.com/brocaar/lorawan"
 
 	"edgeflow/packetfwd/gwmp"
+	"edgeflow/radio"
 )
 
 var recvTime = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -30,13 +31,13 @@ func TestFramesFromPushData(t *testing.T) {
 		name   string
 		body   string
 		hasPos bool
-		want   []Frame
+		want   []radio.Frame
 		drops  []string
 	}{
-		{"P1", p1JSON, false, []Frame{{PHYPayload: p1PHY, GatewayEUI: eui, Time: recvTime, Tmst: 284024332,
+		{"P1", p1JSON, false, []radio.Frame{{PHYPayload: p1PHY, GatewayEUI: eui, Time: recvTime, Tmst: 284024332,
 			Frequency: 868.1, Modulation: "LORA", DataRate: "SF10BW125", SF: 10, Bandwidth: 125, CodeRate: "4/5",
 			RFChain: 1, RSSI: -89, SNR: 10.5, CRCStatus: 1}}, nil},
-		{"P3 one frame per antenna, GPS time, position", p3JSON, true, []Frame{
+		{"P3 one frame per antenna, GPS time, position", p3JSON, true, []radio.Frame{
 			{PHYPayload: p3PHY, GatewayEUI: eui, Time: time.Date(2017, 7, 4, 13, 51, 17, 997099000, time.UTC), GPSTime: true,
 				Tmst: 879148780, Frequency: 868.5, Modulation: "LORA", DataRate: "SF7BW125", SF: 7, Bandwidth: 125,
 				CodeRate: "4/5", Channel: 7, Antenna: 0, RSSI: -95, SNR: 14, CRCStatus: 1,
@@ -56,7 +57,7 @@ func TestFramesFromPushData(t *testing.T) {
 			{"tmst":7,"stat":2,"data":"AQ=="},
 			{"tmst":8,"stat":1,"modu":"FSK","datr":50000,"freq":868.8,"rssi":-70,"data":"AQID","time":"1980-01-06T00:00:00Z"},
 			{"tmst":9,"stat":1,"modu":"LR-FHSS","datr":"M0CW137","codr":"2/6","freq":868.1,"data":"BA","time":"2026-11-25T11:59:59.5Z"}]}`,
-			false, []Frame{
+			false, []radio.Frame{
 				{PHYPayload: v1PHY, GatewayEUI: eui, Time: recvTime, Tmst: 2, Frequency: 868.3, Modulation: "LORA",
 					DataRate: "SF12BW125", SF: 12, Bandwidth: 125, CodeRate: "4/5", Channel: 1, Board: 2,
 					RSSI: -110, SNR: -12.5, CRCStatus: 1},

@@ -13,6 +13,7 @@ import (
 	"github.com/brocaar/lorawan"
 
 	"edgeflow/packetfwd/gwmp"
+	"edgeflow/radio"
 )
 
 // FuzzFramesFromPushData feeds arbitrary PUSH_DATA JSON through the decoder
@@ -73,7 +74,7 @@ func FuzzFramesFromPushData(f *testing.F) {
 // Seeds: testdata/fuzz/FuzzHandleDatagram.
 func FuzzHandleDatagram(f *testing.F) {
 	set := metrics.NewSet()
-	srv := NewUDPServer(UDPConfig{Upstreams: []string{"127.0.0.1:1700", "localhost:1700"}}, HandlerFunc(func(_ context.Context, frames []Frame) error {
+	srv := NewUDPServer(UDPConfig{Upstreams: []string{"127.0.0.1:1700", "localhost:1700"}}, radio.HandlerFunc(func(_ context.Context, frames []radio.Frame) error {
 		if len(frames) == 0 {
 			return errors.New("handler called without frames")
 		}
@@ -104,7 +105,7 @@ func FuzzUpstreamReply(f *testing.F) {
 	upstreamAddr := netip.MustParseAddrPort("127.0.0.1:9")
 	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0", Upstreams: []string{upstreamAddr.String()},
 		OnDownlink: func(lorawan.EUI64, gwmp.TXPK) { hooked.Add(1) }},
-		HandlerFunc(func(context.Context, []Frame) error { return nil }), nil, set)
+		radio.HandlerFunc(func(context.Context, []radio.Frame) error { return nil }), nil, set)
 	if err := srv.Start(context.Background()); err != nil {
 		f.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"edgeflow/config"
+
+	"edgeflow/radio"
 )
 
 // MQTTConfig configures the ingest of a ChirpStack Gateway Bridge's uplinks
@@ -94,7 +96,7 @@ var mqttDropReasons = append(append([]string{}, bridgeDecodeReasons...),
 //	edgeflow_mqtt_connected               gauge, 1 when connected
 type MQTTSource struct {
 	cfg     MQTTConfig
-	handler Handler
+	handler radio.Handler
 	logger  *slog.Logger
 
 	messages, frames, connects, lost *metrics.Counter
@@ -117,7 +119,7 @@ type MQTTSource struct {
 
 // NewMQTTSource returns a source that passes frames to h. logger may be nil
 // (discard); set may be nil (a private set, for tests).
-func NewMQTTSource(cfg MQTTConfig, h Handler, logger *slog.Logger, set *metrics.Set) *MQTTSource {
+func NewMQTTSource(cfg MQTTConfig, h radio.Handler, logger *slog.Logger, set *metrics.Set) *MQTTSource {
 	if len(cfg.Topics) == 0 {
 		cfg.Topics = []string{DefaultMQTTTopic}
 	}

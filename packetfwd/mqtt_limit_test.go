@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"edgeflow/internal/testkit"
+
+	"edgeflow/radio"
 )
 
 // TestMQTTSourceDropsLargeMessage: a message over the limit, from the
@@ -20,7 +22,7 @@ func TestMQTTSourceDropsLargeMessage(t *testing.T) {
 	waitFor(t, "subscribed", func() bool { return b.Subscriptions() >= 1 && h.src.Status().Connected })
 	b.Publish("gateway/aa555a0000000101/event/up", bytes.Repeat([]byte{' '}, maxMQTTPacket+1))
 	b.Publish("gateway/aa555a0000000101/event/up", readSample(t, "v4-event-up.json"))
-	assertFrames(t, []Frame{h.next(t)}, []Frame{sampleFrame(euiV4)})
+	assertFrames(t, []radio.Frame{h.next(t)}, []radio.Frame{sampleFrame(euiV4)})
 	if got := h.set.GetOrCreateCounter(`edgeflow_mqtt_dropped_total{reason="too_large"}`).Get(); got != 1 {
 		t.Errorf("too_large = %d, want 1", got)
 	}
@@ -55,7 +57,7 @@ func TestMQTTSourceHugeMessageAllocatesNothing(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	h := newMQTTHarness(t, "tcp://"+ln.Addr().String(), []string{"gateway/+/event/up"})
-	assertFrames(t, []Frame{h.next(t)}, []Frame{sampleFrame(euiV4)})
+	assertFrames(t, []radio.Frame{h.next(t)}, []radio.Frame{sampleFrame(euiV4)})
 	runtime.ReadMemStats(&after)
 	if got := h.set.GetOrCreateCounter(`edgeflow_mqtt_dropped_total{reason="too_large"}`).Get(); got != 1 {
 		t.Errorf("too_large = %d, want 1", got)

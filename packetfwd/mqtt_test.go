@@ -13,24 +13,26 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"edgeflow/radio"
 )
 
 // mqttHarness is a started MQTTSource recording frames.
 type mqttHarness struct {
 	src    *MQTTSource
 	set    *metrics.Set
-	frames chan []Frame
+	frames chan []radio.Frame
 }
 
 func newMQTTHarness(t *testing.T, server string, topics []string) *mqttHarness {
 	t.Helper()
-	h := &mqttHarness{set: metrics.NewSet(), frames: make(chan []Frame, 64)}
+	h := &mqttHarness{set: metrics.NewSet(), frames: make(chan []radio.Frame, 64)}
 	clock := &testClock{t: recvTime}
 	h.src = NewMQTTSource(MQTTConfig{Server: server, Topics: topics, QoS: 1, Now: clock.Now,
 		// mochi's Close accepts connections until its listener is closed
 		// and never answers them: do not wait the default 10 s on one.
 		ConnectTimeout: time.Second},
-		HandlerFunc(func(_ context.Context, f []Frame) error { h.frames <- f; return nil }), nil, h.set)
+		radio.HandlerFunc(func(_ context.Context, f []radio.Frame) error { h.frames <- f; return nil }), nil, h.set)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); h.src.Close() })
 	if err := h.src.Start(ctx); err != nil {
@@ -39,7 +41,7 @@ func newMQTTHarness(t *testing.T, server string, topics []string) *mqttHarness {
 	return h
 }
 
-func (h *mqttHarness) next(t *testing.T) Frame {
+func (h *mqttHarness) next(t *testing.T) radio.Frame {
 	t.Helper()
 	select {
 	case f := <-h.frames:
@@ -49,7 +51,7 @@ func (h *mqttHarness) next(t *testing.T) Frame {
 		return f[0]
 	case <-time.After(30 * time.Second):
 		t.Fatal("no frame")
-		return Frame{}
+		return radio.Frame{}
 	}
 }
 
@@ -70,8 +72,8 @@ func TestMQTTSourceEmbeddedBroker(t *testing.T) {
 	b.Publish("gateway/0000000000000000/event/up", pb)
 	b.Publish("gateway/aa555a0000000101/event/stats", v4) // not subscribed
 
-	assertFrames(t, []Frame{h.next(t), h.next(t), h.next(t)},
-		[]Frame{sampleFrame(euiV3), sampleFrame(euiV4), sampleFrame(euiV4)})
+	assertFrames(t, []radio.Frame{h.next(t), h.next(t), h.next(t)},
+		[]radio.Frame{sampleFrame(euiV3), sampleFrame(euiV4), sampleFrame(euiV4)})
 	waitFor(t, "drops counted", func() bool { return h.src.Status().Dropped == 3 })
 	for name, want := range map[string]uint64{
 		`edgeflow_mqtt_messages_total`:                         6,
@@ -93,7 +95,7 @@ func TestMQTTSourceEmbeddedBroker(t *testing.T) {
 	waitFor(t, "resubscribed", func() bool { return b.Subscriptions() >= 2 && h.src.Status().Connected })
 	t.Logf("resubscribed after %v", time.Since(start))
 	b.Publish("eu868/gateway/aa555a0000000101/event/up", pb)
-	assertFrames(t, []Frame{h.next(t)}, []Frame{sampleFrame(euiV4)})
+	assertFrames(t, []radio.Frame{h.next(t)}, []radio.Frame{sampleFrame(euiV4)})
 	if got := h.set.GetOrCreateCounter("edgeflow_mqtt_connects_total").Get(); got != 2 {
 		t.Errorf("connects %d", got)
 	}
@@ -111,7 +113,7 @@ func TestMQTTSourceConfigErrors(t *testing.T) {
 		{Server: "ssl://127.0.0.1:1", CAFile: "testdata/nope.pem"},
 		{Server: "ssl://127.0.0.1:1", CAFile: "testdata/bridge/v4-event-up.json"},
 	} {
-		s := NewMQTTSource(cfg, HandlerFunc(func(context.Context, []Frame) error { return nil }), nil, nil)
+		s := NewMQTTSource(cfg, radio.HandlerFunc(func(context.Context, []radio.Frame) error { return nil }), nil, nil)
 		if err := s.Start(context.Background()); err == nil {
 			s.Close()
 			t.Errorf("%+v: no error", cfg)
@@ -159,7 +161,7 @@ func TestMQTTSourceMosquitto(t *testing.T) {
 		pub.Publish("eu868/gateway/aa555a0000000101/event/up", 1, false, readSample(t, "v4-event-up.pb")).Wait()
 		select {
 		case f := <-h.frames:
-			assertFrames(t, f, []Frame{sampleFrame(euiV4)})
+			assertFrames(t, f, []radio.Frame{sampleFrame(euiV4)})
 			return
 		case <-time.After(200 * time.Millisecond):
 		}
@@ -173,9 +175,9 @@ func TestMQTTHandleMessageSurvivesEverything(t *testing.T) {
 	logs := &syncBuffer{}
 	set := metrics.NewSet()
 	calls := 0
-	var got []Frame
+	var got []radio.Frame
 	src := NewMQTTSource(MQTTConfig{Server: "tcp://127.0.0.1:1", Now: func() time.Time { return recvTime }},
-		HandlerFunc(func(_ context.Context, f []Frame) error {
+		radio.HandlerFunc(func(_ context.Context, f []radio.Frame) error {
 			calls++
 			switch calls {
 			case 1:
@@ -194,7 +196,7 @@ func TestMQTTHandleMessageSurvivesEverything(t *testing.T) {
 		src.handleMessage("gateway/x/event/up", []byte("{garbage"))
 	}
 	src.handleMessage("gateway/x/event/up", v4)
-	assertFrames(t, got, []Frame{sampleFrame(euiV4), sampleFrame(euiV4)})
+	assertFrames(t, got, []radio.Frame{sampleFrame(euiV4), sampleFrame(euiV4)})
 	for name, want := range map[string]uint64{
 		`edgeflow_mqtt_dropped_total{reason="panic"}`:         1,
 		`edgeflow_mqtt_dropped_total{reason="handler_error"}`: 1,

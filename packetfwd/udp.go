@@ -14,6 +14,7 @@ import (
 	"github.com/brocaar/lorawan"
 
 	"edgeflow/packetfwd/gwmp"
+	"edgeflow/radio"
 )
 
 // UDPConfig configures the Semtech UDP (GWMP) server.
@@ -88,7 +89,7 @@ const maxDatagram = 65535
 // and the relay's edgeflow_relay_* (relay.go).
 type UDPServer struct {
 	cfg     UDPConfig
-	handler Handler
+	handler radio.Handler
 	logger  *slog.Logger
 	now     func() time.Time
 	metrics *udpMetrics
@@ -117,14 +118,14 @@ type reader struct {
 	batch *batchConn // nil: one datagram per read
 	// PUSH_DATA of the current batch waiting for its one handler call.
 	deferred       []deferredPush
-	deferredFrames []Frame
+	deferredFrames []radio.Frame
 }
 
 func newReader(s *UDPServer) *reader { return &reader{s: s} }
 
 // NewUDPServer returns a server that passes frames to h. logger may be nil
 // (discard); set may be nil (a private set, for tests).
-func NewUDPServer(cfg UDPConfig, h Handler, logger *slog.Logger, set *metrics.Set) *UDPServer {
+func NewUDPServer(cfg UDPConfig, h radio.Handler, logger *slog.Logger, set *metrics.Set) *UDPServer {
 	if cfg.Bind == "" {
 		cfg.Bind = DefaultUDPBind
 	}

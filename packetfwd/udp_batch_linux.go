@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"edgeflow/packetfwd/gwmp"
+	"edgeflow/radio"
 )
 
 // batchSize is how many datagrams one read takes at most. 16 buffers of
@@ -249,7 +250,7 @@ type deferredPush struct {
 // decode the copies of a frame from several gateways together and, with
 // persist "always", commit the batch's uplinks in one transaction: one
 // fdatasync and one PUSH_ACK wait for all of them instead of one each.
-func (r *reader) deferPush(b []byte, src netip.AddrPort, gw lorawan.EUI64, frames []Frame) bool {
+func (r *reader) deferPush(b []byte, src netip.AddrPort, gw lorawan.EUI64, frames []radio.Frame) bool {
 	if r.batch == nil || r.batch.cur < 0 {
 		return false
 	}
@@ -291,7 +292,7 @@ var errHandlerPanic = errors.New("the frame handler panicked")
 
 // callHandler is HandleFrames outside handleDatagram's recover: a panic
 // loses the batch's acks (the forwarder counts them), not the agent.
-func (s *UDPServer) callHandler(ctx context.Context, frames []Frame) (err error) {
+func (s *UDPServer) callHandler(ctx context.Context, frames []radio.Frame) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.metrics.drop("panic")

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/radio"
 )
 
 // batchConn reads datagrams in batches on Linux only (recvmmsg).
@@ -19,4 +21,4 @@ func (*reader) readBatches(context.Context, *net.UDPConn) bool { return false }
 
 type deferredPush struct{}
 
-func (*reader) deferPush([]byte, netip.AddrPort, lorawan.EUI64, []Frame) bool { return false }
+func (*reader) deferPush([]byte, netip.AddrPort, lorawan.EUI64, []radio.Frame) bool { return false }

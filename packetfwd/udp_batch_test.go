@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"edgeflow/internal/testkit"
+
+	"edgeflow/radio"
 )
 
 // Datagrams that queue while the server works are read and acked in
@@ -20,7 +22,7 @@ func TestBatchedDatagramsAckedToTheirSenders(t *testing.T) {
 		t.Run(bind, func(t *testing.T) {
 			var frames atomic.Int64
 			slow := make(chan struct{}) // holds the handler so datagrams queue
-			srv := NewUDPServer(UDPConfig{Bind: bind}, HandlerFunc(func(_ context.Context, f []Frame) error {
+			srv := NewUDPServer(UDPConfig{Bind: bind}, radio.HandlerFunc(func(_ context.Context, f []radio.Frame) error {
 				<-slow
 				frames.Add(int64(len(f)))
 				return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"edgeflow/packetfwd/gwmp"
+	"edgeflow/radio"
 )
 
 // BenchmarkUDPHandlePushData measures the server's CPU per PUSH_DATA (P1,
@@ -50,7 +51,7 @@ func BenchmarkUDPHandlePullData(b *testing.B) {
 }
 
 func benchHandle(b *testing.B, datagram []byte) {
-	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0"}, HandlerFunc(func(context.Context, []Frame) error { return nil }), nil, nil)
+	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0"}, radio.HandlerFunc(func(context.Context, []radio.Frame) error { return nil }), nil, nil)
 	if err := srv.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}

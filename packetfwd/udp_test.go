@@ -17,6 +17,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
+
+	"edgeflow/radio"
 )
 
 // testClock is the injected clock; tests move it by hand.
@@ -54,22 +56,22 @@ type harness struct {
 	set     *metrics.Set
 	clock   *testClock
 	logs    *syncBuffer
-	frames  chan []Frame
-	handler func([]Frame) error
+	frames  chan []radio.Frame
+	handler func([]radio.Frame) error
 	push    *net.UDPConn
 	pull    *net.UDPConn
 }
 
 // newHarness starts the server; hook, if not nil, runs in the handler
 // before the frames are recorded, and its error is the handler's.
-func newHarness(t *testing.T, cfg UDPConfig, hook func([]Frame) error) *harness {
+func newHarness(t *testing.T, cfg UDPConfig, hook func([]radio.Frame) error) *harness {
 	t.Helper()
-	h := &harness{t: t, handler: hook, set: metrics.NewSet(), logs: &syncBuffer{}, frames: make(chan []Frame, 64),
+	h := &harness{t: t, handler: hook, set: metrics.NewSet(), logs: &syncBuffer{}, frames: make(chan []radio.Frame, 64),
 		clock: &testClock{t: recvTime}}
 	cfg.Bind = "127.0.0.1:0"
 	cfg.Now = h.clock.Now
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv = NewUDPServer(cfg, HandlerFunc(func(_ context.Context, f []Frame) error {
+	h.srv = NewUDPServer(cfg, radio.HandlerFunc(func(_ context.Context, f []radio.Frame) error {
 		if h.handler != nil {
 			if err := h.handler(f); err != nil {
 				return err
@@ -126,7 +128,7 @@ func (h *harness) sync() {
 	h.expect(h.pull, mustHex("02fffe04"))
 }
 
-func (h *harness) nextFrames() []Frame {
+func (h *harness) nextFrames() []radio.Frame {
 	h.t.Helper()
 	select {
 	case f := <-h.frames:
@@ -148,7 +150,7 @@ func (h *harness) noFrames() {
 
 func (h *harness) counter(name string) uint64 { return h.set.GetOrCreateCounter(name).Get() }
 
-func assertFrames(t *testing.T, got, want []Frame) {
+func assertFrames(t *testing.T, got, want []radio.Frame) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d frames, want %d: %+v", len(got), len(want), got)
@@ -171,7 +173,7 @@ func TestUDPPushData(t *testing.T) {
 	// P1, v2: the ack echoes version and token, after the handler got it.
 	h.send(h.push, pkt(2, "4ee8", 0, "aa555a0000000101", p1JSON))
 	h.expect(h.push, mustHex("024ee801"))
-	assertFrames(t, h.nextFrames(), []Frame{{PHYPayload: p1PHY, GatewayEUI: euiP1, Time: recvTime, Tmst: 284024332,
+	assertFrames(t, h.nextFrames(), []radio.Frame{{PHYPayload: p1PHY, GatewayEUI: euiP1, Time: recvTime, Tmst: 284024332,
 		Frequency: 868.1, Modulation: "LORA", DataRate: "SF10BW125", SF: 10, Bandwidth: 125, CodeRate: "4/5",
 		RFChain: 1, RSSI: -89, SNR: 10.5, CRCStatus: 1}})
 
@@ -179,7 +181,7 @@ func TestUDPPushData(t *testing.T) {
 	h.clock.Add(time.Second)
 	h.send(h.push, p2)
 	h.expect(h.push, mustHex("024ee801"))
-	assertFrames(t, h.nextFrames(), []Frame{{PHYPayload: v1PHY, GatewayEUI: euiP2, Time: recvTime.Add(time.Second),
+	assertFrames(t, h.nextFrames(), []radio.Frame{{PHYPayload: v1PHY, GatewayEUI: euiP2, Time: recvTime.Add(time.Second),
 		Tmst: 3512348611, Frequency: 868.5, Modulation: "LORA", DataRate: "SF7BW125", SF: 7, Bandwidth: 125,
 		CodeRate: "4/5", Channel: 2, RSSI: -57, SNR: 7.5, CRCStatus: 1}})
 
@@ -192,13 +194,13 @@ func TestUDPPushData(t *testing.T) {
 	gps := time.Date(2017, 7, 4, 13, 51, 17, 997099000, time.UTC)
 	h.send(h.push, pkt(1, "0304", 0, "aa555a0000000000", p3JSON))
 	h.expect(h.push, mustHex("01030401"))
-	base := Frame{PHYPayload: p3PHY, GatewayEUI: euiP2, Time: gps, GPSTime: true, Tmst: 879148780,
+	base := radio.Frame{PHYPayload: p3PHY, GatewayEUI: euiP2, Time: gps, GPSTime: true, Tmst: 879148780,
 		Frequency: 868.5, Modulation: "LORA", DataRate: "SF7BW125", SF: 7, Bandwidth: 125, CodeRate: "4/5",
 		CRCStatus: 1, HasPosition: true, Latitude: 52.34223, Longitude: 5.29685, Altitude: 66}
 	ant0, ant1 := base, base
 	ant0.Channel, ant0.RSSI, ant0.SNR = 7, -95, 14
 	ant1.Antenna, ant1.Channel, ant1.RSSI, ant1.SNR = 1, 23, -93, 14
-	assertFrames(t, h.nextFrames(), []Frame{ant0, ant1})
+	assertFrames(t, h.nextFrames(), []radio.Frame{ant0, ant1})
 
 	// Several rxpk in one datagram, with a CRC error among them: one
 	// handler call with the good ones.
@@ -208,7 +210,7 @@ func TestUDPPushData(t *testing.T) {
 		{"tmst":3,"freq":868.5,"chan":2,"stat":1,"modu":"LORA","datr":"SF9BW125","codr":"4/5","rssi":-60,"lsnr":8,"data":"gPwKEgeAOQACCeQOfm4V1kR0WNikxzMUPQ2YxNo"}]}`))
 	h.expect(h.push, mustHex("02050601"))
 	got := h.nextFrames()
-	assertFrames(t, got, []Frame{
+	assertFrames(t, got, []radio.Frame{
 		{PHYPayload: v1PHY, GatewayEUI: euiP1, Time: recvTime.Add(time.Second), Tmst: 1, Frequency: 868.1,
 			Modulation: "LORA", DataRate: "SF7BW125", SF: 7, Bandwidth: 125, CodeRate: "4/5", RSSI: -50, SNR: 9, CRCStatus: 1},
 		{PHYPayload: p1PHY, GatewayEUI: euiP1, Time: recvTime.Add(time.Second), Tmst: 3, Frequency: 868.5, Channel: 2,
@@ -376,7 +378,7 @@ func TestUDPMalformedInterleaved(t *testing.T) {
 func TestUDPHandlerErrorAndPanic(t *testing.T) {
 	var mode atomic.Value // written here, read by the server goroutine
 	mode.Store("")
-	h := newHarness(t, UDPConfig{}, func([]Frame) error {
+	h := newHarness(t, UDPConfig{}, func([]radio.Frame) error {
 		switch mode.Load() {
 		case "error":
 			return errors.New("buffer full")
@@ -423,7 +425,7 @@ func TestUDPFixedPosition(t *testing.T) {
 func TestUDPStop(t *testing.T) {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0"}, HandlerFunc(func(context.Context, []Frame) error { return nil }),
+	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0"}, radio.HandlerFunc(func(context.Context, []radio.Frame) error { return nil }),
 		slog.New(slog.NewTextHandler(logs, nil)), nil)
 	if srv.Addr() != nil {
 		t.Fatal("Addr before Start")
@@ -465,7 +467,7 @@ func newTestLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHan
 // Stopping while a forwarder is sending logs no errors and returns.
 func TestUDPStopUnderLoad(t *testing.T) {
 	logs := &syncBuffer{}
-	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0"}, HandlerFunc(func(context.Context, []Frame) error { return nil }),
+	srv := NewUDPServer(UDPConfig{Bind: "127.0.0.1:0"}, radio.HandlerFunc(func(context.Context, []radio.Frame) error { return nil }),
 		newTestLogger(logs), nil)
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)

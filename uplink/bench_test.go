@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // benchDecoder knows 100 devices. The measured one's counter is wound
@@ -35,11 +35,11 @@ func benchDecoder(b *testing.B) (*Decoder, Session) {
 // At one call per benchTick a frame comes back after twice the
 // de-duplication window, so the table holds a window's worth of frames and
 // is swept as in the field.
-func benchFrames(b *testing.B, s Session) [][]packetfwd.Frame {
-	out := make([][]packetfwd.Frame, benchFrameCount)
+func benchFrames(b *testing.B, s Session) [][]radio.Frame {
+	out := make([][]radio.Frame, benchFrameCount)
 	for i := range out {
 		phy := buildUp(b, s, 70000+uint32(i), port(1), bytes.Repeat([]byte{0x42}, 20), false)
-		out[i] = []packetfwd.Frame{frame(phy, 1, -80, 7), frame(phy, 2, -95, 2)}
+		out[i] = []radio.Frame{frame(phy, 1, -80, 7), frame(phy, 2, -95, 2)}
 	}
 	return out
 }
@@ -70,7 +70,7 @@ func BenchmarkDecode(b *testing.B) {
 // frame of another network's device.
 func BenchmarkDecodeUnknownDevAddr(b *testing.B) {
 	d, _ := benchDecoder(b)
-	frames := []packetfwd.Frame{frame(unhex(b, v8Hex), 1, -80, 7)}
+	frames := []radio.Frame{frame(unhex(b, v8Hex), 1, -80, 7)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(d.AppendDecode(nil, frames)) != 0 {

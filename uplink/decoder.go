@@ -11,7 +11,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // DecoderOptions tune a Decoder; the zero value is ready to use.
@@ -100,7 +100,7 @@ func NewDecoder(s *Sessions, opts DecoderOptions, logger *slog.Logger, set *metr
 }
 
 // Decode returns the uplinks in the frames of one datagram or message.
-func (d *Decoder) Decode(frames []packetfwd.Frame) []Uplink {
+func (d *Decoder) Decode(frames []radio.Frame) []Uplink {
 	return d.AppendDecode(nil, frames)
 }
 
@@ -109,7 +109,7 @@ func (d *Decoder) Decode(frames []packetfwd.Frame) []Uplink {
 // distinct PHYPayload that yields no Uplink is counted once under its drop
 // reason (each bad-CRC frame on its own). The Uplinks own their Payload and
 // Receptions; frames may be reused afterwards.
-func (d *Decoder) AppendDecode(dst []Uplink, frames []packetfwd.Frame) []Uplink {
+func (d *Decoder) AppendDecode(dst []Uplink, frames []radio.Frame) []Uplink {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.now()
@@ -139,7 +139,7 @@ func (d *Decoder) AppendDecode(dst []Uplink, frames []packetfwd.Frame) []Uplink 
 
 // sortBest orders d.group by RSSI, then SNR, best first, keeping arrival
 // order on ties. Groups are a handful of antennas: insertion sort.
-func (d *Decoder) sortBest(frames []packetfwd.Frame) {
+func (d *Decoder) sortBest(frames []radio.Frame) {
 	g := d.group
 	for i := 1; i < len(g); i++ {
 		for j := i; j > 0 && better(&frames[g[j]], &frames[g[j-1]]); j-- {
@@ -148,7 +148,7 @@ func (d *Decoder) sortBest(frames []packetfwd.Frame) {
 	}
 }
 
-func better(a, b *packetfwd.Frame) bool {
+func better(a, b *radio.Frame) bool {
 	if a.RSSI != b.RSSI {
 		return a.RSSI > b.RSSI
 	}
@@ -157,7 +157,7 @@ func better(a, b *packetfwd.Frame) bool {
 
 // decodeGroup decodes the frames of d.group (one PHYPayload) and appends
 // the Uplink, or counts the drop.
-func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.Time) []Uplink {
+func (d *Decoder) decodeGroup(dst []Uplink, frames []radio.Frame, now time.Time) []Uplink {
 	best := &frames[d.group[0]]
 	phy := best.PHYPayload
 	nowNs := now.UnixNano()
@@ -250,7 +250,7 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []packetfwd.Frame, now time.T
 }
 
 // receptions lists the antennas of d.group, best first.
-func (d *Decoder) receptions(frames []packetfwd.Frame) []Reception {
+func (d *Decoder) receptions(frames []radio.Frame) []Reception {
 	out := make([]Reception, len(d.group))
 	for i, j := range d.group {
 		fr := &frames[j]
@@ -265,7 +265,7 @@ func (d *Decoder) receptions(frames []packetfwd.Frame) []Reception {
 
 // receivedAt is the best reception's time, unless only another antenna had
 // GPS time, in UTC; the agent's clock when no frame carries a time.
-func (d *Decoder) receivedAt(frames []packetfwd.Frame, now time.Time) time.Time {
+func (d *Decoder) receivedAt(frames []radio.Frame, now time.Time) time.Time {
 	at := frames[d.group[0]].Time
 	if !frames[d.group[0]].GPSTime {
 		for _, j := range d.group[1:] {
@@ -284,7 +284,7 @@ func (d *Decoder) receivedAt(frames []packetfwd.Frame, now time.Time) time.Time 
 // accept verifies the frame against one session and, when it verifies with
 // a counter the session allows, records that counter. It returns the full
 // counter, ErrMICFailure or ErrFCntReplay.
-func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *packetfwd.Frame) (uint32, error) {
+func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *radio.Frame) (uint32, error) {
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -328,7 +328,7 @@ func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *packetfwd
 
 // drop counts a frame that yields no Uplink. The log line is at debug
 // level: frames of other networks' devices are normal on a shared gateway.
-func (d *Decoder) drop(reason error, fr *packetfwd.Frame, f *dataFrame) {
+func (d *Decoder) drop(reason error, fr *radio.Frame, f *dataFrame) {
 	d.c.dropped[reason].Inc()
 	if !d.logger.Enabled(context.Background(), slog.LevelDebug) {
 		return

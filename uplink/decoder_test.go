@@ -8,7 +8,7 @@ import (
 
 	"github.com/brocaar/lorawan"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 func TestDecodeVectors(t *testing.T) {
@@ -60,7 +60,7 @@ func TestDecodeVectors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.devs...)
-			ups := f.d.Decode([]packetfwd.Frame{frame(unhex(t, tc.phy), 1, -80, 7)})
+			ups := f.d.Decode([]radio.Frame{frame(unhex(t, tc.phy), 1, -80, 7)})
 			if tc.drop != nil {
 				if len(ups) != 0 {
 					t.Fatalf("got %d uplinks, want drop %v", len(ups), tc.drop)
@@ -89,7 +89,7 @@ func TestDecodeFCntWrap(t *testing.T) {
 	s := v1Session(t)
 	f := newFixture(t, s)
 	for _, fc := range []uint32{65534, 65535, 65536, 65537} {
-		ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, fc, port(1), []byte("x"), false), 1, -80, 7)})
+		ups := f.d.Decode([]radio.Frame{frame(buildUp(t, s, fc, port(1), []byte("x"), false), 1, -80, 7)})
 		if len(ups) != 1 || ups[0].FCnt != fc {
 			t.Fatalf("fcnt %d: got %+v (mic_failure=%d)", fc, ups, f.dropped(ErrMICFailure))
 		}
@@ -98,7 +98,7 @@ func TestDecodeFCntWrap(t *testing.T) {
 	if !f.s.RestoreFCnt(s.DevEUI, 0x1fffe) {
 		t.Fatal("RestoreFCnt: device unknown")
 	}
-	ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 0x20003, port(1), []byte("y"), false), 1, -80, 7)})
+	ups := f.d.Decode([]radio.Frame{frame(buildUp(t, s, 0x20003, port(1), []byte("y"), false), 1, -80, 7)})
 	if len(ups) != 1 || ups[0].FCnt != 0x20003 {
 		t.Fatalf("got %+v", ups)
 	}
@@ -137,24 +137,24 @@ func TestDecodeReplayAndDuplicate(t *testing.T) {
 	f := newFixture(t, s)
 	f10 := buildUp(t, s, 10, port(1), []byte("a"), false)
 	f9 := buildUp(t, s, 9, port(1), []byte("b"), false)
-	if ups := f.d.Decode([]packetfwd.Frame{frame(f10, 1, -80, 7)}); len(ups) != 1 {
+	if ups := f.d.Decode([]radio.Frame{frame(f10, 1, -80, 7)}); len(ups) != 1 {
 		t.Fatal("first uplink not accepted")
 	}
 	// The same frame in a second datagram 300 ms later, from another gateway.
 	f.clk.Add(300 * time.Millisecond)
-	if ups := f.d.Decode([]packetfwd.Frame{frame(f10, 2, -90, 3)}); len(ups) != 0 {
+	if ups := f.d.Decode([]radio.Frame{frame(f10, 2, -90, 3)}); len(ups) != 0 {
 		t.Fatal("duplicate delivered")
 	}
 	if f.dropped(ErrDuplicate) != 1 || f.dropped(ErrFCntReplay) != 0 {
 		t.Fatalf("duplicate=%d replay=%d", f.dropped(ErrDuplicate), f.dropped(ErrFCntReplay))
 	}
 	// An older counter is a replay.
-	if ups := f.d.Decode([]packetfwd.Frame{frame(f9, 1, -80, 7)}); len(ups) != 0 {
+	if ups := f.d.Decode([]radio.Frame{frame(f9, 1, -80, 7)}); len(ups) != 0 {
 		t.Fatal("older counter delivered")
 	}
 	// The same frame after the window is a replay, not a duplicate.
 	f.clk.Add(time.Minute)
-	if ups := f.d.Decode([]packetfwd.Frame{frame(f10, 1, -80, 7)}); len(ups) != 0 {
+	if ups := f.d.Decode([]radio.Frame{frame(f10, 1, -80, 7)}); len(ups) != 0 {
 		t.Fatal("replay delivered")
 	}
 	if f.dropped(ErrFCntReplay) != 2 || f.dropped(ErrDuplicate) != 1 {
@@ -162,12 +162,12 @@ func TestDecodeReplayAndDuplicate(t *testing.T) {
 	}
 	// A replayed MAC-only frame is also caught: the counter moved on.
 	f11 := buildUp(t, s, 11, port(0), []byte{0x02}, false)
-	f.d.Decode([]packetfwd.Frame{frame(f11, 1, -80, 7)})
-	f.d.Decode([]packetfwd.Frame{frame(f11, 1, -80, 7)})
+	f.d.Decode([]radio.Frame{frame(f11, 1, -80, 7)})
+	f.d.Decode([]radio.Frame{frame(f11, 1, -80, 7)})
 	if f.dropped(ErrMACOnly) != 1 || f.dropped(ErrDuplicate) != 2 {
 		t.Fatalf("mac_only=%d duplicate=%d", f.dropped(ErrMACOnly), f.dropped(ErrDuplicate))
 	}
-	if ups := f.d.Decode([]packetfwd.Frame{frame(f10, 1, -80, 7)}); len(ups) != 0 {
+	if ups := f.d.Decode([]radio.Frame{frame(f10, 1, -80, 7)}); len(ups) != 0 {
 		t.Fatal("replay delivered")
 	}
 }
@@ -176,17 +176,17 @@ func TestDecodeFirstUplinkAbove16Bits(t *testing.T) {
 	s := v1Session(t)
 	f := newFixture(t, s)
 	// A device the agent has never heard, already at counter 1,000,000.
-	ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 1_000_000, port(1), []byte("old"), false), 1, -80, 7)})
+	ups := f.d.Decode([]radio.Frame{frame(buildUp(t, s, 1_000_000, port(1), []byte("old"), false), 1, -80, 7)})
 	if len(ups) != 1 || ups[0].FCnt != 1_000_000 || string(ups[0].Payload) != "old" {
 		t.Fatalf("got %+v (mic_failure=%d)", ups, f.dropped(ErrMICFailure))
 	}
 	// Beyond the search, the agent needs the counter (RestoreFCnt).
 	f2 := newFixture(t, s)
-	if ups := f2.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 3_000_000, port(1), []byte("x"), false), 1, -80, 7)}); len(ups) != 0 {
+	if ups := f2.d.Decode([]radio.Frame{frame(buildUp(t, s, 3_000_000, port(1), []byte("x"), false), 1, -80, 7)}); len(ups) != 0 {
 		t.Fatal("counter beyond the search accepted")
 	}
 	f2.s.RestoreFCnt(s.DevEUI, 2_999_990)
-	if ups := f2.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 3_000_000, port(1), []byte("x"), false), 1, -80, 7)}); len(ups) != 1 {
+	if ups := f2.d.Decode([]radio.Frame{frame(buildUp(t, s, 3_000_000, port(1), []byte("x"), false), 1, -80, 7)}); len(ups) != 1 {
 		t.Fatal("restored counter not used")
 	}
 }
@@ -198,7 +198,7 @@ func TestDecodeFarJump(t *testing.T) {
 	// 40976 ahead across the wrap: beyond MAX_FCNT_GAP, so not taken as a
 	// wrap; the MIC then fails (LoRaWAN 1.0 drops such frames).
 	far := buildUp(t, s, 0x2a000, port(1), []byte("far"), false)
-	if ups := f.d.Decode([]packetfwd.Frame{frame(far, 1, -80, 7)}); len(ups) != 0 {
+	if ups := f.d.Decode([]radio.Frame{frame(far, 1, -80, 7)}); len(ups) != 0 {
 		t.Fatalf("far jump delivered: %+v", ups)
 	}
 	if f.dropped(ErrMICFailure) != 1 {
@@ -206,7 +206,7 @@ func TestDecodeFarJump(t *testing.T) {
 	}
 	// A big jump that needs no wrap is the MIC's to accept.
 	big := buildUp(t, s, 0x1fff0+16000, port(1), []byte("big"), false)
-	if ups := f.d.Decode([]packetfwd.Frame{frame(big, 1, -80, 7)}); len(ups) != 1 || ups[0].FCnt != 0x1fff0+16000 {
+	if ups := f.d.Decode([]radio.Frame{frame(big, 1, -80, 7)}); len(ups) != 1 || ups[0].FCnt != 0x1fff0+16000 {
 		t.Fatalf("got %+v", ups)
 	}
 }
@@ -217,7 +217,7 @@ func TestDecodeDevAddrCollision(t *testing.T) {
 	f := newFixture(t, a, b)
 	fa := buildUp(t, a, 1, port(1), []byte("from a"), false)
 	fb := buildUp(t, b, 1, port(2), []byte("from b"), true)
-	ups := f.d.Decode([]packetfwd.Frame{frame(fa, 1, -80, 7), frame(fb, 1, -80, 7)})
+	ups := f.d.Decode([]radio.Frame{frame(fa, 1, -80, 7), frame(fb, 1, -80, 7)})
 	if len(ups) != 2 {
 		t.Fatalf("got %d uplinks", len(ups))
 	}
@@ -229,7 +229,7 @@ func TestDecodeDevAddrCollision(t *testing.T) {
 		t.Fatalf("got %+v", ups)
 	}
 	// Device a's counter moved, b's is its own.
-	if ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, b, 2, port(2), []byte("b2"), false), 1, -80, 7)}); len(ups) != 1 || ups[0].DevEUI != b.DevEUI {
+	if ups := f.d.Decode([]radio.Frame{frame(buildUp(t, b, 2, port(2), []byte("b2"), false), 1, -80, 7)}); len(ups) != 1 || ups[0].DevEUI != b.DevEUI {
 		t.Fatalf("got %+v", ups)
 	}
 }
@@ -239,7 +239,7 @@ func TestDecodeMultiAntenna(t *testing.T) {
 	f := newFixture(t, s)
 	phy := buildUp(t, s, 1, port(1), []byte("hi"), false)
 	other := buildUp(t, s, 2, port(1), []byte("ho"), false)
-	fr := []packetfwd.Frame{
+	fr := []radio.Frame{
 		frame(phy, 1, -100, 2),
 		frame(phy, 2, -90, -1),
 		frame(other, 2, -95, 1),
@@ -282,7 +282,7 @@ func TestDecodeTimeFallback(t *testing.T) {
 	fr := frame(buildUp(t, s, 1, port(1), []byte("x"), false), 1, -80, 7)
 	fr.Time, fr.GPSTime = time.Time{}, false
 	f.clk.Add(time.Hour)
-	ups := f.d.Decode([]packetfwd.Frame{fr})
+	ups := f.d.Decode([]radio.Frame{fr})
 	if len(ups) != 1 || !ups[0].ReceivedAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("got %+v", ups)
 	}
@@ -293,19 +293,19 @@ func TestDecodeRelaxFCnt(t *testing.T) {
 	s.RelaxFCnt = true
 	f := newFixture(t, s)
 	for _, fc := range []uint32{500, 0, 1} { // the device reset after 500
-		ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, fc, port(1), []byte("r"), false), 1, -80, 7)})
+		ups := f.d.Decode([]radio.Frame{frame(buildUp(t, s, fc, port(1), []byte("r"), false), 1, -80, 7)})
 		if len(ups) != 1 || ups[0].FCnt != fc {
 			t.Fatalf("fcnt %d: got %+v", fc, ups)
 		}
 	}
 	// Within the window a repeat is still a duplicate.
 	phy := buildUp(t, s, 1, port(1), []byte("r"), false)
-	if ups := f.d.Decode([]packetfwd.Frame{frame(phy, 1, -80, 7)}); len(ups) != 0 {
+	if ups := f.d.Decode([]radio.Frame{frame(phy, 1, -80, 7)}); len(ups) != 0 {
 		t.Fatal("duplicate delivered")
 	}
 	// A reset from a counter above 65535.
 	f.s.RestoreFCnt(s.DevEUI, 70000)
-	ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 2, port(1), []byte("r"), false), 1, -80, 7)})
+	ups := f.d.Decode([]radio.Frame{frame(buildUp(t, s, 2, port(1), []byte("r"), false), 1, -80, 7)})
 	if len(ups) != 1 || ups[0].FCnt != 2 {
 		t.Fatalf("got %+v", ups)
 	}
@@ -314,13 +314,13 @@ func TestDecodeRelaxFCnt(t *testing.T) {
 func TestDecodeReloadKeepsCounter(t *testing.T) {
 	s := v1Session(t)
 	f := newFixture(t, s)
-	f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 10, port(1), []byte("a"), false), 1, -80, 7)})
+	f.d.Decode([]radio.Frame{frame(buildUp(t, s, 10, port(1), []byte("a"), false), 1, -80, 7)})
 	other := Session{DevEUI: eui(2), DevAddr: devAddr(t, "01020304"), NwkSKey: aesKey(t, k01), AppSKey: aesKey(t, k01)}
 	if err := f.s.Set([]Session{other, s}); err != nil {
 		t.Fatal(err)
 	}
 	f.clk.Add(time.Minute)
-	if ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 9, port(1), []byte("a"), false), 1, -80, 7)}); len(ups) != 0 {
+	if ups := f.d.Decode([]radio.Frame{frame(buildUp(t, s, 9, port(1), []byte("a"), false), 1, -80, 7)}); len(ups) != 0 {
 		t.Fatal("counter state lost on reload")
 	}
 	// New keys: a new session, counted from scratch.
@@ -328,7 +328,7 @@ func TestDecodeReloadKeepsCounter(t *testing.T) {
 	if err := f.s.Set([]Session{s}); err != nil {
 		t.Fatal(err)
 	}
-	if ups := f.d.Decode([]packetfwd.Frame{frame(buildUp(t, s, 9, port(1), []byte("a"), false), 1, -80, 7)}); len(ups) != 1 {
+	if ups := f.d.Decode([]radio.Frame{frame(buildUp(t, s, 9, port(1), []byte("a"), false), 1, -80, 7)}); len(ups) != 1 {
 		t.Fatal("new session refused")
 	}
 	if err := f.s.Set([]Session{s, s}); err == nil {
@@ -341,7 +341,7 @@ func TestDecodeReloadKeepsCounter(t *testing.T) {
 
 func TestDecoderMetricsExposition(t *testing.T) {
 	f := newFixture(t, v1Session(t))
-	f.d.Decode([]packetfwd.Frame{frame(unhex(t, v3Bad), 1, -80, 7), frame(unhex(t, v1Hex), 1, -80, 7)})
+	f.d.Decode([]radio.Frame{frame(unhex(t, v3Bad), 1, -80, 7), frame(unhex(t, v1Hex), 1, -80, 7)})
 	var b bytes.Buffer
 	f.set.WritePrometheus(&b)
 	for _, want := range []string{

@@ -8,7 +8,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 	"edgeflow/uplink"
 )
 
@@ -27,7 +27,7 @@ func Example() {
 	dec := uplink.NewDecoder(sessions, uplink.DecoderOptions{}, nil, set)
 
 	phy, _ := hex.DecodeString("40F17DBE4900020001954378762B11FF0D") // V1: "test"
-	frame := packetfwd.Frame{
+	frame := radio.Frame{
 		PHYPayload: phy,
 		GatewayEUI: lorawan.EUI64{0xaa, 0x55, 0x5a, 0, 0, 0, 0x01, 0x01},
 		Time:       time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC), GPSTime: true,
@@ -35,7 +35,7 @@ func Example() {
 	}
 	other := frame // the same frame heard by a second gateway
 	other.GatewayEUI[7], other.RSSI, other.SNR = 0x02, -97, -3
-	ups := dec.Decode([]packetfwd.Frame{other, frame}) // one uplink, best reception first
+	ups := dec.Decode([]radio.Frame{other, frame}) // one uplink, best reception first
 	u := &ups[0]
 
 	rec, _ := u.MarshalBinary() // what the buffer stores

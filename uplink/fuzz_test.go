@@ -6,7 +6,7 @@ import (
 
 	"github.com/brocaar/lorawan"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // FuzzDecode feeds arbitrary PHYPayloads to a Decoder that knows the
@@ -24,7 +24,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		fx := newFixture(t, v1Session(t), v8, v8b, v5)
 		in := bytes.Clone(phy)
-		ups := fx.d.Decode([]packetfwd.Frame{frame(phy, 1, -80, 7), frame(phy, 2, -70, 7)})
+		ups := fx.d.Decode([]radio.Frame{frame(phy, 1, -80, 7), frame(phy, 2, -70, 7)})
 		if !bytes.Equal(in, phy) {
 			t.Fatal("Decode modified the frame")
 		}
@@ -50,7 +50,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("mic_failure %d, fcnt_replay %d, rejections %+v", fx.dropped(ErrMICFailure), fx.dropped(ErrFCntReplay), rj)
 		}
 		// A second decode of the same frame is never delivered again.
-		if again := fx.d.Decode([]packetfwd.Frame{frame(phy, 3, -80, 7)}); len(again) != 0 {
+		if again := fx.d.Decode([]radio.Frame{frame(phy, 3, -80, 7)}); len(again) != 0 {
 			t.Fatal("frame delivered twice")
 		}
 		checkAgainstBrocaar(t, phy)

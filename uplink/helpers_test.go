@@ -10,7 +10,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // Reference vectors (semtech-udp-and-bridges.md §5.A).
@@ -69,8 +69,8 @@ func eui(b byte) lorawan.EUI64 { return lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0x
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
 
 // frame is one reception of phy by gateway gw.
-func frame(phy []byte, gw byte, rssi, snr float64) packetfwd.Frame {
-	return packetfwd.Frame{
+func frame(phy []byte, gw byte, rssi, snr float64) radio.Frame {
+	return radio.Frame{
 		PHYPayload: phy,
 		GatewayEUI: lorawan.EUI64{0xaa, 0x55, 0x5a, 0, 0, 0, 0x01, gw},
 		Time:       t0, GPSTime: true,

@@ -10,7 +10,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // otaaDev is a test device that joins: it builds its join-requests, and,
@@ -139,7 +139,7 @@ func newOTAAFixture(t testing.TB, store SessionStore, abp []Session, devs ...Dev
 
 // up decodes one reception of phy.
 func (f *fixture) up(phy []byte) []Uplink {
-	return f.d.Decode([]packetfwd.Frame{frame(phy, 1, -80, 7)})
+	return f.d.Decode([]radio.Frame{frame(phy, 1, -80, 7)})
 }
 
 func (f *fixture) counter(name string) uint64 { return f.set.GetOrCreateCounter(name).Get() }

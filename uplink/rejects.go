@@ -8,7 +8,7 @@ import (
 
 	"github.com/brocaar/lorawan"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // What a technician reads next to a rejected frame: the likely cause, in
@@ -103,7 +103,7 @@ func (r *rejects) accepted(dev lorawan.EUI64) {
 // rejectDevices records a frame rejected for the devices the DevAddr (MIC
 // failure) or the MIC (counter replay) pointed at, and logs one WARN per
 // device per warnEvery.
-func (d *Decoder) rejectDevices(devs []lorawan.EUI64, reason error, f *dataFrame, fr *packetfwd.Frame, now time.Time) {
+func (d *Decoder) rejectDevices(devs []lorawan.EUI64, reason error, f *dataFrame, fr *radio.Frame, now time.Time) {
 	for i, dev := range devs {
 		if slices.Contains(devs[:i], dev) { // a pending session of the same device
 			continue
@@ -131,7 +131,7 @@ func (d *Decoder) rejectDevices(devs []lorawan.EUI64, reason error, f *dataFrame
 }
 
 // unknownAddr records a frame whose DevAddr no session has.
-func (d *Decoder) unknownAddr(addr lorawan.DevAddr, fr *packetfwd.Frame, now time.Time) {
+func (d *Decoder) unknownAddr(addr lorawan.DevAddr, fr *radio.Frame, now time.Time) {
 	u := d.rej.unknown[addr]
 	if u == nil {
 		if len(d.rej.unknown) >= unknownMax {

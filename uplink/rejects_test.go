@@ -10,7 +10,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/brocaar/lorawan"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 // A device with a wrong key is named, with a hint, counted since its last
@@ -29,7 +29,7 @@ func TestRejectionsNamedAndRateLimited(t *testing.T) {
 	d := NewDecoder(s, DecoderOptions{Now: clk.Now, OnReject: func(r Rejected) { told = append(told, r) }}, slog.New(slog.NewTextHandler(&logs, nil)), metrics.NewSet())
 
 	for i := range 5 {
-		d.Decode([]packetfwd.Frame{frame(buildUp(t, good, uint32(i+1), port(1), []byte{1}, false), 1, -80, 7)})
+		d.Decode([]radio.Frame{frame(buildUp(t, good, uint32(i+1), port(1), []byte{1}, false), 1, -80, 7)})
 		clk.Add(3 * time.Minute) // 0, 3, 6, 9, 12 minutes: a WARN at 0 and at 12
 	}
 	r, ok := d.Rejections()[good.DevEUI]
@@ -53,7 +53,7 @@ func TestRejectionsNamedAndRateLimited(t *testing.T) {
 	if err := s.Set([]Session{good}); err != nil {
 		t.Fatal(err)
 	}
-	if ups := d.Decode([]packetfwd.Frame{frame(buildUp(t, good, 9, port(1), []byte{1}, false), 1, -80, 7)}); len(ups) != 1 {
+	if ups := d.Decode([]radio.Frame{frame(buildUp(t, good, 9, port(1), []byte{1}, false), 1, -80, 7)}); len(ups) != 1 {
 		t.Fatal("good frame not accepted")
 	}
 	if r := d.Rejections()[good.DevEUI]; r.Count != 0 || r.Reason != "mic_failure" {
@@ -62,7 +62,7 @@ func TestRejectionsNamedAndRateLimited(t *testing.T) {
 	// Its counter goes back: a replay, with its own hint (logged, since
 	// the last WARN was ten minutes ago).
 	clk.Add(10 * time.Minute)
-	d.Decode([]packetfwd.Frame{frame(buildUp(t, good, 3, port(1), []byte{1}, false), 1, -80, 7)})
+	d.Decode([]radio.Frame{frame(buildUp(t, good, 3, port(1), []byte{1}, false), 1, -80, 7)})
 	if r := d.Rejections()[good.DevEUI]; r.Count != 1 || r.Reason != "fcnt_replay" || r.FCnt16 != 3 {
 		t.Fatalf("after a replay: %+v", r)
 	}
@@ -78,7 +78,7 @@ func TestUnknownAddrsBounded(t *testing.T) {
 	dev := v1Session(t)
 	for i, rssi := range []float64{-100, -70, -90} {
 		fr := frame(buildUp(t, dev, uint32(i+1), port(1), []byte{1}, false), byte(i+1), rssi, 5)
-		f.d.Decode([]packetfwd.Frame{fr})
+		f.d.Decode([]radio.Frame{fr})
 		f.clk.Add(time.Minute)
 	}
 	us := f.d.UnknownAddrs()
@@ -92,7 +92,7 @@ func TestUnknownAddrsBounded(t *testing.T) {
 	for i := range unknownMax + 10 {
 		other := dev
 		other.DevAddr = lorawan.DevAddr{0x26, 0, byte(i >> 8), byte(i)}
-		f.d.Decode([]packetfwd.Frame{frame(buildUp(t, other, 1, port(1), []byte{1}, false), 1, -100, 5)})
+		f.d.Decode([]radio.Frame{frame(buildUp(t, other, 1, port(1), []byte{1}, false), 1, -100, 5)})
 		f.clk.Add(time.Second)
 	}
 	us = f.d.UnknownAddrs()

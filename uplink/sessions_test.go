@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"edgeflow/packetfwd"
+	"edgeflow/radio"
 )
 
 func TestSessionMasksKeys(t *testing.T) {
@@ -43,7 +43,7 @@ func TestSessionsSnapshot(t *testing.T) {
 	b.DevEUI = eui(0)
 	f := newFixture(t, a, b)
 	fr := frame(unhex(t, v1Hex), 1, -97, -3.5)
-	f.d.Decode([]packetfwd.Frame{fr})
+	f.d.Decode([]radio.Frame{fr})
 	st := f.s.Snapshot()
 	if len(st) != 2 || st[0].DevEUI != eui(0) || st[1].DevEUI != eui(1) {
 		t.Fatalf("snapshot %+v", st)
@@ -73,13 +73,13 @@ func TestSessionsConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for _, phy := range frames {
-			f.d.Decode([]packetfwd.Frame{frame(phy, 1, -80, 7)})
+			f.d.Decode([]radio.Frame{frame(phy, 1, -80, 7)})
 		}
 	})
 	wg.Go(func() {
 		d2 := NewDecoder(f.s, DecoderOptions{}, nil, nil)
 		for _, phy := range frames {
-			d2.Decode([]packetfwd.Frame{frame(phy, 2, -80, 7)})
+			d2.Decode([]radio.Frame{frame(phy, 2, -80, 7)})
 		}
 	})
 	wg.Go(func() {

@@ -19,7 +19,7 @@ type Uplink struct {
 	Payload []byte // decrypted FRMPayload
 	MIC     lorawan.MIC
 
-	// ReceivedAt is the reception time (see packetfwd.Frame.Time).
+	// ReceivedAt is the reception time (see radio.Frame.Time).
 	ReceivedAt time.Time
 	Frequency  float64 // MHz
 	SF         int

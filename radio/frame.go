@@ -1,4 +1,4 @@
-package packetfwd
+package radio
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 )
 
 // Frame is one LoRa frame as one gateway antenna received it, with the radio
-// metadata that the cloud document needs. It is the only type that crosses
-// from packetfwd to uplink.
+// metadata that the cloud document needs. Every source makes them; the
+// decoder (uplink) reads them.
 type Frame struct {
 	PHYPayload []byte
 	GatewayEUI lorawan.EUI64
@@ -43,10 +43,11 @@ type Frame struct {
 	Altitude    float64
 }
 
-// Handler receives the frames of one datagram (or one MQTT message). The UDP
-// server sends PUSH_ACK only after HandleFrames returns, so that with
-// buffer.persist "always" an acknowledged uplink is already on flash; a
-// handler must therefore return quickly.
+// Handler receives frames from a source: those of one batch of datagrams
+// (Semtech UDP) or of one MQTT message (the bridge). The UDP source sends
+// PUSH_ACK only after HandleFrames returns, so that with buffer.persist
+// "always" an acknowledged uplink is already on flash; a handler must
+// therefore return quickly. The handler may keep the slice.
 type Handler interface {
 	HandleFrames(ctx context.Context, frames []Frame) error
 }
