@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,8 @@ import (
 	"edgeflow/agent/api"
 	"edgeflow/buffer"
 	"edgeflow/config"
-	"edgeflow/packetfwd"
+	"edgeflow/packetfwd/bridge"
+	"edgeflow/packetfwd/semtech"
 	"edgeflow/radio"
 	"edgeflow/uplink"
 	"edgeflow/uplink/delivery"
@@ -53,8 +55,10 @@ type Agent struct {
 	merger   *uplink.Merger // receptions of frames heard again join their uplink
 	dev      *devices       // OTAA joins and session persistence
 	delivery *delivery.Manager
-	udp      *packetfwd.UDPServer
-	mqtt     *packetfwd.MQTTSource
+	sources  []radio.Source  // bound by Start, run until Stop
+	running  *running        // the sources' Runs
+	udp      *semtech.Server // also in sources: status and reload
+	mqtt     *bridge.Source  // also in sources, when configured
 	api      *api.Server
 	events   *api.Hub // the API's live view; publishing never blocks
 	recent   *recent  // last payloads and the charts' history, in memory
@@ -97,20 +101,33 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	return a, nil
 }
 
-// Run starts the agent, waits for ctx to end, and stops it cleanly.
+// Run starts the agent, waits for ctx to end (or a frame source to fail),
+// and stops it cleanly.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.Start(ctx); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-a.running.done:
+	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return a.Stop(stopCtx)
+	return errors.Join(a.running.err, a.Stop(stopCtx))
 }
 
 // Start opens the buffer, starts delivery and binds the frame sources, in
-// that order, so that nothing is acknowledged before it can be kept.
-func (a *Agent) Start(ctx context.Context) error {
+// that order, so that nothing is acknowledged before it can be kept. What
+// it started is undone, in reverse order, if a later step fails.
+func (a *Agent) Start(ctx context.Context) (err error) {
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for _, f := range slices.Backward(undo) {
+				f()
+			}
+		}
+	}()
 	a.started = a.opts.Now()
 	cfg := a.config()
 	if err := os.MkdirAll(filepath.Dir(cfg.Buffer.Path), 0o750); err != nil {
@@ -131,15 +148,15 @@ func (a *Agent) Start(ctx context.Context) error {
 		return fmt.Errorf("buffer %s: %w", cfg.Buffer.Path, err)
 	}
 	a.store = store
+	undo = append(undo, func() { store.Close(); a.store = nil })
 
 	if err := a.startSessions(ctx, cfg); err != nil {
-		store.Close()
 		return err
 	}
+	undo = append(undo, a.stopSessions)
 
 	conns, err := a.connections(cfg.Connections)
 	if err != nil {
-		store.Close()
 		return err
 	}
 	a.delivery = delivery.NewManager(store, delivery.Options{
@@ -155,27 +172,21 @@ func (a *Agent) Start(ctx context.Context) error {
 		OnResult:    a.publishDelivery,
 	}, a.log.With("component", "delivery"), a.set)
 	a.delivery.Start(context.WithoutCancel(ctx), conns)
+	undo = append(undo, func() { _ = a.delivery.Stop(context.Background()); a.delivery = nil })
 	a.noteStartups(cfg, cfg.Connections)
 
-	a.udp = packetfwd.NewUDPServer(udpConfig(cfg, a.opts.Now, a.onDownlink), radio.HandlerFunc(a.handleFrames), a.log.With("component", "packetfwd"), a.set)
-	if err := a.udp.Start(ctx); err != nil {
-		_ = a.delivery.Stop(context.Background())
-		store.Close()
-		return fmt.Errorf("packet forwarder listener: %w", err)
-	}
-	if err := a.startAPI(); err != nil {
-		a.udp.Close()
-		_ = a.delivery.Stop(context.Background())
-		store.Close()
-		return fmt.Errorf("local API on %s: %w", cfg.API.Bind, err)
-	}
-	if err := a.startMQTT(ctx, cfg); err != nil {
-		a.stopAPI(context.Background())
-		a.udp.Close()
-		_ = a.delivery.Stop(context.Background())
-		store.Close()
+	undo = append(undo, a.closeSources) // those bound so far
+	if err := a.listenUDP(cfg); err != nil {
 		return err
 	}
+	if err := a.startAPI(); err != nil {
+		return fmt.Errorf("local API on %s: %w", cfg.API.Bind, err)
+	}
+	undo = append(undo, func() { a.stopAPI(context.Background()) })
+	if err := a.openMQTT(cfg); err != nil {
+		return err
+	}
+	a.runSources(ctx)
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopSampling = cancel
 	go a.sampleBacklogs(sctx)
@@ -244,10 +255,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 		a.stopSampling()
 	}
 	a.stopAPI(ctx)
-	a.stopMQTT()
-	if a.udp != nil {
-		a.udp.Close()
-	}
+	a.stopSources()
 	if a.delivery != nil {
 		errs = append(errs, a.delivery.Stop(ctx))
 	}

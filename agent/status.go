@@ -9,7 +9,7 @@ import (
 
 	"edgeflow/agent/api"
 	"edgeflow/config"
-	"edgeflow/packetfwd"
+	"edgeflow/packetfwd/semtech"
 	"edgeflow/uplink"
 	"edgeflow/uplink/delivery"
 )
@@ -78,7 +78,7 @@ func connectionState(c delivery.Status, now time.Time) api.ConnectionState {
 	return cs
 }
 
-func gatewayStatus(g packetfwd.GatewayStatus) api.Gateway {
+func gatewayStatus(g semtech.GatewayStatus) api.Gateway {
 	out := api.Gateway{EUI: strings.ToUpper(g.EUI.String()), PushData: g.PushDataCount, PullData: g.PullDataCount, RXPK: g.RXPKCount}
 	if !g.LastPushData.IsZero() {
 		t := g.LastPushData

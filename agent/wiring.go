@@ -8,8 +8,8 @@ import (
 	"github.com/brocaar/lorawan"
 
 	"edgeflow/config"
-	"edgeflow/packetfwd"
 	"edgeflow/packetfwd/gwmp"
+	"edgeflow/packetfwd/semtech"
 	"edgeflow/uplink"
 	"edgeflow/uplink/connector"
 	"edgeflow/uplink/delivery"
@@ -102,14 +102,14 @@ func sessionsFromConfig(devs []config.Device) []uplink.Session {
 
 // udpConfig configures the packet forwarder listener; onDownlink sees the
 // downlinks relayed from the upstream network servers (join-accepts).
-func udpConfig(cfg *config.Config, now func() time.Time, onDownlink func(lorawan.EUI64, gwmp.TXPK)) packetfwd.UDPConfig {
-	c := packetfwd.UDPConfig{Bind: cfg.PacketForwarder.UDP.Bind, Now: now,
+func udpConfig(cfg *config.Config, now func() time.Time, onDownlink func(lorawan.EUI64, gwmp.TXPK)) semtech.Config {
+	c := semtech.Config{Bind: cfg.PacketForwarder.UDP.Bind, Now: now,
 		Upstreams: cfg.PacketForwarder.UDP.Upstreams, OnDownlink: onDownlink,
 		Allow: cfg.PacketForwarder.UDP.AllowPrefixes(), GatewayEUIs: cfg.PacketForwarder.UDP.GatewayEUIList(),
 		RateLimit: rateLimit(cfg.PacketForwarder.UDP.RateLimit)}
 	g := cfg.Gateway
 	if g.Latitude != nil && g.Longitude != nil {
-		c.Position = &packetfwd.Position{Latitude: *g.Latitude, Longitude: *g.Longitude}
+		c.Position = &semtech.Position{Latitude: *g.Latitude, Longitude: *g.Longitude}
 		if g.Altitude != nil {
 			c.Position.Altitude = *g.Altitude
 		}

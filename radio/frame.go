@@ -57,3 +57,8 @@ type HandlerFunc func(ctx context.Context, frames []Frame) error
 
 // HandleFrames calls f.
 func (f HandlerFunc) HandleFrames(ctx context.Context, frames []Frame) error { return f(ctx, frames) }
+
+// MinGPSTime: a gateway time before it is none. Some forwarders print
+// epoch-like times before their GPS has a fix; the agent's clock is better
+// than those.
+var MinGPSTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
