@@ -3,22 +3,13 @@
 package semtech
 
 import (
-	"context"
 	"net"
 	"net/netip"
-
-	"github.com/brocaar/lorawan"
-
-	"edgeflow/radio"
 )
 
-// batchConn reads datagrams in batches on Linux only (recvmmsg).
-type batchConn struct{}
+// newDatagrams reads one datagram at a time: recvmmsg is Linux's.
+func newDatagrams(conn *net.UDPConn, send func(netip.AddrPort, []byte) error) datagrams {
+	return newSingle(conn, send)
+}
 
-func (*batchConn) queueAck([4]byte) bool { return false }
-
-func (*reader) readBatches(context.Context, *net.UDPConn) bool { return false }
-
-type deferredPush struct{}
-
-func (*reader) deferPush([]byte, netip.AddrPort, lorawan.EUI64, []radio.Frame) bool { return false }
+func batchUnsupported(error) bool { return false }

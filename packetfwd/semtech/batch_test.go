@@ -3,7 +3,9 @@ package semtech
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,6 +65,44 @@ func TestBatchedDatagramsAckedToTheirSenders(t *testing.T) {
 			testkit.WaitUntil(t, "the frames at the handler", func() bool { return frames.Load() >= senders*each })
 			if frames.Load() != senders*each {
 				t.Fatalf("handler got %d frames, want %d", frames.Load(), senders*each)
+			}
+		})
+	}
+}
+
+// Both read paths, batches and one datagram at a time, behave alike: a
+// PUSH_ACK only after the handler took the frames, none when it failed, a
+// PULL_ACK at once, and a PUSH_DATA with a bad body acked and dropped.
+func TestReadPathsAlike(t *testing.T) {
+	for name, newIn := range map[string]func(*net.UDPConn, func(netip.AddrPort, []byte) error) datagrams{
+		"platform": nil,
+		"single":   func(c *net.UDPConn, send func(netip.AddrPort, []byte) error) datagrams { return newSingle(c, send) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var fail atomic.Bool
+			h := newHarnessOn(t, Config{}, func([]radio.Frame) error {
+				if fail.Load() {
+					return errors.New("buffer full")
+				}
+				return nil
+			}, newIn)
+			h.send(h.push, pkt(2, "0001", 0, "aa555a0000000101", p1JSON))
+			h.expect(h.push, mustHex("02000101"))
+			if f := h.nextFrames(); len(f) != 1 {
+				t.Fatalf("frames %+v", f)
+			}
+			fail.Store(true)
+			h.send(h.push, pkt(2, "0002", 0, "aa555a0000000101", p1JSON))
+			h.sync()
+			fail.Store(false)
+			h.send(h.push, pkt(2, "0003", 0, "aa555a0000000101", `{"rxpk":`))
+			h.expect(h.push, mustHex("02000301")) // the refused one got none
+			h.noFrames()
+			if got := h.counter("edgeflow_udp_handler_errors_total"); got != 1 {
+				t.Errorf("handler errors %d", got)
+			}
+			if got := h.counter(`edgeflow_udp_dropped_total{reason="bad_json"}`); got != 1 {
+				t.Errorf("bad_json drops %d", got)
 			}
 		})
 	}

@@ -13,7 +13,10 @@
 //   - Run's read loop owns the socket's reads, the parsing, the Handler
 //     call and the acks of every datagram, and the reader's buffers. It is
 //     the only goroutine that calls the Handler, so the Handler sees
-//     frames in arrival order.
+//     frames in arrival order. One path for every datagram: a read yields
+//     a batch (reader.go), each datagram is parsed (datagram.go, then
+//     push.go, pull.go or txack.go), the batch's frames go to the Handler
+//     in one call, and the acks go out together.
 //   - Run itself waits for ctx, then closes the socket, which ends the
 //     read loop, and stops the relay (whose goroutines relay's doc lists).
 //   - The gateway registry and the rate limiter are read by the agent's
@@ -24,10 +27,12 @@
 //   - The PUSH_ACK goes only after HandleFrames returns (with
 //     buffer.persist "always", after the commit): a slow Handler delays the
 //     acks and the forwarder's own queue, so a Handler must return quickly.
-//   - A panic while handling a datagram is recovered and counted (reason
-//     "panic"); the loop goes on with the next one.
-//   - On Linux datagrams are read and their acks sent in batches
-//     (recvmmsg/sendmmsg, batch_linux.go,
+//   - A panic while handling a batch is recovered and counted (reason
+//     "panic"): the PUSH_DATA whose frames had not reached the Handler go
+//     unacked, and the loop goes on with the next batch.
+//   - On Linux a read takes up to 16 datagrams and one system call sends
+//     their acks (recvmmsg/sendmmsg, batch_linux.go,
 //     docs/decisions/udp-batch-raw-syscalls.md); elsewhere, or on a kernel
-//     without recvmmsg, one datagram at a time (batch_other.go).
+//     without recvmmsg, a batch is one datagram (single.go,
+//     batch_other.go).
 package semtech

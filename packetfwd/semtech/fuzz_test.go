@@ -73,7 +73,7 @@ func FuzzFramesFromPushData(f *testing.F) {
 // Seeds: testdata/fuzz/FuzzHandleDatagram.
 func FuzzHandleDatagram(f *testing.F) {
 	set := metrics.NewSet()
-	srv := newServer(Config{Upstreams: []string{"127.0.0.1:1700", "localhost:1700"}}, radio.HandlerFunc(func(_ context.Context, frames []radio.Frame) error {
+	srv := newServer(Config{Upstreams: []string{"127.0.0.1:1700", "localhost:1700"}, RateLimit: RateLimit{PerSecond: -1}}, radio.HandlerFunc(func(_ context.Context, frames []radio.Frame) error {
 		if len(frames) == 0 {
 			return errors.New("handler called without frames")
 		}
@@ -82,9 +82,9 @@ func FuzzHandleDatagram(f *testing.F) {
 	panics := set.GetOrCreateCounter(`edgeflow_udp_dropped_total{reason="panic"}`)
 	handlerErrors := set.GetOrCreateCounter("edgeflow_udp_handler_errors_total")
 	src := netip.MustParseAddrPort("127.0.0.1:1700")
-	r := newReader(srv)
+	r := newReader(srv, nil)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r.handleDatagram(context.Background(), b, src)
+		r.handleOne(context.Background(), b, src)
 		if panics.Get() != 0 || handlerErrors.Get() != 0 {
 			t.Fatalf("panics %d, handler errors %d", panics.Get(), handlerErrors.Get())
 		}

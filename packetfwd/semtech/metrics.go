@@ -14,7 +14,7 @@ import (
 var datagramDropReasons = []string{
 	"too_short", "unknown_version", "unknown_type", "wrong_type", "no_json", "bad_json",
 	"unexpected_type", // PUSH_ACK, PULL_ACK or PULL_RESP sent to us by a forwarder
-	"panic",           // a bug, recovered; the datagram is lost, later ones are not
+	"panic",           // a bug, recovered: the batch's PUSH_DATA go unacked, later batches do not
 	"other",
 }
 

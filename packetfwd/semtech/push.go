@@ -1,12 +1,9 @@
 package semtech
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"strings"
-
-	"github.com/brocaar/lorawan"
 
 	"edgeflow/packetfwd/gwmp"
 )
@@ -15,23 +12,19 @@ import (
 // datagrams; typical datagrams have one to eight.
 const maxKeptRXPK = 64
 
-// handlePushData hands the frames to the handler, then acks: with persist
-// "always" a PUSH_ACK thus means the uplink is on flash. If the handler
-// fails there is no ack, which the forwarder reports in its ackr statistic.
-func (r *reader) handlePushData(ctx context.Context, b []byte, src netip.AddrPort) {
+// handlePushData parses a PUSH_DATA and keeps its frames for the batch's
+// handler call; its PUSH_ACK waits for that: with persist "always" a
+// PUSH_ACK thus means the uplink is on flash. If the handler fails there
+// is no ack, which the forwarder reports in its ackr statistic.
+func (r *reader) handlePushData(i int, b []byte, src netip.AddrPort) {
 	s, p := r.s, &r.push
-	defer func() {
-		// One datagram with thousands of rxpk must not pin their memory.
-		if cap(p.Payload.RXPK) > maxKeptRXPK {
-			p.Payload.RXPK = nil
-		}
-	}()
 	if err := p.UnmarshalBinary(b); err != nil {
 		s.dropDatagram(src, err, b)
 		// With a whole header the forwarder expects an ack, and it never
 		// resends: acking keeps its link statistics honest.
 		if !errors.Is(err, gwmp.ErrTooShort) {
-			r.ackPush(b, src)
+			r.ack(i, b, gwmp.PushAck)
+			s.metrics.pushAcks.Inc()
 		}
 		return
 	}
@@ -52,80 +45,17 @@ func (r *reader) handlePushData(ctx context.Context, b []byte, src netip.AddrPor
 		}
 		s.rlog.Warn(src, "Dropped rxpk", args...)
 	})
-	if len(frames) > 0 {
-		s.metrics.frames.Add(len(frames))
-		if r.deferPush(b, src, p.GatewayEUI, frames) {
-			return // handled with the rest of the batch, then acked
-		}
-		if err := s.handler.HandleFrames(ctx, frames); err != nil {
-			s.metrics.handlerErrors.Inc()
-			s.rlog.Warn(src, "Frames not taken, PUSH_DATA not acknowledged",
-				"gateway_eui", strings.ToUpper(p.GatewayEUI.String()), "frames", len(frames), "error", err.Error())
-			return
-		}
-	}
-	r.ackPush(b, src)
-}
-
-func (r *reader) ackPush(b []byte, src netip.AddrPort) {
-	if r.sendAck(b, gwmp.PushAck, src) {
-		r.s.metrics.pushAcks.Inc()
-	}
-}
-
-// handlePullData acks and remembers the address: it is the forwarder's
-// downlink socket, distinct from the one PUSH_DATA comes from.
-func (r *reader) handlePullData(b []byte, src netip.AddrPort) {
-	s := r.s
-	var p gwmp.PullDataPacket
-	if err := p.UnmarshalBinary(b); err != nil {
-		s.dropDatagram(src, err, b)
+	if len(frames) == 0 {
+		r.ack(i, b, gwmp.PushAck)
+		s.metrics.pushAcks.Inc()
 		return
 	}
-	s.gws.pullData(p.GatewayEUI, p.Version, src, s.now())
-	if r.sendAck(b, gwmp.PullAck, src) {
-		s.metrics.pullAcks.Inc()
+	s.metrics.frames.Add(len(frames))
+	if len(r.frames) == 0 {
+		r.frames = frames // the common batch of one: no copy
+	} else {
+		r.frames = append(r.frames, frames...)
 	}
-}
-
-func (s *Server) handleTXAck(b []byte, src netip.AddrPort) {
-	var p gwmp.TXAckPacket
-	if err := p.UnmarshalBinary(b); err != nil {
-		s.dropDatagram(src, err, b)
-		return
-	}
-	if code := p.ErrorCode(); code != "" {
-		s.metrics.txAckErrors.Inc()
-		s.rlog.Warn(src, "Downlink not sent", "gateway_eui", strings.ToUpper(p.GatewayEUI.String()), "tx_error", code)
-	}
-}
-
-// checkGateway finds the datagram's gateway EUI, if it has one, and
-// refuses gateways not in GatewayEUIs. The datagram is relayed whole and
-// undecoded afterwards, so that upstreams get what edgeflow itself cannot
-// use (unknown devices, JSON it rejects).
-func (s *Server) checkGateway(h gwmp.Header, b []byte, src netip.AddrPort) (eui lorawan.EUI64, hasEUI, ok bool) {
-	switch h.Type {
-	case gwmp.PushData, gwmp.PullData:
-		if len(b) < gwmp.HeaderEUILen {
-			return eui, false, true // the handler drops it as too short
-		}
-		copy(eui[:], b[4:12])
-		hasEUI = true
-	case gwmp.TXAck:
-		var p gwmp.TXAckPacket
-		p.UnmarshalBinary(b) // the EUI is set even when the JSON is bad
-		eui, hasEUI = p.GatewayEUI, p.HasEUI
-	}
-	if hasEUI && !s.policy.gatewayAllowed(eui) {
-		s.refuse("gateway_not_allowed", src, "gateway_eui", strings.ToUpper(eui.String()))
-		return eui, hasEUI, false
-	}
-	return eui, hasEUI, true
-}
-
-// refuse counts and logs (at a limited rate per source) a refused datagram.
-func (s *Server) refuse(reason string, src netip.AddrPort, args ...any) {
-	s.policy.refused[reason].Inc()
-	s.rlog.Warn(src, "Refused datagram", append([]any{"reason", reason}, args...)...)
+	r.pending = append(r.pending, pendingPush{i: i, ack: [gwmp.HeaderLen]byte{b[0], b[1], b[2], byte(gwmp.PushAck)},
+		src: src, gw: p.GatewayEUI, frames: len(frames)})
 }

@@ -71,8 +71,9 @@ const maxDatagram = 65535
 
 // Server receives GWMP from packet forwarders. It acknowledges PUSH_DATA
 // after the handler took the frames and PULL_DATA at once, and keeps the
-// status of each gateway. Datagrams are handled one at a time, in arrival
-// order, by a single goroutine, so the handler sees frames in order.
+// status of each gateway. Datagrams are handled in arrival order by a
+// single goroutine, a batch at a time, so the handler sees frames in
+// order.
 //
 // Metrics (all counters unless said otherwise):
 //
@@ -101,29 +102,15 @@ type Server struct {
 	relay   *relay.Relay
 
 	conn *net.UDPConn // nil only in tests that drive a reader by hand
+	// newIn wraps conn for the read loop: newDatagrams, or in tests
+	// newSingle, so that Linux runs the other platforms' path too.
+	newIn func(*net.UDPConn, func(netip.AddrPort, []byte) error) datagrams
 
 	mu     sync.Mutex // guards ran, closed
 	ran    bool
 	closed bool
 	done   chan struct{} // closed by Close
 }
-
-// reader is the state of the goroutine that reads the socket: buffers
-// reused across datagrams and the batch being handled. The read loop makes
-// it and keeps it to itself (the server holds no reference), so nothing
-// else can touch it while datagrams are handled; a test that wants the
-// datagram path without a socket makes a reader of its own.
-type reader struct {
-	s     *Server
-	push  gwmp.PushDataPacket
-	ack   [gwmp.HeaderLen]byte
-	batch *batchConn // nil: one datagram per read
-	// PUSH_DATA of the current batch waiting for its one handler call.
-	deferred       []deferredPush
-	deferredFrames []radio.Frame
-}
-
-func newReader(s *Server) *reader { return &reader{s: s} }
 
 // Listen binds the socket of a server that passes frames to h; Run then
 // serves. Binding here lets a port in use fail the agent's start before it
@@ -176,6 +163,7 @@ func newServer(cfg Config, h radio.Handler, logger *slog.Logger, set *metrics.Se
 		gws:     newRegistry(cfg.MaxGateways),
 		policy:  newSourcePolicy(&cfg, set),
 		done:    make(chan struct{}),
+		newIn:   newDatagrams,
 	}
 	s.relay = relay.New(relay.Config{Timeout: cfg.UpstreamTimeout, OnDownlink: cfg.OnDownlink,
 		LookupNetIP: cfg.LookupNetIP, Now: cfg.Now, Logger: logger, Log: s.rlog}, relayPath{s}, set)
@@ -204,7 +192,7 @@ func (s *Server) Run(ctx context.Context) error {
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
-		s.readLoop(ctx, s.conn)
+		newReader(s, s.newIn(s.conn, s.SendTo)).run(ctx)
 	}()
 	select {
 	case <-ctx.Done():
@@ -269,108 +257,6 @@ func (p relayPath) DownlinkPath(eui lorawan.EUI64) (netip.AddrPort, uint8, bool)
 }
 
 func (p relayPath) SendTo(addr netip.AddrPort, b []byte) error { return p.s.SendTo(addr, b) }
-
-func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn) {
-	r := newReader(s)
-	if r.readBatches(ctx, conn) {
-		return
-	}
-	buf := make([]byte, maxDatagram)
-	for {
-		n, src, err := conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if s.isClosed() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.logger.Error("Failed to read UDP datagram", "error", err)
-			// Do not spin if the error persists.
-			select {
-			case <-s.done:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
-		}
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		if reason := s.policy.admit(src, s.now()); reason != "" {
-			s.refuse(reason, src)
-			continue
-		}
-		r.handleDatagram(ctx, buf[:n], src)
-	}
-}
-
-// handleDatagram handles one datagram. b is only valid during the call.
-func (r *reader) handleDatagram(ctx context.Context, b []byte, src netip.AddrPort) {
-	s := r.s
-	defer func() {
-		if r := recover(); r != nil {
-			s.metrics.drop("panic")
-			s.rlog.Warn(src, "Recovered from panic while handling datagram", "panic", fmt.Sprint(r), "data", quoteData(b))
-		}
-	}()
-	h, err := gwmp.ParseHeader(b)
-	if err != nil {
-		s.dropDatagram(src, err, b)
-		return
-	}
-	s.metrics.received[h.Type].Inc()
-	eui, hasEUI, ok := s.checkGateway(h, b, src)
-	if !ok {
-		return
-	}
-	switch h.Type {
-	case gwmp.PushData:
-		// Relayed first: the handler may wait for flash, upstreams need not.
-		s.relay.Forward(h.Type, b, eui, hasEUI)
-		r.handlePushData(ctx, b, src)
-	case gwmp.PullData:
-		// Relayed after the downlink path is recorded, so that an upstream
-		// answering at once with a PULL_RESP finds it.
-		r.handlePullData(b, src)
-		s.relay.Forward(h.Type, b, eui, hasEUI)
-	case gwmp.TXAck:
-		s.handleTXAck(b, src)
-		s.relay.Forward(h.Type, b, eui, hasEUI)
-	default:
-		s.metrics.drop("unexpected_type")
-		s.rlog.Warn(src, "Dropped datagram", "reason", "unexpected_type", "type", h.Type.String())
-	}
-}
-
-func (s *Server) dropDatagram(src netip.AddrPort, err error, b []byte) {
-	reason := gwmp.Reason(err)
-	s.metrics.drop(reason)
-	s.rlog.Warn(src, "Dropped datagram", "reason", reason, "error", err.Error(), "size", len(b), "data", quoteData(b))
-}
-
-// sendAck sends a 4-byte ack echoing version and token from the server's
-// own buffer, so that acking does not allocate.
-func (r *reader) sendAck(b []byte, t gwmp.Type, src netip.AddrPort) bool {
-	s := r.s
-	r.ack = [4]byte{b[0], b[1], b[2], byte(t)}
-	if r.batch != nil && r.batch.queueAck(r.ack) {
-		return true // sent with the batch's other acks
-	}
-	if err := s.SendTo(src, r.ack[:]); err != nil {
-		s.metrics.sendErrors.Inc()
-		if !s.isClosed() {
-			s.rlog.Warn(src, "Failed to send ack", "type", t.String(), "error", err.Error())
-		}
-		return false
-	}
-	return true
-}
-
-// quoteData shows the start of a bad datagram in logs, enough to recognise
-// a misconfigured sender without flooding the log.
-func quoteData(b []byte) string {
-	const max = 64
-	if len(b) > max {
-		return fmt.Sprintf("%q…", b[:max])
-	}
-	return fmt.Sprintf("%q", b)
-}
 
 // Upstreams returns the relay's upstreams and their state, in configured
 // order.
