@@ -2,11 +2,13 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"net"
 	"path/filepath"
 	"testing"
 
 	"edgeflow/config"
+	"edgeflow/radio"
 )
 
 // A start that fails half-way undoes what it did: the UDP port, the API
@@ -71,4 +73,31 @@ func TestStartFailureUndoes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sourceFunc is a radio.Source made of a function.
+type sourceFunc func(context.Context) error
+
+func (f sourceFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// The first source that fails stops the others, and its error is kept for
+// Run to return.
+func TestFirstSourceFailureStopsAll(t *testing.T) {
+	a, err := New(config.DefaultIn(config.Dirs{}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("socket gone")
+	stopped := make(chan struct{})
+	a.sources = []radio.Source{
+		sourceFunc(func(ctx context.Context) error { <-ctx.Done(); close(stopped); return nil }),
+		sourceFunc(func(context.Context) error { return broken }),
+	}
+	a.runSources(context.Background())
+	<-a.running.done
+	<-stopped
+	if !errors.Is(a.running.err, broken) {
+		t.Fatalf("error %v, want %v", a.running.err, broken)
+	}
+	a.stopSources() // and again after the failure: no hang
 }
