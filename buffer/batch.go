@@ -126,19 +126,27 @@ func stateWrite(sw StateWrite) func(w *wtx) error {
 }
 
 // Commit writes b in one transaction and returns once it is on disk; the
-// appended records' Seq fields are then set. It goes through the single
-// writer, so writes that other callers submit meanwhile (another handler's
-// batch, a lane's acks) share the commit and its fsyncs; b's own parts
-// need no such timing to land together.
+// appended records' Seq fields are then set. b holds all that belongs
+// together, so the writer commits it at once, without waiting
+// CommitInterval for company; writes that other callers submitted
+// meanwhile (another handler's batch, a lane's acks, a commit's worth of
+// requests that queued while the previous one ran) share its transaction
+// and its fsyncs.
 //
 // Appends do not fail because the buffer is full: the oldest records are
 // dropped instead (counted as edgeflow_buffer_dropped_total{reason="full"}).
 // If ctx ends before the writer takes the batch, nothing is written and
-// ctx's error is returned; once taken, Commit waits for its commit, which
-// takes at most CommitInterval plus the commit itself. An invalid part
-// (bad queue or state name, record too large) fails the whole batch before
-// anything is written.
+// ctx's error is returned; once taken, Commit waits for its commit. An
+// invalid part (bad queue or state name, record too large) fails the
+// whole batch before anything is written.
 func (s *Store) Commit(ctx context.Context, b *Batch) error {
+	return s.commitBatch(ctx, b, true)
+}
+
+// commitBatch is Commit; a batch that is not eager waits up to
+// CommitInterval for others to share its commit, as the one-part writes
+// of independent callers do (Append, UpdateStates).
+func (s *Store) commitBatch(ctx context.Context, b *Batch, eager bool) error {
 	if b == nil {
 		return nil
 	}
@@ -149,7 +157,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		return nil
 	}
 	parts := b.parts
-	o := &op{recs: b.recs}
+	o := &op{recs: b.recs, eager: eager}
 	o.apply = func(w *wtx) error {
 		for _, p := range parts {
 			if err := p(w); err != nil {

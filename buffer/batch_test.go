@@ -5,7 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
 )
 
 // One Commit: appends to two queues and state writes, one transaction, seqs
@@ -125,4 +128,41 @@ func TestCommitCancelledWritesNothing(t *testing.T) {
 	case err != nil && (n != 0 || len(st) != 0):
 		t.Fatalf("Commit = %v, but queues %d, states %d", err, n, len(st))
 	}
+}
+
+// A Commit's batch is whole: the writer commits it at once instead of
+// waiting CommitInterval for company, and takes along what is pending, here
+// an Append that waits for company. In a synctest bubble, so the times are
+// the code's.
+func TestCommitDoesNotWaitForCompany(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		set := vm.NewSet()
+		ts := openTest(t, Options{Metrics: set, CommitInterval: time.Hour})
+		commits := set.GetOrCreateCounter("edgeflow_buffer_commits_total")
+		start := time.Now()
+		done := make(chan error)
+		go func() { done <- ts.Append(context.Background(), "spill", recs(1, 10, time.Unix(1, 0), "s")) }()
+		synctest.Wait() // the Append waits in the writer for company
+		var b Batch
+		b.Append("q", recs(2, 10, time.Unix(1, 0), "b"))
+		b.States(StateWrite{Bucket: "marks", KV: map[string][]byte{"k": {1}}})
+		if err := ts.Commit(context.Background(), &b); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("Commit took %v: it waited for company", d)
+		}
+		if n := commits.Get(); n != 1 {
+			t.Fatalf("%d commits, want 1: the pending Append shares the batch's", n)
+		}
+		// A lone Append still waits for company.
+		start = time.Now()
+		ts.mustAppend("spill", recs(1, 10, time.Unix(1, 0), "s")...)
+		if d := time.Since(start); d != time.Hour {
+			t.Fatalf("a lone Append committed after %v, want CommitInterval", d)
+		}
+	})
 }

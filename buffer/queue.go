@@ -10,12 +10,13 @@ import (
 
 // Append adds recs at the tail of queue and returns once they are committed
 // to disk; their Seq fields are then set. It is Commit of a batch that
-// holds only this append: concurrent calls share one commit, and the
-// buffer being full drops the oldest records, not these.
+// holds only this append, except that it waits up to CommitInterval for
+// others: concurrent calls (several lanes spilling to flash) share one
+// commit. The buffer being full drops the oldest records, not these.
 func (s *Store) Append(ctx context.Context, queue string, recs []Record) error {
 	var b Batch
 	b.Append(queue, recs)
-	return s.Commit(ctx, &b)
+	return s.commitBatch(ctx, &b, false)
 }
 
 // Peek returns up to max records from the head of queue, oldest first,

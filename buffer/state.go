@@ -62,7 +62,8 @@ type StateWrite struct {
 // UpdateStates applies the writes, in order, in one transaction: after a
 // crash either all of them are on disk or none. It is how a small bucket of
 // recent changes is folded into a larger one without a moment where a
-// change is in neither. Otherwise as PutStates.
+// change is in neither. Otherwise as PutStates: like Append, it waits up to
+// CommitInterval for company.
 //
 // A bucket whose keys and values stay under about a quarter page (bbolt
 // inlines it) is stored inside the page that lists the buckets, which every
@@ -70,7 +71,7 @@ type StateWrite struct {
 func (s *Store) UpdateStates(ctx context.Context, writes ...StateWrite) error {
 	var b Batch
 	b.States(writes...)
-	return s.Commit(ctx, &b)
+	return s.commitBatch(ctx, &b, false)
 }
 
 // GetStates returns a copy of every value under bucket; an empty map when
