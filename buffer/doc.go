@@ -18,7 +18,8 @@
 // same transaction (group commit): a commit costs two fdatasyncs and several
 // rewritten pages whatever its size, so batching is what keeps flash wear
 // and latency down. A group of acks alone waits for the next append's
-// commit when one is due soon (docs/decisions/buffer-ack-batching.md).
+// commit when one is due soon (docs/decisions/buffer-ack-batching.md,
+// docs/decisions/explicit-commits.md).
 //
 // Delivery is at-least-once: a record is removed only by Ack, and an Ack that
 // has not been committed when the process dies is lost, so the record is sent
