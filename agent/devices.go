@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"sync"
 
 	"github.com/brocaar/lorawan"
 
@@ -92,22 +91,18 @@ func (a *Agent) stopSessions() {
 }
 
 // enqueue hands decoded uplinks to delivery. With persist "always" the
-// counters they moved are saved at the same time, so that they usually
-// share the uplinks' commit, and both are on flash before the PUSH_ACK:
-// no acknowledged uplink can be accepted again after a power cut.
+// counters they moved go into the uplinks' own commit, so both are on flash
+// before the PUSH_ACK, or neither: no acknowledged uplink can be accepted
+// again after a power cut.
 func (a *Agent) enqueue(ctx context.Context, ups []uplink.Uplink) error {
 	if !a.dev.always || len(ups) == 0 {
 		return a.delivery.Enqueue(ctx, ups)
 	}
-	var wg sync.WaitGroup
-	var ferr error
-	wg.Go(func() { ferr = a.dev.persister.Flush(ctx) })
-	err := a.delivery.Enqueue(ctx, ups)
-	wg.Wait()
-	if ferr != nil {
-		a.log.Error("cannot save frame counters", "err", ferr)
-	}
-	return err
+	return a.dev.persister.FlushWith(ctx, func(ctx context.Context, save uplink.CounterSave) error {
+		var b buffer.Batch
+		b.States(counterWrites(save)...)
+		return a.delivery.EnqueueWith(ctx, ups, &b)
+	})
 }
 
 // onDownlink sees every PULL_RESP the relay passes from a network server
@@ -172,6 +167,12 @@ var _ uplink.CounterStore = stateStore{}
 func (st stateStore) DeltaRoom() (int, int) { return deltaRoom, perDelta }
 
 func (st stateStore) SaveCounters(ctx context.Context, cs uplink.CounterSave) error {
+	return st.s.UpdateStates(ctx, counterWrites(cs)...)
+}
+
+// counterWrites is a counter save in the buffer's terms: the full records,
+// then the deltas, in one transaction.
+func counterWrites(cs uplink.CounterSave) []buffer.StateWrite {
 	full := make(map[string][]byte, len(cs.Records))
 	delta := make(map[string][]byte, len(cs.Records)+len(cs.Deltas))
 	for e, r := range cs.Records {
@@ -183,9 +184,10 @@ func (st stateStore) SaveCounters(ctx context.Context, cs uplink.CounterSave) er
 	for e, d := range cs.Deltas {
 		delta[string(e[:])] = d
 	}
-	return st.s.UpdateStates(ctx,
-		buffer.StateWrite{Bucket: sessionsBucket, KV: full},
-		buffer.StateWrite{Bucket: countersBucket, Clear: cs.Fold, KV: delta})
+	return []buffer.StateWrite{
+		{Bucket: sessionsBucket, KV: full},
+		{Bucket: countersBucket, Clear: cs.Fold, KV: delta},
+	}
 }
 
 func (st stateStore) LoadCounters() (recs, deltas map[lorawan.EUI64][]byte, err error) {

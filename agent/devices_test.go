@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,20 +63,21 @@ func openGateway(t testing.TB, path string, devs []uplink.Session, opts buffer.O
 }
 
 // uplink decodes one frame and, as Agent.enqueue does with persist
-// "always", appends it while its counter is saved; it returns once both
-// are committed (the PUSH_ACK).
+// "always", commits its append and its counter in one batch; it returns
+// once they are committed (the PUSH_ACK).
 func (g *gateway) uplink(t testing.TB, s uplink.Session, fcnt uint32) {
 	ups := g.dec.Decode(testFrame(t, s, fcnt))
 	if len(ups) != 1 {
 		t.Fatalf("%s fcnt %d refused", s.DevEUI, fcnt)
 	}
-	var wg sync.WaitGroup
-	var ferr error
-	wg.Go(func() { ferr = g.p.Flush(context.Background()) })
-	err := g.store.Append(context.Background(), "q", []buffer.Record{{Time: time.Now(), Data: make([]byte, 120)}})
-	wg.Wait()
-	if err != nil || ferr != nil {
-		t.Fatal(err, ferr)
+	err := g.p.FlushWith(context.Background(), func(ctx context.Context, save uplink.CounterSave) error {
+		var b buffer.Batch
+		b.States(counterWrites(save)...)
+		b.Append("q", []buffer.Record{{Time: time.Now(), Data: make([]byte, 120)}})
+		return g.store.Commit(ctx, &b)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -198,7 +198,7 @@ func TestCountersSurviveSIGKILLBetweenDeltaAndFold(t *testing.T) {
 	}
 }
 
-// With persist "always" a counter saved beside each uplink's append costs
+// With persist "always" a counter saved in each uplink's commit costs
 // (almost) no page: the deltas ride in the root page the append writes
 // anyway; only a fold every few dozen uplinks writes the sessions bucket.
 func TestCounterSaveCostsAlmostNoPage(t *testing.T) {
@@ -207,9 +207,7 @@ func TestCounterSaveCostsAlmostNoPage(t *testing.T) {
 		devs[i] = testDevice(i)
 	}
 	set := vm.NewSet()
-	// A long commit interval, so that each append and its counter share
-	// one commit even on a loaded machine, as they do in the agent.
-	g := openGateway(t, filepath.Join(t.TempDir(), "buffer.db"), devs, buffer.Options{Metrics: set, CommitInterval: 10 * time.Millisecond})
+	g := openGateway(t, filepath.Join(t.TempDir(), "buffer.db"), devs, buffer.Options{Metrics: set})
 	defer g.store.Close()
 	written := set.GetOrCreateCounter("edgeflow_buffer_written_bytes_total")
 	commits := set.GetOrCreateCounter("edgeflow_buffer_commits_total")
@@ -238,5 +236,8 @@ func TestCounterSaveCostsAlmostNoPage(t *testing.T) {
 	t.Logf("pages per uplink: append alone %.2f (%.2f commits), with its counter %.2f (%.2f commits)", alone, ca, with, cw)
 	if with > alone+0.5 {
 		t.Errorf("a saved counter costs %.2f pages per uplink", with-alone)
+	}
+	if cw != 1 {
+		t.Errorf("%.2f commits per uplink with its counter, want 1: they are one batch", cw)
 	}
 }

@@ -261,13 +261,19 @@ func crashChildCommit(path, failpoint string) {
 		fmt.Printf("C %d\n", r.Seq)
 	}
 	s.opts.failpoint = killAt(failpoint) // the writer reads it only when it commits
-	_ = s.Append(context.Background(), "q", recs(5, 100, time.Unix(2, 0), "second"))
+	// The second is a batch: two queues and a state write, all or nothing.
+	var b Batch
+	b.Append("q", recs(5, 100, time.Unix(2, 0), "second"))
+	b.States(StateWrite{Bucket: "marks", KV: map[string][]byte{"second": []byte("1")}})
+	b.Append("q2", recs(3, 100, time.Unix(2, 0), "second"))
+	_ = s.Commit(context.Background(), &b)
 	fmt.Println("ERR survived the failpoint")
 }
 
 // TestCommitCrash kills the writer just before a commit and just after it
 // (before the caller hears back): the file must be whole, with the first
-// batch, and the second batch either all there or not at all.
+// append, and the second batch (two queues and a state write) either all
+// there or not at all.
 func TestCommitCrash(t *testing.T) {
 	for _, tc := range []struct {
 		failpoint  string
@@ -283,14 +289,150 @@ func TestCommitCrash(t *testing.T) {
 			if s.m.damaged.Get() != 0 {
 				t.Fatal("file set aside after a crash around a commit")
 			}
-			got := s.mustPeek("q", 100)
-			want := 5
+			want, want2, wantMark := 5, 0, 0
 			if tc.wantSecond {
-				want = 10
+				want, want2, wantMark = 10, 3, 1
 			}
-			if len(got) != want {
-				t.Fatalf("%d records after the crash, want %d", len(got), want)
+			marks, err := s.GetStates("marks")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, got2 := s.mustPeek("q", 100), s.mustPeek("q2", 100)
+			if len(got) != want || len(got2) != want2 || len(marks) != wantMark {
+				t.Fatalf("after the crash: %d records in q, %d in q2, %d states; want %d, %d, %d",
+					len(got), len(got2), len(marks), want, want2, wantMark)
 			}
 		})
 	}
+}
+
+// crashChildBatch runs in a child process: several goroutines commit
+// batches forever, each an append to "q", a state write and an append to
+// "q2" under one token, and print "C token" once Commit returned. The
+// parent kills it with SIGKILL at a random moment.
+func crashChildBatch(path string) {
+	s, err := Open(path, Options{CommitInterval: 2 * time.Millisecond, MaxBatch: 64})
+	if err != nil || s.m.damaged.Get() != 0 {
+		fmt.Println("ERR", err, "or file set aside")
+		os.Exit(2)
+	}
+	for g := range 4 {
+		go func() {
+			r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(g)))
+			for i := 0; ; i++ {
+				tok := fmt.Sprintf("%d-%d-%d", os.Getpid(), g, i)
+				var b Batch
+				b.Append("q", recs(1+r.IntN(5), 50+r.IntN(300), time.Now(), tok))
+				b.States(StateWrite{Bucket: "marks", KV: map[string][]byte{tok: []byte("1")}})
+				b.Append("q2", recs(1, 50, time.Now(), tok))
+				if err := s.Commit(context.Background(), &b); err != nil {
+					fmt.Println("ERR", err)
+					os.Exit(2)
+				}
+				os.Stdout.WriteString("C " + tok + "\n") // one write: whole lines
+			}
+		}()
+	}
+	select {}
+}
+
+// TestCrashKeepsBatchesWhole kills a process committing batches with
+// SIGKILL at random points, several times on the same file: each batch's
+// appends and state write are all there or none, and every batch reported
+// committed is there.
+func TestCrashKeepsBatchesWhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess crash loop")
+	}
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	committed := map[string]bool{}
+	r := rand.New(rand.NewPCG(9, 9))
+	for round := range 8 {
+		cmd := childCmd(t, "batch", path)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		killAfter := 50 + r.IntN(1000)
+		sc := bufio.NewScanner(stdout)
+		lines, killed := 0, false
+		for sc.Scan() {
+			tag, tok, _ := strings.Cut(sc.Text(), " ")
+			if tag != "C" {
+				t.Fatalf("round %d: child: %s", round, sc.Text())
+			}
+			committed[tok] = true
+			if lines++; lines == killAfter && !killed {
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				killed = true
+			}
+		}
+		_ = cmd.Wait()
+		if !killed {
+			t.Fatalf("round %d: child ended on its own", round)
+		}
+		if err := CheckFile(path); err != nil {
+			t.Fatalf("round %d: file fails the check after SIGKILL: %v", round, err)
+		}
+		q, q2, marks := batchTokens(t, path)
+		for tok := range marks {
+			if !q[tok] || !q2[tok] {
+				t.Fatalf("round %d: batch %s: state written, appends in q %v, q2 %v", round, tok, q[tok], q2[tok])
+			}
+		}
+		for tok := range q {
+			if !marks[tok] || !q2[tok] {
+				t.Fatalf("round %d: batch %s: append in q without the rest", round, tok)
+			}
+		}
+		if len(q2) != len(marks) {
+			t.Fatalf("round %d: %d batches in q2, %d states", round, len(q2), len(marks))
+		}
+		for tok := range committed {
+			if !marks[tok] {
+				t.Fatalf("round %d: committed batch %s lost", round, tok)
+			}
+		}
+		t.Logf("round %d: killed after %d lines; %d batches in the file", round, lines, len(marks))
+	}
+}
+
+// batchTokens reads the batch tokens of crashChildBatch's file: those of
+// the records of q and q2 (a record's data starts "token-i-") and the state
+// keys.
+func batchTokens(t *testing.T, path string) (q, q2, marks map[string]bool) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	read := func(tx *bolt.Tx, name []byte, rec bool) map[string]bool {
+		out := map[string]bool{}
+		if b := tx.Bucket(name); b != nil {
+			_ = b.ForEach(func(k, v []byte) error {
+				if !rec {
+					out[string(k)] = true
+					return nil
+				}
+				r, err := decodeRecord(k, v)
+				if err != nil {
+					t.Errorf("record %x: %v", k, err)
+					return nil
+				}
+				parts := strings.SplitN(string(r.Data), "-", 4) // pid-g-i-n-xxx
+				out[strings.Join(parts[:3], "-")] = true
+				return nil
+			})
+		}
+		return out
+	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		q, q2, marks = read(tx, recBucket("q"), true), read(tx, recBucket("q2"), true), read(tx, stateBucket("marks"), false)
+		return nil
+	})
+	return q, q2, marks
 }

@@ -10,12 +10,16 @@
 //	r/<queue>   records: 8-byte big-endian seq -> header + data
 //	d/<queue>   dead letters: original seq -> header + reason + data
 //
-// All writes go through one writer goroutine that coalesces concurrent
-// Append, Ack and maintenance calls into one transaction (group commit): a
-// commit costs two fdatasyncs and several rewritten pages whatever its size,
-// so batching is what keeps flash wear and latency down. A group of acks
-// alone waits for the next append's commit when one is due soon
-// (docs/decisions/buffer-ack-batching.md).
+// What must land together is said explicitly: a Batch holds appends to
+// several queues and state writes, and Commit writes it in one transaction
+// (Append and UpdateStates are batches of one part). All writes go through
+// one writer goroutine that also coalesces what independent callers submit
+// meanwhile (another handler's batch, a lane's acks, maintenance) into the
+// same transaction (group commit): a commit costs two fdatasyncs and several
+// rewritten pages whatever its size, so batching is what keeps flash wear
+// and latency down. A group of acks alone waits for the next append's
+// commit when one is due soon (docs/decisions/buffer-ack-batching.md,
+// docs/decisions/explicit-commits.md).
 //
 // Delivery is at-least-once: a record is removed only by Ack, and an Ack that
 // has not been committed when the process dies is lost, so the record is sent

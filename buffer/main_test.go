@@ -15,6 +15,9 @@ func TestMain(m *testing.M) {
 	case "append":
 		crashChildAppend(os.Getenv("BUFFER_TEST_PATH"))
 		os.Exit(0)
+	case "batch":
+		crashChildBatch(os.Getenv("BUFFER_TEST_PATH"))
+		os.Exit(0)
 	case "commit":
 		crashChildCommit(os.Getenv("BUFFER_TEST_PATH"), os.Getenv("BUFFER_TEST_FAILPOINT"))
 		os.Exit(0)

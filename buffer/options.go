@@ -28,12 +28,12 @@ const (
 	// MaxQueueName bounds queue names (they are bucket names and metric labels).
 	MaxQueueName = 200
 
-	// DefaultCommitInterval is how long a write waits for others to share
-	// its commit: long enough to catch what is submitted together (a
-	// datagram's uplinks for several connections, its frame counters, a
-	// lane's acks), short enough for a PUSH_ACK well within the packet
-	// forwarder's 100 ms. 15 ms made PUSH_ACK p99 2.3 s at 100 uplinks/s
-	// with persist=always, as a lone forwarder never sends company.
+	// DefaultCommitInterval is how long a one-part write (Append,
+	// UpdateStates) waits for others to share its commit: long enough to
+	// catch independent callers that write at the same moment (several
+	// lanes spilling to flash), short enough to stay well within the packet
+	// forwarder's 100 ms. What belongs together is a Batch, and Commit does
+	// not wait (docs/decisions/explicit-commits.md).
 	DefaultCommitInterval = 2 * time.Millisecond
 	// DefaultAckWait bounds how long an ack waits for the next append to
 	// share its commit (see Options.AckWait). A lane applies its acks about
@@ -75,8 +75,9 @@ type Options struct {
 	Metrics *metrics.Set
 	// Now is the clock (dead-letter times, damaged-file names); nil is time.Now.
 	Now func() time.Time
-	// CommitInterval is the longest a write waits to be grouped with
-	// others; what arrives while a commit runs forms the next group.
+	// CommitInterval is the longest an Append or UpdateStates waits to be
+	// grouped with others (Commit does not wait); what arrives while a
+	// commit runs forms the next group.
 	CommitInterval time.Duration
 	// MaxBatch commits as soon as this many records are pending.
 	MaxBatch int

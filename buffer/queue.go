@@ -2,7 +2,6 @@ package buffer
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -10,51 +9,14 @@ import (
 )
 
 // Append adds recs at the tail of queue and returns once they are committed
-// to disk; their Seq fields are then set. Concurrent calls share one commit.
-// It does not fail because the buffer is full: the oldest records are
-// dropped instead (counted as edgeflow_buffer_dropped_total{reason="full"}).
-// If ctx ends before the writer takes the records, nothing is written and
-// ctx's error is returned; once taken, Append waits for its commit, which
-// takes at most CommitInterval plus the commit itself.
+// to disk; their Seq fields are then set. It is Commit of a batch that
+// holds only this append, except that it waits up to CommitInterval for
+// others: concurrent calls (several lanes spilling to flash) share one
+// commit. The buffer being full drops the oldest records, not these.
 func (s *Store) Append(ctx context.Context, queue string, recs []Record) error {
-	if err := validQueue(queue); err != nil {
-		return err
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	vals := make([][]byte, len(recs))
-	for i, r := range recs {
-		if len(r.Data) > MaxRecordSize {
-			return fmt.Errorf("%w: %d bytes", ErrRecordTooLarge, len(r.Data))
-		}
-		vals[i] = encodeRecord(r.Time, r.Data)
-	}
-	o := &op{recs: len(recs)}
-	o.apply = func(w *wtx) error {
-		b, err := w.records(queue, true)
-		if err != nil {
-			return err
-		}
-		first, err := w.nextSeqs(len(vals))
-		if err != nil {
-			return err
-		}
-		for i, v := range vals {
-			if err := b.Put(seqKey(first+uint64(i)), v); err != nil {
-				return err
-			}
-			w.rec(queue, v, +1)
-		}
-		w.appended += len(vals)
-		w.after = append(w.after, func() {
-			for i := range recs {
-				recs[i].Seq = first + uint64(i)
-			}
-		})
-		return nil
-	}
-	return s.submit(ctx, o)
+	var b Batch
+	b.Append(queue, recs)
+	return s.commitBatch(ctx, &b, false)
 }
 
 // Peek returns up to max records from the head of queue, oldest first,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -50,7 +49,8 @@ func (s *Store) PutStates(ctx context.Context, bucket string, kv map[string][]by
 	return s.UpdateStates(ctx, StateWrite{Bucket: bucket, KV: kv})
 }
 
-// StateWrite is one bucket's part of UpdateStates.
+// StateWrite is one bucket's part of a Batch (Batch.States) or of
+// UpdateStates.
 type StateWrite struct {
 	Bucket string
 	// Clear deletes every key of the bucket before KV is applied.
@@ -62,69 +62,16 @@ type StateWrite struct {
 // UpdateStates applies the writes, in order, in one transaction: after a
 // crash either all of them are on disk or none. It is how a small bucket of
 // recent changes is folded into a larger one without a moment where a
-// change is in neither. Otherwise as PutStates.
+// change is in neither. Otherwise as PutStates: like Append, it waits up to
+// CommitInterval for company.
 //
 // A bucket whose keys and values stay under about a quarter page (bbolt
 // inlines it) is stored inside the page that lists the buckets, which every
 // commit writes anyway: writing it costs no page of its own.
 func (s *Store) UpdateStates(ctx context.Context, writes ...StateWrite) error {
-	type write struct {
-		name  []byte
-		clear bool
-		keys  []string
-		vals  map[string][]byte
-	}
-	var ws []write
-	for _, sw := range writes {
-		if err := validState(sw.Bucket, sw.KV); err != nil {
-			return err
-		}
-		if len(sw.KV) == 0 && !sw.Clear {
-			continue
-		}
-		w := write{name: stateBucket(sw.Bucket), clear: sw.Clear, vals: make(map[string][]byte, len(sw.KV))}
-		for k, v := range sw.KV { // the caller may reuse its slices
-			if v != nil {
-				v = bytes.Clone(v)
-			}
-			w.vals[k] = v
-			w.keys = append(w.keys, k)
-		}
-		slices.Sort(w.keys) // bbolt appends in order cheaply
-		ws = append(ws, w)
-	}
-	if len(ws) == 0 {
-		return nil
-	}
-	o := &op{}
-	o.apply = func(w *wtx) error {
-		for _, sw := range ws {
-			if sw.clear && w.tx.Bucket(sw.name) != nil {
-				if err := w.tx.DeleteBucket(sw.name); err != nil {
-					return err
-				}
-			}
-			if len(sw.keys) == 0 {
-				continue
-			}
-			b, err := w.tx.CreateBucketIfNotExists(sw.name)
-			if err != nil {
-				return err
-			}
-			for _, k := range sw.keys {
-				if v := sw.vals[k]; v == nil {
-					err = b.Delete([]byte(k))
-				} else {
-					err = b.Put([]byte(k), v)
-				}
-				if err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	return s.submit(ctx, o)
+	var b Batch
+	b.States(writes...)
+	return s.commitBatch(ctx, &b, false)
 }
 
 // GetStates returns a copy of every value under bucket; an empty map when

@@ -18,6 +18,7 @@ import (
 type op struct {
 	recs      int  // records added, counted towards MaxBatch
 	lazy      bool // an ack: worth waiting a little for an append to share its commit
+	eager     bool // a whole Batch: committed at once, with what is already pending
 	apply     func(w *wtx) error
 	exclusive func() error // run alone, between transactions (compaction)
 	soft      error
@@ -47,7 +48,9 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 // run is the single writer: it gathers requests until MaxBatch records are
 // pending or CommitInterval has passed since the first one, then commits
 // them in one transaction. A group that holds only acks waits longer, for
-// the next append (see companyWait).
+// the next append (see companyWait); one that holds a Commit's batch does
+// not wait: it takes what is pending and commits
+// (docs/decisions/explicit-commits.md).
 func (s *Store) run() {
 	defer close(s.done)
 	for {
@@ -64,7 +67,7 @@ func (s *Store) run() {
 		batch, n := []*op{first}, first.recs
 		var next *op
 		if n < s.opts.MaxBatch {
-			lazy := first.lazy
+			lazy, eager := first.lazy, first.eager
 			wait := s.opts.CommitInterval
 			if lazy {
 				wait = max(wait, s.companyWait(time.Now()))
@@ -72,23 +75,35 @@ func (s *Store) run() {
 			t := time.NewTimer(wait)
 		collect:
 			for n < s.opts.MaxBatch {
-				select {
-				case o := <-s.ops:
-					if o.exclusive != nil {
-						next = o
+				var o *op
+				if eager {
+					select { // only what is pending already
+					case o = <-s.ops:
+					default:
 						break collect
 					}
-					batch = append(batch, o)
-					n += o.recs
-					if lazy && !o.lazy {
-						// The acks' company: it waits as if it came first.
-						lazy = false
-						t.Reset(s.opts.CommitInterval)
+				} else {
+					select {
+					case o = <-s.ops:
+					case <-t.C:
+						break collect
+					case <-s.quit:
+						break collect
 					}
-				case <-t.C:
+				}
+				if o.exclusive != nil {
+					next = o
 					break collect
-				case <-s.quit:
-					break collect
+				}
+				batch = append(batch, o)
+				n += o.recs
+				switch {
+				case o.eager:
+					eager = true
+				case lazy && !o.lazy:
+					// The acks' company: it waits as if it came first.
+					lazy = false
+					t.Reset(s.opts.CommitInterval)
 				}
 			}
 			t.Stop()

@@ -294,10 +294,10 @@ const defaultPersistInterval = time.Minute
 // the saved one, so what matters is how far the saved counter can lag:
 //
 //   - On a clean stop, Run saves everything: no lag.
-//   - With buffer.persist "always" the agent calls Flush with every
-//     datagram's uplinks, alongside their append (usually the same group
-//     commit), and acknowledges the PUSH_DATA after both: no acknowledged
-//     uplink's counter is ever lost, so none can be accepted twice.
+//   - With buffer.persist "always" the agent saves with every datagram's
+//     uplinks, in their own commit (FlushWith), and acknowledges the
+//     PUSH_DATA after it: no acknowledged uplink's counter is ever lost, so
+//     none can be accepted twice.
 //   - With "on-outage" (the default, to spare flash) counters are saved at
 //     most every Interval. After a crash or power cut the saved counter may
 //     lag by up to Interval's worth of uplinks, and a replay of one of
@@ -380,7 +380,7 @@ func (p *Persister) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			if err := p.flush(context.WithoutCancel(ctx), true); err != nil {
+			if err := p.flush(context.WithoutCancel(ctx), true, nil); err != nil {
 				p.log.Error("Cannot save device sessions at shutdown", "err", err)
 			}
 			return
@@ -395,17 +395,33 @@ func (p *Persister) Run(ctx context.Context) {
 
 // Flush writes every changed record now, in one commit.
 func (p *Persister) Flush(ctx context.Context) error {
-	return p.flush(ctx, false)
+	return p.flush(ctx, false, nil)
 }
 
-// flush is Flush; fold also folds the counter deltas (at stop), so that the
-// full records alone are the state.
-func (p *Persister) flush(ctx context.Context, fold bool) error {
+// FlushWith is Flush through the caller's commit, so that the records
+// share a transaction with the caller's own writes (the agent: a
+// datagram's uplinks, which are acknowledged once both are on flash).
+// commit gets what is to be saved, in the CounterStore's terms (without
+// one, only Records), must write it in one transaction and return the
+// outcome. It is called exactly once, with an empty save when nothing
+// changed, so the caller's writes can always go through it. If it fails,
+// the records are saved again next time. It runs under the Persister's
+// lock: saves land in the order they were taken.
+func (p *Persister) FlushWith(ctx context.Context, commit func(context.Context, CounterSave) error) error {
+	return p.flush(ctx, false, commit)
+}
+
+// flush is Flush, or FlushWith when commit is not nil; fold also folds the
+// counter deltas (at stop), so that the full records alone are the state.
+func (p *Persister) flush(ctx context.Context, fold bool, commit func(context.Context, CounterSave) error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	es := p.s.dirty.take()
 	pendingFold := p.cs != nil && (p.mustFold || fold && len(p.deltas) > 0)
 	if len(es) == 0 && !pendingFold {
+		if commit != nil {
+			return commit(ctx, CounterSave{})
+		}
 		return nil
 	}
 	recs := make(map[lorawan.EUI64][]byte, len(es))
@@ -415,15 +431,20 @@ func (p *Persister) flush(ctx context.Context, fold bool) error {
 	}
 	p.s.mu.Unlock()
 	if p.cs != nil {
-		if err := p.saveCounters(ctx, recs, fold); err != nil {
+		if err := p.saveCounters(ctx, recs, fold, commit); err != nil {
 			p.s.dirty.putBack(es)
 			return err
 		}
 		return nil
 	}
-	if err := p.store.SaveSessions(ctx, recs); err != nil {
-		p.s.dirty.putBack(es)
-		return fmt.Errorf("saving %d device records: %w", len(recs), err)
+	var err error
+	if commit != nil {
+		err = commit(ctx, CounterSave{Records: recs})
+	} else if err = p.store.SaveSessions(ctx, recs); err != nil {
+		err = fmt.Errorf("saving %d device records: %w", len(recs), err)
 	}
-	return nil
+	if err != nil {
+		p.s.dirty.putBack(es)
+	}
+	return err
 }

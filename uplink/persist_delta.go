@@ -157,8 +157,9 @@ func (p *Persister) loadCounters() (map[lorawan.EUI64][]byte, error) {
 // counter-only changes as deltas, the others as full records. It folds
 // when asked, when the deltas would outgrow the store's room, or after a
 // failed save (what landed is then unknown; a fold rewrites every record
-// that a delta could apply to). Callers hold p.mu.
-func (p *Persister) saveCounters(ctx context.Context, recs map[lorawan.EUI64][]byte, fold bool) error {
+// that a delta could apply to). commit, when not nil, writes the save
+// instead of the store (FlushWith). Callers hold p.mu.
+func (p *Persister) saveCounters(ctx context.Context, recs map[lorawan.EUI64][]byte, fold bool, commit func(context.Context, CounterSave) error) error {
 	fold = fold || p.mustFold
 	full := map[lorawan.EUI64][]byte{}
 	deltas := map[lorawan.EUI64][]byte{}
@@ -217,13 +218,20 @@ func (p *Persister) saveCounters(ctx context.Context, recs map[lorawan.EUI64][]b
 		}
 		deltas = nil
 	}
-	if len(full) == 0 && len(deltas) == 0 && !fold {
-		return nil
+	if commit == nil {
+		if len(full) == 0 && len(deltas) == 0 && !fold {
+			return nil
+		}
+		commit = func(ctx context.Context, save CounterSave) error {
+			if err := p.cs.SaveCounters(ctx, save); err != nil {
+				return fmt.Errorf("saving %d device records and %d counters: %w", len(save.Records), len(save.Deltas), err)
+			}
+			return nil
+		}
 	}
-	err := p.cs.SaveCounters(ctx, CounterSave{Records: full, Deltas: deltas, Fold: fold})
-	if err != nil {
+	if err := commit(ctx, CounterSave{Records: full, Deltas: deltas, Fold: fold}); err != nil {
 		p.mustFold = true
-		return fmt.Errorf("saving %d device records and %d counters: %w", len(full), len(deltas), err)
+		return err
 	}
 	for e, r := range full {
 		if r == nil {

@@ -265,3 +265,75 @@ func TestUnchangedRecordsNotRewritten(t *testing.T) {
 		t.Fatal("RelaxFCnt replay accepted after restart")
 	}
 }
+
+// FlushWith hands the save to the caller's commit, once, also when nothing
+// changed; a failed commit leaves the counters to the next save.
+func TestFlushWithCallersCommit(t *testing.T) {
+	abp := []Session{abpDev(0x41, false)}
+	store := newMemCounterStore(1008)
+	f := newOTAAFixture(t, store, abp)
+	var calls int
+	var got CounterSave
+	commit := func(fail error) func(context.Context, CounterSave) error {
+		return func(ctx context.Context, s CounterSave) error {
+			calls++
+			got = s
+			if fail != nil {
+				return fail // as a failed transaction: nothing written
+			}
+			return store.SaveCounters(ctx, s) // the caller's transaction, with its own writes
+		}
+	}
+	if err := f.p.Flush(t.Context()); err != nil { // the configured device's first record
+		t.Fatal(err)
+	}
+	if err := f.p.FlushWith(t.Context(), commit(nil)); err != nil || calls != 1 {
+		t.Fatalf("nothing dirty: err %v, %d calls; want the caller's commit once", err, calls)
+	}
+	if len(got.Records)+len(got.Deltas) != 0 || got.Fold {
+		t.Fatalf("nothing dirty, but the save holds %+v", got)
+	}
+	for fc := uint32(1); fc <= 2; fc++ {
+		f.up(buildUp(t, abp[0], fc, port(1), nil, false))
+		calls = 0
+		if err := f.p.FlushWith(t.Context(), commit(nil)); err != nil || calls != 1 {
+			t.Fatalf("fcnt %d: err %v, %d calls", fc, err, calls)
+		}
+		if len(got.Records)+len(got.Deltas) != 1 {
+			t.Fatalf("fcnt %d: save %+v, want the device", fc, got)
+		}
+	}
+
+	f.up(buildUp(t, abp[0], 3, port(1), nil, false))
+	full := errors.New("no space")
+	if err := f.p.FlushWith(t.Context(), commit(full)); !errors.Is(err, full) {
+		t.Fatalf("failed commit: FlushWith = %v", err)
+	}
+	if g := newOTAAFixture(t, store.crashImage(), abp); len(g.up(buildUp(t, abp[0], 3, port(1), nil, false))) != 1 {
+		t.Fatal("the failed commit wrote the counter")
+	}
+	folds := store.folds
+	if err := f.p.FlushWith(t.Context(), commit(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Fold || store.folds != folds+1 {
+		t.Fatalf("after a failed commit the next save does not fold: %+v", got)
+	}
+	if g := newOTAAFixture(t, store.crashImage(), abp); len(g.up(buildUp(t, abp[0], 3, port(1), nil, false))) != 0 {
+		t.Fatal("replay accepted: the counter of the failed commit was not saved next time")
+	}
+}
+
+// Without a CounterStore, FlushWith's save holds the full records.
+func TestFlushWithSessionStore(t *testing.T) {
+	abp := []Session{abpDev(0x41, false)}
+	f := newOTAAFixture(t, &memStore{recs: map[lorawan.EUI64][]byte{}}, abp)
+	f.up(buildUp(t, abp[0], 1, port(1), nil, false))
+	var got CounterSave
+	if err := f.p.FlushWith(t.Context(), func(_ context.Context, s CounterSave) error { got = s; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Records) != 1 || got.Records[abp[0].DevEUI] == nil || len(got.Deltas) != 0 {
+		t.Fatalf("save %+v, want the device's full record", got)
+	}
+}

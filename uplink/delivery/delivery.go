@@ -16,6 +16,9 @@ import (
 type Store interface {
 	// Append commits recs at the tail of queue and sets their Seq.
 	Append(ctx context.Context, queue string, recs []buffer.Record) error
+	// Commit writes a batch (appends to several queues, state) in one
+	// transaction.
+	Commit(ctx context.Context, b *buffer.Batch) error
 	// Peek returns up to max of the oldest records of queue.
 	Peek(queue string, max int) ([]buffer.Record, error)
 	// Ack removes delivered records.

@@ -82,51 +82,46 @@ func (m *Manager) Start(ctx context.Context, conns []Connection) {
 // PersistAlways it returns once they are committed to flash, so the caller
 // may acknowledge them to the packet forwarder.
 func (m *Manager) Enqueue(ctx context.Context, ups []uplink.Uplink) error {
-	if len(ups) == 0 {
-		return nil
-	}
+	return m.EnqueueWith(ctx, ups, nil)
+}
+
+// EnqueueWith is Enqueue with the caller's own writes: b (nil for none)
+// is committed in the same transaction as the uplinks' appends for every
+// connection, so that after a crash both are on flash or neither (the
+// agent's frame counters). b is used up. In memory (PersistOnOutage) the
+// uplinks take no flash write and b is committed alone.
+func (m *Manager) EnqueueWith(ctx context.Context, ups []uplink.Uplink, b *buffer.Batch) error {
 	m.mu.RLock()
 	lanes := m.lanes
 	m.mu.RUnlock()
-	if m.opts.Persist != PersistAlways {
+	if m.opts.Persist != PersistAlways || len(ups) == 0 {
 		for _, l := range lanes {
 			for i := range ups {
 				l.offer(&ups[i])
 			}
 		}
-		return nil
+		return m.store.Commit(ctx, b)
+	}
+	if b == nil {
+		b = new(buffer.Batch)
 	}
 	data := make([][]byte, len(ups))
 	for i := range ups {
 		data[i] = encodeRecord(&ups[i])
 	}
-	if len(lanes) == 1 {
-		return m.appendTo(ctx, lanes[0], ups, data)
+	for _, l := range lanes {
+		recs := make([]buffer.Record, len(ups))
+		for i := range ups {
+			recs[i] = buffer.Record{Time: ups[i].ReceivedAt, Data: data[i]}
+		}
+		b.Append(l.id, recs)
 	}
-	// Appends of several queues run together so the writer commits them in
-	// one transaction.
-	errs := make([]error, len(lanes))
-	var wg sync.WaitGroup
-	for i, l := range lanes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = m.appendTo(ctx, l, ups, data)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func (m *Manager) appendTo(ctx context.Context, l *lane, ups []uplink.Uplink, data [][]byte) error {
-	recs := make([]buffer.Record, len(ups))
-	for i := range ups {
-		recs[i] = buffer.Record{Time: ups[i].ReceivedAt, Data: data[i]}
-	}
-	if err := m.store.Append(ctx, l.id, recs); err != nil {
+	if err := m.store.Commit(ctx, b); err != nil {
 		return err
 	}
-	l.appended(len(recs))
+	for _, l := range lanes {
+		l.appended(len(ups))
+	}
 	return nil
 }
 
