@@ -297,7 +297,7 @@ func (l *lane) ready(s *sender, e entry, now time.Time) (verdict, time.Time) {
 		// Held until its merge window ends, so that other antennas' and
 		// gateways' copies can join it.
 		if end := l.mergeEnd(s, e, now); now.Before(end) {
-			return later, at(end)
+			return later, at(end.Add(mergeTick))
 		}
 		l.opts.Merger.Apply(up)
 	}
