@@ -53,6 +53,7 @@ type lane struct {
 	started   bool
 
 	sendCtx    context.Context // requests in flight outlive the stop by up to sendGrace
+	unhook     func() bool     // forgets the parent context's end (a replaced lane)
 	cancelSend context.CancelFunc
 	sendReq    chan *sendJob // to the sender goroutine
 	acksOut    chan []uint64 // to the ack committer goroutine
@@ -82,6 +83,10 @@ type lane struct {
 	spillRetry time.Time // no spill before this: the last one failed
 	timer      *time.Timer
 	timerAt    time.Time // what timer is set to; zero: stopped
+	// arrivalGap is the smoothed time between wakeups for arriving
+	// uplinks (see mergeTick); lastArrival the last of them.
+	arrivalGap  time.Duration
+	lastArrival time.Time
 }
 
 // notice is records put in the lane's queue behind its back: n appended
@@ -127,8 +132,9 @@ func (l *lane) start(parent context.Context) {
 	// cancelling it would resend, after the restart, an uplink the
 	// endpoint may already have taken.
 	l.sendCtx, l.cancelSend = context.WithCancel(context.WithoutCancel(parent))
-	context.AfterFunc(parent, l.requestStop)
+	l.unhook = context.AfterFunc(parent, l.requestStop)
 	l.s = newSender(l)
+	l.arrivalGap = mergeTick
 	l.timer = time.NewTimer(time.Hour)
 	l.timer.Stop()
 	l.helpers.Add(2)
@@ -187,6 +193,7 @@ func (l *lane) stop(ctx context.Context) error {
 		}
 		grace.Stop()
 		l.cancelSend()
+		l.unhook()
 	}
 	l.after.Lock()
 	defer l.after.Unlock()
@@ -242,11 +249,16 @@ func (l *lane) run() {
 		l.helpers.Wait()
 		close(l.done)
 	}()
+	arrived := false
 	for {
 		if l.stopping && l.sending == nil {
 			return
 		}
 		now := l.opts.Now()
+		if arrived {
+			l.arrival(now)
+			arrived = false
+		}
 		l.housekeep(now)
 		var sendAt time.Time
 		if !l.stopping && l.sending == nil {
@@ -257,9 +269,11 @@ func (l *lane) run() {
 		case up := <-l.offers:
 			l.take(up)
 			l.takeWaiting() // a datagram's uplinks: one pass for all
+			arrived = true
 		case nt := <-l.notices:
 			l.note(nt)
 			l.takeWaiting()
+			arrived = true
 		case j := <-l.results:
 			l.complete(j)
 		case <-l.timer.C:
@@ -270,6 +284,16 @@ func (l *lane) run() {
 			l.stopping = true
 		}
 	}
+}
+
+// arrival smooths the time between wakeups for arriving uplinks; a pause
+// counts as a second, so that one quiet hour does not outweigh the pace.
+func (l *lane) arrival(now time.Time) {
+	if !l.lastArrival.IsZero() {
+		d := min(now.Sub(l.lastArrival), time.Second)
+		l.arrivalGap += (d - l.arrivalGap) / 8
+	}
+	l.lastArrival = now
 }
 
 // nextDeadline is the earliest of what the loop must do unasked.
@@ -477,13 +501,13 @@ func (l *lane) sendAt(up *uplink.Uplink, now time.Time) time.Time {
 	return end
 }
 
-// mergeTick is how late an uplink may leave after its merge window ended:
-// the loop sends it at any wakeup past the end (at 10 uplinks/s the next
-// datagram's, as a rule), and sets its timer only for the end plus
-// mergeTick. So a wakeup of the lane's own is rare while uplinks flow, and
-// those whose windows end within one tick leave together, in full batches:
-// a wakeup costs more than a send on a gateway's CPU. 50 ms more at most
-// on an uplink's way.
+// mergeTick is how late an uplink may leave after its merge window ended.
+// The loop's timer is set for the end plus mergeTick; before that, the
+// uplink leaves at a wakeup past the end unless the next arrival is due
+// first (arrivalGap): at 10 uplinks/s the next datagram's wakeup carries
+// it, and at 100/s the uplinks of a tick leave together, one batch. So the
+// lane's own wakeups are rare while uplinks flow: a wakeup costs more than
+// a send on a gateway's CPU. 50 ms more at most on an uplink's way.
 const mergeTick = 50 * time.Millisecond
 
 // sleepUnlessStopping sleeps d unless ctx ends or stop is closed.

@@ -296,8 +296,12 @@ func (l *lane) ready(s *sender, e entry, now time.Time) (verdict, time.Time) {
 	if l.opts.Merger != nil {
 		// Held until its merge window ends, so that other antennas' and
 		// gateways' copies can join it.
-		if end := l.mergeEnd(s, e, now); now.Before(end) {
-			return later, at(end.Add(mergeTick))
+		end := l.mergeEnd(s, e, now)
+		latest := end.Add(mergeTick)
+		// A first one may wait for company when the next arrival's
+		// wakeup comes before its latest (mergeTick).
+		if now.Before(end) || first && now.Add(l.arrivalGap).Before(latest) {
+			return later, at(latest)
 		}
 		l.opts.Merger.Apply(up)
 	}
