@@ -110,3 +110,70 @@ func TestIdleLaneDoesNotWake(t *testing.T) {
 type noMerge struct{}
 
 func (noMerge) Apply(*uplink.Uplink) {}
+
+// recording is a connector that notes when each uplink was sent.
+type recording struct {
+	mu   sync.Mutex
+	sent map[uint32]time.Time
+}
+
+func (r *recording) Send(_ context.Context, u *uplink.Uplink, _ bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sent == nil {
+		r.sent = map[uint32]time.Time{}
+	}
+	r.sent[u.FCnt] = time.Now()
+	return nil
+}
+func (r *recording) Close() {}
+
+// SendBatch makes recording a Batcher, so that uplinks leave together.
+func (r *recording) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error) {
+	for i, u := range ups {
+		errs[i] = r.Send(ctx, u, late)
+	}
+}
+
+func (r *recording) MaxBatch() int { return 32 }
+
+// An uplink leaves after its merge window and at most mergeTick later,
+// whether the pace of arrivals carries it (10/s, 100/s) or the timer
+// does (the last ones, and a pace slower than the window).
+func TestMergeWindowBounds(t *testing.T) {
+	for _, every := range []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 430 * time.Millisecond} {
+		t.Run(every.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const window = 400 * time.Millisecond
+				conn := &recording{}
+				m := NewManager(&memStore{}, Options{MergeWindow: window, Merger: noMerge{}}, nil, nil)
+				m.Start(context.Background(), []Connection{{ID: "1", Name: "merge", Connector: conn}})
+				received := map[uint32]time.Time{}
+				for i := range uint32(50) {
+					up := testUplink(i + 1)
+					up.ReceivedAt = time.Now()
+					received[up.FCnt] = up.ReceivedAt
+					if err := m.Enqueue(context.Background(), []uplink.Uplink{up}); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(every)
+				}
+				time.Sleep(time.Second)
+				synctest.Wait()
+				conn.mu.Lock()
+				defer conn.mu.Unlock()
+				if len(conn.sent) != len(received) {
+					t.Fatalf("%d uplinks sent, want %d", len(conn.sent), len(received))
+				}
+				for fcnt, at := range conn.sent {
+					if d := at.Sub(received[fcnt]); d < window || d > window+mergeTick {
+						t.Errorf("uplink %d sent %v after its reception, want %v to %v", fcnt, d, window, window+mergeTick)
+					}
+				}
+				if err := m.Stop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
