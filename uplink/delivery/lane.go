@@ -106,7 +106,7 @@ func newLane(id, name string, conn connector.Connector, store Store, opts *Optio
 		stopCh:       make(chan struct{}),
 		done:         make(chan struct{}),
 		sendReq:      make(chan *sendJob),
-		acksOut:      make(chan []uint64, 4),
+		acksOut:      make(chan []uint64, 64),
 	}
 	st := store.Stats(id)
 	l.onDisk = st.Count

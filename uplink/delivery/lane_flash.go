@@ -110,13 +110,30 @@ func (l *lane) commitAcks() {
 	l.acksOut <- acks
 }
 
-// committer applies the ack batches of the loop, in order, until the loop
-// closes acksOut.
+// committer applies the ack batches of the loop until the loop closes
+// acksOut. The batches that queued while a commit ran go together in the
+// next: one commit, as when a goroutine per batch let the buffer's writer
+// group them, so that a backlog draining at the drain rate does not wait
+// for a commit per 64 acks.
 func (l *lane) committer() {
 	defer l.helpers.Done()
 	for acks := range l.acksOut {
+		n := len(acks)
+	more:
+		for {
+			select {
+			case a, ok := <-l.acksOut:
+				if !ok {
+					break more
+				}
+				acks = append(acks, a...)
+				n += len(a)
+			default:
+				break more
+			}
+		}
 		l.applyAcks(acks)
-		l.applying.Add(-int64(len(acks)))
+		l.applying.Add(-int64(n))
 	}
 }
 
