@@ -26,8 +26,8 @@ type item struct {
 // lane delivers one connection's uplinks in reception order. Everything on
 // flash is older than everything in memory, so the lane drains flash first.
 //
-// One goroutine, run, owns every field below the channels: offers, append
-// notices, send results, status requests and the stop reach it on
+// One goroutine, run, owns the fields marked "Owned by run": offers,
+// append notices, send results, status requests and the stop reach it on
 // channels, and its one timer is set to the earliest thing it must do
 // unasked (a merge window's end, a retry, a spill, an ack flush). Once run
 // has returned, the lane's state is stop's.
