@@ -18,6 +18,13 @@ type Batch struct {
 	parts []func(w *wtx) error
 	recs  int   // records appended, counted towards MaxBatch
 	err   error // first invalid part: Commit writes nothing and returns it
+	// appends are the Append calls, for stores kept elsewhere (ForEachAppend).
+	appends []batchAppend
+}
+
+type batchAppend struct {
+	queue string
+	recs  []Record
 }
 
 // Append adds recs at the tail of queue. Their Seq fields are set once
@@ -39,6 +46,7 @@ func (b *Batch) Append(queue string, recs []Record) {
 		vals[i] = encodeRecord(r.Time, r.Data)
 	}
 	b.recs += len(recs)
+	b.appends = append(b.appends, batchAppend{queue, recs})
 	b.parts = append(b.parts, func(w *wtx) error {
 		bkt, err := w.records(queue, true)
 		if err != nil {
@@ -80,6 +88,22 @@ func (b *Batch) States(writes ...StateWrite) {
 		}
 		b.parts = append(b.parts, stateWrite(sw))
 	}
+}
+
+// ForEachAppend calls fn with each Append's queue and records, in order, and
+// returns the batch's first invalid part. It serves stores that are not a
+// Store, such as a test's in memory, which set the records' Seq themselves.
+func (b *Batch) ForEachAppend(fn func(queue string, recs []Record)) error {
+	if b == nil {
+		return nil
+	}
+	if b.err != nil {
+		return b.err
+	}
+	for _, a := range b.appends {
+		fn(a.queue, a.recs)
+	}
+	return nil
 }
 
 // Empty tells whether the batch would write nothing.

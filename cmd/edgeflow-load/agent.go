@@ -71,13 +71,14 @@ type agentProc struct {
 
 var startedRe = regexp.MustCompile(`msg="edgeflow started".* udp=(\S+)`)
 
-// startAgent runs `edgeflow run` (under the emulator when given) and waits
-// for its "edgeflow started" line, which names the UDP address.
+// startAgent runs `edgeflow run` (under the emulator when given: its
+// command and arguments) and waits for its "edgeflow started" line, which
+// names the UDP address.
 func startAgent(bin, emulator, cfgPath, dir string, maxProcs int) (*agentProc, error) {
 	args := []string{"run", "--config", cfgPath}
 	name := bin
-	if emulator != "" {
-		name, args = emulator, append([]string{bin}, args...)
+	if emu := strings.Fields(emulator); len(emu) > 0 {
+		name, args = emu[0], append(append(emu[1:], bin), args...)
 	}
 	p := &agentProc{cmd: exec.Command(name, args...), exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), "HOME="+dir)

@@ -21,6 +21,7 @@ type options struct {
 	maxSize     string
 	logLevel    string
 	qemu        string
+	qemuCPU     string
 	pid         int
 	udpAddr     string
 	devices     int
@@ -50,6 +51,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.agentBin, "agent", "", "edgeflow binary to run (default: go build ./cmd/edgeflow into a temp dir)")
 	flag.StringVar(&o.qemu, "qemu", "", "run the agent under this emulator (e.g. qemu-arm-static); the emulator process is measured")
+	flag.StringVar(&o.qemuCPU, "qemu-cpu", "", "with --qemu: the CPU it emulates (-cpu), e.g. cortex-a7 as on a gateway")
 	flag.StringVar(&o.bufferDir, "buffer-dir", "", "directory of the agent's buffer.db (default: a temp dir)")
 	flag.StringVar(&o.persist, "persist", "on-outage", "buffer.persist: on-outage or always")
 	flag.IntVar(&o.drainRate, "drain-rate", 0, "delivery.drainRate, uplinks/s (0: the agent's default)")

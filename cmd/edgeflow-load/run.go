@@ -132,8 +132,12 @@ func launch(o options, dir string, ep *endpoint, devs []device, rep *report) (*a
 		}
 	}
 	rep.Agent = bin
-	if o.qemu != "" {
-		rep.Agent = o.qemu + " " + bin
+	emulator := o.qemu
+	if emulator != "" && o.qemuCPU != "" {
+		emulator += " -cpu " + o.qemuCPU
+	}
+	if emulator != "" {
+		rep.Agent = emulator + " " + bin
 	}
 	bufDir := o.bufferDir
 	if bufDir == "" {
@@ -152,7 +156,7 @@ func launch(o options, dir string, ep *endpoint, devs []device, rep *report) (*a
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, "", err
 	}
-	ag, err := startAgent(bin, o.qemu, cfgPath, dir, o.maxProcs)
+	ag, err := startAgent(bin, emulator, cfgPath, dir, o.maxProcs)
 	return ag, bufPath, err
 }
 

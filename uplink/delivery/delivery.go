@@ -1,7 +1,3 @@
-// Package delivery moves uplinks from the decoder to every connection's
-// endpoint: one ordered lane per connection, backed by the durable buffer,
-// retried with backoff, expired, dead-lettered, and marked Late when they
-// come from the backlog.
 package delivery
 
 import (

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vm "github.com/VictoriaMetrics/metrics"
 
-	"edgeflow/buffer"
 	"edgeflow/uplink"
 	"edgeflow/uplink/connector"
 )
@@ -19,13 +19,18 @@ import (
 type item struct {
 	up       *uplink.Uplink
 	received time.Time
+	sendAt   time.Time // its merge window's end, once asked (mergeEnd)
 	seq      uint64
-	spilling bool // being written to flash right now
-	sent     bool // delivered while it was being written to flash
 }
 
 // lane delivers one connection's uplinks in reception order. Everything on
 // flash is older than everything in memory, so the lane drains flash first.
+//
+// One goroutine, run, owns the fields marked "Owned by run": offers,
+// append notices, send results, status requests and the stop reach it on
+// channels, and its one timer is set to the earliest thing it must do
+// unasked (a merge window's end, a retry, a spill, an ack flush). Once run
+// has returned, the lane's state is stop's.
 type lane struct {
 	id       string
 	name     string
@@ -38,37 +43,71 @@ type lane struct {
 	// deliveredCtr counts deliveries, on time [0] and late [1].
 	deliveredCtr [2]*vm.Counter
 
-	spillMu sync.Mutex // serialises spills so flash order is memory order
+	offers    chan *uplink.Uplink
+	notices   chan notice
+	results   chan *sendJob // the sender's answers
+	statusReq chan chan laneState
+	stopCh    chan struct{} // closed by requestStop
+	stopOnce  sync.Once
+	done      chan struct{} // closed when run has returned
+	started   bool
 
-	mu        sync.Mutex // guards everything below
-	mem       memQueue
-	inflight  []*item // memory uplinks being sent, oldest first
-	onDisk    int     // records on flash not yet acked
-	inTransit int     // memory uplinks being written to flash by a spill
-	appendGen uint64  // bumped by every append, to tell a stale empty Peek
-	lastAcked uint64  // records up to here are delivered or set aside
-	// ackedAhead are records delivered after an older one of their batch
-	// failed: done, but past a record that is not, so lastAcked stays.
+	sendCtx    context.Context // requests in flight outlive the stop by up to sendGrace
+	unhook     func() bool     // forgets the parent context's end (a replaced lane)
+	cancelSend context.CancelFunc
+	sendReq    chan *sendJob // to the sender goroutine
+	acksOut    chan []uint64 // to the ack committer goroutine
+	helpers    sync.WaitGroup
+	applying   atomic.Int64 // acks handed to the committer, not yet removed
+
+	// after guards the state once run has returned (stop's spill against
+	// a Status of a lane whose context ended).
+	after sync.Mutex
+
+	// Owned by run.
+	s          *sender
+	mem        memQueue
+	inflight   []*item // memory uplinks being sent, oldest first
+	sending    *sendJob
+	stopping   bool
+	onDisk     int    // records on flash not yet acked
+	lastAcked  uint64 // records up to here are delivered or set aside
 	ackedAhead map[uint64]struct{}
 	acks       []uint64
-	applying   int       // acks handed to a background commit, not yet removed
 	firstAck   time.Time // when the oldest of acks was delivered
 	catchingUp bool      // uplinks sent now come from the backlog: Late = 1
 	status     Status
 	outage     time.Time // when the connection started failing, zero while it delivers
 	refusals   logLimit  // dead-letter WARNs
+	spillCheck time.Time // next look at an over-full or failing memory queue; zero: none due
+	spillRetry time.Time // no spill before this: the last one failed
+	timer      *time.Timer
+	timerAt    time.Time // what timer is set to; zero: stopped
+	// arrivalGap is the smoothed time between wakeups for arriving
+	// uplinks (see mergeTick); lastArrival the last of them.
+	arrivalGap  time.Duration
+	lastArrival time.Time
+}
 
-	wake       chan struct{}
-	spillWake  chan struct{} // an uplink came into memory: the spiller's timer runs again
-	cancel     context.CancelFunc
-	sendCtx    context.Context
-	cancelSend context.CancelFunc
-	done       chan struct{}
+// notice is records put in the lane's queue behind its back: n appended
+// (persist always), or replayed dead letters (late).
+type notice struct {
+	n    int
+	late bool
 }
 
 func newLane(id, name string, conn connector.Connector, store Store, opts *Options, validity time.Duration, log *slog.Logger, met *metrics) *lane {
 	l := &lane{id: id, name: name, conn: conn, store: store, opts: opts, validity: validity, log: log.With("connection", name), met: met,
-		wake: make(chan struct{}, 1), spillWake: make(chan struct{}, 1), done: make(chan struct{}), deliveredCtr: met.deliveredCounters(name)}
+		deliveredCtr: met.deliveredCounters(name),
+		offers:       make(chan *uplink.Uplink, offerQueue),
+		notices:      make(chan notice, 16),
+		results:      make(chan *sendJob, 1),
+		statusReq:    make(chan chan laneState),
+		stopCh:       make(chan struct{}),
+		done:         make(chan struct{}),
+		sendReq:      make(chan *sendJob),
+		acksOut:      make(chan []uint64, 64),
+	}
 	st := store.Stats(id)
 	l.onDisk = st.Count
 	// Uplinks stored across a restart are late by definition.
@@ -77,156 +116,64 @@ func newLane(id, name string, conn connector.Connector, store Store, opts *Optio
 	return l
 }
 
+// offerQueue is how many offers wait for a lane busy with a flash commit
+// before Enqueue waits: a second of the reference load's rate is spared
+// the UDP path even while a spill of an outage commits.
+const offerQueue = 4096
+
 func (l *lane) start(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	l.cancel = cancel
-	// A send that is only waiting (a paused connection, a reconnect
-	// schedule) ends at once on stop, while a request in flight gets
-	// sendGrace to finish: the waiting ones are told of the stop
-	// explicitly.
+	l.started = true
+	// A stop ends at once the sends that only wait (a paused connection,
+	// a reconnect schedule); a request in flight gets sendGrace to finish.
 	if w, ok := l.conn.(stopper); ok {
-		w.setStop(ctx.Done())
+		w.setStop(l.stopCh)
 	}
 	// A send in flight when the lane stops may finish (within sendGrace):
 	// cancelling it would resend, after the restart, an uplink the
 	// endpoint may already have taken.
 	l.sendCtx, l.cancelSend = context.WithCancel(context.WithoutCancel(parent))
-	go l.run(ctx)
-	if l.opts.Persist == PersistOnOutage {
-		go l.spiller(ctx)
-	}
+	l.unhook = context.AfterFunc(parent, l.requestStop)
+	l.s = newSender(l)
+	l.arrivalGap = mergeTick
+	l.timer = time.NewTimer(time.Hour)
+	l.timer.Stop()
+	l.helpers.Add(2)
+	go l.sender()
+	go l.committer()
+	go l.run()
 }
 
 // stopper is a connector wrapper that waits (paused, scheduled) and must
 // stop waiting when the lane stops.
 type stopper interface{ setStop(<-chan struct{}) }
 
-func (l *lane) signal() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
+func (l *lane) requestStop() { l.stopOnce.Do(func() { close(l.stopCh) }) }
 
 // offer queues a live uplink in memory (on-outage mode).
 func (l *lane) offer(up *uplink.Uplink) {
-	l.mu.Lock()
-	wasEmpty := l.mem.len() == 0
-	l.mem.push(&item{up: up, received: l.opts.Now()})
-	l.mu.Unlock()
-	l.signal()
-	if wasEmpty {
-		select {
-		case l.spillWake <- struct{}{}:
-		default:
-		}
+	select {
+	case l.offers <- up:
+	case <-l.done:
+		// Stopped: stop takes what is left in offers; this one is as
+		// late as an uplink decoded after the stop.
 	}
 }
 
 // appended tells the lane that n records were committed to its queue.
-func (l *lane) appended(n int) {
-	l.mu.Lock()
-	l.onDisk += n
-	l.appendGen++
-	l.mu.Unlock()
-	l.signal()
-}
+func (l *lane) appended(n int) { l.notify(notice{n: n}) }
 
-func (l *lane) takeMem() *item {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	// While a spill carries older uplinks to flash, the newer ones in
-	// memory wait: sent now they would overtake it, and their acks would
-	// mark the spilled records delivered (lastAcked). The spill's end
-	// signals the lane.
-	if l.mem.len() == 0 || l.inTransit > 0 {
-		return nil
-	}
-	it := l.mem.pop()
-	l.inflight = append(l.inflight, it)
-	return it
-}
+// replayed tells the lane that n old records (dead letters replayed) were
+// put in its queue: they go Late.
+func (l *lane) replayed(n int) { l.notify(notice{n: n, late: true}) }
 
-// takeMemProbe is takeMem for a probe: the first memory uplink of a device
-// that is not held (among the first probeScan), else the oldest.
-func (l *lane) takeMemProbe(s *sender) *item {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.mem.len() == 0 || l.inTransit > 0 {
-		return nil
+func (l *lane) notify(nt notice) {
+	select {
+	case l.notices <- nt:
+	case <-l.done:
+		l.after.Lock()
+		l.onDisk += nt.n
+		l.after.Unlock()
 	}
-	it := l.mem.takeFirst(probeScan, func(it *item) bool { return !s.heldDevice(it.up) })
-	if it == nil {
-		it = l.mem.pop()
-	}
-	l.inflight = append(l.inflight, it)
-	return it
-}
-
-// probeScan bounds the search for another device's uplink to probe with.
-const probeScan = 256
-
-// dropInflightLocked forgets it as being sent.
-func (l *lane) dropInflightLocked(it *item) {
-	for i, x := range l.inflight {
-		if x == it {
-			l.inflight = append(l.inflight[:i], l.inflight[i+1:]...)
-			return
-		}
-	}
-}
-
-func (l *lane) isInflightLocked(it *item) bool {
-	for _, x := range l.inflight {
-		if x == it {
-			return true
-		}
-	}
-	return false
-}
-
-// putBack returns unsent memory items, in their order, to the head of the
-// memory queue; nil items (flash records) are skipped.
-func (l *lane) putBack(items ...*item) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var back []*item
-	for _, it := range items {
-		if it == nil {
-			continue
-		}
-		l.dropInflightLocked(it)
-		if it.seq != 0 || it.spilling {
-			continue // already on its way to flash; the flash path retries it
-		}
-		back = append(back, it)
-	}
-	if len(back) > 0 {
-		l.mem.pushFront(back)
-	}
-}
-
-// finish records the end of one uplink's delivery (sent, or expired).
-// ahead says an older uplink of the same batch failed and will be retried,
-// so this one's ack must not mark everything before it delivered.
-func (l *lane) finish(rec *buffer.Record, it *item, ahead bool) {
-	l.mu.Lock()
-	var seq uint64
-	if rec != nil {
-		seq = rec.Seq
-	} else if it != nil {
-		l.dropInflightLocked(it)
-		switch {
-		case it.seq != 0:
-			seq = it.seq // written to flash while it was being sent
-		case it.spilling:
-			it.sent = true // the spill acks it once its seq is known
-		}
-	}
-	if seq != 0 {
-		l.ackLocked(seq, ahead)
-	}
-	l.mu.Unlock()
 }
 
 // sendGrace bounds how long a stop waits for a send in flight.
@@ -235,8 +182,8 @@ const sendGrace = 5 * time.Second
 // stop ends delivery and writes every undelivered memory uplink to flash:
 // a clean stop loses nothing.
 func (l *lane) stop(ctx context.Context) error {
-	if l.cancel != nil {
-		l.cancel()
+	l.requestStop()
+	if l.started {
 		grace := time.NewTimer(sendGrace)
 		select {
 		case <-l.done:
@@ -246,23 +193,195 @@ func (l *lane) stop(ctx context.Context) error {
 		}
 		grace.Stop()
 		l.cancelSend()
+		l.unhook()
 	}
-	l.mu.Lock()
-	l.inflight = nil // run returned them to mem (putBack) unless they were sent
+	l.after.Lock()
+	defer l.after.Unlock()
+	l.takeWaiting()
+	l.inflight = nil // run returned them to mem unless they were sent
 	l.status.State = StateClosed
-	l.mu.Unlock()
 	err := l.spill(ctx)
 	l.flushAcks()
 	l.conn.Close()
 	return err
 }
 
+// takeWaiting moves what waits in the channels into the lane.
+func (l *lane) takeWaiting() {
+	for {
+		select {
+		case up := <-l.offers:
+			l.take(up)
+		case nt := <-l.notices:
+			l.note(nt)
+		default:
+			return
+		}
+	}
+}
+
+func (l *lane) take(up *uplink.Uplink) {
+	now := l.opts.Now()
+	l.mem.push(&item{up: up, received: now})
+	if l.opts.Persist == PersistOnOutage && l.spillCheck.IsZero() && (l.failing() || l.mem.len() > l.opts.MaxMemory) {
+		l.spillCheck = now.Add(spillCheckEvery)
+	}
+}
+
+func (l *lane) note(nt notice) {
+	l.onDisk += nt.n
+	if nt.late {
+		l.catchingUp = true
+	}
+}
+
+// run is the lane's loop; see lane.
+func (l *lane) run() {
+	defer func() {
+		// Held uplinks are kept: the stop writes them to flash.
+		for _, h := range l.s.held {
+			l.putBack(h.e.it)
+		}
+		l.s.held = nil
+		l.timer.Stop()
+		close(l.sendReq)
+		close(l.acksOut)
+		l.helpers.Wait()
+		close(l.done)
+	}()
+	arrived := false
+	for {
+		if l.stopping && l.sending == nil {
+			return
+		}
+		now := l.opts.Now()
+		if arrived {
+			l.arrival(now)
+			arrived = false
+		}
+		l.housekeep(now)
+		var sendAt time.Time
+		if !l.stopping && l.sending == nil {
+			sendAt = l.pump(now)
+		}
+		l.arm(now, l.nextDeadline(sendAt))
+		select {
+		case up := <-l.offers:
+			l.take(up)
+			l.takeWaiting() // a datagram's uplinks: one pass for all
+			arrived = true
+		case nt := <-l.notices:
+			l.note(nt)
+			l.takeWaiting()
+			arrived = true
+		case j := <-l.results:
+			l.complete(j)
+		case <-l.timer.C:
+			l.timerAt = time.Time{}
+		case r := <-l.statusReq:
+			r <- l.state()
+		case <-l.stopCh:
+			l.stopping = true
+		}
+	}
+}
+
+// arrival smooths the time between wakeups for arriving uplinks; a pause
+// counts as a second, so that one quiet hour does not outweigh the pace.
+func (l *lane) arrival(now time.Time) {
+	if !l.lastArrival.IsZero() {
+		d := min(now.Sub(l.lastArrival), time.Second)
+		l.arrivalGap += (d - l.arrivalGap) / 8
+	}
+	l.lastArrival = now
+}
+
+// nextDeadline is the earliest of what the loop must do unasked.
+func (l *lane) nextDeadline(sendAt time.Time) time.Time {
+	d := sendAt
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	if len(l.acks) > 0 {
+		earliest(l.firstAck.Add(ackFlushDelay))
+	}
+	earliest(l.spillDue())
+	return d
+}
+
+// arm sets the loop's timer to d (zero: none), touching it only when d
+// changes: a timer reset is a runtime call, and a fire is a wakeup.
+func (l *lane) arm(now, d time.Time) {
+	if d.Equal(l.timerAt) {
+		return
+	}
+	l.timerAt = d
+	if d.IsZero() {
+		l.timer.Stop()
+		return
+	}
+	l.timer.Reset(max(d.Sub(now), 0))
+}
+
+// housekeep does what is due: an ack flush, a spill.
+func (l *lane) housekeep(now time.Time) {
+	if len(l.acks) > 0 && now.Sub(l.firstAck) >= ackFlushDelay {
+		l.commitAcks()
+	}
+	if due := l.spillDue(); !due.IsZero() && !now.Before(due) {
+		l.spillIfDue(now)
+	}
+}
+
+func (l *lane) putBack(items ...*item) {
+	var back []*item
+	for _, it := range items {
+		if it == nil {
+			continue
+		}
+		l.dropInflight(it)
+		if it.seq != 0 {
+			continue // on flash: the flash path retries it
+		}
+		back = append(back, it)
+	}
+	if len(back) > 0 {
+		l.mem.pushFront(back)
+	}
+}
+
+func (l *lane) dropInflight(it *item) {
+	for i, x := range l.inflight {
+		if x == it {
+			l.inflight = append(l.inflight[:i], l.inflight[i+1:]...)
+			return
+		}
+	}
+}
+
+// finish records the end of one uplink's delivery (sent, or expired).
+// ahead says an older uplink of the same batch failed and will be retried,
+// so this one's ack must not mark everything before it delivered.
+func (l *lane) finish(e entry, ahead bool) {
+	var seq uint64
+	switch {
+	case e.rec != nil:
+		seq = e.rec.Seq
+	case e.it != nil:
+		l.dropInflight(e.it)
+		seq = e.it.seq // set when it was written to flash while being sent
+	}
+	if seq != 0 {
+		l.ack(seq, ahead)
+	}
+}
+
 func (l *lane) idle() {
-	l.mu.Lock()
 	if l.mem.len() == 0 && l.onDisk <= 0 {
 		l.catchingUp = false
 	}
-	l.mu.Unlock()
 }
 
 func (l *lane) delivered(late bool) {
@@ -272,30 +391,21 @@ func (l *lane) delivered(late bool) {
 	} else {
 		l.deliveredCtr[0].Inc()
 	}
-	l.mu.Lock()
-	recovered := !l.outage.IsZero()
-	var lasted time.Duration
-	var queued int
-	if recovered {
-		lasted = now.Sub(l.outage)
-		queued = l.mem.len() + l.inTransit + max(l.onDisk, 0)
+	if !l.outage.IsZero() {
+		lasted := now.Sub(l.outage)
+		queued := l.mem.len() + l.memInflight() + max(l.onDisk, 0)
 		l.outage = time.Time{}
+		l.log.Info("connection recovered; the backlog drains now", "outage", lasted.Round(time.Second).String(), "queued", queued)
 	}
 	l.status.State = StateOpened
 	l.status.Reason = ""
 	l.status.LastDelivery = now
 	l.status.Delivered++
-	l.mu.Unlock()
-	if recovered {
-		l.log.Info("connection recovered; the backlog drains now", "outage", lasted.Round(time.Second).String(), "queued", queued)
-	}
 }
 
 func (l *lane) failed(ce *connector.Error, retry bool) {
 	now := l.opts.Now()
 	l.met.failed(l.name, ce.Reason)
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.status.LastError = ce.Error()
 	l.status.LastErrorTime = now
 	if !retry {
@@ -324,56 +434,80 @@ func (l *lane) failed(ce *connector.Error, retry bool) {
 	}
 }
 
-func (l *lane) snapshot() Status {
-	st := l.store.Stats(l.id)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.status
-	s.Backlog = l.mem.len() + l.inTransit + max(l.onDisk, 0)
+func (l *lane) failing() bool {
+	return l.status.State == StateUnreachable || l.status.State == StateAuthenticationFailed
+}
+
+// memInflight counts the uplinks being sent that are only in memory.
+func (l *lane) memInflight() int {
+	n := 0
 	for _, it := range l.inflight {
 		if it.seq == 0 {
-			s.Backlog++
+			n++
 		}
 	}
+	return n
+}
+
+// laneState is what the loop tells of the status: the buffer's figures
+// are read outside it.
+type laneState struct {
+	Status
+	oldestMem time.Time // reception time of the oldest uplink in memory
+}
+
+// snapshot is the lane's status, asked of its loop (or read, once the
+// loop has returned), with the buffer's figures.
+func (l *lane) snapshot() Status {
+	var ls laneState
+	r := make(chan laneState, 1)
+	select {
+	case l.statusReq <- r:
+		ls = <-r
+	case <-l.done:
+		l.after.Lock()
+		ls = l.state()
+		l.after.Unlock()
+	}
+	s := ls.Status
+	st := l.store.Stats(l.id)
 	s.BacklogBytes = st.Bytes
 	s.Oldest = st.Oldest
-	if s.Oldest.IsZero() && l.mem.len() > 0 {
-		s.Oldest = l.mem.front().up.ReceivedAt
+	if s.Oldest.IsZero() {
+		s.Oldest = ls.oldestMem
 	}
 	s.DeadLetters = st.DeadLetters
 	return s
 }
 
-// holdForCopies waits until the uplink's send time (sendAt), so that
-// other antennas' and gateways' copies can join it; false when ctx ends.
-func (l *lane) holdForCopies(ctx context.Context, up *uplink.Uplink) bool {
-	now := l.opts.Now()
-	wait := l.sendAt(up, now).Sub(now)
-	if wait <= 0 {
-		return true
+// state is the lane's part of the status.
+func (l *lane) state() laneState {
+	ls := laneState{Status: l.status}
+	ls.Backlog = l.mem.len() + l.memInflight() + max(l.onDisk, 0)
+	if l.mem.len() > 0 {
+		ls.oldestMem = l.mem.front().up.ReceivedAt
 	}
-	return sleep(ctx, wait)
+	return ls
 }
 
 // sendAt is when an uplink's merge window ends: MergeWindow after its
-// reception (bounded by MergeWindow from now whatever the reception time
-// says: a gateway's GPS clock and the agent's may differ), rounded up to a
-// mergeTick of the clock. The uplinks whose windows end within one tick
-// leave together, one wakeup and full batches instead of one each: a
-// wakeup costs more than a send on a gateway's CPU.
+// reception, bounded by MergeWindow from now whatever the reception time
+// says (a gateway's GPS clock and the agent's may differ).
 func (l *lane) sendAt(up *uplink.Uplink, now time.Time) time.Time {
 	end := up.ReceivedAt.Add(l.opts.MergeWindow)
 	if limit := now.Add(l.opts.MergeWindow); end.After(limit) {
 		end = limit
 	}
-	if r := time.Duration(end.UnixNano() % int64(mergeTick)); r > 0 {
-		end = end.Add(mergeTick - r)
-	}
 	return end
 }
 
-// mergeTick is the granularity of the merge window's end: 50 ms more at
-// most on an uplink's way, and at most 20 lane wakeups a second.
+// mergeTick is how late an uplink may leave after its merge window ended.
+// The loop's timer is set for the end plus mergeTick; before that, the
+// uplink leaves at a wakeup past the end unless the next arrival is due
+// first (arrivalGap): at 10 uplinks/s the next datagram's wakeup carries
+// it, and at 100/s the uplinks of a tick leave together, one batch. So the
+// lane's own wakeups are rare while uplinks flow: a wakeup costs more than
+// a send on a gateway's CPU. 50 ms more at most on an uplink's way.
 const mergeTick = 50 * time.Millisecond
 
 // sleepUnlessStopping sleeps d unless ctx ends or stop is closed.
@@ -384,17 +518,6 @@ func sleepUnlessStopping(ctx context.Context, stop <-chan struct{}, d time.Durat
 	case <-ctx.Done():
 		return false
 	case <-stop:
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
 		return false
 	case <-t.C:
 		return true

@@ -1,7 +1,8 @@
 package delivery
 
 // The lane's side of the buffer: reading batches, acks in batches, dead
-// letters, and spilling memory to flash.
+// letters, and spilling memory to flash. All of it runs on the lane's loop
+// except the ack commits (committer).
 
 import (
 	"context"
@@ -14,23 +15,17 @@ import (
 // peek reads the next batch from flash, skipping what was already acked
 // but not yet removed (acks are applied in batches).
 func (l *lane) peek() []buffer.Record {
-	l.mu.Lock()
 	if l.onDisk <= 0 {
-		l.mu.Unlock()
 		return nil
 	}
-	gen := l.appendGen
 	// Acked records stay at the head until their batch is applied, and a
-	// full batch is applied in the background: read past both.
-	want := l.opts.BatchSize + len(l.acks) + l.applying + len(l.ackedAhead)
-	l.mu.Unlock()
+	// batch is applied by the committer: read past both.
+	want := l.opts.BatchSize + len(l.acks) + int(l.applying.Load()) + len(l.ackedAhead)
 	recs, err := l.store.Peek(l.id, want)
 	if err != nil {
 		l.log.Error("cannot read the buffer", "err", err)
 		return nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	short := len(recs) < want // the queue ends within what was read
 	i := 0
 	for i < len(recs) && recs[i].Seq <= l.lastAcked {
@@ -51,43 +46,35 @@ func (l *lane) peek() []buffer.Record {
 		}
 		recs = kept
 	}
-	// Only a short read proves the queue empty; a full read of acked
-	// records means a background delete has not landed yet, and its end
-	// signals the lane.
-	if len(recs) == 0 && short && gen == l.appendGen {
+	// The counts of acked records are exact (the committer lowers
+	// applying once its commit returned), so a short read of nothing
+	// left proves the queue empty.
+	if len(recs) == 0 && short {
 		l.onDisk = 0
 	}
 	return recs
 }
 
-// ackLocked marks a record delivered; ahead: an older record of its batch
-// is still to be retried (see ackedAhead).
-func (l *lane) ackLocked(seq uint64, ahead bool) {
-	l.doneLocked(seq, ahead)
+// ack marks a record delivered; ahead: an older record of its batch is
+// still to be retried (see ackedAhead).
+func (l *lane) ack(seq uint64, ahead bool) {
+	l.done1(seq, ahead)
+	now := l.opts.Now()
 	if len(l.acks) == 0 {
-		l.firstAck = l.opts.Now()
+		l.firstAck = now
 	}
 	l.acks = append(l.acks, seq)
 	l.onDisk--
 	// A crash re-sends what was delivered but not yet removed: apply acks
 	// every ackBatch records or ackFlushDelay, whichever comes first, so
 	// that a busy lane bounds its duplicates as an idle one does.
-	if len(l.acks) >= ackBatch || l.opts.Now().Sub(l.firstAck) >= ackFlushDelay {
-		acks := l.acks
-		l.acks = nil
-		l.applying += len(acks)
-		go func() {
-			l.applyAcks(acks)
-			l.mu.Lock()
-			l.applying -= len(acks)
-			l.mu.Unlock()
-			l.signal()
-		}()
+	if len(l.acks) >= ackBatch || now.Sub(l.firstAck) >= ackFlushDelay {
+		l.commitAcks()
 	}
 }
 
-// doneLocked records that the lane is done with record seq: peek skips it.
-func (l *lane) doneLocked(seq uint64, ahead bool) {
+// done1 records that the lane is done with record seq: peek skips it.
+func (l *lane) done1(seq uint64, ahead bool) {
 	switch {
 	case ahead && seq > l.lastAcked:
 		if l.ackedAhead == nil {
@@ -110,17 +97,50 @@ const ackBatch = 64
 // A crash in this window re-sends those uplinks (at-least-once).
 const ackFlushDelay = time.Second
 
-func (l *lane) pendingAcks() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.acks) > 0
-}
-
-func (l *lane) flushAcks() {
-	l.mu.Lock()
+// commitAcks hands the pending acks to the committer: the buffer may hold
+// an ack commit back for up to a second (AckWait), which the loop must not
+// wait for.
+func (l *lane) commitAcks() {
+	if len(l.acks) == 0 {
+		return
+	}
 	acks := l.acks
 	l.acks = nil
-	l.mu.Unlock()
+	l.applying.Add(int64(len(acks)))
+	l.acksOut <- acks
+}
+
+// committer applies the ack batches of the loop until the loop closes
+// acksOut. The batches that queued while a commit ran go together in the
+// next: one commit, as when a goroutine per batch let the buffer's writer
+// group them, so that a backlog draining at the drain rate does not wait
+// for a commit per 64 acks.
+func (l *lane) committer() {
+	defer l.helpers.Done()
+	for acks := range l.acksOut {
+		n := len(acks)
+	more:
+		for {
+			select {
+			case a, ok := <-l.acksOut:
+				if !ok {
+					break more
+				}
+				acks = append(acks, a...)
+				n += len(a)
+			default:
+				break more
+			}
+		}
+		l.applyAcks(acks)
+		l.applying.Add(-int64(n))
+	}
+}
+
+// flushAcks applies the pending acks at once (stop, after the loop).
+func (l *lane) flushAcks() {
+	acks := l.acks
+	l.acks = nil
 	if len(acks) > 0 {
 		l.applyAcks(acks)
 	}
@@ -133,9 +153,9 @@ func (l *lane) applyAcks(acks []uint64) {
 }
 
 // setAside moves a record the endpoint refused to the dead letters; ahead
-// as for ackLocked.
+// as for ack.
 func (l *lane) setAside(seq uint64, reason string, err error, ahead bool) {
-	l.flushAcks()
+	l.commitAcks()
 	if derr := l.store.DeadLetter(l.id, seq, reason); derr != nil {
 		l.log.Error("cannot move an uplink to the dead letters", "err", derr)
 	}
@@ -149,30 +169,23 @@ func (l *lane) setAside(seq uint64, reason string, err error, ahead bool) {
 			l.log.Warn("uplink refused by the endpoint, kept in the dead letters", "reason", reason, "err", err)
 		}
 	}
-	l.mu.Lock()
-	l.doneLocked(seq, ahead)
+	l.done1(seq, ahead)
 	l.onDisk--
 	l.status.DeadLetters++
-	l.mu.Unlock()
 }
 
 // rejectMem writes a refused memory uplink to flash and sets it aside, so
 // that it is kept and can be replayed.
-func (l *lane) rejectMem(ctx context.Context, it *item, ce *connector.Error, ahead bool) {
-	l.mu.Lock()
-	l.dropInflightLocked(it)
+func (l *lane) rejectMem(it *item, ce *connector.Error, ahead bool) {
+	l.dropInflight(it)
 	seq := it.seq
-	l.mu.Unlock()
 	if seq == 0 {
 		recs := []buffer.Record{{Time: it.up.ReceivedAt, Data: encodeRecord(it.up)}}
-		if err := l.store.Append(context.WithoutCancel(ctx), l.id, recs); err != nil {
+		if err := l.store.Append(context.Background(), l.id, recs); err != nil {
 			l.log.Error("cannot keep a refused uplink", "err", err)
 			return
 		}
-		l.mu.Lock()
 		l.onDisk++
-		l.appendGen++
-		l.mu.Unlock()
 		seq = recs[0].Seq
 	}
 	l.setAside(seq, ce.Reason, ce, ahead)
@@ -184,13 +197,12 @@ func (l *lane) spill(ctx context.Context) error { return l.spillOldest(ctx, 0) }
 
 // spillOldest is spill keeping the newest keep uplinks in memory: what
 // goes to flash must be older than what stays, since flash is sent first.
+// It runs on the loop (or after it), so nothing moves while it commits;
+// uplinks being sent go too, and their answer acks their new records.
 func (l *lane) spillOldest(ctx context.Context, keep int) error {
-	l.spillMu.Lock()
-	defer l.spillMu.Unlock()
-	l.mu.Lock()
 	var items []*item
 	for _, it := range l.inflight {
-		if it.seq == 0 && !it.spilling {
+		if it.seq == 0 {
 			items = append(items, it)
 		}
 	}
@@ -201,11 +213,6 @@ func (l *lane) spillOldest(ctx context.Context, keep int) error {
 		inMem = l.mem.drain()
 	}
 	items = append(items, inMem...)
-	l.inTransit = len(inMem) // still backlog while on their way to flash
-	for _, it := range items {
-		it.spilling = true
-	}
-	l.mu.Unlock()
 	if len(items) == 0 {
 		return nil
 	}
@@ -213,107 +220,85 @@ func (l *lane) spillOldest(ctx context.Context, keep int) error {
 	for i, it := range items {
 		recs[i] = buffer.Record{Time: it.up.ReceivedAt, Data: encodeRecord(it.up)}
 	}
-	err := l.store.Append(ctx, l.id, recs)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.inTransit = 0
-	if err != nil {
+	if err := l.store.Append(ctx, l.id, recs); err != nil {
 		// Keep them in memory, in order, ahead of what arrived meanwhile.
-		var back []*item
-		for _, it := range items {
-			it.spilling = false
-			if !it.sent && !l.isInflightLocked(it) {
-				back = append(back, it)
-			}
-		}
-		l.mem.pushFront(back)
-		l.signal() // the lane waited for this spill (takeMem)
+		l.mem.pushFront(inMem)
 		return err
 	}
 	l.onDisk += len(items)
-	l.appendGen++
 	l.met.spilled(l.name, len(items))
-	ahead := false // an older one of these is not delivered yet
 	for i, it := range items {
 		it.seq = recs[i].Seq
-		it.spilling = false
-		if it.sent {
-			l.ackLocked(it.seq, ahead)
-		} else {
-			ahead = true
-		}
 	}
-	l.signal()
 	return nil
 }
 
-// memWaiting tells whether uplinks wait in memory, not on flash.
-func (l *lane) memWaiting() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.mem.len() > 0 {
-		return true
+// spillCheckEvery is how soon a failing connection's new uplinks, or a
+// memory queue above MaxMemory, go to flash: together, one commit a
+// second at most.
+const spillCheckEvery = time.Second
+
+// spillDue is when memory uplinks must go to flash next (on-outage mode):
+// the oldest one's SpillAfter, or the next check of a failing connection
+// or an over-full queue; zero when nothing waits in memory.
+func (l *lane) spillDue() time.Time {
+	if l.opts.Persist != PersistOnOutage {
+		return time.Time{}
 	}
+	var oldest time.Time // of the memory uplinks not on flash
 	for _, it := range l.inflight {
 		if it.seq == 0 {
-			return true
+			oldest = it.received
+			break
 		}
 	}
-	return false
+	if oldest.IsZero() && l.mem.len() > 0 {
+		oldest = l.mem.front().received
+	}
+	if oldest.IsZero() {
+		l.spillCheck = time.Time{}
+		return time.Time{}
+	}
+	due := oldest.Add(l.opts.SpillAfter)
+	if !l.spillCheck.IsZero() && l.spillCheck.Before(due) {
+		due = l.spillCheck
+	}
+	if due.Before(l.spillRetry) {
+		due = l.spillRetry // the last spill failed: not in a tight loop
+	}
+	return due
 }
 
-// spiller moves memory uplinks to flash when they wait too long, when too
-// many wait, or while the connection fails (on-outage mode).
-func (l *lane) spiller(ctx context.Context) {
-	// Once a second is soon enough against SpillAfter (5 s); and only
-	// while uplinks wait in memory: an idle gateway's agent does not wake.
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	for {
-		if !l.memWaiting() {
-			t.Stop()
-			select {
-			case <-ctx.Done():
-				return
-			case <-l.spillWake:
-			}
-			t.Reset(time.Second)
-			continue
+// spillIfDue moves memory uplinks to flash when they wait too long, when
+// too many wait, or while the connection fails.
+func (l *lane) spillIfDue(now time.Time) {
+	l.spillCheck = time.Time{}
+	var oldest time.Time
+	for _, it := range l.inflight {
+		if it.seq == 0 {
+			oldest = it.received
+			break
 		}
-		select {
-		case <-ctx.Done():
+	}
+	if oldest.IsZero() && l.mem.len() > 0 {
+		oldest = l.mem.front().received
+	}
+	if oldest.IsZero() {
+		return
+	}
+	all := l.failing() || now.Sub(oldest) >= l.opts.SpillAfter
+	// Too many waiting, the endpoint keeping up: only the oldest beyond
+	// MaxMemory go, the rest are about to be sent from memory (a burst
+	// above MaxMemory no longer sends all of it through flash).
+	keep := 0
+	if !all {
+		if l.mem.len() <= l.opts.MaxMemory {
 			return
-		case <-t.C:
 		}
-		t.Reset(time.Second)
-		l.mu.Lock()
-		n := l.mem.len()
-		var oldest time.Time // of the memory uplinks not on flash
-		for _, it := range l.inflight {
-			if it.seq == 0 {
-				n++
-				if oldest.IsZero() {
-					oldest = it.received
-				}
-			}
-		}
-		if oldest.IsZero() && l.mem.len() > 0 {
-			oldest = l.mem.front().received
-		}
-		all := n > 0 && (l.status.State == StateUnreachable || l.status.State == StateAuthenticationFailed ||
-			l.opts.Now().Sub(oldest) > l.opts.SpillAfter)
-		// Too many waiting, the endpoint keeping up: only the oldest
-		// beyond MaxMemory go, the rest are about to be sent from memory
-		// (a burst above MaxMemory no longer sends all of it through flash).
-		keep := 0
-		if !all && l.mem.len() > l.opts.MaxMemory {
-			keep = l.opts.MaxMemory
-		}
-		l.mu.Unlock()
-		if all || keep > 0 {
-			if err := l.spillOldest(context.WithoutCancel(ctx), keep); err != nil {
-				l.log.Error("cannot write uplinks to the buffer", "err", err)
-			}
-		}
+		keep = l.opts.MaxMemory
+	}
+	if err := l.spillOldest(context.Background(), keep); err != nil {
+		l.log.Error("cannot write uplinks to the buffer", "err", err)
+		l.spillRetry = now.Add(spillCheckEvery)
 	}
 }

@@ -1,7 +1,8 @@
 package delivery
 
-// The lane's loop: gather the uplinks that are ready, send them (several
-// in flight when the connector is a Batcher), and settle each outcome.
+// The lane's sending: gather the uplinks that are ready, hand them to the
+// sender goroutine (several in flight when the connector is a Batcher),
+// and settle each outcome when the answers come back to the loop.
 
 import (
 	"context"
@@ -20,17 +21,22 @@ type entry struct {
 	it  *item
 }
 
-// sender holds what the lane's loop keeps between rounds.
+// sender holds what the lane's loop keeps between batches.
 type sender struct {
-	bo        backoff
-	rl        *rateLimiter
-	batcher   connector.Batcher // nil: one uplink per request
-	max       int
-	batch     []buffer.Record // read from flash, not yet sent
-	pend      []entry
-	ups       []*uplink.Uplink
-	errs      []error
-	retryWait time.Duration
+	bo      backoff
+	rl      *rateLimiter
+	batcher connector.Batcher // nil: one uplink per request
+	max     int
+	batch   []buffer.Record // read from flash, not yet sent
+	pend    []entry
+	ups     []*uplink.Uplink
+	errs    []error
+	job     sendJob   // the batch in flight
+	retryAt time.Time // no attempt before this
+	// holdSeq and holdAt are the merge window's end of the flash record
+	// at the head (see mergeEnd).
+	holdSeq uint64
+	holdAt  time.Time
 	// failing: the last attempt failed; the next one probes the endpoint
 	// with one uplink rather than a batch.
 	failing bool
@@ -57,84 +63,137 @@ func (s *sender) heldDevice(up *uplink.Uplink) bool {
 	return false
 }
 
-func (l *lane) run(ctx context.Context) {
-	defer close(l.done)
+// sendJob is the batch in flight: the loop hands it to the sender
+// goroutine and gets it back with errs filled in.
+type sendJob struct {
+	pend []entry
+	ups  []*uplink.Uplink
+	errs []error
+	late bool
+}
+
+func newSender(l *lane) *sender {
 	s := &sender{bo: backoff{min: l.opts.BackoffMin, max: l.opts.BackoffMax}, rl: newRateLimiter(l.opts.DrainRate, l.opts.Now()), max: 1}
 	if b, ok := l.conn.(connector.Batcher); ok && b.MaxBatch() > 1 {
 		s.batcher, s.max = b, b.MaxBatch()
 	}
-	defer func() {
-		// Held uplinks are kept: the stop writes them to flash.
-		for _, h := range s.held {
-			l.putBack(h.e.it)
-		}
-	}()
 	s.pend = make([]entry, 0, s.max)
 	s.ups = make([]*uplink.Uplink, 0, s.max)
 	s.errs = make([]error, s.max)
-	sendCtx := l.sendCtx
-	for {
-		if s.retryWait > 0 {
-			if !sleep(ctx, s.retryWait) {
-				return
-			}
-			s.retryWait = 0
+	return s
+}
+
+// sender is the goroutine that talks to the connector, one batch at a
+// time (the connector is called by one goroutine), so that the loop stays
+// free for offers, spills and status while a request waits for its answer.
+func (l *lane) sender() {
+	defer l.helpers.Done()
+	for j := range l.sendReq {
+		if l.s.batcher == nil || len(j.ups) == 1 {
+			j.errs[0] = l.conn.Send(l.sendCtx, j.ups[0], j.late)
+		} else {
+			l.s.batcher.SendBatch(l.sendCtx, j.ups, j.late, j.errs)
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		if len(s.batch) == 0 {
-			s.batch = l.peek()
-		}
-		if !l.gather(ctx, s) {
-			return
-		}
-		if len(s.pend) == 0 {
-			if s.retryWait > 0 {
-				continue
-			}
-			if !l.waitForWork(ctx) {
-				return
-			}
-			continue
-		}
-		l.send(sendCtx, s)
-		if !l.settle(ctx, s) {
-			return
-		}
+		l.results <- j
 	}
 }
 
-// waitForWork idles until an uplink arrives, applying pending acks after
-// a moment; false when the lane stops.
-func (l *lane) waitForWork(ctx context.Context) bool {
-	l.idle()
-	// Acks wait a moment for company: at a few uplinks per second one
-	// commit per ack would cost a flash page write each.
-	var flush <-chan time.Time
-	var t *time.Timer
-	if l.pendingAcks() {
-		t = time.NewTimer(ackFlushDelay)
-		flush = t.C
+// pump sends what is ready, or tells when the next uplink will be (zero:
+// when something arrives).
+func (l *lane) pump(now time.Time) time.Time {
+	s := l.s
+	if !s.retryAt.IsZero() {
+		if now.Before(s.retryAt) {
+			return s.retryAt
+		}
+		s.retryAt = time.Time{}
 	}
-	select {
-	case <-ctx.Done():
-	case <-l.wake:
-	case <-flush:
-		l.flushAcks()
+	if len(s.batch) == 0 {
+		s.batch = l.peek()
 	}
-	if t != nil {
-		t.Stop()
+	wait := l.gather(now)
+	if len(s.pend) == 0 {
+		if wait.IsZero() {
+			l.idle()
+		}
+		return wait
 	}
-	return ctx.Err() == nil
+	l.dispatch()
+	return time.Time{}
 }
+
+// dispatch hands s.pend to the sender goroutine.
+func (l *lane) dispatch() {
+	s := l.s
+	j := &s.job
+	s.ups = s.ups[:0]
+	for _, e := range s.pend {
+		s.ups = append(s.ups, e.up)
+	}
+	*j = sendJob{pend: s.pend, ups: s.ups, errs: s.errs[:len(s.pend)], late: l.catchingUp}
+	l.sending = j
+	l.sendReq <- j
+}
+
+// complete takes the answers of the batch in flight.
+func (l *lane) complete(j *sendJob) {
+	l.sending = nil
+	if l.opts.OnResult != nil && l.sendCtx.Err() == nil {
+		for i, e := range j.pend {
+			l.opts.OnResult(l.id, e.up, j.late, j.errs[i])
+		}
+	}
+	for i := range j.pend {
+		if j.errs[i] == nil {
+			l.delivered(j.late)
+		}
+	}
+	l.settle()
+}
+
+func (l *lane) stopRequested() bool {
+	select {
+	case <-l.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *lane) takeMem() *item {
+	if l.mem.len() == 0 {
+		return nil
+	}
+	it := l.mem.pop()
+	l.inflight = append(l.inflight, it)
+	return it
+}
+
+// takeMemProbe is takeMem for a probe: the first memory uplink of a device
+// that is not held (among the first probeScan), else the oldest.
+func (l *lane) takeMemProbe() *item {
+	if l.mem.len() == 0 {
+		return nil
+	}
+	it := l.mem.takeFirst(probeScan, func(it *item) bool { return !l.s.heldDevice(it.up) })
+	if it == nil {
+		it = l.mem.pop()
+	}
+	l.inflight = append(l.inflight, it)
+	return it
+}
+
+// probeScan bounds the search for another device's uplink to probe with.
+const probeScan = 256
 
 // gather fills s.pend with up to s.max uplinks ready to go, flash first
 // (everything on flash is older than memory). An uplink that needs
 // something other than sending (a corrupt or expired record) or a wait
 // (clock, merge window, rate) ends a non-empty batch, so that what is
-// gathered goes first and acks stay in order. False when the lane stops.
-func (l *lane) gather(ctx context.Context, s *sender) bool {
+// gathered goes first and acks stay in order. When the first uplink must
+// wait, gather returns until when.
+func (l *lane) gather(now time.Time) time.Time {
+	s := l.s
 	s.pend = s.pend[:0]
 	limit := s.max
 	probe := len(s.held) > 0
@@ -153,7 +212,7 @@ func (l *lane) gather(ctx context.Context, s *sender) bool {
 			up, err := decodeRecord(e.rec.Data)
 			if err != nil {
 				if len(s.pend) > 0 {
-					return true
+					return time.Time{}
 				}
 				l.setAside(e.rec.Seq, "corrupt_record", err, len(s.held) > 0)
 				s.batch = slices.Delete(s.batch, idx, idx+1)
@@ -161,26 +220,23 @@ func (l *lane) gather(ctx context.Context, s *sender) bool {
 			}
 			e.up = up
 		case len(s.pend) > 0 && s.pend[0].rec != nil:
-			return true // flash may hold more than was read: peek first
+			return time.Time{} // flash may hold more than was read: peek first
 		default:
 			if probe {
-				e.it = l.takeMemProbe(s)
+				e.it = l.takeMemProbe()
 			} else {
 				e.it = l.takeMem()
 			}
 			if e.it == nil {
-				return true
+				return time.Time{}
 			}
 			e.up = e.it.up
 		}
-		v := l.ready(ctx, s, e)
+		v, until := l.ready(s, e, now)
 		switch {
-		case v == stop:
-			l.putBack(e.it)
-			return false
 		case v == later, v == expired && len(s.pend) > 0:
 			l.putBack(e.it)
-			return true
+			return until
 		}
 		if e.rec != nil {
 			rec := *e.rec
@@ -195,12 +251,12 @@ func (l *lane) gather(ctx context.Context, s *sender) bool {
 		}
 		if v == expired {
 			l.met.expired(l.name)
-			l.finish(e.rec, e.it, len(s.held) > 0)
+			l.finish(e, len(s.held) > 0)
 			continue
 		}
 		s.pend = append(s.pend, e)
 	}
-	return true
+	return time.Time{}
 }
 
 // verdict is what gather does with an uplink.
@@ -210,79 +266,71 @@ const (
 	sendNow verdict = iota
 	later           // not ready: it heads the next batch
 	expired         // older than uplinkTimeValidity: dropped, counted
-	stop            // the lane stops
 )
 
-// ready waits, for the first uplink of a batch, until it may be sent; a
-// later one that would have to wait is left for the next batch.
-func (l *lane) ready(ctx context.Context, s *sender, e entry) verdict {
+// ready tells whether an uplink may be sent now. A first uplink of a
+// batch that must wait (clock, merge window, drain rate) tells until when;
+// a later one is left for the next batch.
+func (l *lane) ready(s *sender, e entry, now time.Time) (verdict, time.Time) {
 	first := len(s.pend) == 0
+	at := func(t time.Time) time.Time {
+		if first {
+			return t
+		}
+		return time.Time{}
+	}
 	up := e.up
 	if up.Unsynced {
 		fixed, exact := l.opts.Clock.Fix(up)
 		if !fixed {
 			// No uplink leaves with a wrong time: wait for the clock.
-			if first {
-				s.retryWait = time.Second
-			}
-			return later
+			return later, at(now.Add(time.Second))
 		}
 		if !exact {
 			l.met.unfixableTime(l.name)
 		}
 	}
-	if l.validity > 0 && l.opts.Now().Sub(up.ReceivedAt) > l.validity {
-		return expired
+	if l.validity > 0 && now.Sub(up.ReceivedAt) > l.validity {
+		return expired, time.Time{}
 	}
 	if l.opts.Merger != nil {
-		if !first {
-			if now := l.opts.Now(); now.Before(l.sendAt(up, now)) {
-				return later
-			}
-		}
-		if !l.holdForCopies(ctx, up) {
-			return stop
+		// Held until its merge window ends, so that other antennas' and
+		// gateways' copies can join it.
+		end := l.mergeEnd(s, e, now)
+		latest := end.Add(mergeTick)
+		// A first one may wait for company when the next arrival's
+		// wakeup comes before its latest (mergeTick).
+		if now.Before(end) || first && now.Add(l.arrivalGap).Before(latest) {
+			return later, at(latest)
 		}
 		l.opts.Merger.Apply(up)
 	}
 	if first {
 		// At the drain rate, a batch waits for a batch's worth of tokens:
 		// taking them as they come made batches of one or two.
-		if d := s.rl.until(l.opts.Now(), s.max); d > 0 && !sleep(ctx, d) {
-			return stop
+		if d := s.rl.until(now, s.max); d > 0 {
+			return later, now.Add(d)
 		}
 	}
-	if s.rl.wait(l.opts.Now()) > 0 {
-		return later
+	if d := s.rl.wait(now); d > 0 {
+		return later, at(now.Add(d))
 	}
-	return sendNow
+	return sendNow, time.Time{}
 }
 
-// send delivers s.pend, one request or a pipelined batch.
-func (l *lane) send(ctx context.Context, s *sender) {
-	l.mu.Lock()
-	late := l.catchingUp
-	l.mu.Unlock()
-	n := len(s.pend)
-	if s.batcher == nil || n == 1 {
-		s.errs[0] = l.conn.Send(ctx, s.pend[0].up, late)
-	} else {
-		s.ups = s.ups[:0]
-		for _, e := range s.pend {
-			s.ups = append(s.ups, e.up)
+// mergeEnd is sendAt of e, taken once per uplink: sendAt bounds a
+// reception time ahead of the clock by now, which must not move on.
+func (l *lane) mergeEnd(s *sender, e entry, now time.Time) time.Time {
+	if e.it != nil {
+		if e.it.sendAt.IsZero() {
+			e.it.sendAt = l.sendAt(e.up, now)
 		}
-		s.batcher.SendBatch(ctx, s.ups, late, s.errs[:n])
+		return e.it.sendAt
 	}
-	if l.opts.OnResult != nil && l.sendCtx.Err() == nil {
-		for i, e := range s.pend {
-			l.opts.OnResult(l.id, e.up, late, s.errs[i])
-		}
+	if s.holdSeq != e.rec.Seq || s.holdAt.IsZero() {
+		s.holdSeq, s.holdAt = e.rec.Seq, l.sendAt(e.up, now)
 	}
-	for i := range s.pend {
-		if s.errs[i] == nil {
-			l.delivered(late)
-		}
-	}
+	return s.holdAt
 }
 
 // settle acts on each outcome of s.pend in order: delivered ones are
@@ -290,29 +338,30 @@ func (l *lane) send(ctx context.Context, s *sender) {
 // flash, where the retry finds them in order). A refusal that may be the
 // whole connection's (401/403/404/413) is held until another uplink tells:
 // accepted, the refused ones go to the dead letters; refused too, the
-// connection fails and keeps them. False when the lane stops.
-func (l *lane) settle(ctx context.Context, s *sender) bool {
+// connection fails and keeps them.
+func (l *lane) settle() {
+	s, j := l.s, &l.s.job
 	var keep []*item
 	var retry *connector.Error
 	stopped := false
 	accepted := false
 	probe := len(s.held) > 0
-	for i := range s.pend {
-		if s.errs[i] == nil {
+	for i := range j.pend {
+		if j.errs[i] == nil {
 			accepted = true
 		}
 	}
 	var refused []held // in this batch, with no verdict
-	for i, e := range s.pend {
-		err := s.errs[i]
-		s.errs[i] = nil
+	for i, e := range j.pend {
+		err := j.errs[i]
+		j.errs[i] = nil
 		ahead := retry != nil || stopped || len(s.held) > 0 || len(refused) > 0
 		if err == nil {
 			s.bo.reset()
-			l.finish(e.rec, e.it, ahead)
+			l.finish(e, ahead)
 			continue
 		}
-		if ctx.Err() != nil || l.sendCtx.Err() != nil {
+		if l.stopRequested() || l.sendCtx.Err() != nil {
 			stopped = true
 			keep = append(keep, e.it)
 			continue
@@ -323,7 +372,7 @@ func (l *lane) settle(ctx context.Context, s *sender) bool {
 			(ce.Kind == connector.Unauthorized || ce.Kind == connector.Refused) && accepted:
 			// Another uplink got through: this refusal is this uplink's.
 			l.failed(ce, false)
-			l.deadLetter(ctx, e, ce, ahead)
+			l.deadLetter(e, ce, ahead)
 			continue
 		case ce.Kind == connector.Unauthorized || ce.Kind == connector.Refused:
 			refused = append(refused, held{e, ce})
@@ -337,7 +386,7 @@ func (l *lane) settle(ctx context.Context, s *sender) bool {
 		// The probe got through: what was held was refused for itself.
 		for _, h := range s.held {
 			l.failed(h.err, false)
-			l.deadLetter(ctx, h.e, h.err, retry != nil)
+			l.deadLetter(h.e, h.err, retry != nil)
 		}
 		s.held = nil
 	}
@@ -367,26 +416,27 @@ func (l *lane) settle(ctx context.Context, s *sender) bool {
 	}
 	s.failing = retry != nil
 	if retry == nil && !stopped {
-		return true
+		return
 	}
 	// Re-read flash: what failed is still there, what went ahead is skipped.
 	s.batch = nil
 	l.putBack(keep...)
 	if stopped {
-		return false
+		l.stopping = true
+		return
 	}
-	if hasMemory(keep) {
-		if err := l.spill(context.WithoutCancel(ctx)); err != nil {
+	if hasMemory(keep) && l.opts.Persist == PersistOnOutage {
+		if err := l.spill(context.Background()); err != nil {
 			l.log.Error("cannot write uplinks to the buffer", "err", err)
 		}
 	}
-	s.retryWait = s.bo.next()
+	wait := s.bo.next()
 	if retry.RetryAfter > 0 {
 		// The endpoint said when: the whole connection waits, and then
 		// probes with one uplink (failing), no burst.
-		s.retryWait = max(s.retryWait, min(retry.RetryAfter, l.opts.MaxRetryAfter))
+		wait = max(wait, min(retry.RetryAfter, l.opts.MaxRetryAfter))
 	}
-	return true
+	s.retryAt = l.opts.Now().Add(wait)
 }
 
 // oneDevice tells whether the refused uplinks are all one device's.
@@ -400,11 +450,11 @@ func oneDevice(hs []held) bool {
 }
 
 // deadLetter sets a refused uplink aside with the endpoint's answer.
-func (l *lane) deadLetter(ctx context.Context, e entry, ce *connector.Error, ahead bool) {
+func (l *lane) deadLetter(e entry, ce *connector.Error, ahead bool) {
 	if e.rec != nil {
 		l.setAside(e.rec.Seq, ce.Reason, ce, ahead)
 	} else {
-		l.rejectMem(ctx, e.it, ce, ahead)
+		l.rejectMem(e.it, ce, ahead)
 	}
 }
 

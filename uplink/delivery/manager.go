@@ -166,10 +166,7 @@ func (m *Manager) Wake(id string, n int) {
 	for _, l := range m.lanes {
 		if l.id == id {
 			// Replayed dead letters are old uplinks from the buffer: Late.
-			l.mu.Lock()
-			l.catchingUp = true
-			l.mu.Unlock()
-			l.appended(n)
+			l.replayed(n)
 			return
 		}
 	}

@@ -88,7 +88,7 @@ func TestSpillAboveMaxMemoryTakesOnlyTheExcess(t *testing.T) {
 		}
 	}
 	testkit.WaitUntil(t, "the spill", func() bool { return st.Stats("1").Count > 0 })
-	// The spiller took the oldest beyond max (and the batch in flight):
+	// The spill took the oldest beyond max (and the batch in flight):
 	// at most n-max+pipeline, never the whole queue.
 	if c := st.Stats("1").Count; c == 0 || c > n-max+16 {
 		t.Fatalf("%d uplinks on flash after the spill, want 1..%d", c, n-max+16)

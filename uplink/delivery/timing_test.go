@@ -1,0 +1,184 @@
+package delivery
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"edgeflow/buffer"
+	"edgeflow/uplink"
+)
+
+// memStore is a Store in memory, for tests in a synctest bubble (bbolt's
+// writer would be one more goroutine of the bubble).
+type memStore struct {
+	mu   sync.Mutex
+	seq  uint64
+	recs map[string][]buffer.Record
+}
+
+func (s *memStore) Append(_ context.Context, q string, recs []buffer.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recs == nil {
+		s.recs = map[string][]buffer.Record{}
+	}
+	for i := range recs {
+		s.seq++
+		recs[i].Seq = s.seq
+		s.recs[q] = append(s.recs[q], recs[i])
+	}
+	return nil
+}
+
+// Commit applies the batch's appends (the lanes' state writes go elsewhere).
+func (s *memStore) Commit(ctx context.Context, b *buffer.Batch) error {
+	return b.ForEachAppend(func(q string, recs []buffer.Record) { _ = s.Append(ctx, q, recs) })
+}
+
+func (s *memStore) Peek(q string, max int) ([]buffer.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.recs[q]
+	return slices.Clone(r[:min(max, len(r))]), nil
+}
+
+func (s *memStore) Ack(q string, seqs []uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs[q] = slices.DeleteFunc(s.recs[q], func(r buffer.Record) bool { return slices.Contains(seqs, r.Seq) })
+	return nil
+}
+
+func (s *memStore) DeadLetter(q string, seq uint64, _ string) error { return s.Ack(q, []uint64{seq}) }
+
+func (s *memStore) Stats(q string) buffer.QueueStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return buffer.QueueStats{Count: len(s.recs[q])}
+}
+
+// accepting is a connector that takes every uplink.
+type accepting struct{ n atomic.Int64 }
+
+func (a *accepting) Send(context.Context, *uplink.Uplink, bool) error { a.n.Add(1); return nil }
+func (a *accepting) Close()                                           {}
+
+// An idle lane sets no timer and runs no ticker: after its uplinks are
+// delivered and its acks applied, an hour passes without the lane's loop
+// looking at the clock once. (A gateway's agent that wakes while idle
+// costs CPU and power for nothing.)
+func TestIdleLaneDoesNotWake(t *testing.T) {
+	for _, persist := range []string{PersistOnOutage, PersistAlways} {
+		t.Run(persist, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var looks atomic.Int64
+				now := func() time.Time { looks.Add(1); return time.Now() }
+				conn := &accepting{}
+				m := NewManager(&memStore{}, Options{Persist: persist, Now: now, MergeWindow: 400 * time.Millisecond,
+					Merger: noMerge{}}, nil, nil)
+				m.Start(context.Background(), []Connection{{ID: "1", Name: "idle", Connector: conn}})
+				for i := range uint32(20) {
+					up := testUplink(i + 1)
+					up.ReceivedAt = time.Now()
+					if err := m.Enqueue(context.Background(), []uplink.Uplink{up}); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(100 * time.Millisecond) // 10 uplinks/s
+				}
+				time.Sleep(5 * time.Second) // merge windows, ack flushes
+				synctest.Wait()
+				if got := conn.n.Load(); got != 20 {
+					t.Fatalf("%d uplinks sent, want 20", got)
+				}
+				before := looks.Load()
+				time.Sleep(time.Hour)
+				synctest.Wait()
+				if n := looks.Load() - before; n != 0 {
+					t.Errorf("the idle lane looked at the clock %d times in an hour", n)
+				}
+				if s := m.Status()[0]; s.Backlog != 0 || s.Delivered != 20 {
+					t.Errorf("status: backlog %d, delivered %d; want 0, 20", s.Backlog, s.Delivered)
+				}
+				if err := m.Stop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+type noMerge struct{}
+
+func (noMerge) Apply(*uplink.Uplink) {}
+
+// recording is a connector that notes when each uplink was sent.
+type recording struct {
+	mu   sync.Mutex
+	sent map[uint32]time.Time
+}
+
+func (r *recording) Send(_ context.Context, u *uplink.Uplink, _ bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sent == nil {
+		r.sent = map[uint32]time.Time{}
+	}
+	r.sent[u.FCnt] = time.Now()
+	return nil
+}
+func (r *recording) Close() {}
+
+// SendBatch makes recording a Batcher, so that uplinks leave together.
+func (r *recording) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error) {
+	for i, u := range ups {
+		errs[i] = r.Send(ctx, u, late)
+	}
+}
+
+func (r *recording) MaxBatch() int { return 32 }
+
+// An uplink leaves after its merge window and at most mergeTick later,
+// whether the pace of arrivals carries it (10/s, 100/s) or the timer
+// does (the last ones, and a pace slower than the window).
+func TestMergeWindowBounds(t *testing.T) {
+	for _, every := range []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 430 * time.Millisecond} {
+		t.Run(every.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const window = 400 * time.Millisecond
+				conn := &recording{}
+				m := NewManager(&memStore{}, Options{MergeWindow: window, Merger: noMerge{}}, nil, nil)
+				m.Start(context.Background(), []Connection{{ID: "1", Name: "merge", Connector: conn}})
+				received := map[uint32]time.Time{}
+				for i := range uint32(50) {
+					up := testUplink(i + 1)
+					up.ReceivedAt = time.Now()
+					received[up.FCnt] = up.ReceivedAt
+					if err := m.Enqueue(context.Background(), []uplink.Uplink{up}); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(every)
+				}
+				time.Sleep(time.Second)
+				synctest.Wait()
+				conn.mu.Lock()
+				defer conn.mu.Unlock()
+				if len(conn.sent) != len(received) {
+					t.Fatalf("%d uplinks sent, want %d", len(conn.sent), len(received))
+				}
+				for fcnt, at := range conn.sent {
+					if d := at.Sub(received[fcnt]); d < window || d > window+mergeTick {
+						t.Errorf("uplink %d sent %v after its reception, want %v to %v", fcnt, d, window, window+mergeTick)
+					}
+				}
+				if err := m.Stop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
