@@ -54,6 +54,18 @@ func agentConfig(o options, bufferPath, endpointURL string, devs []device) strin
 	return b.String()
 }
 
+// emulator is the command line before the agent's binary: none, or qemu
+// and its -cpu.
+func (o options) emulator() []string {
+	if o.qemu == "" {
+		return nil
+	}
+	if o.qemuCPU != "" {
+		return []string{o.qemu, "-cpu", o.qemuCPU}
+	}
+	return []string{o.qemu}
+}
+
 // queueID is the connection id, and so the buffer queue, of the load.
 const queueID = "load"
 
@@ -73,11 +85,11 @@ var startedRe = regexp.MustCompile(`msg="edgeflow started".* udp=(\S+)`)
 
 // startAgent runs `edgeflow run` (under the emulator when given) and waits
 // for its "edgeflow started" line, which names the UDP address.
-func startAgent(bin, emulator, cfgPath, dir string, maxProcs int) (*agentProc, error) {
+func startAgent(bin string, emulator []string, cfgPath, dir string, maxProcs int) (*agentProc, error) {
 	args := []string{"run", "--config", cfgPath}
 	name := bin
-	if emulator != "" {
-		name, args = emulator, append([]string{bin}, args...)
+	if len(emulator) > 0 {
+		name, args = emulator[0], append(append(emulator[1:len(emulator):len(emulator)], bin), args...)
 	}
 	p := &agentProc{cmd: exec.Command(name, args...), exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), "HOME="+dir)

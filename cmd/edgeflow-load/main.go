@@ -21,6 +21,7 @@ type options struct {
 	maxSize     string
 	logLevel    string
 	qemu        string
+	qemuCPU     string
 	pid         int
 	udpAddr     string
 	devices     int
@@ -50,6 +51,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.agentBin, "agent", "", "edgeflow binary to run (default: go build ./cmd/edgeflow into a temp dir)")
 	flag.StringVar(&o.qemu, "qemu", "", "run the agent under this emulator (e.g. qemu-arm-static); the emulator process is measured")
+	flag.StringVar(&o.qemuCPU, "qemu-cpu", "", "with --qemu: the CPU the emulator models, passed as -cpu (e.g. cortex-a7, as the ARM budget is measured)")
 	flag.StringVar(&o.bufferDir, "buffer-dir", "", "directory of the agent's buffer.db (default: a temp dir)")
 	flag.StringVar(&o.persist, "persist", "on-outage", "buffer.persist: on-outage or always")
 	flag.IntVar(&o.drainRate, "drain-rate", 0, "delivery.drainRate, uplinks/s (0: the agent's default)")
@@ -109,6 +111,8 @@ func (o *options) check() error {
 	switch {
 	case o.pid != 0 && o.udpAddr == "":
 		return fmt.Errorf("--pid needs --udp")
+	case o.qemuCPU != "" && o.qemu == "":
+		return fmt.Errorf("--qemu-cpu needs --qemu")
 	case o.devices < 1 || o.rxpk < 1 || o.window < 1 || o.sources < 1:
 		return fmt.Errorf("--devices, --rxpk, --window and --sources must be at least 1")
 	case o.rxpk > o.devices:

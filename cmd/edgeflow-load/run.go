@@ -132,8 +132,8 @@ func launch(o options, dir string, ep *endpoint, devs []device, rep *report) (*a
 		}
 	}
 	rep.Agent = bin
-	if o.qemu != "" {
-		rep.Agent = o.qemu + " " + bin
+	if em := o.emulator(); len(em) > 0 {
+		rep.Agent = strings.Join(em, " ") + " " + bin
 	}
 	bufDir := o.bufferDir
 	if bufDir == "" {
@@ -152,7 +152,7 @@ func launch(o options, dir string, ep *endpoint, devs []device, rep *report) (*a
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, "", err
 	}
-	ag, err := startAgent(bin, o.qemu, cfgPath, dir, o.maxProcs)
+	ag, err := startAgent(bin, o.emulator(), cfgPath, dir, o.maxProcs)
 	return ag, bufPath, err
 }
 
