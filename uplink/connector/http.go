@@ -2,6 +2,7 @@ package connector
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -40,6 +41,10 @@ type HTTPConfig struct {
 	// embedded fallback set registered by the binary). A proxy is always
 	// verified against the system roots: caFile names the endpoint's CA.
 	RootCAs *x509.CertPool
+	// SystemRoots stands for the system roots where they apply (an https
+	// proxy, and the endpoint without RootCAs); nil means the system's
+	// own. Tests set it: the system's pool cannot be changed in-process.
+	SystemRoots *x509.CertPool
 	// Proxy overrides HTTPS_PROXY/NO_PROXY for this connection when set.
 	Proxy *url.URL
 	// UserAgent identifies edgeflow to the endpoint.
@@ -230,7 +235,7 @@ func (h *HTTP) transport() *http.Transport {
 		IdleConnTimeout:     maxIdle,
 		// Answers are a few bytes; gzip would only cost CPU.
 		DisableCompression: true,
-		TLSClientConfig: &tls.Config{ServerName: h.url.Hostname(), RootCAs: h.cfg.RootCAs, MinVersion: tls.VersionTLS12,
+		TLSClientConfig: &tls.Config{ServerName: h.url.Hostname(), RootCAs: cmp.Or(h.cfg.RootCAs, h.cfg.SystemRoots), MinVersion: tls.VersionTLS12,
 			ClientSessionCache: tls.NewLRUClientSessionCache(4)},
 	}
 	if p := h.proxy; p != nil {
@@ -246,12 +251,12 @@ func (h *HTTP) transport() *http.Transport {
 				if err != nil {
 					return nil, err
 				}
-				tc := tls.Client(nc, &tls.Config{ServerName: p.Hostname(), MinVersion: tls.VersionTLS12})
+				tc := tls.Client(nc, &tls.Config{ServerName: p.Hostname(), RootCAs: h.cfg.SystemRoots, MinVersion: tls.VersionTLS12})
 				hctx, cancel := context.WithTimeout(ctx, dialTimeout)
 				defer cancel()
 				if err := tc.HandshakeContext(hctx); err != nil {
 					nc.Close()
-					return nil, fmt.Errorf("proxy %s: %w", p.Host, err)
+					return nil, &proxyTLSError{host: p.Host, err: err}
 				}
 				return tc, nil
 			}
@@ -259,6 +264,16 @@ func (h *HTTP) transport() *http.Transport {
 	}
 	return t
 }
+
+// proxyTLSError is a failed TLS handshake with an https proxy, told apart
+// from the endpoint's: caFile does not apply to the proxy.
+type proxyTLSError struct {
+	host string
+	err  error
+}
+
+func (e *proxyTLSError) Error() string { return fmt.Sprintf("proxy %s: %v", e.host, e.err) }
+func (e *proxyTLSError) Unwrap() error { return e.err }
 
 // MaxBatch is HTTPConfig.Concurrency.
 func (h *HTTP) MaxBatch() int { return h.max }
@@ -382,10 +397,20 @@ func (h *HTTP) netError(ctx context.Context, err error) error {
 	case errors.Is(ctx.Err(), context.Canceled):
 		e.Reason = "canceled"
 		e.Err = context.Cause(ctx)
+	case h.cfg.RootCAs != nil && endpointUnknownAuthority(err):
+		e.Err = fmt.Errorf("TLS: the endpoint's certificate is not signed by the CA in caFile (%w)", err)
 	default:
 		e.Err = describe(err, h.url.Host)
 	}
 	return e
+}
+
+// endpointUnknownAuthority: the endpoint's certificate (not a proxy's) has
+// no chain to the roots it was verified against.
+func endpointUnknownAuthority(err error) bool {
+	var pe *proxyTLSError
+	var ue x509.UnknownAuthorityError
+	return !errors.As(err, &pe) && errors.As(err, &ue)
 }
 
 // Close releases idle connections.
