@@ -100,6 +100,11 @@ type header struct {
 type slot struct {
 	doc []byte
 	val []byte
+	// getBody is the request's GetBody (net/http's retry of a request
+	// none of which was written), made once per slot.
+	getBody func() (io.ReadCloser, error)
+	// discard bounds the read of an accepted answer's body.
+	discard io.LimitedReader
 }
 
 const (
@@ -207,6 +212,10 @@ func NewHTTP(cfg HTTPConfig, log *slog.Logger) (*HTTP, error) {
 		pw, _ := u.User.Password()
 		h.fixed["Authorization"] = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw))}
 	}
+	for i := range h.slots {
+		s := &h.slots[i]
+		s.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(s.doc)), nil }
+	}
 	h.tr = h.transport()
 	return h, nil
 }
@@ -228,7 +237,9 @@ func (h *HTTP) transport() *http.Transport {
 	t := &http.Transport{
 		DialContext:         dial,
 		TLSHandshakeTimeout: dialTimeout,
-		ForceAttemptHTTP2:   true,
+		// HTTP/2 is offered over TLS (ALPN); a plain http:// endpoint
+		// never speaks it, so it is not set up for one.
+		ForceAttemptHTTP2:   h.url.Scheme == "https",
 		MaxConnsPerHost:     h.max,
 		MaxIdleConnsPerHost: h.max,
 		MaxIdleConns:        h.max,
@@ -345,11 +356,14 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 	// by every request: the Transport only reads them, and parsing and
 	// copying them per uplink is a measurable share of a request's CPU on
 	// an ARM gateway.
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(s.doc))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", nil)
 	if err != nil {
 		return &Error{Kind: Reject, Reason: "bad_request", Err: err}
 	}
 	req.URL, req.Host = h.bare, h.bare.Host
+	// A *bytes.Reader behind NopCloser, as NewRequest would make it:
+	// net/http then writes headers and body in one write.
+	req.Body, req.GetBody, req.ContentLength = io.NopCloser(bytes.NewReader(s.doc)), s.getBody, int64(len(s.doc))
 	if h.cfg.LRC != nil {
 		if req.URL, err = url.Parse(withQuery(h.rawURL, lrcQuery(*h.cfg.LRC, h.cfg.CustomerID, u, h.cfg.Now()))); err != nil {
 			return &Error{Kind: Reject, Reason: "bad_request", Err: err}
@@ -377,8 +391,12 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 		// Accepted, whatever happens to the rest of the body: an error
 		// reading it (a close-delimited body cut by a reset) must not
 		// make the uplink go again. Reading it lets the connection be
-		// reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyLen))
+		// reused. (Without a body, Body is http.NoBody.)
+		if resp.ContentLength != 0 {
+			s.discard = io.LimitedReader{R: resp.Body, N: maxBodyLen}
+			_, _ = io.Copy(io.Discard, &s.discard)
+			s.discard.R = nil
+		}
 		return nil
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxMsgLen))
