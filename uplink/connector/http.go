@@ -88,6 +88,8 @@ type HTTP struct {
 	slots []slot
 	one   [1]*uplink.Uplink
 	errs1 [1]error
+	// deadline bounds each batch by Timeout.
+	deadline deadline
 }
 
 var _ Batcher = (*HTTP)(nil)
@@ -315,8 +317,8 @@ func (h *HTTP) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, e
 func (h *HTTP) sendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error) {
 	// One deadline for the batch: its requests run at the same time, so
 	// each still has delivery.timeout for its answer.
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
-	defer cancel()
+	ctx = h.deadline.start(ctx, h.cfg.Timeout)
+	defer h.deadline.stop()
 	if len(ups) == 1 {
 		errs[0] = h.post(ctx, &h.slots[0], ups[0], late, nil)
 		return
@@ -409,7 +411,7 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 func (h *HTTP) netError(ctx context.Context, err error) error {
 	e := &Error{Kind: Retry, Reason: netReason(err), Err: err}
 	switch {
-	case ctx.Err() == context.DeadlineExceeded || e.Reason == "timeout":
+	case timedOutCtx(ctx) || e.Reason == "timeout":
 		e.Reason = "timeout"
 		e.Err = fmt.Errorf("no answer within delivery.timeout (%s)", secs(h.cfg.Timeout))
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -432,7 +434,10 @@ func endpointUnknownAuthority(err error) bool {
 }
 
 // Close releases idle connections.
-func (h *HTTP) Close() { h.tr.CloseIdleConnections() }
+func (h *HTTP) Close() {
+	h.deadline.close()
+	h.tr.CloseIdleConnections()
+}
 
 // secs writes a timeout as the configuration does: "15 s".
 func secs(d time.Duration) string {
