@@ -29,6 +29,9 @@
 //     its headers (httptrace), so that the endpoint sees the uplinks in
 //     order even on separate connections, and each writes only its own
 //     slot and its own errs entry.
+//   - One timer (deadline.go), kept from batch to batch, cancels a batch
+//     that outlives delivery.timeout; it runs a goroutine only when it
+//     fires.
 //   - net/http's Transport runs a reader and a writer goroutine per
 //     connection (up to Concurrency connections, or one HTTP/2
 //     connection's streams) and a timer per idle connection; Close
@@ -43,13 +46,13 @@
 //
 // # Caveats
 //
-// Cost: at a gateway's usual pace (one uplink now and then) a request costs
-// mostly wakeups, not instructions: net/http hands each request from the
-// caller to the connection's writer, back to the caller, and from its
-// reader to the caller, and each hand-off may wake a thread (about 14
-// context switches per uplink with two Ps, 4–5 with one;
-// BenchmarkHTTPSendPaced measures it). Allocations per request (about 50)
-// are mostly net/http's own.
+// Cost: net/http hands each request from the caller to the connection's
+// writer goroutine, back to the caller, and from its reader to the caller.
+// With one P (the agent's default) those are goroutine switches on one
+// thread, and a request paced as a gateway's traffic costs 4–5 context
+// switches; with two Ps each hand-off may wake a second thread (about 14;
+// BenchmarkHTTPSendPaced measures both). Of about 43 allocations per
+// request, all but a few are net/http's own.
 //
 // An https proxy is verified against the system roots (HTTPConfig's
 // SystemRoots in tests) and the endpoint against caFile when it has one:
