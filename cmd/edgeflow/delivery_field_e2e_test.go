@@ -15,12 +15,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -345,80 +343,6 @@ func lineServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) string 
 	return "http://" + ln.Addr().String() + "/uplink"
 }
 
-// freePort is a port nothing listens on now (for servers that cannot be
-// given port 0 and report it).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startDaemon runs a server from its Debian package in the foreground, and
-// waits until port accepts connections; it skips the test when the
-// program is not installed.
-func startDaemon(t *testing.T, port int, prog string, args ...string) {
-	t.Helper()
-	path, err := exec.LookPath(prog)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if p := filepath.Join(dir, prog); fileExists(p) {
-				path, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		t.Skipf("%s is not installed (apt-get install %s)", prog, prog)
-	}
-	cmd := exec.Command(path, args...)
-	// A file, not a pipe: worker processes would hold a pipe open.
-	logPath := filepath.Join(t.TempDir(), prog+".out")
-	outf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = outf, outf
-	// Its own process group, so that its workers go with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	outf.Close()
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	})
-	out := fileText{logPath}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited: %s", prog, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %d: %s", prog, port, out.String())
-		}
-		time.Sleep(50 * time.Millisecond) // a real daemon starting
-	}
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-type fileText struct{ path string }
-
-func (f fileText) String() string { b, _ := os.ReadFile(f.path); return string(b) }
-
 // Real reverse proxies in front of a 50 ms endpoint: nginx (with a
 // limit_req burst it must not trip) and haproxy, from Debian packages.
 func TestFieldBehindReverseProxies(t *testing.T) {
@@ -448,7 +372,7 @@ http {
 			if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			startDaemon(t, port, "nginx", "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", path)
+			testkit.StartDaemon(t, port, "nginx", "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", path)
 		},
 		"haproxy": func(t *testing.T, dir string, port int) {
 			conf := fmt.Sprintf(`global
@@ -468,7 +392,7 @@ backend be
 			if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			startDaemon(t, port, "haproxy", "-db", "-f", path)
+			testkit.StartDaemon(t, port, "haproxy", "-db", "-f", path)
 		},
 	}
 	devs := devices(10)
@@ -477,7 +401,7 @@ backend be
 			ep.mu.Lock()
 			clear(ep.seen)
 			ep.mu.Unlock()
-			port := freePort(t)
+			port := testkit.FreePort(t)
 			proxies[name](t, t.TempDir(), port)
 			url := fmt.Sprintf("http://127.0.0.1:%d/uplink", port)
 			ag := testkit.StartAgent(t, fieldConfig(url, "", devs))
@@ -495,7 +419,7 @@ func TestFieldThroughSquid(t *testing.T) {
 	srv := httptest.NewServer(ep)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	conf := fmt.Sprintf(`http_port 127.0.0.1:%d
 http_access allow all
 cache deny all
@@ -511,7 +435,7 @@ shutdown_lifetime 0 seconds
 		t.Fatal(err)
 	}
 	_ = os.Chmod(dir, 0o777) // squid drops to its own user when run as root
-	startDaemon(t, port, "squid", "-N", "-f", path)
+	testkit.StartDaemon(t, port, "squid", "-N", "-f", path)
 	devs := devices(4)
 	ag := testkit.StartAgent(t, fieldConfig(srv.URL, fmt.Sprintf(`,"proxy":{"hostname":"127.0.0.1:%d"}`, port), devs))
 	fw := newForwarder(t, ag.UDP)
@@ -546,8 +470,8 @@ func TestConnectionsTestInWords(t *testing.T) {
 		{"silent", "no answer within delivery.timeout (1 s)"},
 	} {
 		mode.Store(c.mode)
-		out, _ := exec.Command(testkit.AgentBinary(t), "connections", "test", "Bench", "--dev-eui", "70B3D57ED0000001", "--payload", "01", "--config", cfg).CombinedOutput()
-		if !strings.Contains(string(out), c.want) || strings.Contains(string(out), "\r") {
+		stdout, stderr, _ := testkit.RunCLI(t, "connections", "test", "Bench", "--dev-eui", "70B3D57ED0000001", "--payload", "01", "--config", cfg)
+		if out := stdout + stderr; !strings.Contains(out, c.want) || strings.Contains(out, "\r") {
 			t.Errorf("%s: output\n%s\nwant %q", c.mode, out, c.want)
 		}
 	}

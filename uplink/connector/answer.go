@@ -227,7 +227,12 @@ func describe(err error, host string) error {
 	var he x509.HostnameError
 	var ce x509.CertificateInvalidError
 	var dnsErr *net.DNSError
+	var pe *proxyTLSError
 	switch {
+	case errors.As(err, &pe) && errors.As(err, &ue):
+		return fmt.Errorf("TLS: the proxy's certificate is signed by an authority the gateway's system roots do not trust — caFile verifies the endpoint only; add the proxy's CA to the system's CA bundle (%w)", err)
+	case errors.As(err, &pe) && errors.As(err, &he):
+		return fmt.Errorf("TLS: the proxy's certificate is not for %s — check the proxy's hostname (%w)", he.Host, err)
 	case errors.As(err, &ue):
 		return fmt.Errorf("TLS: certificate signed by an unknown authority — set caFile (%w)", err)
 	case errors.As(err, &he):

@@ -1,6 +1,3 @@
-// Package connector delivers one uplink to one cloud endpoint, the way a
-// ThingPark X IoT Flow connector does, and classifies what the endpoint
-// answered so that the delivery engine knows whether to retry.
 package connector
 
 import (

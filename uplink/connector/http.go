@@ -2,6 +2,7 @@ package connector
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -40,6 +41,10 @@ type HTTPConfig struct {
 	// embedded fallback set registered by the binary). A proxy is always
 	// verified against the system roots: caFile names the endpoint's CA.
 	RootCAs *x509.CertPool
+	// SystemRoots stands for the system roots where they apply (an https
+	// proxy, and the endpoint without RootCAs); nil means the system's
+	// own. Tests set it: the system's pool cannot be changed in-process.
+	SystemRoots *x509.CertPool
 	// Proxy overrides HTTPS_PROXY/NO_PROXY for this connection when set.
 	Proxy *url.URL
 	// UserAgent identifies edgeflow to the endpoint.
@@ -83,6 +88,8 @@ type HTTP struct {
 	slots []slot
 	one   [1]*uplink.Uplink
 	errs1 [1]error
+	// deadline bounds each batch by Timeout.
+	deadline deadline
 }
 
 var _ Batcher = (*HTTP)(nil)
@@ -95,6 +102,11 @@ type header struct {
 type slot struct {
 	doc []byte
 	val []byte
+	// getBody is the request's GetBody (net/http's retry of a request
+	// none of which was written), made once per slot.
+	getBody func() (io.ReadCloser, error)
+	// discard bounds the read of an accepted answer's body.
+	discard io.LimitedReader
 }
 
 const (
@@ -202,6 +214,10 @@ func NewHTTP(cfg HTTPConfig, log *slog.Logger) (*HTTP, error) {
 		pw, _ := u.User.Password()
 		h.fixed["Authorization"] = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw))}
 	}
+	for i := range h.slots {
+		s := &h.slots[i]
+		s.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(s.doc)), nil }
+	}
 	h.tr = h.transport()
 	return h, nil
 }
@@ -223,14 +239,16 @@ func (h *HTTP) transport() *http.Transport {
 	t := &http.Transport{
 		DialContext:         dial,
 		TLSHandshakeTimeout: dialTimeout,
-		ForceAttemptHTTP2:   true,
+		// HTTP/2 is offered over TLS (ALPN); a plain http:// endpoint
+		// never speaks it, so it is not set up for one.
+		ForceAttemptHTTP2:   h.url.Scheme == "https",
 		MaxConnsPerHost:     h.max,
 		MaxIdleConnsPerHost: h.max,
 		MaxIdleConns:        h.max,
 		IdleConnTimeout:     maxIdle,
 		// Answers are a few bytes; gzip would only cost CPU.
 		DisableCompression: true,
-		TLSClientConfig: &tls.Config{ServerName: h.url.Hostname(), RootCAs: h.cfg.RootCAs, MinVersion: tls.VersionTLS12,
+		TLSClientConfig: &tls.Config{ServerName: h.url.Hostname(), RootCAs: cmp.Or(h.cfg.RootCAs, h.cfg.SystemRoots), MinVersion: tls.VersionTLS12,
 			ClientSessionCache: tls.NewLRUClientSessionCache(4)},
 	}
 	if p := h.proxy; p != nil {
@@ -246,12 +264,12 @@ func (h *HTTP) transport() *http.Transport {
 				if err != nil {
 					return nil, err
 				}
-				tc := tls.Client(nc, &tls.Config{ServerName: p.Hostname(), MinVersion: tls.VersionTLS12})
+				tc := tls.Client(nc, &tls.Config{ServerName: p.Hostname(), RootCAs: h.cfg.SystemRoots, MinVersion: tls.VersionTLS12})
 				hctx, cancel := context.WithTimeout(ctx, dialTimeout)
 				defer cancel()
 				if err := tc.HandshakeContext(hctx); err != nil {
 					nc.Close()
-					return nil, fmt.Errorf("proxy %s: %w", p.Host, err)
+					return nil, &proxyTLSError{host: p.Host, err: err}
 				}
 				return tc, nil
 			}
@@ -259,6 +277,16 @@ func (h *HTTP) transport() *http.Transport {
 	}
 	return t
 }
+
+// proxyTLSError is a failed TLS handshake with an https proxy, told apart
+// from the endpoint's: caFile does not apply to the proxy.
+type proxyTLSError struct {
+	host string
+	err  error
+}
+
+func (e *proxyTLSError) Error() string { return fmt.Sprintf("proxy %s: %v", e.host, e.err) }
+func (e *proxyTLSError) Unwrap() error { return e.err }
 
 // MaxBatch is HTTPConfig.Concurrency.
 func (h *HTTP) MaxBatch() int { return h.max }
@@ -289,8 +317,8 @@ func (h *HTTP) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, e
 func (h *HTTP) sendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error) {
 	// One deadline for the batch: its requests run at the same time, so
 	// each still has delivery.timeout for its answer.
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
-	defer cancel()
+	ctx = h.deadline.start(ctx, h.cfg.Timeout)
+	defer h.deadline.stop()
 	if len(ups) == 1 {
 		errs[0] = h.post(ctx, &h.slots[0], ups[0], late, nil)
 		return
@@ -330,11 +358,14 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 	// by every request: the Transport only reads them, and parsing and
 	// copying them per uplink is a measurable share of a request's CPU on
 	// an ARM gateway.
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(s.doc))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", nil)
 	if err != nil {
 		return &Error{Kind: Reject, Reason: "bad_request", Err: err}
 	}
 	req.URL, req.Host = h.bare, h.bare.Host
+	// A *bytes.Reader behind NopCloser, as NewRequest would make it:
+	// net/http then writes headers and body in one write.
+	req.Body, req.GetBody, req.ContentLength = io.NopCloser(bytes.NewReader(s.doc)), s.getBody, int64(len(s.doc))
 	if h.cfg.LRC != nil {
 		if req.URL, err = url.Parse(withQuery(h.rawURL, lrcQuery(*h.cfg.LRC, h.cfg.CustomerID, u, h.cfg.Now()))); err != nil {
 			return &Error{Kind: Reject, Reason: "bad_request", Err: err}
@@ -362,8 +393,12 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 		// Accepted, whatever happens to the rest of the body: an error
 		// reading it (a close-delimited body cut by a reset) must not
 		// make the uplink go again. Reading it lets the connection be
-		// reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyLen))
+		// reused. (Without a body, Body is http.NoBody.)
+		if resp.ContentLength != 0 {
+			s.discard = io.LimitedReader{R: resp.Body, N: maxBodyLen}
+			_, _ = io.Copy(io.Discard, &s.discard)
+			s.discard.R = nil
+		}
 		return nil
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxMsgLen))
@@ -376,20 +411,33 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 func (h *HTTP) netError(ctx context.Context, err error) error {
 	e := &Error{Kind: Retry, Reason: netReason(err), Err: err}
 	switch {
-	case ctx.Err() == context.DeadlineExceeded || e.Reason == "timeout":
+	case timedOutCtx(ctx) || e.Reason == "timeout":
 		e.Reason = "timeout"
 		e.Err = fmt.Errorf("no answer within delivery.timeout (%s)", secs(h.cfg.Timeout))
 	case errors.Is(ctx.Err(), context.Canceled):
 		e.Reason = "canceled"
 		e.Err = context.Cause(ctx)
+	case h.cfg.RootCAs != nil && endpointUnknownAuthority(err):
+		e.Err = fmt.Errorf("TLS: the endpoint's certificate is not signed by the CA in caFile (%w)", err)
 	default:
 		e.Err = describe(err, h.url.Host)
 	}
 	return e
 }
 
+// endpointUnknownAuthority: the endpoint's certificate (not a proxy's) has
+// no chain to the roots it was verified against.
+func endpointUnknownAuthority(err error) bool {
+	var pe *proxyTLSError
+	var ue x509.UnknownAuthorityError
+	return !errors.As(err, &pe) && errors.As(err, &ue)
+}
+
 // Close releases idle connections.
-func (h *HTTP) Close() { h.tr.CloseIdleConnections() }
+func (h *HTTP) Close() {
+	h.deadline.close()
+	h.tr.CloseIdleConnections()
+}
 
 // secs writes a timeout as the configuration does: "15 s".
 func secs(d time.Duration) string {

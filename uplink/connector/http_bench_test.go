@@ -162,3 +162,22 @@ func BenchmarkHTTPSendBatchLean(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ups)), "ns/uplink")
 }
+
+// BenchmarkHTTPSendLean sends one uplink per call to a server that costs
+// (almost) nothing: what one request costs the client at a gateway's usual
+// pace, when every batch is a single uplink.
+func BenchmarkHTTPSendLean(b *testing.B) {
+	c := benchHTTP(b, leanServer(b))
+	u := testUplink(1)
+	ctx := context.Background()
+	if err := c.Send(ctx, &u, false); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := c.Send(ctx, &u, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
