@@ -1,0 +1,38 @@
+package agent
+
+import (
+	"testing"
+
+	"edgeflow/buffer"
+	"edgeflow/config"
+	"edgeflow/uplink/connector"
+	"edgeflow/uplink/delivery"
+)
+
+// TestConfigDefaultsAreThePackages: the file's defaults (config's
+// settings table, what `edgeflow config init` and the docs show) and the
+// defaults each package takes for a zero field are stated apart, since
+// config may not import them; this is where a change to one side without
+// the other fails. delivery.mergeWindow is config's alone: the package
+// sends at once unless told to wait.
+func TestConfigDefaultsAreThePackages(t *testing.T) {
+	c := config.DefaultIn(config.Dirs{})
+	b, d, h := buffer.DefaultOptions(), delivery.DefaultOptions(), connector.DefaultHTTPConfig()
+	for _, x := range []struct {
+		key       string
+		file, pkg any
+	}{
+		{"buffer.maxSize", int64(c.Buffer.MaxSize), b.MaxSize},
+		{"buffer.persist", c.Buffer.Persist, d.Persist},
+		{"delivery.retryMin", c.Delivery.RetryMin.Std(), d.BackoffMin},
+		{"delivery.retryMax", c.Delivery.RetryMax.Std(), d.BackoffMax},
+		{"delivery.drainRate", float64(c.Delivery.DrainRate), d.DrainRate},
+		{"delivery.spillAfter", c.Delivery.SpillAfter.Std(), d.SpillAfter},
+		{"delivery.timeout", c.Delivery.Timeout.Std(), h.Timeout},
+		{"delivery.concurrency", c.Delivery.Concurrency, h.Concurrency},
+	} {
+		if x.file != x.pkg {
+			t.Errorf("%s: the file's default is %v, the package's %v", x.key, x.file, x.pkg)
+		}
+	}
+}
