@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // Built-in defaults. Each is what suits a gateway edgeflow shares with a
@@ -64,28 +63,8 @@ func Default() *Config { return DefaultIn(SystemDirs()) }
 // DefaultIn is Default with the buffer directory chosen from dirs, for tests
 // and for callers that know better than the process environment.
 func DefaultIn(dirs Dirs) *Config {
-	c := &Config{
-		PacketForwarder: PacketForwarder{UDP: UDP{Bind: DefaultUDPBind}},
-		Buffer: Buffer{
-			Path:    dirs.BufferPath(),
-			Persist: DefaultPersist,
-			MaxSize: DefaultMaxSize,
-		},
-		Delivery: Delivery{
-			RetryMin:    Duration(time.Second),
-			RetryMax:    Duration(30 * time.Second),
-			DrainRate:   DefaultDrainRate,
-			Concurrency: DefaultConcurrency,
-			SpillAfter:  Duration(5 * time.Second),
-			Timeout:     Duration(15 * time.Second),
-			// Copies of a frame from a second antenna or gateway arrive
-			// within a few hundred milliseconds.
-			MergeWindow: Duration(400 * time.Millisecond),
-		},
-		API:         API{Bind: DefaultAPIBind},
-		Log:         Log{Level: DefaultLogLevel},
-		Connections: []Connection{DefaultConnection()},
-	}
+	c := &Config{}
+	table(settings()).setDefaults(c, dirs, "")
 	c.Complete()
 	return c
 }

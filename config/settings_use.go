@@ -1,0 +1,186 @@
+package config
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// table is the settings table with the look-ups its users need.
+type table []Setting
+
+func (t table) find(path string) (Setting, bool) {
+	for _, s := range t {
+		if s.Path == path {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// children are the settings directly under path ("" for the top level).
+func (t table) children(path string) []Setting {
+	var out []Setting
+	for _, s := range t {
+		if parent(s.Path) == path && s.Path != path {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// keys are the keys the mapping at path knows, for the decoder.
+func (t table) keys(path string) section {
+	var sec section
+	for _, s := range t.children(path) {
+		if s.Ignored != "" {
+			if sec.ignored == nil {
+				sec.ignored = map[string]string{}
+			}
+			sec.ignored[s.key()] = s.Ignored
+			continue
+		}
+		sec.known = append(sec.known, s.key())
+	}
+	return sec
+}
+
+// optional is the optional section path is in, if any.
+func (t table) optional(path string) (Setting, bool) {
+	for p := parent(path); p != ""; p = parent(p) {
+		if s, ok := t.find(p); ok && s.Optional {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// defaultOf is the value s gives a file that leaves it out: its Default,
+// else the zero value of its field. scratch has every optional section made.
+func (s Setting) defaultOf(scratch *Config, dirs Dirs) any {
+	switch {
+	case s.DefaultFrom != nil:
+		return s.DefaultFrom(dirs)
+	case s.Default != nil:
+		return s.Default
+	}
+	return reflect.ValueOf(s.Field(scratch)).Elem().Interface()
+}
+
+// setDefaults gives every setting under path (all of them for "") its
+// default, but those of an optional section the file has not given.
+func (t table) setDefaults(c *Config, dirs Dirs, under string) {
+	for _, s := range t {
+		if s.Field == nil || s.Default == nil && s.DefaultFrom == nil || !strings.HasPrefix(s.Path, under) {
+			continue
+		}
+		if o, ok := t.optional(s.Path); ok && !o.On(c) {
+			continue
+		}
+		reflect.ValueOf(s.Field(c)).Elem().Set(reflect.ValueOf(s.defaultOf(nil, dirs)))
+	}
+}
+
+// walk decodes the mapping n at path into c, setting by setting.
+func (d *decoder) walk(n *yaml.Node, path string, t table, c *Config) bool {
+	return d.fields(n, path, t.keys(path), func(key string, v *yaml.Node, p string) {
+		s, _ := t.find(join(path, key))
+		switch {
+		case s.decode != nil:
+			s.decode(d, v, p, c)
+		case s.section():
+			if s.Optional && v.Kind == yaml.MappingNode {
+				s.Enter(c)
+				t.setDefaults(c, Dirs{}, p+".")
+			}
+			d.walk(v, p, t, c) // which reports a value that is not a mapping
+		default:
+			d.value(v, p, s, c)
+		}
+	})
+}
+
+// value decodes one setting's value, as its field's type says.
+func (d *decoder) value(v *yaml.Node, p string, s Setting, c *Config) {
+	switch dst := s.Field(c).(type) {
+	case *string:
+		d.set(v, p, dst)
+	case *int:
+		d.integer(v, p, s.Unit, dst)
+	case *Duration:
+		d.duration(v, p, dst)
+	case *ByteSize:
+		if str, ok := d.str(v, p); ok {
+			size, err := ParseByteSize(str)
+			if err != nil {
+				d.problem(v, p, "%s %v", last(p), err)
+				return
+			}
+			*dst = size
+		}
+	case **float64:
+		*dst, _ = d.float(v, p)
+	case *[]string:
+		*dst, _ = d.strList(v, p)
+	default:
+		panic("config: setting " + s.Path + " has a field of a type the decoder does not read")
+	}
+}
+
+// check runs every setting's check, in the table's order.
+func (c *Config) check(ch *checker) {
+	t := table(settings())
+	for _, s := range t {
+		if s.Check.fn == nil {
+			continue
+		}
+		if o, ok := t.optional(s.Path); ok && !o.On(c) {
+			continue
+		}
+		var v any
+		if s.Field != nil {
+			v = reflect.ValueOf(s.Field(c)).Elem().Interface()
+		}
+		s.Check.fn(ch, s.Path, v, c)
+	}
+}
+
+// scratchConfig has every optional section made, so that every setting's
+// Field can be taken.
+func scratchConfig(t table) *Config {
+	c := &Config{}
+	for _, s := range t {
+		if s.Enter != nil {
+			s.Enter(c)
+		}
+	}
+	return c
+}
+
+// formatValue writes a default the way the file spells it.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case int:
+		return strconv.Itoa(x)
+	case Duration:
+		return strconv.Quote(x.String())
+	case ByteSize:
+		return strconv.Quote(x.String())
+	case []string:
+		q := make([]string, len(x))
+		for i, s := range x {
+			q[i] = strconv.Quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case *float64:
+		if x == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*x, 'g', -1, 64)
+	}
+	return ""
+}
