@@ -7,12 +7,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Setting describes one key of the file. The table (settings) is the one
+// setting describes one key of the file. The table (settings) is the one
 // place a key is stated: the decoder knows a mapping's keys from it,
 // Default and Parse take defaults from it, check runs its checks, and
 // InitText and the settings section of docs/configuration.md print its
 // reasons.
-type Setting struct {
+type setting struct {
 	// Path is where the key is in the file, "delivery.concurrency"; its
 	// last part is the key.
 	Path string
@@ -66,16 +66,16 @@ type check struct {
 }
 
 // key is the last part of the setting's path.
-func (s Setting) key() string { return last(s.Path) }
+func (s setting) key() string { return last(s.Path) }
 
 // section tells whether the setting is a mapping of other settings.
-func (s Setting) section() bool { return s.Field == nil && s.decode == nil && s.Ignored == "" }
+func (s setting) section() bool { return s.Field == nil && s.decode == nil && s.Ignored == "" }
 
 // settings is the table. Its order is the file's: InitText and the docs
 // follow it, and so do the problems of a configuration built in code.
-func settings() []Setting {
-	var t []Setting
-	add := func(s ...Setting) { t = append(t, s...) }
+func settings() []setting {
+	var t []setting
+	add := func(s ...setting) { t = append(t, s...) }
 	add(gatewaySettings()...)
 	add(packetForwarderSettings()...)
 	add(bufferSettings()...)
@@ -86,8 +86,8 @@ func settings() []Setting {
 	return t
 }
 
-func gatewaySettings() []Setting {
-	return []Setting{
+func gatewaySettings() []setting {
+	return []setting{
 		{Path: "gateway"},
 		{Path: "gateway.id", Field: func(c *Config) any { return &c.Gateway.ID }, Example: `"AA555A0000000101"`,
 			Reason: "The gateway EUI, 16 hex digits. Default: what the packet forwarder reports.",
@@ -101,10 +101,10 @@ func gatewaySettings() []Setting {
 	}
 }
 
-func packetForwarderSettings() []Setting {
+func packetForwarderSettings() []setting {
 	udp := func(c *Config) *UDP { return &c.PacketForwarder.UDP }
 	mqtt := func(c *Config) *MQTT { return c.PacketForwarder.MQTT }
-	return []Setting{
+	return []setting{
 		{Path: "packetForwarder"},
 		{Path: "packetForwarder.udp"},
 		{Path: "packetForwarder.udp.bind", Field: func(c *Config) any { return &udp(c).Bind }, Default: DefaultUDPBind,
@@ -159,15 +159,16 @@ func packetForwarderSettings() []Setting {
 					}
 				}
 			}}},
-		{Path: "packetForwarder.mqtt.username", Field: func(c *Config) any { return &mqtt(c).Username }},
-		{Path: "packetForwarder.mqtt.password", Field: func(c *Config) any { return &mqtt(c).Password }},
+		{Path: "packetForwarder.mqtt.username", Field: func(c *Config) any { return &mqtt(c).Username },
+			Reason: "when the broker asks for credentials"},
+		{Path: "packetForwarder.mqtt.password", Field: func(c *Config) any { return &mqtt(c).Password }, Along: true},
 		{Path: "packetForwarder.mqtt.caFile", Field: func(c *Config) any { return &mqtt(c).CAFile },
 			Reason: "PEM CA of the broker's certificate (ssl://, wss://)"},
 	}
 }
 
-func bufferSettings() []Setting {
-	return []Setting{
+func bufferSettings() []setting {
+	return []setting{
 		{Path: "buffer"},
 		{Path: "buffer.path", Field: func(c *Config) any { return &c.Buffer.Path },
 			DefaultFrom: func(d Dirs) any { return d.BufferPath() }, Example: `"` + SystemBufferDir + "/" + BufferFile + `"`,
@@ -195,9 +196,9 @@ func bufferSettings() []Setting {
 	}
 }
 
-func deliverySettings() []Setting {
+func deliverySettings() []setting {
 	dl := func(c *Config) *Delivery { return &c.Delivery }
-	return []Setting{
+	return []setting{
 		{Path: "delivery"},
 		{Path: "delivery.retryMin", Field: func(c *Config) any { return &dl(c).RetryMin }, Default: Duration(time.Second),
 			Reason: "While an endpoint fails, attempts are spaced by a random wait that\n" +
@@ -250,8 +251,8 @@ func deliverySettings() []Setting {
 	}
 }
 
-func apiSettings() []Setting {
-	return []Setting{
+func apiSettings() []setting {
+	return []setting{
 		{Path: "api"},
 		{Path: "api.bind", Field: func(c *Config) any { return &c.API.Bind }, Default: DefaultAPIBind,
 			Reason: "The local REST API (connections, status, metrics). Loopback, because it\n" +
@@ -282,8 +283,8 @@ func apiSettings() []Setting {
 	}
 }
 
-func logSettings() []Setting {
-	return []Setting{
+func logSettings() []setting {
+	return []setting{
 		{Path: "log"},
 		{Path: "log.level", Field: func(c *Config) any { return &c.Log.Level }, Default: DefaultLogLevel,
 			Reason: "debug, info, warn or error. info logs starts, outages and recoveries,\n" +

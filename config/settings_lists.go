@@ -6,8 +6,8 @@ import "go.yaml.in/yaml/v3"
 // items have keys of their own (schema.go: connectionKeys, deviceKeys),
 // which depend on the connector for a connection's configuration; they are
 // decoded by load.go and checked by connection.go and validate.go.
-func listSettings() []Setting {
-	return []Setting{
+func listSettings() []setting {
+	return []setting{
 		{Path: "connections", Default: []Connection{DefaultConnection()},
 			Field: func(c *Config) any { return &c.Connections },
 			Reason: "Where uplinks go: IoT Flow connection objects. The default is IoT Flow's\n" +
@@ -37,7 +37,7 @@ func listSettings() []Setting {
 				"\"mqtt/things/{DevEUI}/uplink\"), trustedCaCertficate (IoT Flow's spelling,\n" +
 				"or trustedCaCertificate: the CA's PEM), certificate, privateKey (PEM text),\n" +
 				"connectionTimeout (ms, default 5000) and actionTimeout (ms, default 1000).",
-			Check: check{"see connectors.md", func(ch *checker, _ string, _ any, c *Config) { c.checkConnections(ch) }},
+			Check: check{"see [connectors.md](connectors.md)", func(ch *checker, _ string, _ any, c *Config) { c.checkConnections(ch) }},
 			decode: func(d *decoder, v *yaml.Node, p string, c *Config) {
 				c.Connections = nil // the file's list replaces the default one
 				for i, it := range d.seq(v, p, "connection") {
@@ -54,7 +54,7 @@ func listSettings() []Setting {
 		{Path: "devices", Field: func(c *Config) any { return &c.Devices },
 			Reason: "The devices whose uplinks are decoded. Keys are hex: devEUI, joinEUI and\n" +
 				"devAddr as printed on the label, keys as 32 hex digits. None by default.",
-			Check: check{"see forwarding.md", func(ch *checker, _ string, _ any, c *Config) { c.checkDevices(ch) }},
+			Check: check{"see [forwarding.md](forwarding.md)", func(ch *checker, _ string, _ any, c *Config) { c.checkDevices(ch) }},
 			decode: func(d *decoder, v *yaml.Node, p string, c *Config) {
 				for i, it := range d.seq(v, p, "device") {
 					c.Devices = append(c.Devices, d.device(it, index(p, i)))

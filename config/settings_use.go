@@ -9,20 +9,20 @@ import (
 )
 
 // table is the settings table with the look-ups its users need.
-type table []Setting
+type table []setting
 
-func (t table) find(path string) (Setting, bool) {
+func (t table) find(path string) (setting, bool) {
 	for _, s := range t {
 		if s.Path == path {
 			return s, true
 		}
 	}
-	return Setting{}, false
+	return setting{}, false
 }
 
 // children are the settings directly under path ("" for the top level).
-func (t table) children(path string) []Setting {
-	var out []Setting
+func (t table) children(path string) []setting {
+	var out []setting
 	for _, s := range t {
 		if parent(s.Path) == path && s.Path != path {
 			out = append(out, s)
@@ -48,18 +48,18 @@ func (t table) keys(path string) section {
 }
 
 // optional is the optional section path is in, if any.
-func (t table) optional(path string) (Setting, bool) {
+func (t table) optional(path string) (setting, bool) {
 	for p := parent(path); p != ""; p = parent(p) {
 		if s, ok := t.find(p); ok && s.Optional {
 			return s, true
 		}
 	}
-	return Setting{}, false
+	return setting{}, false
 }
 
 // defaultOf is the value s gives a file that leaves it out: its Default,
 // else the zero value of its field. scratch has every optional section made.
-func (s Setting) defaultOf(scratch *Config, dirs Dirs) any {
+func (s setting) defaultOf(scratch *Config, dirs Dirs) any {
 	switch {
 	case s.DefaultFrom != nil:
 		return s.DefaultFrom(dirs)
@@ -103,7 +103,7 @@ func (d *decoder) walk(n *yaml.Node, path string, t table, c *Config) bool {
 }
 
 // value decodes one setting's value, as its field's type says.
-func (d *decoder) value(v *yaml.Node, p string, s Setting, c *Config) {
+func (d *decoder) value(v *yaml.Node, p string, s setting, c *Config) {
 	switch dst := s.Field(c).(type) {
 	case *string:
 		d.set(v, p, dst)
