@@ -19,14 +19,14 @@
 // a timeout, since a caFile that names a FIFO would block forever.
 //
 // A setting of a section is one entry of the table in settings.go: its
-// path, field, default, reason and check. The decoder learns each
+// path, field, default, reason and check. The reader learns each
 // mapping's keys from it (and suggests the nearest for a misspelt one),
 // Default takes its defaults, check runs its checks, InitText prints its
 // reasons, and the settings section of docs/configuration.md is written
 // from it (`go generate ./config`; a test fails when it is stale).
 //
 // Caveats: the items of connections and devices keep their own keys
-// (schema.go), decoders (load.go) and checks (connection.go, validate.go),
+// (schema.go), readers (load.go) and checks (connection.go, validate.go),
 // since a connection's keys depend on its connector. Defaults that a
 // package also takes for a zero option (buffer, delivery, the HTTP
 // connector) are stated there too, as config cannot import them; a test in

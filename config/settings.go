@@ -8,7 +8,7 @@ import (
 )
 
 // setting describes one key of the file. The table (settings) is the one
-// place a key is stated: the decoder knows a mapping's keys from it,
+// place a key is stated: the reader knows a mapping's keys from it,
 // Default and Parse take defaults from it, check runs its checks, and
 // InitText and the settings section of docs/configuration.md print its
 // reasons.
@@ -51,10 +51,10 @@ type setting struct {
 	On       func(c *Config) bool
 	Enter    func(c *Config)
 
-	// Lists and other keys with a decoder of their own (connections,
+	// Lists and other keys with a reader of their own (connections,
 	// devices): decode reads the value, init writes its lines in InitText
 	// (after the reason).
-	decode func(d *decoder, v *yaml.Node, path string, c *Config)
+	decode func(rd *reader, v *yaml.Node, path string, c *Config)
 	init   func() []string
 }
 

@@ -38,10 +38,10 @@ func listSettings() []setting {
 				"or trustedCaCertificate: the CA's PEM), certificate, privateKey (PEM text),\n" +
 				"connectionTimeout (ms, default 5000) and actionTimeout (ms, default 1000).",
 			Check: check{"see [connectors.md](connectors.md)", func(ch *checker, _ string, _ any, c *Config) { c.checkConnections(ch) }},
-			decode: func(d *decoder, v *yaml.Node, p string, c *Config) {
+			decode: func(rd *reader, v *yaml.Node, p string, c *Config) {
 				c.Connections = nil // the file's list replaces the default one
-				for i, it := range d.seq(v, p, "connection") {
-					c.Connections = append(c.Connections, d.connection(it, index(p, i)))
+				for i, it := range rd.seq(v, p, "connection") {
+					c.Connections = append(c.Connections, rd.connection(it, index(p, i)))
 				}
 			},
 			init: func() []string {
@@ -55,9 +55,9 @@ func listSettings() []setting {
 			Reason: "The devices whose uplinks are decoded. Keys are hex: devEUI, joinEUI and\n" +
 				"devAddr as printed on the label, keys as 32 hex digits. None by default.",
 			Check: check{"see [forwarding.md](forwarding.md)", func(ch *checker, _ string, _ any, c *Config) { c.checkDevices(ch) }},
-			decode: func(d *decoder, v *yaml.Node, p string, c *Config) {
-				for i, it := range d.seq(v, p, "device") {
-					c.Devices = append(c.Devices, d.device(it, index(p, i)))
+			decode: func(rd *reader, v *yaml.Node, p string, c *Config) {
+				for i, it := range rd.seq(v, p, "device") {
+					c.Devices = append(c.Devices, rd.device(it, index(p, i)))
 				}
 			},
 			init: func() []string {

@@ -38,7 +38,7 @@ func TestSettingsTable(t *testing.T) {
 			t.Errorf("%s: default %T, field %s", s.Path, s.Default, ft)
 		}
 		if s.decode == nil && !readable(s.Field(scratch)) {
-			t.Errorf("%s: the decoder does not read a %s", s.Path, ft)
+			t.Errorf("%s: the reader does not read a %s", s.Path, ft)
 		}
 		if s.init == nil && s.Default == nil && s.DefaultFrom == nil && s.Example == "" && formatValue(s.defaultOf(scratch, Dirs{})) == "" {
 			t.Errorf("%s: config init would show it without a value", s.Path)

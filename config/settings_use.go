@@ -31,7 +31,7 @@ func (t table) children(path string) []setting {
 	return out
 }
 
-// keys are the keys the mapping at path knows, for the decoder.
+// keys are the keys the mapping at path knows, for the reader.
 func (t table) keys(path string) section {
 	var sec section
 	for _, s := range t.children(path) {
@@ -84,48 +84,48 @@ func (t table) setDefaults(c *Config, dirs Dirs, under string) {
 }
 
 // walk decodes the mapping n at path into c, setting by setting.
-func (d *decoder) walk(n *yaml.Node, path string, t table, c *Config) bool {
-	return d.fields(n, path, t.keys(path), func(key string, v *yaml.Node, p string) {
+func (rd *reader) walk(n *yaml.Node, path string, t table, c *Config) bool {
+	return rd.fields(n, path, t.keys(path), func(key string, v *yaml.Node, p string) {
 		s, _ := t.find(join(path, key))
 		switch {
 		case s.decode != nil:
-			s.decode(d, v, p, c)
+			s.decode(rd, v, p, c)
 		case s.section():
 			if s.Optional && v.Kind == yaml.MappingNode {
 				s.Enter(c)
 				t.setDefaults(c, Dirs{}, p+".")
 			}
-			d.walk(v, p, t, c) // which reports a value that is not a mapping
+			rd.walk(v, p, t, c) // which reports a value that is not a mapping
 		default:
-			d.value(v, p, s, c)
+			rd.value(v, p, s, c)
 		}
 	})
 }
 
 // value decodes one setting's value, as its field's type says.
-func (d *decoder) value(v *yaml.Node, p string, s setting, c *Config) {
+func (rd *reader) value(v *yaml.Node, p string, s setting, c *Config) {
 	switch dst := s.Field(c).(type) {
 	case *string:
-		d.set(v, p, dst)
+		rd.set(v, p, dst)
 	case *int:
-		d.integer(v, p, s.Unit, dst)
+		rd.integer(v, p, s.Unit, dst)
 	case *Duration:
-		d.duration(v, p, dst)
+		rd.duration(v, p, dst)
 	case *ByteSize:
-		if str, ok := d.str(v, p); ok {
+		if str, ok := rd.str(v, p); ok {
 			size, err := ParseByteSize(str)
 			if err != nil {
-				d.problem(v, p, "%s %v", last(p), err)
+				rd.problem(v, p, "%s %v", last(p), err)
 				return
 			}
 			*dst = size
 		}
 	case **float64:
-		*dst, _ = d.float(v, p)
+		*dst, _ = rd.float(v, p)
 	case *[]string:
-		*dst, _ = d.strList(v, p)
+		*dst, _ = rd.strList(v, p)
 	default:
-		panic("config: setting " + s.Path + " has a field of a type the decoder does not read")
+		panic("config: setting " + s.Path + " has a field of a type the reader does not read")
 	}
 }
 

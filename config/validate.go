@@ -34,7 +34,7 @@ type checker struct {
 	warns []Warning
 	given func(path string) bool            // nil: a field is given when it is not zero
 	pos   func(path string) (line, col int) // nil: no positions
-	// broken are paths the decoder found unreadable; nothing under them is
+	// broken are paths the reader found unreadable; nothing under them is
 	// checked again.
 	broken map[string]bool
 }
