@@ -25,12 +25,16 @@
 // reasons, and the settings section of docs/configuration.md is written
 // from it (`go generate ./config`; a test fails when it is stale).
 //
-// Caveats: the items of connections and devices keep their own keys
-// (schema.go), readers (load.go) and checks (connection.go, validate.go),
-// since a connection's keys depend on its connector. Defaults that a
-// package also takes for a zero option (buffer, delivery, the HTTP
-// connector) are stated there too, as config cannot import them; a test in
-// agent keeps the two equal.
+// The items of the lists have tables of their own: a device's keys are
+// device_keys.go's, read and documented from it, with the rules that tie
+// them together in checkDevices; a connection's keys depend on its
+// connector, so they stay lists (schema.go) with their reading in load.go
+// and their checks in connection.go and mqttconn.go.
+//
+// Caveat: defaults that a package also takes for a zero option (buffer,
+// delivery, the HTTP connector) are stated there too, as config cannot
+// import them; a test in agent keeps the two equal
+// (docs/decisions/settings-table.md).
 package config
 
 //go:generate go test -run TestConfigurationDoc -update .

@@ -89,6 +89,15 @@ func settingsMarkdown() string {
 			b.WriteString(": " + reason)
 		}
 		b.WriteString("\n")
+		if s.Path == "devices" {
+			for _, k := range deviceKeyTable() {
+				fmt.Fprintf(&b, "- `devices[].%s`", k.key)
+				if k.alias != "" {
+					fmt.Fprintf(&b, " (or `%s`: %s)", k.alias, k.aliasWhy)
+				}
+				b.WriteString(": " + k.reason + "\n")
+			}
+		}
 	}
 	return b.String()
 }

@@ -340,34 +340,26 @@ func (rd *reader) configuration(n *yaml.Node, path string, s section, cc *Connec
 
 func (rd *reader) device(n *yaml.Node, path string) Device {
 	var dev Device
+	keys := deviceKeyTable()
 	rd.fields(n, path, deviceKeys(), func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "devEUI":
-			rd.hexField(v, p, dev.DevEUI[:])
-		case "devAddr":
-			rd.hexField(v, p, dev.DevAddr[:])
-		case "nwkSKey":
-			rd.hexField(v, p, dev.NwkSKey[:])
-		case "appSKey":
-			rd.hexField(v, p, dev.AppSKey[:])
-		case "joinEUI", "appEUI":
-			// appEUI is LoRaWAN 1.0's name for joinEUI, and what older
-			// device labels print.
-			if key == "appEUI" && rd.at[join(path, "joinEUI")] != nil || key == "joinEUI" && rd.at[join(path, "appEUI")] != nil {
-				rd.problem(v, p, "joinEUI and appEUI are the same key (appEUI is its LoRaWAN 1.0 name); give one")
+		for _, k := range keys {
+			if key != k.key && key != k.alias {
+				continue
+			}
+			// Both given: said at the second, as the first is read already.
+			if k.alias != "" && rd.at[join(path, k.key)] != nil && rd.at[join(path, k.alias)] != nil {
+				rd.problem(v, p, "%s and %s are the same key (%s); give one", k.key, k.alias, k.aliasWhy)
 				return
 			}
-			rd.hexField(v, p, dev.JoinEUI[:])
-		case "appKey":
-			rd.hexField(v, p, dev.AppKey[:])
-		case "nwkKey":
-			rd.hexField(v, p, dev.NwkKey[:])
-		case "name":
-			rd.set(v, p, &dev.Name)
-		case "relaxFCnt":
-			dev.RelaxFCnt, _ = rd.boolean(v, p)
-		case "payloadFormat":
-			rd.set(v, p, &dev.PayloadFormat)
+			switch f := k.field(&dev).(type) {
+			case []byte:
+				rd.hexField(v, p, f)
+			case *string:
+				rd.set(v, p, f)
+			case *bool:
+				*f, _ = rd.boolean(v, p)
+			}
+			return
 		}
 	})
 	dev.ABP = rd.at[join(path, "devAddr")] != nil && rd.at[join(path, "nwkSKey")] != nil && rd.at[join(path, "appSKey")] != nil

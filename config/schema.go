@@ -80,10 +80,6 @@ func mqttConfigurationKeys() section {
 
 func proxyKeys() section { return section{known: []string{"hostname", "username", "password"}} }
 
-func deviceKeys() section {
-	return section{known: []string{"devEUI", "devAddr", "nwkSKey", "appSKey", "joinEUI", "appEUI", "appKey", "nwkKey", "name", "relaxFCnt", "payloadFormat"}}
-}
-
 // sectionsWith lists the schema paths of the mappings that know key, for
 // telling a technician that a key is at the wrong indentation.
 func sectionsWith(key string) []string {

@@ -3,7 +3,7 @@ package config
 import "go.yaml.in/yaml/v3"
 
 // listSettings are the top-level lists and the devices file. A list's
-// items have keys of their own (schema.go: connectionKeys, deviceKeys),
+// items have keys of their own (schema.go: connectionKeys; device_keys.go),
 // which depend on the connector for a connection's configuration; they are
 // decoded by load.go and checked by connection.go and validate.go.
 func listSettings() []setting {

@@ -82,4 +82,13 @@ func TestEveryFieldIsASetting(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")
+
+	keys := deviceKeys()
+	dt := reflect.TypeOf(Device{})
+	for i := range dt.NumField() {
+		key, _, _ := strings.Cut(dt.Field(i).Tag.Get("yaml"), ",")
+		if key != "" && key != "-" && !contains(keys.known, key) {
+			t.Errorf("devices[].%s (Device.%s) is not in deviceKeyTable", key, dt.Field(i).Name)
+		}
+	}
 }
