@@ -24,6 +24,10 @@ type reader struct {
 	// readOnly are the read-only keys met (a pasted GET answer's state,
 	// history, counters), reported together by readOnlyWarning.
 	readOnly []readOnlyKey
+	// t and devKeys are the tables of settings and of a device's keys,
+	// built once per file.
+	t       table
+	devKeys []deviceKey
 }
 
 type readOnlyKey struct {

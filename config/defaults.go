@@ -62,9 +62,12 @@ func Default() *Config { return DefaultIn(SystemDirs()) }
 
 // DefaultIn is Default with the buffer directory chosen from dirs, for tests
 // and for callers that know better than the process environment.
-func DefaultIn(dirs Dirs) *Config {
+func DefaultIn(dirs Dirs) *Config { return table(settings()).defaults(dirs) }
+
+// defaults is DefaultIn from a table already built.
+func (t table) defaults(dirs Dirs) *Config {
 	c := &Config{}
-	table(settings()).setDefaults(c, dirs, "")
+	t.setDefaults(c, dirs, "")
 	c.Complete()
 	return c
 }

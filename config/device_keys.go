@@ -41,9 +41,11 @@ func deviceKeyTable() []deviceKey {
 }
 
 // deviceKeys are the keys a devices[] item knows, aliases beside their key.
-func deviceKeys() section {
+func deviceKeys() section { return deviceKeysOf(deviceKeyTable()) }
+
+func deviceKeysOf(keys []deviceKey) section {
 	var s section
-	for _, k := range deviceKeyTable() {
+	for _, k := range keys {
 		s.known = append(s.known, k.key)
 		if k.alias != "" {
 			s.known = append(s.known, k.alias)

@@ -72,8 +72,9 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 	if perr != nil {
 		return nil, nil, &Error{File: name, Problems: []Problem{*perr}}
 	}
-	c := Default()
-	rd := &reader{at: map[string]*yaml.Node{}, broken: map[string]bool{}}
+	t := table(settings()) // built once: each setting is a few closures
+	c := t.defaults(SystemDirs())
+	rd := &reader{at: map[string]*yaml.Node{}, broken: map[string]bool{}, t: t, devKeys: deviceKeyTable()}
 	empty := true
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		root := resolve(doc.Content[0])
@@ -92,7 +93,7 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 		pos:    rd.pos,
 		broken: rd.broken,
 	}
-	c.check(ch)
+	c.checkWith(ch, t)
 	probs := append(rd.probs, ch.probs...)
 	warns := append(rd.warns, ch.warns...)
 	for i := range probs {
@@ -134,7 +135,7 @@ func (rd *reader) config(n *yaml.Node, c *Config) {
 		rd.problem(n, "", "the file must be a mapping of sections (gateway:, packetForwarder:, buffer:, api:, log:, connections:, devices:), got %s", kindName(n))
 		return
 	}
-	rd.walk(n, "", settings(), c)
+	rd.walk(n, "", rd.t, c)
 }
 
 // set stores a text value, leaving dst alone when the value is not text.
@@ -340,9 +341,8 @@ func (rd *reader) configuration(n *yaml.Node, path string, s section, cc *Connec
 
 func (rd *reader) device(n *yaml.Node, path string) Device {
 	var dev Device
-	keys := deviceKeyTable()
-	rd.fields(n, path, deviceKeys(), func(key string, v *yaml.Node, p string) {
-		for _, k := range keys {
+	rd.fields(n, path, deviceKeysOf(rd.devKeys), func(key string, v *yaml.Node, p string) {
+		for _, k := range rd.devKeys {
 			if key != k.key && key != k.alias {
 				continue
 			}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -74,16 +75,8 @@ func (s setting) section() bool { return s.Field == nil && s.decode == nil && s.
 // settings is the table. Its order is the file's: InitText and the docs
 // follow it, and so do the problems of a configuration built in code.
 func settings() []setting {
-	var t []setting
-	add := func(s ...setting) { t = append(t, s...) }
-	add(gatewaySettings()...)
-	add(packetForwarderSettings()...)
-	add(bufferSettings()...)
-	add(deliverySettings()...)
-	add(apiSettings()...)
-	add(logSettings()...)
-	add(listSettings()...)
-	return t
+	return slices.Concat(gatewaySettings(), packetForwarderSettings(), bufferSettings(),
+		deliverySettings(), apiSettings(), logSettings(), listSettings())
 }
 
 func gatewaySettings() []setting {

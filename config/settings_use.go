@@ -11,13 +11,13 @@ import (
 // table is the settings table with the look-ups its users need.
 type table []setting
 
-func (t table) find(path string) (setting, bool) {
-	for _, s := range t {
-		if s.Path == path {
-			return s, true
+func (t table) find(path string) (*setting, bool) {
+	for i := range t {
+		if t[i].Path == path {
+			return &t[i], true
 		}
 	}
-	return setting{}, false
+	return nil, false
 }
 
 // children are the settings directly under path ("" for the top level).
@@ -34,7 +34,11 @@ func (t table) children(path string) []setting {
 // keys are the keys the mapping at path knows, for the reader.
 func (t table) keys(path string) section {
 	var sec section
-	for _, s := range t.children(path) {
+	for i := range t {
+		s := &t[i]
+		if parent(s.Path) != path || s.Path == path {
+			continue
+		}
 		if s.Ignored != "" {
 			if sec.ignored == nil {
 				sec.ignored = map[string]string{}
@@ -48,13 +52,13 @@ func (t table) keys(path string) section {
 }
 
 // optional is the optional section path is in, if any.
-func (t table) optional(path string) (setting, bool) {
+func (t table) optional(path string) (*setting, bool) {
 	for p := parent(path); p != ""; p = parent(p) {
 		if s, ok := t.find(p); ok && s.Optional {
 			return s, true
 		}
 	}
-	return setting{}, false
+	return nil, false
 }
 
 // defaultOf is the value s gives a file that leaves it out: its Default,
@@ -72,7 +76,8 @@ func (s setting) defaultOf(scratch *Config, dirs Dirs) any {
 // setDefaults gives every setting under path (all of them for "") its
 // default, but those of an optional section the file has not given.
 func (t table) setDefaults(c *Config, dirs Dirs, under string) {
-	for _, s := range t {
+	for i := range t {
+		s := &t[i]
 		if s.Field == nil || s.Default == nil && s.DefaultFrom == nil || !strings.HasPrefix(s.Path, under) {
 			continue
 		}
@@ -86,7 +91,7 @@ func (t table) setDefaults(c *Config, dirs Dirs, under string) {
 // walk decodes the mapping n at path into c, setting by setting.
 func (rd *reader) walk(n *yaml.Node, path string, t table, c *Config) bool {
 	return rd.fields(n, path, t.keys(path), func(key string, v *yaml.Node, p string) {
-		s, _ := t.find(join(path, key))
+		s, _ := t.find(join(path, key)) // fields passes known keys only
 		switch {
 		case s.decode != nil:
 			s.decode(rd, v, p, c)
@@ -103,7 +108,7 @@ func (rd *reader) walk(n *yaml.Node, path string, t table, c *Config) bool {
 }
 
 // value decodes one setting's value, as its field's type says.
-func (rd *reader) value(v *yaml.Node, p string, s setting, c *Config) {
+func (rd *reader) value(v *yaml.Node, p string, s *setting, c *Config) {
 	switch dst := s.Field(c).(type) {
 	case *string:
 		rd.set(v, p, dst)
@@ -130,9 +135,11 @@ func (rd *reader) value(v *yaml.Node, p string, s setting, c *Config) {
 }
 
 // check runs every setting's check, in the table's order.
-func (c *Config) check(ch *checker) {
-	t := table(settings())
-	for _, s := range t {
+func (c *Config) check(ch *checker) { c.checkWith(ch, table(settings())) }
+
+func (c *Config) checkWith(ch *checker, t table) {
+	for i := range t {
+		s := &t[i]
 		if s.Check.fn == nil {
 			continue
 		}
