@@ -17,7 +17,7 @@ import (
 // sends at once unless told to wait.
 func TestConfigDefaultsAreThePackages(t *testing.T) {
 	c := config.DefaultIn(config.Dirs{})
-	b, d, h := buffer.DefaultOptions(), delivery.DefaultOptions(), connector.DefaultHTTPConfig()
+	b, d, h, m := buffer.DefaultOptions(), delivery.DefaultOptions(), connector.DefaultHTTPConfig(), connector.DefaultMQTTConfig()
 	for _, x := range []struct {
 		key       string
 		file, pkg any
@@ -30,6 +30,9 @@ func TestConfigDefaultsAreThePackages(t *testing.T) {
 		{"delivery.spillAfter", c.Delivery.SpillAfter.Std(), d.SpillAfter},
 		{"delivery.timeout", c.Delivery.Timeout.Std(), h.Timeout},
 		{"delivery.concurrency", c.Delivery.Concurrency, h.Concurrency},
+		{"connectionTimeout (ms)", int64(config.DefaultMQTTConnectionTimeout), m.ConnectTimeout.Milliseconds()},
+		{"actionTimeout (ms)", int64(config.DefaultMQTTActionTimeout), m.ActionTimeout.Milliseconds()},
+		{"uplinkTopicPattern", config.DefaultMQTTTopicPattern, m.Topic},
 	} {
 		if x.file != x.pkg {
 			t.Errorf("%s: the file's default is %v, the package's %v", x.key, x.file, x.pkg)

@@ -13,3 +13,15 @@ func TestDefaultHTTPConfigIsNewHTTPs(t *testing.T) {
 			h.cfg.Timeout, h.cfg.Concurrency, h.cfg.UserAgent, d.Timeout, d.Concurrency, d.UserAgent)
 	}
 }
+
+func TestDefaultMQTTConfigIsNewMQTTs(t *testing.T) {
+	m, err := NewMQTT(MQTTConfig{HostName: "127.0.0.1:1883"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultMQTTConfig()
+	if m.cfg.ConnectTimeout != d.ConnectTimeout || m.cfg.ActionTimeout != d.ActionTimeout || m.cfg.Topic != d.Topic {
+		t.Errorf("NewMQTT fills in %v, %v, %q; DefaultMQTTConfig says %v, %v, %q",
+			m.cfg.ConnectTimeout, m.cfg.ActionTimeout, m.cfg.Topic, d.ConnectTimeout, d.ActionTimeout, d.Topic)
+	}
+}
