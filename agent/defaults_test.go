@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"edgeflow/buffer"
 	"edgeflow/config"
+	"edgeflow/packetfwd"
 	"edgeflow/uplink/connector"
 	"edgeflow/uplink/delivery"
 )
@@ -37,5 +40,14 @@ func TestConfigDefaultsAreThePackages(t *testing.T) {
 		if x.file != x.pkg {
 			t.Errorf("%s: the file's default is %v, the package's %v", x.key, x.file, x.pkg)
 		}
+	}
+}
+
+// TestConfigInitTellsTheRateLimit: rateLimit's 0 takes packetfwd's
+// default, which config init's text states in words.
+func TestConfigInitTellsTheRateLimit(t *testing.T) {
+	want := fmt.Sprintf("%d/s with a burst of %d", packetfwd.DefaultRatePerSecond, packetfwd.DefaultRateBurst)
+	if !strings.Contains(config.InitText(), want) {
+		t.Errorf("config init's rateLimit text does not say %q", want)
 	}
 }
