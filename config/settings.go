@@ -145,7 +145,7 @@ func packetForwarderSettings() []setting {
 			Reason: "tcp://, ssl://, ws:// or wss://", Check: check{"a broker URL", checkMQTTServer}},
 		{Path: "packetForwarder.mqtt.topics", Field: func(c *Config) any { return &mqtt(c).Topics }, Default: []string{DefaultMQTTTopic},
 			Reason: "the default: ChirpStack v4 uplink events",
-			Check: check{"not empty", func(ch *checker, p string, v any, _ *Config) {
+			Check: check{"each topic not empty", func(ch *checker, p string, v any, _ *Config) {
 				for i, t := range v.([]string) {
 					if isBlank(t) {
 						ch.problem(index(p, i), "a topic may not be empty")
