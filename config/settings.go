@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -22,13 +24,12 @@ type setting struct {
 	// how the value is read. A section has none.
 	Field func(c *Config) any
 	// Default is the value a file that leaves the key out gets, of the
-	// field's type; nil when there is none (the field's zero value, and
-	// Example shows a value, commented out). DefaultFrom computes one that
-	// depends on the machine (the buffer's path).
+	// field's type; nil leaves the field's zero value. DefaultFrom computes
+	// one that depends on the machine (the buffer's path).
 	Default     any
 	DefaultFrom func(Dirs) any
-	// Example is the value config init shows, commented out, for a key
-	// without a Default.
+	// Example, for a key that has no useful default (the gateway's id, a
+	// file to name), is the value config init shows commented out.
 	Example string
 	// Reason says what the key does and why its default suits a gateway:
 	// the comment above it in config init (one line each) and its text in
@@ -38,7 +39,7 @@ type setting struct {
 	Along  bool
 	// Unit is what a whole number counts, for the message when it is not one.
 	Unit string
-	// Check finds what is wrong with the value after decoding; it also runs
+	// Check finds what is wrong with the value once read; it also runs
 	// for configurations built in code (Validate).
 	Check check
 	// Ignored: a key edgeflow used to take, or an IoT Flow key it does not
@@ -260,7 +261,7 @@ func apiSettings() []setting {
 				"to (a reverse proxy's, the gateway's LAN name); others are refused.",
 			Check: check{"host names", func(ch *checker, p string, v any, _ *Config) {
 				for i, h := range v.([]string) {
-					if h == "" || containsAny(h, ":/") || !validHost(h) {
+					if h == "" || strings.ContainsAny(h, ":/") || !validHost(h) {
 						ch.problem(index(p, i), "%q is not a host name; give the name alone, without scheme or port (e.g. gateway.lan)", clip(h))
 					}
 				}
@@ -269,7 +270,7 @@ func apiSettings() []setting {
 			Reason: "The directory under which connections sent to the API may name a caFile.\n" +
 				"Empty: the API refuses caFile (it runs as root); the file may name any.",
 			Check: check{"empty or an absolute directory", func(ch *checker, p string, v any, _ *Config) {
-				if d := v.(string); d != "" && !isAbs(d) {
+				if d := v.(string); d != "" && !filepath.IsAbs(d) {
 					ch.problem(p, "caFileDir must be an absolute directory, e.g. /etc/edgeflow/ca; got %q", clip(d))
 				}
 			}}},

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 )
 
@@ -10,10 +9,6 @@ import (
 // those too long to read inside it.
 
 func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
-
-func isAbs(p string) bool { return filepath.IsAbs(p) }
-
-func containsAny(s, chars string) bool { return strings.ContainsAny(s, chars) }
 
 // enum accepts one of values(); what names the value in the message
 // ("log level").
