@@ -156,7 +156,7 @@ func (f *formats) readings(eui lorawan.EUI64, payload []byte) (rs []api.Reading,
 }
 
 // withPayload adds the device's last payload and its readings.
-func (a *Agent) withPayload(v *api.Device, eui lorawan.EUI64, f *formats) {
+func (a *Agent) withPayload(v *api.DeviceState, eui lorawan.EUI64, f *formats) {
 	fport, payload, ok := a.recent.lastOf(eui)
 	if !ok {
 		return

@@ -96,7 +96,7 @@ func TestReadingsAndHistory(t *testing.T) {
 	}
 
 	base := "http://" + a.api.Addr().String()
-	var devs []api.Device
+	var devs []api.DeviceState
 	getJSON(t, base+"/devices", &devs)
 	if len(devs) != 3 {
 		t.Fatalf("%d devices", len(devs))

@@ -96,7 +96,7 @@ func gatewayStatus(g semtech.GatewayStatus) api.Gateway {
 
 // Devices lists the configured devices with what the agent heard of each;
 // keys are never included.
-func (a *Agent) Devices() []api.Device {
+func (a *Agent) Devices() []api.DeviceState {
 	known := map[string]uplink.DeviceState{}
 	if a.sessions != nil {
 		for _, d := range a.sessions.Snapshot() {
@@ -107,11 +107,11 @@ func (a *Agent) Devices() []api.Device {
 	if a.decoder != nil {
 		rejected = a.decoder.Rejections()
 	}
-	var out []api.Device
+	var out []api.DeviceState
 	f := a.recent.formatsFor(a.config())
 	for _, d := range a.config().Devices {
 		eui := strings.ToUpper(d.DevEUI.String())
-		v := api.Device{DevEUI: eui, Name: d.Name, Activation: activation(d)}
+		v := api.DeviceState{DevEUI: eui, Name: d.Name, Activation: activation(d)}
 		if d.ABP {
 			v.DevAddr = strings.ToUpper(d.DevAddr.String())
 		}

@@ -100,6 +100,18 @@ type Options struct {
 	lockTimeout time.Duration
 }
 
+// DefaultOptions are the tunings an Options field left zero gets. The
+// agent's configuration states the same MaxSize as buffer.maxSize's
+// default; a test in agent keeps the two equal.
+func DefaultOptions() Options {
+	return Options{
+		MaxSize:        DefaultMaxSize,
+		CommitInterval: DefaultCommitInterval,
+		MaxBatch:       DefaultMaxBatch,
+		AckWait:        DefaultAckWait,
+	}
+}
+
 func (o Options) withDefaults() (Options, []string) {
 	var notes []string
 	if o.MaxSize <= 0 {

@@ -276,8 +276,10 @@ const (
 	ProtocolWSS = "WSS"
 )
 
-// Device is one device whose uplinks edgeflow decodes. ABP devices give
-// devAddr, nwkSKey and appSKey; OTAA devices give joinEUI and appKey.
+// Device is one device as the file lists it (devices:, or a row of the
+// devicesFile): the keys with which edgeflow checks and decrypts its
+// frames. ABP devices give devAddr, nwkSKey and appSKey; OTAA devices give
+// joinEUI and appKey.
 type Device struct {
 	DevEUI  lorawan.EUI64     `yaml:"devEUI"`
 	DevAddr lorawan.DevAddr   `yaml:"devAddr"`

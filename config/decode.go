@@ -10,9 +10,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// decoder walks the YAML tree by hand, so that it can name every problem with
+// reader walks the YAML tree by hand, so that it can name every problem with
 // its line and path and go on to the next one.
-type decoder struct {
+type reader struct {
 	probs []Problem
 	warns []Warning
 	// at maps a field's path to its value node: the positions of problems
@@ -24,6 +24,10 @@ type decoder struct {
 	// readOnly are the read-only keys met (a pasted GET answer's state,
 	// history, counters), reported together by readOnlyWarning.
 	readOnly []readOnlyKey
+	// t and devKeys are the tables of settings and of a device's keys,
+	// built once per file.
+	t       table
+	devKeys []deviceKey
 }
 
 type readOnlyKey struct {
@@ -31,20 +35,20 @@ type readOnlyKey struct {
 	node        *yaml.Node
 }
 
-func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
+func (rd *reader) problem(n *yaml.Node, path, format string, args ...any) {
 	p := Problem{Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		p.Line, p.Column = n.Line, n.Column
 	}
-	d.probs = append(d.probs, p)
+	rd.probs = append(rd.probs, p)
 }
 
-func (d *decoder) warn(n *yaml.Node, path, format string, args ...any) {
+func (rd *reader) warn(n *yaml.Node, path, format string, args ...any) {
 	w := Warning{Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		w.Line, w.Column = n.Line, n.Column
 	}
-	d.warns = append(d.warns, w)
+	rd.warns = append(rd.warns, w)
 }
 
 // section describes the keys of one mapping.
@@ -62,51 +66,51 @@ type section struct {
 // fields calls fn for each known key of the mapping n that has a value, and
 // reports unknown keys (with the nearest known one), duplicated keys and a
 // node that is not a mapping at all. It returns false in that last case.
-func (d *decoder) fields(n *yaml.Node, path string, s section, fn func(key string, v *yaml.Node, path string)) bool {
+func (rd *reader) fields(n *yaml.Node, path string, s section, fn func(key string, v *yaml.Node, path string)) bool {
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
-		d.problem(n, path, "%s must be a mapping (key: value lines), got %s", last(path), kindName(n))
-		d.broken[path] = true
+		rd.problem(n, path, "%s must be a mapping (key: value lines), got %s", last(path), kindName(n))
+		rd.broken[path] = true
 		return false
 	}
 	first := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			d.problem(k, path, "a key must be a plain name, got %s", kindName(k))
+			rd.problem(k, path, "a key must be a plain name, got %s", kindName(k))
 			continue
 		}
 		if k.Tag == "!!merge" {
-			d.problem(k, path, "YAML merge keys (<<) are not supported; write the keys out")
+			rd.problem(k, path, "YAML merge keys (<<) are not supported; write the keys out")
 			continue
 		}
 		key := k.Value
 		kp := join(path, key)
 		if prev, dup := first[key]; dup {
-			d.problem(k, kp, "%q is given twice, here and on line %d; keep one", key, prev.Line)
+			rd.problem(k, kp, "%q is given twice, here and on line %d; keep one", key, prev.Line)
 			continue
 		}
 		first[key] = k
 		if contains(s.readOnly, key) {
-			d.readOnly = append(d.readOnly, readOnlyKey{parent: path, key: key, node: k})
+			rd.readOnly = append(rd.readOnly, readOnlyKey{parent: path, key: key, node: k})
 			continue
 		}
 		if v.Kind == yaml.ScalarNode && strings.HasPrefix(path, "connections") && strings.Contains(v.Value, maskText) {
-			d.masked(v, kp)
+			rd.masked(v, kp)
 			continue
 		}
 		if reason, ok := s.ignored[key]; ok {
-			d.warn(k, kp, "%s is ignored: %s", key, reason)
+			rd.warn(k, kp, "%s is ignored: %s", key, reason)
 			continue
 		}
 		if !contains(s.known, key) {
-			d.problem(k, kp, "%s", unknownKey(key, path, s))
+			rd.problem(k, kp, "%s", unknownKey(key, path, s))
 			continue
 		}
 		if isNull(v) {
 			continue // "key:" with nothing after it leaves the default
 		}
-		d.at[kp] = v
+		rd.at[kp] = v
 		fn(key, v, kp)
 	}
 	return true
@@ -200,15 +204,15 @@ func keysOf(m map[string]string) []string {
 
 // str reads a scalar as text: numbers and booleans are text too, so an
 // unquoted port or key still reads as written.
-func (d *decoder) str(v *yaml.Node, path string) (string, bool) {
+func (rd *reader) str(v *yaml.Node, path string) (string, bool) {
 	if v.Kind != yaml.ScalarNode {
-		d.problem(v, path, "%s must be a single value, got %s", last(path), kindName(v))
+		rd.problem(v, path, "%s must be a single value, got %s", last(path), kindName(v))
 		return "", false
 	}
 	return v.Value, true
 }
 
-func (d *decoder) boolean(v *yaml.Node, path string) (bool, bool) {
+func (rd *reader) boolean(v *yaml.Node, path string) (bool, bool) {
 	if v.Kind == yaml.ScalarNode && v.Tag == "!!bool" {
 		switch strings.ToLower(v.Value) {
 		case "true":
@@ -217,30 +221,30 @@ func (d *decoder) boolean(v *yaml.Node, path string) (bool, bool) {
 			return false, true
 		}
 	}
-	d.problem(v, path, "%s must be true or false, got %s", last(path), kindName(v))
+	rd.problem(v, path, "%s must be true or false, got %s", last(path), kindName(v))
 	return false, false
 }
 
-func (d *decoder) float(v *yaml.Node, path string) (*float64, bool) {
+func (rd *reader) float(v *yaml.Node, path string) (*float64, bool) {
 	if v.Kind == yaml.ScalarNode {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v.Value), 64)
 		if err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return &f, true
 		}
 	}
-	d.problem(v, path, "%s must be a number, got %s", last(path), kindName(v))
+	rd.problem(v, path, "%s must be a number, got %s", last(path), kindName(v))
 	return nil, false
 }
 
 // strList reads a list of text values. One value where a list belongs is
 // the commonest slip, so the message shows the list to write.
-func (d *decoder) strList(v *yaml.Node, path string) ([]string, bool) {
+func (rd *reader) strList(v *yaml.Node, path string) ([]string, bool) {
 	if v.Kind == yaml.ScalarNode {
-		d.problem(v, path, "%s must be a list; write %s: [%q]", last(path), last(path), clip(v.Value))
+		rd.problem(v, path, "%s must be a list; write %s: [%q]", last(path), last(path), clip(v.Value))
 		return nil, false
 	}
 	if v.Kind != yaml.SequenceNode {
-		d.problem(v, path, "%s must be a list, got %s", last(path), kindName(v))
+		rd.problem(v, path, "%s must be a list, got %s", last(path), kindName(v))
 		return nil, false
 	}
 	var out []string
@@ -248,8 +252,8 @@ func (d *decoder) strList(v *yaml.Node, path string) ([]string, bool) {
 	for i, it := range v.Content {
 		it = resolve(it)
 		ip := index(path, i)
-		d.at[ip] = it
-		s, good := d.str(it, ip)
+		rd.at[ip] = it
+		s, good := rd.str(it, ip)
 		ok = ok && good
 		out = append(out, s)
 	}
@@ -257,32 +261,32 @@ func (d *decoder) strList(v *yaml.Node, path string) ([]string, bool) {
 }
 
 // seq checks that v is a list and returns its items.
-func (d *decoder) seq(v *yaml.Node, path, what string) []*yaml.Node {
+func (rd *reader) seq(v *yaml.Node, path, what string) []*yaml.Node {
 	if v.Kind != yaml.SequenceNode {
 		hint := ""
 		if v.Kind == yaml.MappingNode {
 			hint = "; start each " + what + " with \"- \""
 		}
-		d.problem(v, path, "%s must be a list of %ss, got %s%s", last(path), what, kindName(v), hint)
+		rd.problem(v, path, "%s must be a list of %ss, got %s%s", last(path), what, kindName(v), hint)
 		return nil
 	}
 	out := make([]*yaml.Node, len(v.Content))
 	for i, it := range v.Content {
 		out[i] = resolve(it)
-		d.at[index(path, i)] = out[i]
+		rd.at[index(path, i)] = out[i]
 	}
 	return out
 }
 
 // hexField reads a hex key or EUI of n bytes into dst.
-func (d *decoder) hexField(v *yaml.Node, path string, dst []byte) bool {
-	s, ok := d.str(v, path)
+func (rd *reader) hexField(v *yaml.Node, path string, dst []byte) bool {
+	s, ok := rd.str(v, path)
 	if !ok {
 		return false
 	}
 	b, msg := parseHex(last(path), s, len(dst))
 	if msg != "" {
-		d.problem(v, path, "%s", msg)
+		rd.problem(v, path, "%s", msg)
 		return false
 	}
 	copy(dst, b)
@@ -326,19 +330,19 @@ const maskText = "*****"
 // masked refuses a secret copied masked from a GET answer: sent on, it
 // would make the endpoint refuse every uplink. (The API's PUT puts the
 // stored secret back before this; a file has none to keep.)
-func (d *decoder) masked(v *yaml.Node, path string) {
-	d.problem(v, path, "%q is the mask GET answers show in place of a secret; type the real value here", maskText)
+func (rd *reader) masked(v *yaml.Node, path string) {
+	rd.problem(v, path, "%q is the mask GET answers show in place of a secret; type the real value here", maskText)
 }
 
 // readOnlyWarning is the one warning for every read-only key met.
-func (d *decoder) readOnlyWarning() {
-	if len(d.readOnly) == 0 {
+func (rd *reader) readOnlyWarning() {
+	if len(rd.readOnly) == 0 {
 		return
 	}
-	first := d.readOnly[0]
+	first := rd.readOnly[0]
 	byParent := map[string][]string{}
 	var parents []string
-	for _, r := range d.readOnly {
+	for _, r := range rd.readOnly {
 		if byParent[r.parent] == nil {
 			parents = append(parents, r.parent)
 		}
@@ -346,12 +350,12 @@ func (d *decoder) readOnlyWarning() {
 	}
 	const why = "read-only keys of a GET answer are ignored (the API reports them; they are not configuration)"
 	if len(parents) == 1 {
-		d.warn(first.node, first.parent, "%s: %s", why, strings.Join(byParent[first.parent], ", "))
+		rd.warn(first.node, first.parent, "%s: %s", why, strings.Join(byParent[first.parent], ", "))
 		return
 	}
 	var parts []string
 	for _, p := range parents {
 		parts = append(parts, p+" ("+strings.Join(byParent[p], ", ")+")")
 	}
-	d.warn(first.node, parent(first.parent), "%s: %s", why, strings.Join(parts, "; "))
+	rd.warn(first.node, parent(first.parent), "%s: %s", why, strings.Join(parts, "; "))
 }

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // Built-in defaults. Each is what suits a gateway edgeflow shares with a
@@ -63,29 +62,12 @@ func Default() *Config { return DefaultIn(SystemDirs()) }
 
 // DefaultIn is Default with the buffer directory chosen from dirs, for tests
 // and for callers that know better than the process environment.
-func DefaultIn(dirs Dirs) *Config {
-	c := &Config{
-		PacketForwarder: PacketForwarder{UDP: UDP{Bind: DefaultUDPBind}},
-		Buffer: Buffer{
-			Path:    dirs.BufferPath(),
-			Persist: DefaultPersist,
-			MaxSize: DefaultMaxSize,
-		},
-		Delivery: Delivery{
-			RetryMin:    Duration(time.Second),
-			RetryMax:    Duration(30 * time.Second),
-			DrainRate:   DefaultDrainRate,
-			Concurrency: DefaultConcurrency,
-			SpillAfter:  Duration(5 * time.Second),
-			Timeout:     Duration(15 * time.Second),
-			// Copies of a frame from a second antenna or gateway arrive
-			// within a few hundred milliseconds.
-			MergeWindow: Duration(400 * time.Millisecond),
-		},
-		API:         API{Bind: DefaultAPIBind},
-		Log:         Log{Level: DefaultLogLevel},
-		Connections: []Connection{DefaultConnection()},
-	}
+func DefaultIn(dirs Dirs) *Config { return table(settings()).defaults(dirs) }
+
+// defaults is DefaultIn from a table already built.
+func (t table) defaults(dirs Dirs) *Config {
+	c := &Config{}
+	t.setDefaults(c, dirs, "")
 	c.Complete()
 	return c
 }

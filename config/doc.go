@@ -18,8 +18,23 @@
 // the agent reloads. Its one goroutine is LoadCAFile's read, given up after
 // a timeout, since a caFile that names a FIFO would block forever.
 //
-// Caveat: one setting is spelled in several places — its field
-// (config.go, connection.go), its key (schema.go), its decoding (decode.go,
-// load.go), its default (defaults.go), its check (validate.go) and its text
-// in InitText (init.go) — and a new setting must be added to each.
+// A setting of a section is one entry of the table in settings.go: its
+// path, field, default, reason and check. The reader learns each
+// mapping's keys from it (and suggests the nearest for a misspelt one),
+// Default takes its defaults, check runs its checks, InitText prints its
+// reasons, and the settings section of docs/configuration.md is written
+// from it (`go generate ./config`; a test fails when it is stale).
+//
+// The items of the lists have tables of their own: a device's keys are
+// device_keys.go's, read and documented from it, with the rules that tie
+// them together in checkDevices; a connection's keys depend on its
+// connector, so they stay lists (schema.go) with their reading in load.go
+// and their checks in connection.go and mqttconn.go.
+//
+// Caveat: defaults that a package also takes for a zero option (buffer,
+// delivery, the HTTP connector) are stated there too, as config cannot
+// import them; a test in agent keeps the two equal
+// (docs/decisions/settings-table.md).
 package config
+
+//go:generate go test -run TestConfigurationDoc -update .

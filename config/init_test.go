@@ -25,8 +25,15 @@ func TestInitTextParsesToDefault(t *testing.T) {
 // technicians never learn about.
 func TestInitTextShowsEveryKey(t *testing.T) {
 	text := InitText()
-	for _, s := range []section{topKeys(), gatewayKeys(), packetForwarderKeys(), udpKeys(), mqttKeys(), bufferKeys(),
-		apiKeys(), logKeys(), connectionKeys(), httpConfigurationKeys(), mqttConfigurationKeys(), deviceKeys()} {
+	secs := []section{connectionKeys(), httpConfigurationKeys(), mqttConfigurationKeys(), deviceKeys()}
+	tab := table(settings())
+	secs = append(secs, tab.keys(""))
+	for _, s := range tab {
+		if s.section() {
+			secs = append(secs, tab.keys(s.Path))
+		}
+	}
+	for _, s := range secs {
 		for _, k := range s.known {
 			if !strings.Contains(text, k+":") && !strings.Contains(text, `"`+k+`"`) && !strings.Contains(text, k+" (") && !strings.Contains(text, k+",") {
 				t.Errorf("InitText does not mention %q", k)

@@ -72,29 +72,30 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 	if perr != nil {
 		return nil, nil, &Error{File: name, Problems: []Problem{*perr}}
 	}
-	c := Default()
-	d := &decoder{at: map[string]*yaml.Node{}, broken: map[string]bool{}}
+	t := table(settings()) // built once: each setting is a few closures
+	c := t.defaults(SystemDirs())
+	rd := &reader{at: map[string]*yaml.Node{}, broken: map[string]bool{}, t: t, devKeys: deviceKeyTable()}
 	empty := true
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		root := resolve(doc.Content[0])
 		if !isNull(root) {
 			empty = false
-			d.config(root, c)
+			rd.config(root, c)
 		}
 	}
-	d.readOnlyWarning()
+	rd.readOnlyWarning()
 	if empty {
-		d.warns = append(d.warns, Warning{Msg: "the file is empty (or holds only comments): every setting is the default; `edgeflow config init` prints a complete file to start from"})
+		rd.warns = append(rd.warns, Warning{Msg: "the file is empty (or holds only comments): every setting is the default; `edgeflow config init` prints a complete file to start from"})
 	}
 	c.Complete()
 	ch := &checker{
-		given:  func(p string) bool { return d.at[p] != nil },
-		pos:    d.pos,
-		broken: d.broken,
+		given:  func(p string) bool { return rd.at[p] != nil },
+		pos:    rd.pos,
+		broken: rd.broken,
 	}
-	c.check(ch)
-	probs := append(d.probs, ch.probs...)
-	warns := append(d.warns, ch.warns...)
+	c.checkWith(ch, t)
+	probs := append(rd.probs, ch.probs...)
+	warns := append(rd.warns, ch.warns...)
 	for i := range probs {
 		probs[i].Msg = nameInvisible(probs[i].Msg)
 	}
@@ -111,9 +112,9 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 
 // pos finds the position of path's value, or of the nearest enclosing one
 // when the file leaves the key out (a default).
-func (d *decoder) pos(path string) (line, col int) {
+func (rd *reader) pos(path string) (line, col int) {
 	for path != "" {
-		if n := d.at[path]; n != nil {
+		if n := rd.at[path]; n != nil {
 			return n.Line, n.Column
 		}
 		path = parent(path)
@@ -129,192 +130,54 @@ func parent(path string) string {
 	return path[:i]
 }
 
-func (d *decoder) config(n *yaml.Node, c *Config) {
+func (rd *reader) config(n *yaml.Node, c *Config) {
 	if n.Kind != yaml.MappingNode {
-		d.problem(n, "", "the file must be a mapping of sections (gateway:, packetForwarder:, buffer:, api:, log:, connections:, devices:), got %s", kindName(n))
+		rd.problem(n, "", "the file must be a mapping of sections (gateway:, packetForwarder:, buffer:, api:, log:, connections:, devices:), got %s", kindName(n))
 		return
 	}
-	d.fields(n, "", topKeys(), func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "gateway":
-			d.gateway(v, p, &c.Gateway)
-		case "packetForwarder":
-			d.packetForwarder(v, p, &c.PacketForwarder)
-		case "buffer":
-			d.buffer(v, p, &c.Buffer)
-		case "delivery":
-			d.delivery(v, p, &c.Delivery)
-		case "api":
-			d.fields(v, p, apiKeys(), func(key string, v *yaml.Node, p string) {
-				switch key {
-				case "bind":
-					d.set(v, p, &c.API.Bind)
-				case "token":
-					d.set(v, p, &c.API.Token)
-				case "hosts":
-					c.API.Hosts, _ = d.strList(v, p)
-				case "caFileDir":
-					d.set(v, p, &c.API.CAFileDir)
-				}
-			})
-		case "log":
-			d.fields(v, p, logKeys(), func(key string, v *yaml.Node, p string) {
-				d.set(v, p, &c.Log.Level)
-			})
-		case "connections":
-			c.Connections = nil // the file's list replaces the default one
-			for i, it := range d.seq(v, p, "connection") {
-				c.Connections = append(c.Connections, d.connection(it, index(p, i)))
-			}
-		case "devices":
-			for i, it := range d.seq(v, p, "device") {
-				c.Devices = append(c.Devices, d.device(it, index(p, i)))
-			}
-		case "devicesFile":
-			d.set(v, p, &c.DevicesFile)
-		}
-	})
+	rd.walk(n, "", rd.t, c)
 }
 
 // set stores a text value, leaving dst alone when the value is not text.
-func (d *decoder) set(v *yaml.Node, p string, dst *string) {
-	if s, ok := d.str(v, p); ok {
+func (rd *reader) set(v *yaml.Node, p string, dst *string) {
+	if s, ok := rd.str(v, p); ok {
 		*dst = s
 	}
 }
 
-func (d *decoder) gateway(n *yaml.Node, path string, g *Gateway) {
-	d.fields(n, path, gatewayKeys(), func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "id":
-			d.set(v, p, &g.ID)
-		case "latitude":
-			g.Latitude, _ = d.float(v, p)
-		case "longitude":
-			g.Longitude, _ = d.float(v, p)
-		case "altitude":
-			g.Altitude, _ = d.float(v, p)
-		}
-	})
-}
-
-func (d *decoder) packetForwarder(n *yaml.Node, path string, pf *PacketForwarder) {
-	d.fields(n, path, packetForwarderKeys(), func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "udp":
-			d.fields(v, p, udpKeys(), func(key string, v *yaml.Node, p string) {
-				switch key {
-				case "bind":
-					d.set(v, p, &pf.UDP.Bind)
-				case "upstreams":
-					pf.UDP.Upstreams, _ = d.strList(v, p)
-				case "allow":
-					pf.UDP.Allow, _ = d.strList(v, p)
-				case "gatewayEUIs":
-					pf.UDP.GatewayEUIs, _ = d.strList(v, p)
-				case "rateLimit":
-					d.integer(v, p, "datagrams per second (-1: no limit)", &pf.UDP.RateLimit)
-				}
-			})
-		case "mqtt":
-			m := &MQTT{}
-			if d.fields(v, p, mqttKeys(), func(key string, v *yaml.Node, p string) {
-				switch key {
-				case "server":
-					d.set(v, p, &m.Server)
-				case "topics":
-					m.Topics, _ = d.strList(v, p)
-				case "username":
-					d.set(v, p, &m.Username)
-				case "password":
-					d.set(v, p, &m.Password)
-				case "caFile":
-					d.set(v, p, &m.CAFile)
-				}
-			}) {
-				pf.MQTT = m
-			}
-		}
-	})
-}
-
-func (d *decoder) buffer(n *yaml.Node, path string, b *Buffer) {
-	d.fields(n, path, bufferKeys(), func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "path":
-			d.set(v, p, &b.Path)
-		case "persist":
-			d.set(v, p, &b.Persist)
-		case "maxSize":
-			s, ok := d.str(v, p)
-			if !ok {
-				return
-			}
-			size, err := ParseByteSize(s)
-			if err != nil {
-				d.problem(v, p, "maxSize %v", err)
-				return
-			}
-			b.MaxSize = size
-		}
-	})
-}
-
-func (d *decoder) delivery(n *yaml.Node, path string, dl *Delivery) {
-	d.fields(n, path, deliveryKeys(), func(key string, v *yaml.Node, p string) {
-		dur := func(dst *Duration) { d.duration(v, p, dst) }
-		switch key {
-		case "retryMin":
-			dur(&dl.RetryMin)
-		case "retryMax":
-			dur(&dl.RetryMax)
-		case "spillAfter":
-			dur(&dl.SpillAfter)
-		case "timeout":
-			dur(&dl.Timeout)
-		case "mergeWindow":
-			dur(&dl.MergeWindow)
-		case "drainRate":
-			d.integer(v, p, "uplinks per second", &dl.DrainRate)
-		case "concurrency":
-			d.integer(v, p, "requests", &dl.Concurrency)
-		}
-	})
-}
-
 // duration stores a duration ("30s", "72h", "2d"), or reports why not.
-func (d *decoder) duration(v *yaml.Node, p string, dst *Duration) {
-	s, ok := d.str(v, p)
+func (rd *reader) duration(v *yaml.Node, p string, dst *Duration) {
+	s, ok := rd.str(v, p)
 	if !ok {
 		return
 	}
 	x, err := ParseDuration(s)
 	if err != nil {
-		d.problem(v, p, "%s %v", last(p), err)
+		rd.problem(v, p, "%s %v", last(p), err)
 		return
 	}
 	*dst = x
 }
 
 // integer stores a whole number of unit, or reports why not.
-func (d *decoder) integer(v *yaml.Node, p, unit string, dst *int) {
-	s, ok := d.str(v, p)
+func (rd *reader) integer(v *yaml.Node, p, unit string, dst *int) {
+	s, ok := rd.str(v, p)
 	if !ok {
 		return
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil {
-		d.problem(v, p, "%s must be a whole number of %s, got %q", last(p), unit, clip(s))
+		rd.problem(v, p, "%s must be a whole number of %s, got %q", last(p), unit, clip(s))
 		return
 	}
 	*dst = n
 }
 
-func (d *decoder) connection(n *yaml.Node, path string) Connection {
+func (rd *reader) connection(n *yaml.Node, path string) Connection {
 	var c Connection
 	if n.Kind == yaml.ScalarNode && strings.HasPrefix(strings.TrimSpace(n.Value), "{") {
-		d.problem(n, path, "this connection is quoted text; remove the quotes around the {...} object so that it reads as one")
-		d.broken[path] = true
+		rd.problem(n, path, "this connection is quoted text; remove the quotes around the {...} object so that it reads as one")
+		rd.broken[path] = true
 		return c
 	}
 	// The parameters known are the connector's own. A connector edgeflow
@@ -322,28 +185,28 @@ func (d *decoder) connection(n *yaml.Node, path string) Connection {
 	// would bury the one message that matters, that the connector itself
 	// is not available.
 	cfgKeys := configurationKeys(peek(n, "connectorId"), peek(n, "brand"))
-	d.fields(n, path, connectionKeys(), func(key string, v *yaml.Node, p string) {
+	rd.fields(n, path, connectionKeys(), func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "id":
-			d.set(v, p, &c.ID)
+			rd.set(v, p, &c.ID)
 		case "name":
-			d.set(v, p, &c.Name)
+			rd.set(v, p, &c.Name)
 		case "connectorId":
-			d.set(v, p, &c.ConnectorID)
+			rd.set(v, p, &c.ConnectorID)
 		case "brand":
-			d.set(v, p, &c.Brand)
+			rd.set(v, p, &c.Brand)
 		case "active":
-			if b, ok := d.boolean(v, p); ok {
+			if b, ok := rd.boolean(v, p); ok {
 				c.Active = &b
 			}
 		case "configuration":
 			if cfgKeys.known == nil {
 				if v.Kind != yaml.MappingNode {
-					d.problem(v, p, "configuration must be a mapping (key: value lines), got %s", kindName(v))
+					rd.problem(v, p, "configuration must be a mapping (key: value lines), got %s", kindName(v))
 				}
 				return
 			}
-			d.configuration(v, p, cfgKeys, &c.Configuration)
+			rd.configuration(v, p, cfgKeys, &c.Configuration)
 		}
 	})
 	return c
@@ -379,96 +242,96 @@ func peek(n *yaml.Node, key string) string {
 	return ""
 }
 
-func (d *decoder) configuration(n *yaml.Node, path string, s section, cc *ConnectionConfiguration) {
-	d.fields(n, path, s, func(key string, v *yaml.Node, p string) {
+func (rd *reader) configuration(n *yaml.Node, path string, s section, cc *ConnectionConfiguration) {
+	rd.fields(n, path, s, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "destinationURL":
-			d.set(v, p, &cc.DestinationURL)
+			rd.set(v, p, &cc.DestinationURL)
 		case "description":
-			d.set(v, p, &cc.Description)
+			rd.set(v, p, &cc.Description)
 		case "reconnectStrategy":
-			d.set(v, p, &cc.ReconnectStrategy)
+			rd.set(v, p, &cc.ReconnectStrategy)
 		case "customerId":
-			d.set(v, p, &cc.CustomerID)
+			rd.set(v, p, &cc.CustomerID)
 		case "lrcCompliance":
-			cc.LRCCompliance, _ = d.boolean(v, p)
+			cc.LRCCompliance, _ = rd.boolean(v, p)
 		case "tunnelInterfaceAuthenticationKey":
-			d.set(v, p, &cc.TunnelInterfaceAuthenticationKey)
+			rd.set(v, p, &cc.TunnelInterfaceAuthenticationKey)
 		case "asId":
-			d.set(v, p, &cc.ASID)
+			rd.set(v, p, &cc.ASID)
 		case "lrnInfos":
-			d.set(v, p, &cc.LrnInfos)
+			rd.set(v, p, &cc.LrnInfos)
 		case "hostName":
-			d.set(v, p, &cc.HostName)
+			rd.set(v, p, &cc.HostName)
 		case "protocol":
-			d.set(v, p, &cc.Protocol)
+			rd.set(v, p, &cc.Protocol)
 		case "username":
-			d.set(v, p, &cc.Username)
+			rd.set(v, p, &cc.Username)
 		case "password":
-			d.set(v, p, &cc.Password)
+			rd.set(v, p, &cc.Password)
 		case "uplinkTopicPattern":
-			d.set(v, p, &cc.UplinkTopicPattern)
+			rd.set(v, p, &cc.UplinkTopicPattern)
 		case "trustedCaCertficate", "trustedCaCertificate":
 			other := join(path, "trustedCaCertificate")
 			if key == "trustedCaCertificate" {
 				other = join(path, "trustedCaCertficate")
 			}
-			if d.at[other] != nil {
-				d.problem(v, p, "trustedCaCertficate (IoT Flow's spelling) and trustedCaCertificate are the same key; give one")
+			if rd.at[other] != nil {
+				rd.problem(v, p, "trustedCaCertficate (IoT Flow's spelling) and trustedCaCertificate are the same key; give one")
 				return
 			}
-			d.set(v, p, &cc.TrustedCACertificate)
+			rd.set(v, p, &cc.TrustedCACertificate)
 		case "certificate":
-			d.set(v, p, &cc.Certificate)
+			rd.set(v, p, &cc.Certificate)
 		case "privateKey":
-			d.set(v, p, &cc.PrivateKey)
+			rd.set(v, p, &cc.PrivateKey)
 		case "connectionTimeout":
-			cc.ConnectionTimeout = d.millis(v, p)
+			cc.ConnectionTimeout = rd.millis(v, p)
 		case "actionTimeout":
-			cc.ActionTimeout = d.millis(v, p)
+			cc.ActionTimeout = rd.millis(v, p)
 		case "uplinkTimeValidity":
-			d.duration(v, p, &cc.UplinkTimeValidity)
+			rd.duration(v, p, &cc.UplinkTimeValidity)
 		case "caFile":
-			d.set(v, p, &cc.CAFile)
+			rd.set(v, p, &cc.CAFile)
 		case "proxy":
 			px := &Proxy{}
-			if d.fields(v, p, proxyKeys(), func(key string, v *yaml.Node, p string) {
+			if rd.fields(v, p, proxyKeys(), func(key string, v *yaml.Node, p string) {
 				switch key {
 				case "hostname":
-					d.set(v, p, &px.Hostname)
+					rd.set(v, p, &px.Hostname)
 				case "username":
-					d.set(v, p, &px.Username)
+					rd.set(v, p, &px.Username)
 				case "password":
-					d.set(v, p, &px.Password)
+					rd.set(v, p, &px.Password)
 				}
 			}) {
 				cc.Proxy = px
 			}
 		case "headers":
 			if v.Kind != yaml.MappingNode {
-				d.problem(v, p, "headers must be a mapping of header names to values, e.g. {\"Authorization\": \"Token …\"}; got %s", kindName(v))
+				rd.problem(v, p, "headers must be a mapping of header names to values, e.g. {\"Authorization\": \"Token …\"}; got %s", kindName(v))
 				return
 			}
 			cc.Headers = map[string]string{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k, hv := resolve(v.Content[i]), resolve(v.Content[i+1])
 				if k.Kind != yaml.ScalarNode {
-					d.problem(k, p, "a header name must be a plain name, got %s", kindName(k))
+					rd.problem(k, p, "a header name must be a plain name, got %s", kindName(k))
 					continue
 				}
 				hp := join(p, k.Value)
 				if _, dup := cc.Headers[k.Value]; dup {
-					d.problem(k, hp, "header %q is given twice; keep one", k.Value)
+					rd.problem(k, hp, "header %q is given twice; keep one", k.Value)
 					continue
 				}
-				d.at[hp] = hv
+				rd.at[hp] = hv
 				if hv.Kind == yaml.ScalarNode && strings.Contains(hv.Value, maskText) {
-					d.masked(hv, hp)
+					rd.masked(hv, hp)
 					continue
 				}
 				val := ""
 				if !isNull(hv) {
-					val, _ = d.str(hv, hp)
+					val, _ = rd.str(hv, hp)
 				}
 				cc.Headers[k.Value] = val
 			}
@@ -476,60 +339,51 @@ func (d *decoder) configuration(n *yaml.Node, path string, s section, cc *Connec
 	})
 }
 
-func (d *decoder) device(n *yaml.Node, path string) Device {
+func (rd *reader) device(n *yaml.Node, path string) Device {
 	var dev Device
-	d.fields(n, path, deviceKeys(), func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "devEUI":
-			d.hexField(v, p, dev.DevEUI[:])
-		case "devAddr":
-			d.hexField(v, p, dev.DevAddr[:])
-		case "nwkSKey":
-			d.hexField(v, p, dev.NwkSKey[:])
-		case "appSKey":
-			d.hexField(v, p, dev.AppSKey[:])
-		case "joinEUI", "appEUI":
-			// appEUI is LoRaWAN 1.0's name for joinEUI, and what older
-			// device labels print.
-			if key == "appEUI" && d.at[join(path, "joinEUI")] != nil || key == "joinEUI" && d.at[join(path, "appEUI")] != nil {
-				d.problem(v, p, "joinEUI and appEUI are the same key (appEUI is its LoRaWAN 1.0 name); give one")
+	rd.fields(n, path, deviceKeysOf(rd.devKeys), func(key string, v *yaml.Node, p string) {
+		for _, k := range rd.devKeys {
+			if key != k.key && key != k.alias {
+				continue
+			}
+			// Both given: said at the second, as the first is read already.
+			if k.alias != "" && rd.at[join(path, k.key)] != nil && rd.at[join(path, k.alias)] != nil {
+				rd.problem(v, p, "%s and %s are the same key (%s); give one", k.key, k.alias, k.aliasWhy)
 				return
 			}
-			d.hexField(v, p, dev.JoinEUI[:])
-		case "appKey":
-			d.hexField(v, p, dev.AppKey[:])
-		case "nwkKey":
-			d.hexField(v, p, dev.NwkKey[:])
-		case "name":
-			d.set(v, p, &dev.Name)
-		case "relaxFCnt":
-			dev.RelaxFCnt, _ = d.boolean(v, p)
-		case "payloadFormat":
-			d.set(v, p, &dev.PayloadFormat)
+			switch f := k.field(&dev).(type) {
+			case []byte:
+				rd.hexField(v, p, f)
+			case *string:
+				rd.set(v, p, f)
+			case *bool:
+				*f, _ = rd.boolean(v, p)
+			}
+			return
 		}
 	})
-	dev.ABP = d.at[join(path, "devAddr")] != nil && d.at[join(path, "nwkSKey")] != nil && d.at[join(path, "appSKey")] != nil
+	dev.ABP = rd.at[join(path, "devAddr")] != nil && rd.at[join(path, "nwkSKey")] != nil && rd.at[join(path, "appSKey")] != nil
 	return dev
 }
 
 // millis reads an IoT Flow timeout: whole milliseconds (5000), or a
 // duration with its unit ("5s"), which is what a technician reading
 // "timeout" may write. It returns 0 after reporting a problem.
-func (d *decoder) millis(v *yaml.Node, p string) int {
-	s, ok := d.str(v, p)
+func (rd *reader) millis(v *yaml.Node, p string) int {
+	s, ok := rd.str(v, p)
 	if !ok {
 		return 0
 	}
 	if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
 		if n <= 0 {
-			d.problem(v, p, "%s must be more than 0 milliseconds (leave it out for the default)", last(p))
+			rd.problem(v, p, "%s must be more than 0 milliseconds (leave it out for the default)", last(p))
 			return 0
 		}
 		return n
 	}
 	dur, err := ParseDuration(s)
 	if err != nil || dur <= 0 {
-		d.problem(v, p, "%s is in milliseconds, e.g. 5000 (or with a unit, \"5s\"); got %q", last(p), clip(s))
+		rd.problem(v, p, "%s is in milliseconds, e.g. 5000 (or with a unit, \"5s\"); got %q", last(p), clip(s))
 		return 0
 	}
 	return max(1, int(dur.Std().Milliseconds()))

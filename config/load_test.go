@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/broken/*.want from the current messages")
+var update = flag.Bool("update", false, "rewrite testdata/broken/*.want from the current messages, and the settings section of docs/configuration.md from the table")
 
 // problems parses src and returns its problems, failing the test when the
 // file is accepted.

@@ -79,22 +79,19 @@ func isLoopback(bind string) bool {
 // mqttSchemes are what the paho client dials.
 func mqttSchemes() []string { return []string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"} }
 
-func checkMQTT(ch *checker, m *MQTT) {
-	p := "packetForwarder.mqtt.server"
-	shown := redactLoose(m.Server) // it may carry user:password@
-	switch u, err := url.Parse(m.Server); {
-	case m.Server == "":
+// checkMQTTServer checks packetForwarder.mqtt.server, which may carry
+// user:password@ (never shown).
+func checkMQTTServer(ch *checker, p string, v any, _ *Config) {
+	server := v.(string)
+	shown := redactLoose(server)
+	switch u, err := url.Parse(server); {
+	case server == "":
 		ch.problem(p, "server is required when mqtt is given, e.g. \"tcp://127.0.0.1:1883\"")
-	case !strings.Contains(m.Server, "://"):
+	case !strings.Contains(server, "://"):
 		ch.problem(p, "server %q has no scheme; write e.g. \"tcp://%s\"", clip(shown), clip(shown))
 	case err != nil || u.Host == "":
 		ch.problem(p, "server %q is not a broker URL; write e.g. \"tcp://127.0.0.1:1883\"", clip(shown))
 	case !contains(mqttSchemes(), strings.ToLower(u.Scheme)):
 		ch.problem(p, "%s", oneOf("server scheme", u.Scheme, mqttSchemes()))
-	}
-	for i, t := range m.Topics {
-		if strings.TrimSpace(t) == "" {
-			ch.problem(index("packetForwarder.mqtt.topics", i), "a topic may not be empty")
-		}
 	}
 }

@@ -1,42 +1,10 @@
 package config
 
-import (
-	"slices"
-	"strconv"
-)
+import "slices"
 
-// The keys of each mapping in the file. They are the contract of the design
-// brief; add a key here and in the walk of load.go together.
-
-func topKeys() section {
-	return section{known: []string{"gateway", "packetForwarder", "buffer", "delivery", "api", "log", "connections", "devices", "devicesFile"}}
-}
-
-func gatewayKeys() section {
-	return section{known: []string{"id", "latitude", "longitude", "altitude"}}
-}
-
-func packetForwarderKeys() section { return section{known: []string{"udp", "mqtt"}} }
-
-func udpKeys() section {
-	return section{known: []string{"bind", "upstreams", "allow", "gatewayEUIs", "rateLimit"}}
-}
-
-func mqttKeys() section {
-	return section{known: []string{"server", "topics", "username", "password", "caFile"}}
-}
-
-func bufferKeys() section { return section{known: []string{"path", "persist", "maxSize"}} }
-
-func deliveryKeys() section {
-	return section{known: []string{"retryMin", "retryMax", "drainRate", "spillAfter", "timeout", "mergeWindow", "concurrency"},
-		ignored: map[string]string{"pipeline": "HTTP/1.1 pipelining is gone; delivery.concurrency (requests in flight per connection, default " +
-			strconv.Itoa(DefaultConcurrency) + ") replaced it"}}
-}
-
-func apiKeys() section { return section{known: []string{"bind", "token", "hosts", "caFileDir"}} }
-
-func logKeys() section { return section{known: []string{"level"}} }
+// The keys of a list's items. The keys of the sections are the settings
+// table's (settings.go); the items of connections and devices are IoT Flow
+// objects whose keys depend on the connector, decoded by load.go.
 
 // connectionKeys are IoT Flow's common parameters; the ignored ones appear
 // in objects copied from IoT Flow's GET /connections or its documentation.
@@ -112,31 +80,27 @@ func mqttConfigurationKeys() section {
 
 func proxyKeys() section { return section{known: []string{"hostname", "username", "password"}} }
 
-func deviceKeys() section {
-	return section{known: []string{"devEUI", "devAddr", "nwkSKey", "appSKey", "joinEUI", "appEUI", "appKey", "nwkKey", "name", "relaxFCnt", "payloadFormat"}}
-}
-
 // sectionsWith lists the schema paths of the mappings that know key, for
 // telling a technician that a key is at the wrong indentation.
 func sectionsWith(key string) []string {
-	all := []struct {
+	type sec struct {
 		path string
 		s    section
-	}{
-		{"", topKeys()},
-		{"gateway", gatewayKeys()},
-		{"packetForwarder", packetForwarderKeys()},
-		{"packetForwarder.udp", udpKeys()},
-		{"packetForwarder.mqtt", mqttKeys()},
-		{"buffer", bufferKeys()},
-		{"delivery", deliveryKeys()},
-		{"api", apiKeys()},
-		{"log", logKeys()},
-		{"connections[]", connectionKeys()},
-		{"connections[].configuration", httpConfigurationKeys()},
-		{"connections[].configuration", mqttConfigurationKeys()},
-		{"devices[]", deviceKeys()},
 	}
+	var all []sec
+	t := table(settings())
+	all = append(all, sec{"", t.keys("")})
+	for _, s := range t {
+		if s.section() {
+			all = append(all, sec{s.Path, t.keys(s.Path)})
+		}
+	}
+	all = append(all,
+		sec{"connections[]", connectionKeys()},
+		sec{"connections[].configuration", httpConfigurationKeys()},
+		sec{"connections[].configuration", mqttConfigurationKeys()},
+		sec{"devices[]", deviceKeys()},
+	)
 	var where []string
 	for _, e := range all {
 		if slices.Contains(e.s.known, key) && !slices.Contains(where, e.path) {

@@ -1,12 +1,3 @@
-// Package lpp decodes Cayenne Low Power Payload (LPP) frames into readings
-// for people: channel, quantity, value and unit. It only reads; the agent
-// still sends the payload itself to the endpoints, unchanged.
-//
-// A frame is a sequence of [channel][type][data…] with big-endian values
-// (myDevices' reference, plus the extended types of the ElectronicCats and
-// TTN libraries). Decode accepts a payload only when every byte is part of
-// a known item: a payload that does not parse completely is not LPP, and
-// guessing would show a wrong value.
 package lpp
 
 import (

@@ -24,7 +24,7 @@ type Backend interface {
 	// Status gathers the whole status (GET /status).
 	Status() Status
 	// Devices lists the configured and learnt devices (GET /devices).
-	Devices() []Device
+	Devices() []DeviceState
 	// DeadLetters lists a connection's dead letters, oldest first.
 	DeadLetters(id string) ([]DeadLetter, error)
 	// ReplayDeadLetters queues dead letters again (nil seqs: all) and tells
@@ -72,7 +72,7 @@ type Status struct {
 	Gateways    []Gateway          `json:"gateways"`
 	Sources     []Source           `json:"sources"`
 	Connections []ConnectionStatus `json:"connections"`
-	Devices     []Device           `json:"devices"`
+	Devices     []DeviceState      `json:"devices"`
 	// UnknownDevAddrs are addresses heard recently that no device has:
 	// another network's devices, or one of ours with a wrong devAddr.
 	UnknownDevAddrs []UnknownDevAddr `json:"unknownDevAddrs"`
@@ -166,15 +166,18 @@ type BufferStatus struct {
 	MaxSize int64  `json:"maxSize"` // the budget
 }
 
-// Device is one device the agent decodes; keys are never included.
-type Device struct {
+// DeviceState is what the agent knows of one configured device (the
+// file's config.Device): its session, its last uplink and payload, its
+// last rejected frame. Keys are never included.
+type DeviceState struct {
 	DevEUI  string `json:"devEUI"`
 	DevAddr string `json:"devAddr,omitempty"`
 	Name    string `json:"name,omitempty"`
 	// Activation is "ABP" or "OTAA".
 	Activation string `json:"activation"`
-	// SessionKnown tells whether the agent can decode the device's
-	// uplinks: always for ABP, after a join for OTAA.
+	// SessionKnown tells whether the agent holds the device's session keys
+	// and so can check and decrypt its uplinks: always for ABP, after a
+	// join for OTAA.
 	SessionKnown bool       `json:"sessionKnown"`
 	LastUplink   *time.Time `json:"lastUplink,omitempty"`
 	FCnt         *uint32    `json:"fCnt,omitempty"`

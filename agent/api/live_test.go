@@ -193,7 +193,7 @@ func (emptyBackend) UpdateConnections(context.Context, func([]config.Connection)
 }
 func (emptyBackend) ConnectionStates() map[string]api.ConnectionState { return nil }
 func (emptyBackend) Status() api.Status                               { return api.Status{} }
-func (emptyBackend) Devices() []api.Device                            { return nil }
+func (emptyBackend) Devices() []api.DeviceState                       { return nil }
 func (emptyBackend) DeadLetters(string) ([]api.DeadLetter, error)     { return nil, nil }
 func (emptyBackend) ReplayDeadLetters(string, []uint64) (int, error)  { return 0, nil }
 func (emptyBackend) WriteMetrics(io.Writer)                           {}

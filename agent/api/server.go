@@ -187,7 +187,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		st.Connections = []ConnectionStatus{}
 	}
 	if st.Devices == nil {
-		st.Devices = []Device{}
+		st.Devices = []DeviceState{}
 	}
 	if st.UnknownDevAddrs == nil {
 		st.UnknownDevAddrs = []UnknownDevAddr{}
@@ -198,7 +198,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleDevices(w http.ResponseWriter, _ *http.Request) {
 	devs := s.b.Devices()
 	if devs == nil {
-		devs = []Device{}
+		devs = []DeviceState{}
 	}
 	writeJSON(w, http.StatusOK, devs)
 }

@@ -39,7 +39,7 @@ func TestStatusDevicesMetrics(t *testing.T) {
 	}
 
 	_, body = r.must("GET", "/devices", "", http.StatusOK)
-	devs := decode[[]api.Device](t, body)
+	devs := decode[[]api.DeviceState](t, body)
 	if len(devs) != 1 || devs[0].DevEUI != "70B3D57ED0000005" || devs[0].Activation != "ABP" {
 		t.Errorf("devices: %s", body)
 	}

@@ -1,12 +1,3 @@
-// Package history keeps what the agent's charts draw, in memory and
-// bounded: uplinks per minute per device and per gateway, each device's
-// recent RSSI and SNR, and each connection's backlog, over the last hours.
-// Nothing goes to flash: a restart starts the charts afresh, which is what
-// a gateway's flash and a status page can both afford.
-//
-// Memory is fixed by Options: a series is one value per step over Span,
-// and a device keeps at most MaxPoints signal points; at most MaxSeries
-// series of each kind are kept, the least recently heard going first.
 package history
 
 import (

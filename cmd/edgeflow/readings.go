@@ -10,7 +10,7 @@ import (
 // payloadText is a device's last payload for the status table: its
 // readings ("temperature 23.7 °C, humidity 41.5 %"), else its hex
 // (shortened), else "-".
-func payloadText(d api.Device) string {
+func payloadText(d api.DeviceState) string {
 	if len(d.Readings) > 0 {
 		return readingsText(d.Readings)
 	}

@@ -13,7 +13,7 @@ import (
 func TestStatusReadings(t *testing.T) {
 	now := time.Now()
 	port := uint8(2)
-	st := api.Status{Devices: []api.Device{
+	st := api.Status{Devices: []api.DeviceState{
 		{DevEUI: "70B3D57ED0000001", SessionKnown: true, LastUplink: &now, PayloadHex: "036700ed0568530567010e", Readings: []api.Reading{
 			{Channel: 3, Name: "temperature", Text: "temperature 23.7 °C"}, {Channel: 5, Name: "humidity", Text: "humidity 41.5 %"},
 			{Channel: 5, Name: "temperature", Text: "temperature 27.0 °C"}}},

@@ -27,7 +27,7 @@ func TestStatusCommand(t *testing.T) {
 		Gateways:    []api.Gateway{{EUI: "AA555A0000000101", LastPushData: ago(3 * time.Second), PushAddr: "127.0.0.1:41234"}},
 		Sources:     []api.Source{{Type: "udp", Addr: "127.0.0.1:1700"}},
 		Connections: []api.ConnectionStatus{{ID: "c", Name: "Actility To Cayenne", Active: true, ConnectionState: api.ConnectionState{State: "UNREACHABLE", Backlog: 12, OldestAge: "4m", LastError: "endpoint answered 503", LastErrorTime: ago(10 * time.Second), LastDelivery: ago(5 * time.Minute)}}},
-		Devices:     []api.Device{{DevEUI: "70B3D57ED0000001", Activation: "ABP", SessionKnown: true, LastUplink: ago(12 * time.Second), FCnt: &fcnt, RSSI: &rssi, SNR: &snr}, {DevEUI: "70B3D57ED0000002", Activation: "OTAA"}},
+		Devices:     []api.DeviceState{{DevEUI: "70B3D57ED0000001", Activation: "ABP", SessionKnown: true, LastUplink: ago(12 * time.Second), FCnt: &fcnt, RSSI: &rssi, SNR: &snr}, {DevEUI: "70B3D57ED0000002", Activation: "OTAA"}},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/status" || r.Header.Get("Authorization") != "Bearer tok-0123456789abcdef" {

@@ -53,7 +53,7 @@ func TestClientConfigOfInvalidFile(t *testing.T) {
 // the hint.
 func TestPrintRejectionPast(t *testing.T) {
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	st := api.Status{Devices: []api.Device{
+	st := api.Status{Devices: []api.DeviceState{
 		{DevEUI: "70B3D57ED0000001", LastRejection: &api.Rejection{Reason: "fcnt_replay", Hint: "H1", Time: now.Add(-2 * time.Hour), Count: 0}},
 		{DevEUI: "70B3D57ED0000002", Name: "tank", LastRejection: &api.Rejection{Reason: "mic_failure", Hint: "H2", Time: now.Add(-time.Minute), Count: 3}},
 	}}

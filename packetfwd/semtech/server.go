@@ -58,8 +58,8 @@ type Config struct {
 	// GatewayEUIs, when not empty, are the only gateways accepted (and
 	// relayed).
 	GatewayEUIs []lorawan.EUI64
-	// RateLimit caps datagrams per source IP:port; 200/s with a burst of
-	// 400 when zero (see DefaultRatePerSecond).
+	// RateLimit caps datagrams per source IP:port; DefaultRatePerSecond
+	// with DefaultRateBurst when zero.
 	RateLimit RateLimit
 }
 

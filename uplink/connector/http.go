@@ -66,6 +66,16 @@ type HTTPConfig struct {
 // what is waiting).
 const DefaultConcurrency = 32
 
+// DefaultTimeout bounds one request when HTTPConfig.Timeout is zero.
+const DefaultTimeout = 15 * time.Second
+
+// DefaultHTTPConfig holds the tunings an HTTPConfig field left zero gets;
+// delivery.timeout and delivery.concurrency state the same in config's
+// table, and a test in agent keeps them equal.
+func DefaultHTTPConfig() HTTPConfig {
+	return HTTPConfig{Timeout: DefaultTimeout, Concurrency: DefaultConcurrency, UserAgent: "edgeflow"}
+}
+
 // HTTP is the actility-http-iot connector: one POST per uplink with the
 // DevEUI_uplink document as body, through net/http's Transport
 // (keep-alive, HTTP/2 when the endpoint offers it over TLS, proxies from

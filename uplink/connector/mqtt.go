@@ -71,6 +71,14 @@ type MQTT struct {
 	lost   chan struct{} // closed when the current client's connection drops
 }
 
+// DefaultMQTTConfig holds what an MQTTConfig field left zero gets (NewMQTT;
+// a test keeps the two equal): IoT Flow's connectionTimeout, actionTimeout
+// and example topic. config states the same for the file
+// (DefaultMQTTConnectionTimeout, …), and a test in agent keeps them equal.
+func DefaultMQTTConfig() MQTTConfig {
+	return MQTTConfig{ConnectTimeout: 5 * time.Second, ActionTimeout: time.Second, Topic: "mqtt/things/{DevEUI}/uplink"}
+}
+
 // NewMQTT checks cfg and builds the connector; it does not connect.
 func NewMQTT(cfg MQTTConfig, log *slog.Logger) (*MQTT, error) {
 	if log == nil {

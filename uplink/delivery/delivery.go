@@ -76,6 +76,35 @@ type Options struct {
 	OnResult func(connID string, up *uplink.Uplink, late bool, err error)
 }
 
+// Defaults of Options. Those that are also settings of the file
+// (delivery.*, buffer.persist) are stated again in config's table, which
+// is what an operator reads; a test in agent keeps the two equal.
+const (
+	DefaultPersist       = PersistOnOutage
+	DefaultSpillAfter    = 5 * time.Second
+	DefaultMaxMemory     = 16384
+	DefaultBackoffMin    = time.Second
+	DefaultBackoffMax    = 30 * time.Second
+	DefaultMaxRetryAfter = 10 * time.Minute
+	DefaultDrainRate     = 10000
+	DefaultBatchSize     = 64
+)
+
+// DefaultOptions are the tunings an Options field left zero gets
+// (setDefaults; a test keeps the two equal).
+func DefaultOptions() Options {
+	return Options{
+		Persist:       DefaultPersist,
+		SpillAfter:    DefaultSpillAfter,
+		MaxMemory:     DefaultMaxMemory,
+		BackoffMin:    DefaultBackoffMin,
+		BackoffMax:    DefaultBackoffMax,
+		MaxRetryAfter: DefaultMaxRetryAfter,
+		DrainRate:     DefaultDrainRate,
+		BatchSize:     DefaultBatchSize,
+	}
+}
+
 func (o *Options) setDefaults() {
 	if o.Persist == "" {
 		o.Persist = PersistOnOutage
