@@ -1,7 +1,3 @@
-// Command edgeflow-load measures the edgeflow agent under load from outside
-// the process: it starts the agent (or watches one given by --pid), plays
-// the packet forwarder over UDP and the HTTP endpoint, and reads the
-// agent's CPU, memory and disk writes from /proc. See docs/performance.md.
 package main
 
 import (

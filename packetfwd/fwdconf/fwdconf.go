@@ -1,11 +1,3 @@
-// Package fwdconf reads and edits the JSON configuration of Semtech's
-// packet forwarder (lora_pkt_fwd's global_conf.json and local_conf.json)
-// the way a technician would by hand: only the values it changes are
-// rewritten, in place in the text, so that comments, key order, spacing
-// and every other key stay byte for byte.
-//
-// lora_pkt_fwd reads the file with parson's comment-stripping parser, so
-// "/* … */" and "// …" comments are allowed; they are kept.
 package fwdconf
 
 import (
