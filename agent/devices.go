@@ -123,14 +123,14 @@ func (a *Agent) onBridgeDownlink(gatewayEUI lorawan.EUI64, phy []byte) {
 	}
 }
 
-func otaaFromConfig(devs []config.Device) []uplink.Device {
+func otaaFromConfig(devs []config.Device) []uplink.RootKeys {
 	var zero lorawan.AES128Key
-	var out []uplink.Device
+	var out []uplink.RootKeys
 	for _, d := range devs {
 		if d.AppKey == zero {
 			continue
 		}
-		out = append(out, uplink.Device{DevEUI: d.DevEUI, JoinEUI: d.JoinEUI, AppKey: d.AppKey, NwkKey: d.NwkKey})
+		out = append(out, uplink.RootKeys{DevEUI: d.DevEUI, JoinEUI: d.JoinEUI, AppKey: d.AppKey, NwkKey: d.NwkKey})
 	}
 	return out
 }

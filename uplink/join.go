@@ -14,10 +14,10 @@ import (
 	"github.com/brocaar/lorawan"
 )
 
-// Device is an OTAA device's root keys, from which the agent derives the
+// RootKeys are an OTAA device's root keys, from which the agent derives the
 // session the device joins with. Its String, GoString, LogValue and
 // MarshalJSON mask the AppKey.
-type Device struct {
+type RootKeys struct {
 	DevEUI  lorawan.EUI64
 	JoinEUI lorawan.EUI64 // all zeros: accept whatever JoinEUI the device sends
 	AppKey  lorawan.AES128Key
@@ -28,21 +28,21 @@ type Device struct {
 }
 
 // String describes the device with its key masked.
-func (d Device) String() string {
+func (d RootKeys) String() string {
 	return fmt.Sprintf("{DevEUI:%s JoinEUI:%s AppKey:%s NwkKey:%s}", HexUpper(d.DevEUI[:]), HexUpper(d.JoinEUI[:]), maskedKey, maskedKey)
 }
 
 // GoString keeps %#v from printing the key.
-func (d Device) GoString() string { return "uplink.Device" + d.String() }
+func (d RootKeys) GoString() string { return "uplink.RootKeys" + d.String() }
 
 // LogValue keeps slog from printing the key.
-func (d Device) LogValue() slog.Value {
+func (d RootKeys) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("dev_eui", HexUpper(d.DevEUI[:])),
 		slog.String("join_eui", HexUpper(d.JoinEUI[:])), slog.String("app_key", maskedKey), slog.String("nwk_key", maskedKey))
 }
 
 // MarshalJSON keeps encoding/json from printing the key.
-func (d Device) MarshalJSON() ([]byte, error) {
+func (d RootKeys) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct{ DevEUI, JoinEUI, AppKey, NwkKey string }{HexUpper(d.DevEUI[:]), HexUpper(d.JoinEUI[:]), maskedKey, maskedKey})
 }
 
@@ -100,7 +100,7 @@ type Joiner struct {
 }
 
 type otaaDevice struct {
-	Device
+	RootKeys
 	app cipher.Block // AppKey: the AppSKey's root
 	// root decrypts the join-accept and derives the network key(s):
 	// the NwkKey of a 1.1 device, else the AppKey. rootMIC signs the
@@ -111,12 +111,12 @@ type otaaDevice struct {
 	v11     bool
 }
 
-func newOTAADevice(d Device) (*otaaDevice, error) {
+func newOTAADevice(d RootKeys) (*otaaDevice, error) {
 	app, err := aes.NewCipher(d.AppKey[:])
 	if err != nil {
 		return nil, err
 	}
-	o := &otaaDevice{Device: d, app: app, root: app, v11: d.NwkKey != lorawan.AES128Key{}}
+	o := &otaaDevice{RootKeys: d, app: app, root: app, v11: d.NwkKey != lorawan.AES128Key{}}
 	rootKey := d.AppKey
 	if o.v11 {
 		rootKey = d.NwkKey
@@ -176,7 +176,7 @@ func NewJoiner(s *Sessions, opts JoinerOptions, logger *slog.Logger, set *metric
 // SetDevices replaces the OTAA devices (a reload). Sessions learnt for a
 // device that is no longer listed are dropped; the others are kept, since
 // the device keeps using its session whatever the configuration says.
-func (j *Joiner) SetDevices(devs []Device) error {
+func (j *Joiner) SetDevices(devs []RootKeys) error {
 	m := make(map[lorawan.EUI64]*otaaDevice, len(devs))
 	for _, d := range devs {
 		if _, dup := m[d.DevEUI]; dup {

@@ -18,14 +18,14 @@ func FuzzJoin(f *testing.F) {
 	req, dn := dev.joinRequest(f)
 	acc, _ := dev.joinAccept(f, dn, 5, lorawan.DevAddr{1, 2, 3, 4})
 	f.Add(req, acc)
-	v10 := Device{DevEUI: lorawan.EUI64{2, 2, 2, 2, 2, 2, 2, 2}, JoinEUI: lorawan.EUI64{1, 1, 1, 1, 1, 1, 1, 1}, AppKey: aesKey(f, v10Key)}
+	v10 := RootKeys{DevEUI: lorawan.EUI64{2, 2, 2, 2, 2, 2, 2, 2}, JoinEUI: lorawan.EUI64{1, 1, 1, 1, 1, 1, 1, 1}, AppKey: aesKey(f, v10Key)}
 	f.Fuzz(func(t *testing.T, req, acc []byte) {
 		if len(req) > 64 || len(acc) > 64 {
 			return // refused by length alone
 		}
 		s := NewSessions()
 		j := NewJoiner(s, JoinerOptions{}, nil, nil)
-		if err := j.SetDevices([]Device{dev.Device, v10}); err != nil {
+		if err := j.SetDevices([]RootKeys{dev.RootKeys, v10}); err != nil {
 			t.Fatal(err)
 		}
 		genuine, _ := dev.joinRequest(t)

@@ -18,12 +18,12 @@ import (
 // all with brocaar/lorawan. Its session keys come from testkit.SessionKey, written
 // from the specification apart from the code under test.
 type otaaDev struct {
-	Device
+	RootKeys
 	nonce uint16
 }
 
 func newOTAADev(n byte) *otaaDev {
-	d := &otaaDev{Device: Device{DevEUI: eui(n), JoinEUI: lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xf0, 0, 0, 1}}}
+	d := &otaaDev{RootKeys: RootKeys{DevEUI: eui(n), JoinEUI: lorawan.EUI64{0x70, 0xb3, 0xd5, 0x7e, 0xf0, 0, 0, 1}}}
 	for i := range d.AppKey {
 		d.AppKey[i] = byte(0x30+i) ^ n
 	}
@@ -119,7 +119,7 @@ type otaaFixture struct {
 	p *Persister
 }
 
-func newOTAAFixture(t testing.TB, store SessionStore, abp []Session, devs ...Device) *otaaFixture {
+func newOTAAFixture(t testing.TB, store SessionStore, abp []Session, devs ...RootKeys) *otaaFixture {
 	t.Helper()
 	f := &otaaFixture{fixture: &fixture{s: NewSessions(), set: metrics.NewSet(), clk: &clock{t: t0}}}
 	if err := f.s.Set(abp); err != nil {

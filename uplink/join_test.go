@@ -42,7 +42,7 @@ func b64(t testing.TB, s string) []byte {
 
 // V9: a join-request's MIC with the AppKey, and the bad-MIC variant.
 func TestJoinRequestV9(t *testing.T) {
-	f := newOTAAFixture(t, &memStore{}, nil, Device{
+	f := newOTAAFixture(t, &memStore{}, nil, RootKeys{
 		DevEUI: euiHex(t, "3331383274356905"), JoinEUI: euiHex(t, "aa13693363343639"), AppKey: aesKey(t, v9Key)})
 	if err := f.j.HandleJoinRequest(lorawan.EUI64{}, unhex(t, v9Hex)); err != nil {
 		t.Fatalf("V9: %v", err)
@@ -63,7 +63,7 @@ func TestJoinRequestV9(t *testing.T) {
 // V10: brocaar's join-request and join-accept; the accept's plaintext
 // gives DevAddr 01020304, JoinNonce 65793, NetID 020202.
 func TestJoinAcceptV10(t *testing.T) {
-	dev := Device{DevEUI: euiHex(t, "0202020202020202"), JoinEUI: euiHex(t, "0101010101010101"), AppKey: aesKey(t, v10Key)}
+	dev := RootKeys{DevEUI: euiHex(t, "0202020202020202"), JoinEUI: euiHex(t, "0101010101010101"), AppKey: aesKey(t, v10Key)}
 	f := newOTAAFixture(t, &memStore{}, nil, dev)
 	if err := f.j.HandleJoinAccept(lorawan.EUI64{}, b64(t, v10Acc)); err != ErrJoinNoRequest {
 		t.Fatalf("accept without a request: %v", err)
@@ -110,7 +110,7 @@ func TestDeriveKeysV11(t *testing.T) {
 func TestOTAAJoinThenUplinks(t *testing.T) {
 	dev := newOTAADev(1)
 	store := &memStore{}
-	f := newOTAAFixture(t, store, nil, dev.Device)
+	f := newOTAAFixture(t, store, nil, dev.RootKeys)
 	req, dn := dev.joinRequest(t)
 	if ups := f.up(req); len(ups) != 0 {
 		t.Fatal("join-request delivered")
@@ -141,7 +141,7 @@ func TestOTAAJoinThenUplinks(t *testing.T) {
 // until an uplink verifies with a new one; then only the new one works.
 func TestOTAARejoinLostAccept(t *testing.T) {
 	dev := newOTAADev(2)
-	f := newOTAAFixture(t, &memStore{}, nil, dev.Device)
+	f := newOTAAFixture(t, &memStore{}, nil, dev.RootKeys)
 	join := func(jn uint32, addr lorawan.DevAddr) Session {
 		req, dn := dev.joinRequest(t)
 		f.up(req)
@@ -182,7 +182,7 @@ func TestOTAARejoinLostAccept(t *testing.T) {
 func TestOTAARestartBetweenJoinAndUplink(t *testing.T) {
 	dev := newOTAADev(3)
 	store := &memStore{}
-	f := newOTAAFixture(t, store, nil, dev.Device)
+	f := newOTAAFixture(t, store, nil, dev.RootKeys)
 	req, dn := dev.joinRequest(t)
 	f.up(req)
 	acc, sess := dev.joinAccept(t, dn, 9, lorawan.DevAddr{0x26, 0, 0, 3})
@@ -193,7 +193,7 @@ func TestOTAARestartBetweenJoinAndUplink(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f = newOTAAFixture(t, store, nil, dev.Device) // restart
+	f = newOTAAFixture(t, store, nil, dev.RootKeys) // restart
 	for fc := uint32(0); fc < 5; fc++ {
 		if ups := f.up(buildUp(t, sess, fc, port(1), []byte("x"), false)); len(ups) != 1 || ups[0].DevEUI != dev.DevEUI {
 			t.Fatalf("fcnt %d after restart: %+v", fc, ups)
@@ -203,7 +203,7 @@ func TestOTAARestartBetweenJoinAndUplink(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f = newOTAAFixture(t, store, nil, dev.Device) // restart again
+	f = newOTAAFixture(t, store, nil, dev.RootKeys) // restart again
 	if ups := f.up(buildUp(t, sess, 4, port(1), []byte("x"), false)); len(ups) != 0 {
 		t.Fatal("replay accepted after restart")
 	}
@@ -267,7 +267,7 @@ func TestRelaxFCntRestartVersusReplay(t *testing.T) {
 func TestDevAddrCollisionABPAndOTAA(t *testing.T) {
 	dev := newOTAADev(4)
 	abp := v1Session(t)
-	f := newOTAAFixture(t, &memStore{}, []Session{abp}, dev.Device)
+	f := newOTAAFixture(t, &memStore{}, []Session{abp}, dev.RootKeys)
 	req, dn := dev.joinRequest(t)
 	f.up(req)
 	acc, sess := dev.joinAccept(t, dn, 11, abp.DevAddr)
@@ -293,7 +293,7 @@ func TestJoinUnknownDeviceLoggedOnce(t *testing.T) {
 	dev, other := newOTAADev(5), newOTAADev(6)
 	s := NewSessions()
 	j := NewJoiner(s, JoinerOptions{}, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)
-	if err := j.SetDevices([]Device{dev.Device}); err != nil {
+	if err := j.SetDevices([]RootKeys{dev.RootKeys}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -314,8 +314,8 @@ func TestJoinUnknownDeviceLoggedOnce(t *testing.T) {
 	if n := strings.Count(out, "not configured for OTAA"); n != 1 {
 		t.Fatalf("unknown device logged %d times:\n%s", n, out)
 	}
-	j2, _ := json.Marshal(dev.Device)
-	out += fmt.Sprintf("%v %+v %#v %s", dev.Device, dev.Device, dev.Device, j2)
+	j2, _ := json.Marshal(dev.RootKeys)
+	out += fmt.Sprintf("%v %+v %#v %s", dev.RootKeys, dev.RootKeys, dev.RootKeys, j2)
 	for _, k := range []lorawan.AES128Key{dev.AppKey, sess.NwkSKey, sess.AppSKey} {
 		if strings.Contains(strings.ToLower(out), k.String()) {
 			t.Fatalf("key printed:\n%s", out)
@@ -332,7 +332,7 @@ func TestOTAALoRaWAN11(t *testing.T) {
 		dev.NwkKey[i] = byte(0x90 + i)
 	}
 	store := &memStore{}
-	f := newOTAAFixture(t, store, nil, dev.Device)
+	f := newOTAAFixture(t, store, nil, dev.RootKeys)
 	req, dn := dev.joinRequest11(t)
 	if err := f.j.HandleJoinRequest(lorawan.EUI64{}, req); err != nil {
 		t.Fatalf("1.1 join-request (NwkKey MIC): %v", err)
@@ -345,7 +345,7 @@ func TestOTAALoRaWAN11(t *testing.T) {
 	if err := f.p.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	f = newOTAAFixture(t, store, nil, dev.Device) // the pending 1.1 session survives
+	f = newOTAAFixture(t, store, nil, dev.RootKeys) // the pending 1.1 session survives
 	for fc := uint32(0); fc < 3; fc++ {
 		ups := f.up(buildUp11(t, addr, keys, fc, 4, []byte("v11"), uint8(fc), uint8(2*fc)))
 		if len(ups) != 1 || ups[0].DevEUI != dev.DevEUI || string(ups[0].Payload) != "v11" || ups[0].FCnt != fc {
@@ -405,9 +405,9 @@ func TestRemovedDeviceRecordDeleted(t *testing.T) {
 func TestJoinConcurrentWithDecodeAndSave(t *testing.T) {
 	devs := []*otaaDev{newOTAADev(11), newOTAADev(12), newOTAADev(13)}
 	store := &memStore{}
-	var roots []Device
+	var roots []RootKeys
 	for _, d := range devs {
-		roots = append(roots, d.Device)
+		roots = append(roots, d.RootKeys)
 	}
 	f := newOTAAFixture(t, store, []Session{v1Session(t)}, roots...)
 	done := make(chan struct{})
@@ -445,7 +445,7 @@ func TestLoRaWAN11ForwardGap(t *testing.T) {
 	for i := range dev.NwkKey {
 		dev.NwkKey[i] = byte(0xa0 + i)
 	}
-	f := newOTAAFixture(t, &memStore{}, nil, dev.Device)
+	f := newOTAAFixture(t, &memStore{}, nil, dev.RootKeys)
 	req, dn := dev.joinRequest11(t)
 	if err := f.j.HandleJoinRequest(lorawan.EUI64{}, req); err != nil {
 		t.Fatal(err)

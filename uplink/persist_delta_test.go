@@ -119,7 +119,7 @@ func TestCounterDeltaSurvivesCrashBetweenSaveAndFold(t *testing.T) {
 	}
 	otaa := newOTAADev(0x60)
 	store := newMemCounterStore(5 * (5 + 24)) // five plain deltas, or the RelaxFCnt one and two
-	f := newOTAAFixture(t, store, abp, otaa.Device)
+	f := newOTAAFixture(t, store, abp, otaa.RootKeys)
 
 	type sent struct {
 		s     Session
@@ -143,7 +143,7 @@ func TestCounterDeltaSurvivesCrashBetweenSaveAndFold(t *testing.T) {
 		if n := store.deltaBytes(); n > store.room {
 			t.Fatalf("step %d: %d bytes of deltas, room %d", step, n, store.room)
 		}
-		g := newOTAAFixture(t, store.crashImage(), abp, otaa.Device)
+		g := newOTAAFixture(t, store.crashImage(), abp, otaa.RootKeys)
 		for _, l := range last {
 			if ups := g.up(l.frame); len(ups) != 0 {
 				t.Fatalf("step %d: replay of %s fcnt %d accepted after a crash", step, l.s.DevEUI, l.fcnt)
