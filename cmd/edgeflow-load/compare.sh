@@ -1,0 +1,42 @@
+#!/bin/sh
+# Compares two commits on issue 14's delivery budgets, their binaries
+# alternated in one run (a shared machine drifts; figures from different
+# runs do not compare). Usage:
+#   cmd/edgeflow-load/compare.sh BEFORE_REV AFTER_REV [OUT]
+# Each rev is built for amd64 and armv7 (run under qemu-arm-static with
+# QEMU_CPU=cortex-a7); $OUT/summary collects the lines that matter.
+set -eu
+before=$1 after=$2 out=${3:-/tmp/edgeflow-compare}
+mkdir -p "$out"
+go build -o "$out/load" ./cmd/edgeflow-load
+for rev in "$before" "$after"; do
+	dir="$out/src-$rev"
+	[ -d "$dir" ] || git worktree add --detach "$dir" "$rev" >/dev/null
+	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -o "$out/$rev-amd64" ./cmd/edgeflow &&
+		GOARCH=arm GOARM=7 CGO_ENABLED=0 go build -trimpath -o "$out/$rev-arm" ./cmd/edgeflow)
+	git worktree remove --force "$dir"
+done
+run() { # name, then edgeflow-load's arguments
+	name=$1
+	shift
+	echo "== $name $(date +%T) load $(cut -d' ' -f1 /proc/loadavg)" >>"$out/summary"
+	"$out/load" "$@" >"$out/$name.txt" 2>&1 || true
+	grep -E '^(CPU|throughput|endpoint|RssAnon|disk writes)' "$out/$name.txt" >>"$out/summary"
+}
+for i in 1 2 3; do
+	for rev in "$before" "$after"; do
+		run "amd64-10-$rev-$i" --agent "$out/$rev-amd64" --rate 10 --rxpk 1 --duration 60s
+	done
+done
+for i in 1 2 3; do
+	for rev in "$before" "$after"; do
+		QEMU_CPU=cortex-a7 run "arm-10-$rev-$i" --agent "$out/$rev-arm" --qemu qemu-arm-static --rate 10 --rxpk 1 --duration 40s
+	done
+done
+for i in 1 2; do
+	for rev in "$before" "$after"; do
+		run "ref-$rev-$i" --agent "$out/$rev-amd64" --uplinks 20000 --rxpk 2 --window 64
+	done
+done
+run "lat200-$after" --agent "$out/$after-amd64" --rate 120 --duration 30s --rxpk 1 --endpoint-latency 200ms
+cat "$out/summary"
