@@ -3,8 +3,8 @@
 # alternated in one run (a shared machine drifts; figures from different
 # runs do not compare). Usage:
 #   cmd/edgeflow-load/compare.sh BEFORE_REV AFTER_REV [OUT]
-# Each rev is built for amd64 and armv7 (run under qemu-arm-static with
-# QEMU_CPU=cortex-a7); $OUT/summary collects the lines that matter.
+# Each rev is built for amd64 and armv7 (run under qemu-arm-static as a
+# cortex-a7); $OUT/summary collects the lines that matter.
 set -eu
 before=$1 after=$2 out=${3:-/tmp/edgeflow-compare}
 mkdir -p "$out"
@@ -30,7 +30,7 @@ for i in 1 2 3; do
 done
 for i in 1 2 3; do
 	for rev in "$before" "$after"; do
-		QEMU_CPU=cortex-a7 run "arm-10-$rev-$i" --agent "$out/$rev-arm" --qemu qemu-arm-static --rate 10 --rxpk 1 --duration 40s
+		run "arm-10-$rev-$i" --agent "$out/$rev-arm" --qemu qemu-arm-static --qemu-cpu cortex-a7 --rate 10 --rxpk 1 --duration 40s
 	done
 done
 for i in 1 2; do
