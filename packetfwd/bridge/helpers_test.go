@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"bytes"
-	"context"
 	"encoding/hex"
 	"log/slog"
 	"reflect"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"edgeflow/internal/testkit"
 	"edgeflow/radio"
 )
 
@@ -29,20 +28,7 @@ func mustOpen(t testing.TB, cfg Config, h radio.Handler, logger *slog.Logger, se
 }
 
 // run runs s; the function it returns ends Run and waits for it.
-func run(t testing.TB, s *Source) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			cancel()
-			if err := <-ran; err != nil {
-				t.Error(err)
-			}
-		})
-	}
-}
+func run(t testing.TB, s *Source) (stop func()) { return testkit.RunSource(t, s) }
 
 type testClock struct {
 	mu sync.Mutex
@@ -52,18 +38,7 @@ type testClock struct {
 func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 // syncBuffer is a log a goroutine writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+type syncBuffer = testkit.LogBuffer
 
 func assertFrames(t *testing.T, got, want []radio.Frame) {
 	t.Helper()

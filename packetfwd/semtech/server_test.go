@@ -34,18 +34,8 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// syncBuffer collects log output written by the server goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer is a log a goroutine writes while the test reads it.
+type syncBuffer = testkit.LogBuffer
 
 // harness is a server on 127.0.0.1:0 with a recording handler and a fake
 // packet forwarder that, like the reference one, uses two connected
@@ -497,22 +487,8 @@ func listen(t testing.TB, cfg Config, h radio.Handler, logger *slog.Logger, set 
 	return srv
 }
 
-// serve runs srv; the function it returns ends Run and waits for it (once,
-// however often it is called).
-func serve(t testing.TB, srv *Server) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- srv.Run(ctx) }()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			cancel()
-			if err := <-ran; err != nil {
-				t.Error(err)
-			}
-		})
-	}
-}
+// serve runs srv; the function it returns ends Run and waits for it.
+func serve(t testing.TB, srv *Server) (stop func()) { return testkit.RunSource(t, srv) }
 
 func newTestLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
