@@ -97,24 +97,12 @@ func TestCrashKeepsCommittedRecords(t *testing.T) {
 	inflight := map[uint64]bool{}
 	r := rand.New(rand.NewPCG(7, 7))
 	for round := range 8 {
-		cmd := childCmd(t, "append", path)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		killAfter := 200 + r.IntN(3000)
-		sc := bufio.NewScanner(stdout)
-		lines := 0
-		killed := false
-		for sc.Scan() {
-			tag, num, _ := strings.Cut(sc.Text(), " ")
+		lines := killChild(t, "append", path, 200+r.IntN(3000), func(line string) {
+			tag, num, _ := strings.Cut(line, " ")
 			seq, err := strconv.ParseUint(num, 10, 64)
 			switch {
 			case tag == "ERR" || err != nil:
-				t.Fatalf("round %d: child: %s", round, sc.Text())
+				t.Fatalf("round %d: child: %s", round, line)
 			case tag == "C":
 				committed[seq] = true
 			case tag == "A":
@@ -122,15 +110,7 @@ func TestCrashKeepsCommittedRecords(t *testing.T) {
 			case tag == "P":
 				inflight[seq] = true
 			}
-			if lines++; lines == killAfter && !killed {
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				killed = true
-			}
-		}
-		_ = cmd.Wait()
-		if !killed {
-			t.Fatalf("round %d: child ended on its own", round)
-		}
+		})
 		if err := CheckFile(path); err != nil {
 			t.Fatalf("round %d: file fails the check after SIGKILL: %v", round, err)
 		}
@@ -348,32 +328,13 @@ func TestCrashKeepsBatchesWhole(t *testing.T) {
 	committed := map[string]bool{}
 	r := rand.New(rand.NewPCG(9, 9))
 	for round := range 8 {
-		cmd := childCmd(t, "batch", path)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		killAfter := 50 + r.IntN(1000)
-		sc := bufio.NewScanner(stdout)
-		lines, killed := 0, false
-		for sc.Scan() {
-			tag, tok, _ := strings.Cut(sc.Text(), " ")
+		lines := killChild(t, "batch", path, 50+r.IntN(1000), func(line string) {
+			tag, tok, _ := strings.Cut(line, " ")
 			if tag != "C" {
-				t.Fatalf("round %d: child: %s", round, sc.Text())
+				t.Fatalf("round %d: child: %s", round, line)
 			}
 			committed[tok] = true
-			if lines++; lines == killAfter && !killed {
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				killed = true
-			}
-		}
-		_ = cmd.Wait()
-		if !killed {
-			t.Fatalf("round %d: child ended on its own", round)
-		}
+		})
 		if err := CheckFile(path); err != nil {
 			t.Fatalf("round %d: file fails the check after SIGKILL: %v", round, err)
 		}
@@ -435,4 +396,33 @@ func batchTokens(t *testing.T, path string) (q, q2, marks map[string]bool) {
 		return nil
 	})
 	return q, q2, marks
+}
+
+// killChild runs the child in mode on path, hands each line it prints to
+// onLine, and SIGKILLs it after killAfter lines; it returns how many lines
+// came. A child that ends on its own fails the test: the kill is the point.
+func killChild(t *testing.T, mode, path string, killAfter int, onLine func(string)) int {
+	t.Helper()
+	cmd := childCmd(t, mode, path)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	lines, killed := 0, false
+	for sc.Scan() {
+		onLine(sc.Text())
+		if lines++; lines == killAfter && !killed {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+		}
+	}
+	_ = cmd.Wait()
+	if !killed {
+		t.Fatalf("%s child ended on its own after %d lines", mode, lines)
+	}
+	return lines
 }

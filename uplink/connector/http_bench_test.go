@@ -78,20 +78,7 @@ func BenchmarkHTTPSendBatch(b *testing.B) {
 
 // BenchmarkHTTPSend sends one uplink per call.
 func BenchmarkHTTPSend(b *testing.B) {
-	s := benchServer(b)
-	c := benchHTTP(b, s.URL)
-	u := testUplink(1)
-	ctx := context.Background()
-	if err := c.Send(ctx, &u, false); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if err := c.Send(ctx, &u, false); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchSends(b, benchHTTP(b, benchServer(b).URL))
 }
 
 // leanServer answers 200 to each request and allocates nothing per
@@ -167,7 +154,12 @@ func BenchmarkHTTPSendBatchLean(b *testing.B) {
 // (almost) nothing: what one request costs the client at a gateway's usual
 // pace, when every batch is a single uplink.
 func BenchmarkHTTPSendLean(b *testing.B) {
-	c := benchHTTP(b, leanServer(b))
+	benchSends(b, benchHTTP(b, leanServer(b)))
+}
+
+// benchSends sends one uplink per iteration through c, after one untimed
+// send that opens the connection.
+func benchSends(b *testing.B, c connector.Connector) {
 	u := testUplink(1)
 	ctx := context.Background()
 	if err := c.Send(ctx, &u, false); err != nil {
