@@ -128,16 +128,23 @@ func insertAfter(lines []string, line int, indent string, path []string, value, 
 }
 
 // replaceValue replaces the key's line and the lines of its value (those
-// more indented than the key, comments and blank lines at their end kept)
+// more indented than the key, or a block sequence's items at the key's
+// indent; comments and blank lines at their end kept)
 // with one line; the key's line comment stays.
 func replaceValue(lines []string, k, v *yaml.Node, value, nl string) []byte {
 	start := k.Line - 1
 	end := start + 1
+	// YAML lets a block sequence's items stand at their key's indent
+	// ("upstreams:" then "- a" below it): those lines are the value too.
+	indentless := v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle == 0 && v.Line > k.Line
 	for end < len(lines) {
 		l := lines[end]
 		t := strings.TrimLeft(l, " \t")
 		if strings.TrimSpace(t) != "" && len(l)-len(t) < k.Column {
-			break
+			item := len(l)-len(t) == k.Column-1 && (t == "-" || strings.HasPrefix(t, "-") && (t[1] == ' ' || t[1] == '\t' || t[1] == '\r' || t[1] == '\n'))
+			if !indentless || !item {
+				break
+			}
 		}
 		end++
 	}
