@@ -501,14 +501,32 @@ func (l *lane) sendAt(up *uplink.Uplink, now time.Time) time.Time {
 	return end
 }
 
-// mergeTick is how late an uplink may leave after its merge window ended.
-// The loop's timer is set for the end plus mergeTick; before that, the
-// uplink leaves at a wakeup past the end unless the next arrival is due
-// first (arrivalGap): at 10 uplinks/s the next datagram's wakeup carries
-// it, and at 100/s the uplinks of a tick leave together, one batch. So the
-// lane's own wakeups are rare while uplinks flow: a wakeup costs more than
-// a send on a gateway's CPU. 50 ms more at most on an uplink's way.
+// mergeTick is how late an uplink may leave after its merge window ended
+// when no arrival is expected to take it along. Before that, the uplink
+// leaves at a wakeup past the end unless the next arrival is due first
+// (arrivalGap): at 100 uplinks/s the uplinks of a tick leave together, one
+// batch. A wakeup costs more than a send on a gateway's CPU.
 const mergeTick = 50 * time.Millisecond
+
+// maxCarry bounds carry: at a steady pace of at least one arrival per
+// maxCarry/1.5 (7.5 uplinks/s), the timer waits for the end plus a pace
+// and a half, so that the next arrival's wakeup, not the timer, takes the
+// uplink along: where the merge window is a multiple of the pace (400 ms
+// at 10/s), the window ends as the next datagram arrives, and a jitter of
+// a millisecond made every other uplink wait for the timer, a second
+// wakeup (and a second of the runtime's, which wakes a millisecond early
+// and polls again) per uplink. 200 ms more at most on an uplink's way.
+const maxCarry = 200 * time.Millisecond
+
+// carry is how long after its merge window ends an uplink may wait for a
+// wakeup that takes it along before the timer does (see maxCarry).
+func (l *lane) carry() time.Duration {
+	c := l.arrivalGap + l.arrivalGap/2
+	if c > maxCarry {
+		return mergeTick
+	}
+	return max(c, mergeTick)
+}
 
 // sleepUnlessStopping sleeps d unless ctx ends or stop is closed.
 func sleepUnlessStopping(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {

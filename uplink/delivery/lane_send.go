@@ -301,6 +301,9 @@ func (l *lane) ready(s *sender, e entry, now time.Time) (verdict, time.Time) {
 		// A first one may wait for company when the next arrival's
 		// wakeup comes before its latest (mergeTick).
 		if now.Before(end) || first && now.Add(l.arrivalGap).Before(latest) {
+			if now.Before(end) {
+				latest = end.Add(l.carry())
+			}
 			return later, at(latest)
 		}
 		l.opts.Merger.Apply(up)
