@@ -151,11 +151,14 @@ func (t *ExpandedTime) UnmarshalJSON(b []byte) error {
 
 // jsonPlainString returns the contents of a JSON string token without
 // escapes; timestamps never need them, so ok is false for anything else.
+// The string shares b's memory, so that parsing a timestamp does not
+// allocate: callers only hand it to time.Parse, which keeps none of it (it
+// copies zone names and the value in a ParseError).
 func jsonPlainString(b []byte) (string, bool) {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' || bytes.IndexByte(b, '\\') >= 0 {
 		return "", false
 	}
-	return string(b[1 : len(b)-1]), true
+	return unsafe.String(&b[1], len(b)-2), true
 }
 
 // appendBase64 decodes standard base64, padded or not (TTS does the same;
