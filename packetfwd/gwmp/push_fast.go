@@ -1,0 +1,570 @@
+package gwmp
+
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+)
+
+// The fast path decodes the PUSH_DATA that real forwarders send: exact key
+// names, each at most once, no null, values of the field's JSON kind. It
+// tokenizes with jsontext and fills the fields itself, which costs a
+// fraction of the library's reflection-driven decoding on a cold cache
+// (docs/decisions/gwmp-decoder.md). Whatever is not plainly in that subset
+// makes it give up, and UnmarshalBinary decodes the datagram again with
+// the library, so that encoding/json's corners (case-insensitive and
+// duplicate keys, null, stat) stay the library's business.
+
+// fastDecoder is the fast path's scratch space. A packet keeps its own, so
+// that the server's reused packet allocates it once.
+type fastDecoder struct {
+	owner *PushDataPacket // a copy of the packet gets its own
+	// in holds a copy of the JSON: the Decoder reads a bytes.Buffer in
+	// place, and the caller's datagram stays untouched for the fallback.
+	in  bytes.Buffer
+	dec jsontext.Decoder
+}
+
+// decodeFast decodes js into p's reset payload and reports whether it
+// could. When it could not, the payload holds a partial decoding and must
+// be reset before the library decodes js.
+func (p *PushDataPacket) decodeFast(js []byte) (ok bool) {
+	f := p.fast
+	if f == nil || f.owner != p {
+		f = &fastDecoder{owner: p}
+		p.fast = f
+	}
+	f.in.Reset()
+	f.in.Write(js)
+	// The keys are checked here, once each, against the fields: the
+	// Decoder need not remember every name.
+	f.dec.Reset(&f.in, jsontext.AllowDuplicateNames(true))
+	// trimJSON left no white space after the object: anything after it is
+	// trailing data, which encoding/json refuses.
+	return f.payload(&p.Payload) && f.dec.InputOffset() == int64(len(js))
+}
+
+func (f *fastDecoder) payload(pl *PushDataPayload) bool {
+	if !f.open('{') {
+		return false
+	}
+	var seen bool
+	for f.dec.PeekKind() == '"' {
+		name, ok := f.name()
+		if !ok {
+			return false
+		}
+		switch payloadKey(string(name)) {
+		case 0: // rxpk
+			if seen || !f.rxpks(pl) {
+				return false
+			}
+			seen = true
+		case 1: // stat: every 30 s, left to the library
+			return false
+		default:
+			if !f.skip(name, payloadLevel) {
+				return false
+			}
+		}
+	}
+	return f.close('}')
+}
+
+// payloadKey numbers PushDataPayload's JSON names; -1 for others.
+func payloadKey(name string) int {
+	switch name {
+	case "rxpk":
+		return 0
+	case "stat":
+		return 1
+	}
+	return -1
+}
+
+// rxpks decodes the array into pl.RXPK, which resetPayload emptied and
+// zeroed, as encoding/json would: a present array is never nil.
+func (f *fastDecoder) rxpks(pl *PushDataPayload) bool {
+	if !f.open('[') {
+		return false
+	}
+	if pl.RXPK == nil {
+		pl.RXPK = []RXPK{}
+	}
+	for f.dec.PeekKind() == '{' {
+		pl.RXPK = append(pl.RXPK, RXPK{})
+		if !f.rxpk(&pl.RXPK[len(pl.RXPK)-1]) {
+			return false
+		}
+	}
+	return f.close(']')
+}
+
+func (f *fastDecoder) rxpk(r *RXPK) bool {
+	if !f.open('{') {
+		return false
+	}
+	var seen uint32
+	for f.dec.PeekKind() == '"' {
+		name, ok := f.name()
+		if !ok {
+			return false
+		}
+		k := rxpkKey(string(name))
+		if k < 0 {
+			if !f.skip(name, rxpkLevel) {
+				return false
+			}
+			continue
+		}
+		if seen&(1<<k) != 0 {
+			return false
+		}
+		seen |= 1 << k
+		switch k {
+		case kJVer:
+			ok = f.readInt(&r.JVer)
+		case kTime:
+			ok = f.readTime(&r.Time)
+		case kTmms:
+			ok = f.readInt64(&r.Tmms)
+		case kTmst:
+			ok = f.readUint32(&r.Tmst)
+		case kTm32:
+			ok = f.readUint32(&r.Tm32)
+		case kFTime:
+			ok = f.readInt64(&r.FTime)
+		case kFreq:
+			ok = f.readFloat(&r.Freq)
+		case kChan:
+			ok = f.readInt(&r.Chan)
+		case kRFCh:
+			ok = f.readInt(&r.RFCh)
+		case kMID:
+			ok = f.readInt(&r.MID)
+		case kBrd:
+			ok = f.readInt(&r.Brd)
+		case kAESK:
+			ok = f.readInt(&r.AESK)
+		case kStat:
+			ok = f.readInt(&r.Stat)
+		case kModu:
+			ok = f.readString(&r.Modu)
+		case kDatR:
+			ok = f.readDataRate(&r.DatR)
+		case kCodR:
+			ok = f.readString(&r.CodR)
+		case kHPW:
+			ok = f.readInt(&r.HPW)
+		case kRSSI:
+			ok = f.readFloat(&r.RSSI)
+		case kRSSIS:
+			ok = f.readFloat(&r.RSSIS)
+		case kLSNR:
+			ok = f.readFloat(&r.LSNR)
+		case kFOff:
+			ok = f.readFloat(&r.FOff)
+		case kSize:
+			ok = f.readInt(&r.Size)
+		case kData:
+			ok = f.readString(&r.Data)
+		case kRSig:
+			ok = f.rsigs(&r.RSig)
+		case kMeta:
+			ok = f.meta(&r.Meta)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return f.close('}')
+}
+
+// RXPK's JSON names, numbered for the duplicate check.
+const (
+	kJVer = iota
+	kTime
+	kTmms
+	kTmst
+	kTm32
+	kFTime
+	kFreq
+	kChan
+	kRFCh
+	kMID
+	kBrd
+	kAESK
+	kStat
+	kModu
+	kDatR
+	kCodR
+	kHPW
+	kRSSI
+	kRSSIS
+	kLSNR
+	kFOff
+	kSize
+	kData
+	kRSig
+	kMeta
+)
+
+// rxpkKey numbers RXPK's JSON names (its struct tags); -1 for others.
+func rxpkKey(name string) int {
+	switch name {
+	case "jver":
+		return kJVer
+	case "time":
+		return kTime
+	case "tmms":
+		return kTmms
+	case "tmst":
+		return kTmst
+	case "tm32":
+		return kTm32
+	case "ftime":
+		return kFTime
+	case "freq":
+		return kFreq
+	case "chan":
+		return kChan
+	case "rfch":
+		return kRFCh
+	case "mid":
+		return kMID
+	case "brd":
+		return kBrd
+	case "aesk":
+		return kAESK
+	case "stat":
+		return kStat
+	case "modu":
+		return kModu
+	case "datr":
+		return kDatR
+	case "codr":
+		return kCodR
+	case "hpw":
+		return kHPW
+	case "rssi":
+		return kRSSI
+	case "rssis":
+		return kRSSIS
+	case "lsnr":
+		return kLSNR
+	case "foff":
+		return kFOff
+	case "size":
+		return kSize
+	case "data":
+		return kData
+	case "rsig":
+		return kRSig
+	case "meta":
+		return kMeta
+	}
+	return -1
+}
+
+// rsigs decodes Kerlink's array of antennas into a new slice.
+func (f *fastDecoder) rsigs(dst *[]RSig) bool {
+	if !f.open('[') {
+		return false
+	}
+	rs := make([]RSig, 0, 2) // one per antenna: mostly two
+	for f.dec.PeekKind() == '{' {
+		rs = append(rs, RSig{})
+		if !f.rsig(&rs[len(rs)-1]) {
+			return false
+		}
+	}
+	*dst = rs
+	return f.close(']')
+}
+
+func (f *fastDecoder) rsig(r *RSig) bool {
+	if !f.open('{') {
+		return false
+	}
+	var seen uint16
+	for f.dec.PeekKind() == '"' {
+		name, ok := f.name()
+		if !ok {
+			return false
+		}
+		k := rsigKey(string(name))
+		if k < 0 {
+			if !f.skip(name, rsigLevel) {
+				return false
+			}
+			continue
+		}
+		if seen&(1<<k) != 0 {
+			return false
+		}
+		seen |= 1 << k
+		switch k {
+		case 0:
+			ok = f.readInt(&r.Ant)
+		case 1:
+			ok = f.readInt(&r.Chan)
+		case 2:
+			ok = f.readFloat(&r.RSSIC)
+		case 3:
+			ok = f.readFloat(&r.RSSIS)
+		case 4:
+			ok = f.readFloat(&r.RSSISD)
+		case 5:
+			ok = f.readFloat(&r.LSNR)
+		case 6:
+			ok = f.readString(&r.ETime)
+		case 7:
+			ok = f.readInt64(&r.FTime)
+		case 8:
+			ok = f.readFloat(&r.FOff)
+		case 9:
+			ok = f.readFloat(&r.FDri)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return f.close('}')
+}
+
+// rsigKey numbers RSig's JSON names in field order; -1 for others.
+func rsigKey(name string) int {
+	switch name {
+	case "ant":
+		return 0
+	case "chan":
+		return 1
+	case "rssic":
+		return 2
+	case "rssis":
+		return 3
+	case "rssisd":
+		return 4
+	case "lsnr":
+		return 5
+	case "etime":
+		return 6
+	case "ftime":
+		return 7
+	case "foff":
+		return 8
+	case "fdri":
+		return 9
+	}
+	return -1
+}
+
+// meta decodes an object of strings into a new map; a repeated key gives up
+// (encoding/json would keep the last).
+func (f *fastDecoder) meta(dst *map[string]string) bool {
+	if !f.open('{') {
+		return false
+	}
+	m := make(map[string]string)
+	for f.dec.PeekKind() == '"' {
+		v, err := f.dec.ReadValue()
+		if err != nil {
+			return false
+		}
+		k, ok := unquote(v)
+		if _, dup := m[k]; !ok || dup {
+			return false
+		}
+		var s string
+		if !f.readString(&s) {
+			return false
+		}
+		m[k] = s
+	}
+	*dst = m
+	return f.close('}')
+}
+
+// open reads the delimiter k ('{' or '[').
+func (f *fastDecoder) open(k jsontext.Kind) bool {
+	if f.dec.PeekKind() != k {
+		return false
+	}
+	_, err := f.dec.ReadToken()
+	return err == nil
+}
+
+// close reads the delimiter k ('}' or ']'); anything else, such as a null
+// element, gives up.
+func (f *fastDecoder) close(k jsontext.Kind) bool {
+	t, err := f.dec.ReadToken()
+	return err == nil && t.Kind() == k
+}
+
+// name reads an object name, valid until the next read. Names with escapes
+// give up: nobody sends them, and they could spell a known key.
+func (f *fastDecoder) name() ([]byte, bool) {
+	v, err := f.dec.ReadValue()
+	if err != nil {
+		return nil, false
+	}
+	n := v[1 : len(v)-1]
+	return n, bytes.IndexByte(n, '\\') < 0
+}
+
+// The objects whose names skip checks.
+const (
+	payloadLevel = iota
+	rxpkLevel
+	rsigLevel
+)
+
+// skip skips the value of an unknown name, unless encoding/json would take
+// the name for one of the level's names: it matches names
+// case-insensitively, with Unicode folding ("\u212a", the Kelvin sign, is
+// "k"), so a name that folds to a known one or holds any non-ASCII byte
+// gives up.
+func (f *fastDecoder) skip(name []byte, level int) bool {
+	var low [8]byte // longer than any known name
+	for i, c := range name {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+		if i < len(low) {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			low[i] = c
+		}
+	}
+	if len(name) <= len(low) {
+		k := string(low[:len(name)])
+		if level == payloadLevel && payloadKey(k) >= 0 ||
+			level == rxpkLevel && rxpkKey(k) >= 0 ||
+			level == rsigLevel && rsigKey(k) >= 0 {
+			return false
+		}
+	}
+	return f.dec.SkipValue() == nil
+}
+
+// number reads a JSON number literal.
+func (f *fastDecoder) number() ([]byte, bool) {
+	if f.dec.PeekKind() != '0' {
+		return nil, false
+	}
+	v, err := f.dec.ReadValue()
+	return v, err == nil
+}
+
+// The numbers parse as encoding/json parses them: integers with ParseInt or
+// ParseUint in the field's size (so "1.0", "1e3" and "-0" into a uint give
+// up), floats with ParseFloat(64), whose range error gives up too.
+
+func (f *fastDecoder) readInt(dst *int) bool {
+	v, ok := f.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(string(v), 10, strconv.IntSize)
+	*dst = int(n)
+	return err == nil
+}
+
+func (f *fastDecoder) readInt64(dst *int64) bool {
+	v, ok := f.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	*dst = n
+	return err == nil
+}
+
+func (f *fastDecoder) readUint32(dst *uint32) bool {
+	v, ok := f.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseUint(string(v), 10, 32)
+	*dst = uint32(n)
+	return err == nil
+}
+
+func (f *fastDecoder) readFloat(dst *float64) bool {
+	v, ok := f.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseFloat(string(v), 64)
+	*dst = n
+	return err == nil
+}
+
+// readString reads a JSON string; the common values of modu and codr are
+// interned, as the library's string cache does, so that they do not
+// allocate.
+func (f *fastDecoder) readString(dst *string) bool {
+	if f.dec.PeekKind() != '"' {
+		return false
+	}
+	v, err := f.dec.ReadValue()
+	if err != nil {
+		return false
+	}
+	switch string(v) {
+	case `"LORA"`:
+		*dst = "LORA"
+	case `"FSK"`:
+		*dst = "FSK"
+	case `"LR-FHSS"`:
+		*dst = "LR-FHSS"
+	case `"4/5"`:
+		*dst = "4/5"
+	case `"4/6"`:
+		*dst = "4/6"
+	case `"4/7"`:
+		*dst = "4/7"
+	case `"4/8"`:
+		*dst = "4/8"
+	default:
+		var ok bool
+		*dst, ok = unquote(v)
+		return ok
+	}
+	return true
+}
+
+// unquote returns the contents of the JSON string v. Escapes are rare
+// enough to leave to the library, which unescapes as encoding/json does.
+func unquote(v []byte) (string, bool) {
+	if s := v[1 : len(v)-1]; bytes.IndexByte(s, '\\') < 0 {
+		return string(s), true
+	}
+	var s string
+	err := jsonv2.Unmarshal(v, &s, jsonv1.DefaultOptionsV1())
+	return s, err == nil
+}
+
+// readTime and readDataRate reuse the types' own UnmarshalJSON, which the library calls
+// with the same bytes.
+
+func (f *fastDecoder) readTime(dst *CompactTime) bool {
+	if f.dec.PeekKind() != '"' {
+		return false
+	}
+	v, err := f.dec.ReadValue()
+	return err == nil && dst.UnmarshalJSON(v) == nil
+}
+
+func (f *fastDecoder) readDataRate(dst *DataRate) bool {
+	if k := f.dec.PeekKind(); k != '"' && k != '0' {
+		return false
+	}
+	v, err := f.dec.ReadValue()
+	return err == nil && dst.UnmarshalJSON(v) == nil
+}
