@@ -8,14 +8,17 @@
 // short snake_case label meant for metrics.
 //
 // The JSON of a PUSH_DATA is decoded by go-json-experiment with
-// encoding/json's semantics, and FuzzPushDataDecodeMatchesJSON holds it to
-// encoding/json (why not a faster hand-written decoder:
-// docs/decisions/gwmp-decoder.md). RXPK.Data stays base64 text, so that one
-// bad payload costs only its own rxpk; Payload and AppendPayload decode it.
+// encoding/json's semantics; what forwarders send takes a fast path on the
+// library's tokenizer, which gives up on anything ambiguous and leaves it
+// to the library. FuzzPushDataDecodeMatchesJSON holds the decoder to
+// encoding/json and the fast path to the library
+// (docs/decisions/gwmp-decoder.md). RXPK.Data stays base64 text, so that
+// one bad payload costs only its own rxpk; Payload and AppendPayload decode
+// it.
 //
 // The package starts no goroutines and keeps no state between calls. A
 // PushDataPacket may be reused (the UDP server decodes every datagram into
-// one): UnmarshalBinary zeroes it and reuses its RXPK slice, so it must not
-// be shared between goroutines, and nothing may keep a pointer into that
-// slice past the next call.
+// one): UnmarshalBinary zeroes it, reuses its RXPK slice and its fast
+// path's scratch space, so it must not be shared between goroutines, and
+// nothing may keep a pointer into that slice past the next call.
 package gwmp

@@ -1,6 +1,7 @@
 package gwmp
 
 import (
+	"strings"
 	"testing"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -146,4 +147,86 @@ func TestFastPathScratchIsPerPacket(t *testing.T) {
 	if p.fast == nil || q.fast == nil || p.fast == q.fast {
 		t.Fatal("the copy shares the scratch space")
 	}
+}
+
+// The fast path nests as deep as encoding/json and the library: 10,000
+// levels, here three of them the datagram's own.
+func TestFastPathDepthLimit(t *testing.T) {
+	hdr := header(2, "0001", PushData, "0102030405060708")
+	for n, ok := range map[int]bool{9997: true, 9998: false} {
+		js := `{"rxpk":[{"x":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}]}`
+		in := append(hdr[:len(hdr):len(hdr)], js...)
+		var fast, lib, ref PushDataPacket
+		if got := fastPathMatchesLibrary(t, &fast, &lib, in); got != ok {
+			t.Errorf("depth %d: fast path %v, want %v", n, got, ok)
+		}
+		if err := unmarshalPushDataJSON(&ref, in); (err == nil) != ok {
+			t.Errorf("depth %d: encoding/json: %v", n, err)
+		}
+	}
+}
+
+// FuzzPushDataFastPathMatchesLibrary puts two fuzzed members, a raw name
+// and a raw value each, into a forwarder's datagram, at the top level, in
+// the rxpk, in its rsig or in its meta (where's low bits for the first,
+// the next two for the second), so that most inputs reach the fast path's
+// value and name handling instead of failing on syntax. The fast path must
+// give up or decode what the library decodes, and UnmarshalBinary what
+// encoding/json decodes. FuzzPushDataDecodeMatchesJSON covers arbitrary
+// input.
+func FuzzPushDataFastPathMatchesLibrary(f *testing.F) {
+	for _, s := range []struct {
+		where          uint8
+		n1, v1, n2, v2 string
+	}{
+		{1, "rssi", "-89", "lsnr", "10.5"},
+		{1, "jver", "1", "tm32", "4294967295"},
+		{1, "tm32", "4294967296", "chan", "-0"},
+		{1, "tmms", "-9223372036854775808", "ftime", "9223372036854775808"},
+		{1, "foff", "123456789012345678901234567890", "rssis", "-1.5E+2"},
+		{1, "freq", "1e400", "lsnr", "4.9e-324"},
+		{1, "chan", "1.0", "rfch", "1e2"},
+		{1, "modu", `"FSK"`, "datr", "50000"},
+		{1, "modu", `"LR-FHSS"`, "datr", `"M0CW137"`},
+		{1, "datr", `"SF7BW125"`, "codr", `"4\/5"`},
+		{1, "datr", "-1", "codr", `"4/5LI"`},
+		{1, "time", `"2020-01-01T00:00:00+02:00"`, "hpw", "52"},
+		{1, "time", "null", "mid", "3"},
+		{1, "data", `"\u0041Q=="`, "size", "1"},
+		{1, "x", `{"rxpk":[null,{"tmst":2}]}`, "y", "[]"},
+		{1, "RSSI", "-1", "rssi", "-2"},
+		{1, "rssi", "-1", "rssi", "-2"},
+		{1, "aesk", "true", "brd", `"1"`},
+		{5, "rssi", "-1", "chan", "2"},
+		{2, "chan", "7", "rssic", "-95"},
+		{2, "etime", `"42QMzOlYSSPMMeqVPrY0fQ=="`, "fdri", "-0.5"},
+		{2, "ftime", "1255738435", "rssisd", "0"},
+		{10, "Ant", "1", "ANT", "2"},
+		{3, "gateway_id", `"0102"`, "b", `""`},
+		{15, "a", `"1"`, "\u00e9", `"\ud83d\ude00"`},
+		{3, "k", "null", "l", "1"},
+		{0, "x", "1", "stat", `{"rxnb":1}`},
+		{0, "Rxpk", "[]", "y", "null"},
+		{0, "rxpk", "[]", "z", "{}"},
+	} {
+		f.Add(s.where, s.n1, s.v1, s.n2, s.v2)
+	}
+	hdr := header(2, "0001", PushData, "0102030405060708")
+	f.Fuzz(func(t *testing.T, where uint8, n1, v1, n2, v2 string) {
+		var at [4]string // top, rxpk, rsig, meta
+		at[where&3] += `,"` + n1 + `":` + v1
+		at[where>>2&3] += `,"` + n2 + `":` + v2
+		js := `{"rxpk":[{"tmst":1,"data":"AQ=="` + at[1] +
+			`,"rsig":[{"ant":0` + at[2] + `}],"meta":{"a":"b"` + at[3] + `}}]` + at[0] + `}`
+		in := append(hdr[:len(hdr):len(hdr)], js...)
+		var fast, lib, got, want PushDataPacket
+		fastPathMatchesLibrary(t, &fast, &lib, in)
+		errGot, errWant := got.UnmarshalBinary(in), unmarshalPushDataJSON(&want, in)
+		if (errGot == nil) != (errWant == nil) {
+			t.Fatalf("%s: error %v, encoding/json %v", js, errGot, errWant)
+		}
+		if errGot == nil {
+			samePacket(t, &got, &want)
+		}
+	})
 }

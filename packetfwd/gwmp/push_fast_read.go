@@ -1,0 +1,194 @@
+package gwmp
+
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+)
+
+// The fast path's readers of single tokens and values. Each reports false
+// for anything outside the unambiguous subset (push_fast.go).
+
+// open reads the delimiter k ('{' or '[').
+func (f *fastDecoder) open(k jsontext.Kind) bool {
+	if f.dec.PeekKind() != k {
+		return false
+	}
+	_, err := f.dec.ReadToken()
+	return err == nil
+}
+
+// close reads the delimiter k ('}' or ']'); anything else, such as a null
+// element, gives up.
+func (f *fastDecoder) close(k jsontext.Kind) bool {
+	t, err := f.dec.ReadToken()
+	return err == nil && t.Kind() == k
+}
+
+// name reads an object name, valid until the next read. Names with escapes
+// give up: nobody sends them, and they could spell a known key.
+func (f *fastDecoder) name() ([]byte, bool) {
+	v, err := f.dec.ReadValue()
+	if err != nil {
+		return nil, false
+	}
+	n := v[1 : len(v)-1]
+	return n, bytes.IndexByte(n, '\\') < 0
+}
+
+// The objects whose names skip checks.
+const (
+	payloadLevel = iota
+	rxpkLevel
+	rsigLevel
+)
+
+// skip skips the value of an unknown name, unless encoding/json would take
+// the name for one of the level's names: it matches names
+// case-insensitively, with Unicode folding ("\u212a", the Kelvin sign, is
+// "k"), so a name that folds to a known one or holds any non-ASCII byte
+// gives up.
+func (f *fastDecoder) skip(name []byte, level int) bool {
+	var low [8]byte // longer than any known name
+	for i, c := range name {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+		if i < len(low) {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			low[i] = c
+		}
+	}
+	if len(name) <= len(low) {
+		k := string(low[:len(name)])
+		if level == payloadLevel && payloadKey(k) >= 0 ||
+			level == rxpkLevel && rxpkKey(k) >= 0 ||
+			level == rsigLevel && rsigKey(k) >= 0 {
+			return false
+		}
+	}
+	return f.dec.SkipValue() == nil
+}
+
+// number reads a JSON number literal.
+func (f *fastDecoder) number() ([]byte, bool) {
+	if f.dec.PeekKind() != '0' {
+		return nil, false
+	}
+	v, err := f.dec.ReadValue()
+	return v, err == nil
+}
+
+// The numbers parse as encoding/json parses them: integers with ParseInt or
+// ParseUint in the field's size (so "1.0", "1e3" and "-0" into a uint give
+// up), floats with ParseFloat(64), whose range error gives up too.
+
+func (f *fastDecoder) readInt(dst *int) bool {
+	v, ok := f.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(string(v), 10, strconv.IntSize)
+	*dst = int(n)
+	return err == nil
+}
+
+func (f *fastDecoder) readInt64(dst *int64) bool {
+	v, ok := f.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	*dst = n
+	return err == nil
+}
+
+func (f *fastDecoder) readUint32(dst *uint32) bool {
+	v, ok := f.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseUint(string(v), 10, 32)
+	*dst = uint32(n)
+	return err == nil
+}
+
+func (f *fastDecoder) readFloat(dst *float64) bool {
+	v, ok := f.number()
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseFloat(string(v), 64)
+	*dst = n
+	return err == nil
+}
+
+// readString reads a JSON string; the common values of modu and codr are
+// interned, as the library's string cache does, so that they do not
+// allocate.
+func (f *fastDecoder) readString(dst *string) bool {
+	if f.dec.PeekKind() != '"' {
+		return false
+	}
+	v, err := f.dec.ReadValue()
+	if err != nil {
+		return false
+	}
+	switch string(v) {
+	case `"LORA"`:
+		*dst = "LORA"
+	case `"FSK"`:
+		*dst = "FSK"
+	case `"LR-FHSS"`:
+		*dst = "LR-FHSS"
+	case `"4/5"`:
+		*dst = "4/5"
+	case `"4/6"`:
+		*dst = "4/6"
+	case `"4/7"`:
+		*dst = "4/7"
+	case `"4/8"`:
+		*dst = "4/8"
+	default:
+		var ok bool
+		*dst, ok = unquote(v)
+		return ok
+	}
+	return true
+}
+
+// unquote returns the contents of the JSON string v. Escapes are rare
+// enough to leave to the library, which unescapes as encoding/json does.
+func unquote(v []byte) (string, bool) {
+	if s := v[1 : len(v)-1]; bytes.IndexByte(s, '\\') < 0 {
+		return string(s), true
+	}
+	var s string
+	err := jsonv2.Unmarshal(v, &s, jsonv1.DefaultOptionsV1())
+	return s, err == nil
+}
+
+// readTime and readDataRate reuse the types' own UnmarshalJSON, which the library calls
+// with the same bytes.
+
+func (f *fastDecoder) readTime(dst *CompactTime) bool {
+	if f.dec.PeekKind() != '"' {
+		return false
+	}
+	v, err := f.dec.ReadValue()
+	return err == nil && dst.UnmarshalJSON(v) == nil
+}
+
+func (f *fastDecoder) readDataRate(dst *DataRate) bool {
+	if k := f.dec.PeekKind(); k != '"' && k != '0' {
+		return false
+	}
+	v, err := f.dec.ReadValue()
+	return err == nil && dst.UnmarshalJSON(v) == nil
+}
