@@ -115,9 +115,9 @@ func (p *PushDataPacket) resetPayload() {
 // The JSON is decoded with encoding/json's semantics by go-json-experiment
 // (DefaultOptionsV1), the decoder of record. What forwarders send (exact
 // keys, once each, no null, no stat) takes a fast path on the library's
-// tokenizer instead, several times cheaper on a cold cache; it gives up on
-// anything else, and the library decodes the datagram again from scratch
-// (docs/decisions/gwmp-decoder.md).
+// tokenizer instead, without reflection (1.5× faster on the ARM build);
+// it gives up on anything else, and the library decodes the datagram
+// again from scratch (docs/decisions/gwmp-decoder.md).
 func (p *PushDataPacket) UnmarshalBinary(b []byte) error {
 	js, err := p.start(b)
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 
 // The fast path decodes the PUSH_DATA that real forwarders send: exact key
 // names, each at most once, no null, values of the field's JSON kind. It
-// tokenizes with jsontext and fills the fields itself, which costs a
-// fraction of the library's reflection-driven decoding on a cold cache
+// tokenizes with jsontext and fills the fields itself, without the
+// library's reflection-driven arshalers and their code footprint
 // (docs/decisions/gwmp-decoder.md). Whatever is not plainly in that subset
 // makes it give up, and UnmarshalBinary decodes the datagram again with
 // the library, so that encoding/json's corners (case-insensitive and

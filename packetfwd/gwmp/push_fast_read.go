@@ -174,8 +174,8 @@ func unquote(v []byte) (string, bool) {
 	return s, err == nil
 }
 
-// readTime and readDataRate reuse the types' own UnmarshalJSON, which the library calls
-// with the same bytes.
+// readTime and readDataRate reuse the types' own UnmarshalJSON, which the
+// library calls with the same bytes.
 
 func (f *fastDecoder) readTime(dst *CompactTime) bool {
 	if f.dec.PeekKind() != '"' {
