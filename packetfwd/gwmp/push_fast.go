@@ -45,30 +45,52 @@ func (p *PushDataPacket) decodeFast(js []byte) (ok bool) {
 }
 
 func (f *fastDecoder) payload(pl *PushDataPayload) bool {
+	return f.members(payloadLevel, func(k int) bool {
+		// stat (every 30 s) is left to the library.
+		return k == 0 && f.rxpks(pl)
+	})
+}
+
+// members reads the members of an object at level: a known name (keyAt
+// numbers it) goes to field, at most once; others are skipped. A repeated
+// name gives up: encoding/json merges them.
+func (f *fastDecoder) members(level int, field func(k int) bool) bool {
 	if !f.open('{') {
 		return false
 	}
-	var seen bool
+	var seen uint64
 	for f.dec.PeekKind() == '"' {
 		name, ok := f.name()
 		if !ok {
 			return false
 		}
-		switch payloadKey(string(name)) {
-		case 0: // rxpk
-			if seen || !f.rxpks(pl) {
+		k := keyAt(level, string(name))
+		if k < 0 {
+			if !f.skip(name, level) {
 				return false
 			}
-			seen = true
-		case 1: // stat: every 30 s, left to the library
-			return false
-		default:
-			if !f.skip(name, payloadLevel) {
-				return false
-			}
+			continue
 		}
+		if seen&(1<<k) != 0 || !field(k) {
+			return false
+		}
+		seen |= 1 << k
 	}
 	return f.close('}')
+}
+
+// keyAt numbers name among the JSON names of the object at level; -1 for
+// others. (A direct call: name's conversion from bytes then stays on the
+// stack, where a func value would make it allocate.)
+func keyAt(level int, name string) int {
+	switch level {
+	case payloadLevel:
+		return payloadKey(name)
+	case rxpkLevel:
+		return rxpkKey(name)
+	default:
+		return rsigKey(name)
+	}
 }
 
 // payloadKey numbers PushDataPayload's JSON names; -1 for others.
@@ -101,26 +123,7 @@ func (f *fastDecoder) rxpks(pl *PushDataPayload) bool {
 }
 
 func (f *fastDecoder) rxpk(r *RXPK) bool {
-	if !f.open('{') {
-		return false
-	}
-	var seen uint32
-	for f.dec.PeekKind() == '"' {
-		name, ok := f.name()
-		if !ok {
-			return false
-		}
-		k := rxpkKey(string(name))
-		if k < 0 {
-			if !f.skip(name, rxpkLevel) {
-				return false
-			}
-			continue
-		}
-		if seen&(1<<k) != 0 {
-			return false
-		}
-		seen |= 1 << k
+	return f.members(rxpkLevel, func(k int) (ok bool) {
 		switch k {
 		case kJVer:
 			ok = f.readInt(&r.JVer)
@@ -173,11 +176,8 @@ func (f *fastDecoder) rxpk(r *RXPK) bool {
 		case kMeta:
 			ok = f.meta(&r.Meta)
 		}
-		if !ok {
-			return false
-		}
-	}
-	return f.close('}')
+		return ok
+	})
 }
 
 // RXPK's JSON names, numbered for the duplicate check.
@@ -283,26 +283,7 @@ func (f *fastDecoder) rsigs(dst *[]RSig) bool {
 }
 
 func (f *fastDecoder) rsig(r *RSig) bool {
-	if !f.open('{') {
-		return false
-	}
-	var seen uint16
-	for f.dec.PeekKind() == '"' {
-		name, ok := f.name()
-		if !ok {
-			return false
-		}
-		k := rsigKey(string(name))
-		if k < 0 {
-			if !f.skip(name, rsigLevel) {
-				return false
-			}
-			continue
-		}
-		if seen&(1<<k) != 0 {
-			return false
-		}
-		seen |= 1 << k
+	return f.members(rsigLevel, func(k int) (ok bool) {
 		switch k {
 		case 0:
 			ok = f.readInt(&r.Ant)
@@ -325,11 +306,8 @@ func (f *fastDecoder) rsig(r *RSig) bool {
 		case 9:
 			ok = f.readFloat(&r.FDri)
 		}
-		if !ok {
-			return false
-		}
-	}
-	return f.close('}')
+		return ok
+	})
 }
 
 // rsigKey numbers RSig's JSON names in field order; -1 for others.

@@ -66,10 +66,7 @@ func (f *fastDecoder) skip(name []byte, level int) bool {
 		}
 	}
 	if len(name) <= len(low) {
-		k := string(low[:len(name)])
-		if level == payloadLevel && payloadKey(k) >= 0 ||
-			level == rxpkLevel && rxpkKey(k) >= 0 ||
-			level == rsigLevel && rsigKey(k) >= 0 {
+		if keyAt(level, string(low[:len(name)])) >= 0 {
 			return false
 		}
 	}
