@@ -128,7 +128,13 @@ func replaceConnections(data []byte, conns []Connection) ([]byte, error) {
 		}
 		return []byte(b.String()), nil
 	}
-	return append(withNewline(data, nl), renderConnections(conns, "connections:", nil, "  ", nl)...), nil
+	// A file whose sections are indented (pasted with a margin) gets the
+	// new section at their indent: at column 1 it would end the mapping.
+	margin := ""
+	if len(root.Content) > 0 {
+		margin = strings.Repeat(" ", root.Content[0].Column-1)
+	}
+	return append(withNewline(data, nl), renderConnections(conns, margin+"connections:", nil, margin+"  ", nl)...), nil
 }
 
 func isCommentOrBlank(line string) bool {

@@ -94,6 +94,7 @@ func TestSaveConnectionsShapes(t *testing.T) {
 		{"items at column 1", "connections:\n- {\"name\":\"a\",\"brand\":\"CAYENNE\"}\n# trailing\n",
 			"connections:\n- {\"id\":\"b\",\"name\":\"b\",\"connectorId\":\"actility-http-iot\",\"brand\":\"CAYENNE\",\"configuration\":{}}\n# trailing\n",
 			[]Connection{{ID: "b", Name: "b", ConnectorID: ConnectorHTTP, Brand: BrandCayenne}}},
+		{"sections with a margin", "  log:\n    level: debug\n", "  log:\n    level: debug\n  connections: []\n", nil},
 		{"empty file", "", "connections: []\n", nil},
 	}
 	for _, tt := range tests {

@@ -90,7 +90,13 @@ func replaceUpstreams(data []byte, ups []string) ([]byte, error) {
 		}
 		if k == nil {
 			if depth == 0 {
-				return append(withNewline(data, nl), ("packetForwarder:" + nl + "  udp:" + nl + "    " + value + nl)...), nil
+				// At the sections' own indent: a file pasted with a margin
+				// would end its mapping at a key in column 1.
+				m := ""
+				if len(n.Content) > 0 {
+					m = strings.Repeat(" ", n.Content[0].Column-1)
+				}
+				return append(withNewline(data, nl), (m + "packetForwarder:" + nl + m + "  udp:" + nl + m + "    " + value + nl)...), nil
 			}
 			indent := strings.Repeat(" ", key.Column+1)
 			if len(n.Content) > 0 {

@@ -24,6 +24,8 @@ func TestReplaceUpstreams(t *testing.T) {
 			"packetForwarder:\n  udp:\n    upstreams: " + list + "   # none yet\n    bind: \"127.0.0.1:1700\"\n"},
 		{"block list, last key", "packetForwarder:\n  udp:\n    upstreams:\n      - old:1700\n      # - other:1700\n\n# devices\ndevices: []\n",
 			"packetForwarder:\n  udp:\n    upstreams: " + list + "\n      # - other:1700\n\n# devices\ndevices: []\n"},
+		{"sections with a margin", " api: {}\n",
+			" api: {}\n packetForwarder:\n   udp:\n     upstreams: " + list + "\n"},
 		{"crlf", "packetForwarder:\r\n  udp:\r\n    bind: \"127.0.0.1:1700\"\r\n",
 			"packetForwarder:\r\n  udp:\r\n    upstreams: " + list + "\r\n    bind: \"127.0.0.1:1700\"\r\n"},
 	}
