@@ -67,6 +67,9 @@ func replaceConnections(data []byte, conns []Connection) ([]byte, error) {
 	if perr != nil {
 		return nil, fmt.Errorf("line %d: %s", perr.Line, perr.Msg)
 	}
+	if err := lineBreaksEditable(data); err != nil {
+		return nil, err
+	}
 	nl := "\n"
 	if bytes.Contains(data, []byte("\r\n")) {
 		nl = "\r\n" // a file edited on Windows keeps its line ends
@@ -135,6 +138,24 @@ func replaceConnections(data []byte, conns []Connection) ([]byte, error) {
 		margin = strings.Repeat(" ", root.Content[0].Column-1)
 	}
 	return append(withNewline(data, nl), renderConnections(conns, margin+"connections:", nil, margin+"  ", nl)...), nil
+}
+
+// lineBreaksEditable refuses a file whose line breaks are not all LF or
+// CRLF. YAML also breaks lines at a lone CR, NEL, LS and PS; the in-place
+// rewrites count lines at LF, and with those the node's line numbers
+// would point at the wrong text.
+func lineBreaksEditable(data []byte) error {
+	for i := 0; i < len(data); i++ {
+		if data[i] == '\r' && (i+1 == len(data) || data[i+1] != '\n') {
+			return fmt.Errorf("line %d ends in a lone carriage return (CR); save the file with LF or CRLF line ends to edit it here", bytes.Count(data[:i], []byte("\n"))+1)
+		}
+	}
+	for _, r := range []string{"\u0085", "\u2028", "\u2029"} {
+		if i := bytes.Index(data, []byte(r)); i >= 0 {
+			return fmt.Errorf("line %d holds a Unicode line separator (U+%04X), which YAML reads as a line break; replace it to edit the file here", bytes.Count(data[:i], []byte("\n"))+1, []rune(r)[0])
+		}
+	}
+	return nil
 }
 
 func isCommentOrBlank(line string) bool {

@@ -149,6 +149,27 @@ func TestSaveConnectionsRefusesBrokenFile(t *testing.T) {
 	}
 }
 
+// YAML breaks lines at a lone CR and at NEL, LS and PS too; the rewrite
+// counts lines at LF, so such a file is refused, untouched, with the line.
+func TestSaveRefusesOddLineBreaks(t *testing.T) {
+	for _, src := range []string{
+		"connections:\n- {\"name\":\"a\",\"configuration\":{\"destinationURL\":http://x\r}}\ndevices: []\n",
+		"log:\n  level: info\u2028\n",
+	} {
+		p := filepath.Join(t.TempDir(), "e.yaml")
+		os.WriteFile(p, []byte(src), 0o644)
+		if err := SaveConnections(p, newConns()); err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%q: err = %v", src, err)
+		}
+		if err := SaveUpstreams(p, []string{"a:1700"}); err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%q: upstreams: err = %v", src, err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != src {
+			t.Errorf("%q was changed", src)
+		}
+	}
+}
+
 func TestSaveConnectionsOddValues(t *testing.T) {
 	for _, src := range []string{"connections:\nlog:\n  level: info\n", "connections: [] # none yet\n", "connections: {\"name\": \"x\"}\n"} {
 		p := filepath.Join(t.TempDir(), "e.yaml")

@@ -52,6 +52,9 @@ func replaceUpstreams(data []byte, ups []string) ([]byte, error) {
 	if perr != nil {
 		return nil, fmt.Errorf("line %d: %s", perr.Line, perr.Msg)
 	}
+	if err := lineBreaksEditable(data); err != nil {
+		return nil, err
+	}
 	nl := "\n"
 	if bytes.Contains(data, []byte("\r\n")) {
 		nl = "\r\n"
