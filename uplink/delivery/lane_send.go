@@ -298,10 +298,11 @@ func (l *lane) ready(s *sender, e entry, now time.Time) (verdict, time.Time) {
 		// gateways' copies can join it.
 		end := l.mergeEnd(s, e, now)
 		latest := end.Add(mergeTick)
+		early := now.Add(mergeSlack).Before(end)
 		// A first one may wait for company when the next arrival's
 		// wakeup comes before its latest (mergeTick).
-		if now.Before(end) || first && now.Add(l.arrivalGap).Before(latest) {
-			if now.Before(end) {
+		if early || first && now.Add(l.arrivalGap).Before(latest) {
+			if early {
 				latest = end.Add(l.carry())
 			}
 			return later, at(latest)

@@ -158,6 +158,45 @@ func TestJitterDoesNotWakeTheLane(t *testing.T) {
 	}
 }
 
+// At a steady 10/s with a jitter of 2 ms, each uplink leaves with the
+// datagram that arrives as its 400 ms window ends, one at a time: not a
+// pace later, paired with the next (see mergeSlack).
+func TestPaceSendsEachWithItsWindowEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const window = 400 * time.Millisecond
+		conn := &recording{}
+		m := NewManager(&memStore{}, Options{MergeWindow: window, Merger: noMerge{}}, nil, nil)
+		m.Start(context.Background(), []Connection{{ID: "1", Name: "pace", Connector: conn}})
+		received := map[uint32]time.Time{}
+		for i := range uint32(100) {
+			up := testUplink(i + 1)
+			up.ReceivedAt = time.Now()
+			received[up.FCnt] = up.ReceivedAt
+			if err := m.Enqueue(context.Background(), []uplink.Uplink{up}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100*time.Millisecond + time.Duration(int(i*7%5)-2)*time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		late := 0
+		for fcnt, at := range conn.sent {
+			// The last four have no datagram after them: the timer takes them.
+			if d := at.Sub(received[fcnt]); fcnt <= 96 && (d < window-mergeSlack || d > window+mergeSlack) {
+				late++
+			}
+		}
+		if len(conn.sent) != 100 || late > 0 {
+			t.Errorf("%d uplinks sent, %d of them not with the datagram that ended their window", len(conn.sent), late)
+		}
+		if err := m.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 type noMerge struct{}
 
 func (noMerge) Apply(*uplink.Uplink) {}
@@ -217,8 +256,8 @@ func TestMergeWindowBounds(t *testing.T) {
 					t.Fatalf("%d uplinks sent, want %d", len(conn.sent), len(received))
 				}
 				for fcnt, at := range conn.sent {
-					if d := at.Sub(received[fcnt]); d < window || d > window+maxCarry {
-						t.Errorf("uplink %d sent %v after its reception, want %v to %v", fcnt, d, window, window+maxCarry)
+					if d := at.Sub(received[fcnt]); d < window-mergeSlack || d > window+maxCarry {
+						t.Errorf("uplink %d sent %v after its reception, want %v to %v", fcnt, d, window-mergeSlack, window+maxCarry)
 					}
 				}
 				if err := m.Stop(context.Background()); err != nil {
