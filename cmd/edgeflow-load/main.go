@@ -18,6 +18,8 @@ type options struct {
 	logLevel    string
 	qemu        string
 	qemuCPU     string
+	icountLib   string
+	icountTop   int
 	pid         int
 	udpAddr     string
 	devices     int
@@ -48,6 +50,8 @@ func main() {
 	flag.StringVar(&o.agentBin, "agent", "", "edgeflow binary to run (default: go build ./cmd/edgeflow into a temp dir)")
 	flag.StringVar(&o.qemu, "qemu", "", "run the agent under this emulator (e.g. qemu-arm-static); the emulator process is measured")
 	flag.StringVar(&o.qemuCPU, "qemu-cpu", "", "with --qemu: the CPU it emulates (-cpu), e.g. cortex-a7 as on a gateway")
+	flag.StringVar(&o.icountLib, "icount", "", "with --qemu qemu-arm (not -static): the plugin scripts/qemu-icount builds; reports guest instructions per uplink, steadier than CPU time")
+	flag.IntVar(&o.icountTop, "icount-top", 0, "with --icount: list the N functions with the most instructions per uplink")
 	flag.StringVar(&o.bufferDir, "buffer-dir", "", "directory of the agent's buffer.db (default: a temp dir)")
 	flag.StringVar(&o.persist, "persist", "on-outage", "buffer.persist: on-outage or always")
 	flag.IntVar(&o.drainRate, "drain-rate", 0, "delivery.drainRate, uplinks/s (0: the agent's default)")
@@ -105,6 +109,8 @@ func main() {
 
 func (o *options) check() error {
 	switch {
+	case o.icountLib != "" && (o.qemu == "" || o.pid != 0):
+		return fmt.Errorf("--icount needs --qemu (a qemu that loads plugins, e.g. qemu-arm) and an agent it starts")
 	case o.pid != 0 && o.udpAddr == "":
 		return fmt.Errorf("--pid needs --udp")
 	case o.devices < 1 || o.rxpk < 1 || o.window < 1 || o.sources < 1:

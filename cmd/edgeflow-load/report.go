@@ -25,32 +25,36 @@ type report struct {
 	Rate          float64 `json:"rate,omitempty"`
 	OutageMs      float64 `json:"outage_ms,omitempty"`
 
-	Acked        int     `json:"datagrams_acked"`
-	Unacked      int     `json:"datagrams_unacked"`
-	AckRate      float64 `json:"acked_uplinks_per_s"`
-	Delivered    int     `json:"delivered"`
-	Duplicates   int     `json:"duplicates"`
-	Refused      int     `json:"endpoint_503s"`
-	Late         int     `json:"late"`
-	ElapsedSecs  float64 `json:"elapsed_s"`
-	E2ERate      float64 `json:"uplinks_per_s"`
-	CPUMicros    float64 `json:"cpu_us_per_uplink"`
-	CPUPercent   float64 `json:"cpu_percent_during_load"`
-	AnonStartKiB int64   `json:"rss_anon_start_kib"`
-	AnonPeakKiB  int64   `json:"rss_anon_peak_kib"`
-	AnonEndKiB   int64   `json:"rss_anon_end_kib"`
-	WrittenBytes int64   `json:"written_bytes"`
-	WrittenPerUp float64 `json:"written_bytes_per_uplink"`
-	AckLat       pct     `json:"push_ack_ms"`
-	E2ELat       pct     `json:"reception_to_endpoint_ms"`
-	DrainDelayMs float64 `json:"drain_first_delivery_after_outage_ms,omitempty"`
-	DrainRate    float64 `json:"drain_uplinks_per_s,omitempty"`
-	IdleSecs     float64 `json:"idle_s,omitempty"`
-	IdleCPU      float64 `json:"idle_cpu_percent,omitempty"`
-	BufferBytes  int64   `json:"buffer_file_bytes,omitempty"`
-	BufferAfter  int64   `json:"buffer_file_bytes_after_settle,omitempty"`
-	AgentWarns   int     `json:"agent_warn_lines"`
-	LoadAvg      string  `json:"machine_loadavg"`
+	Acked        int         `json:"datagrams_acked"`
+	Unacked      int         `json:"datagrams_unacked"`
+	AckRate      float64     `json:"acked_uplinks_per_s"`
+	Delivered    int         `json:"delivered"`
+	Duplicates   int         `json:"duplicates"`
+	Refused      int         `json:"endpoint_503s"`
+	Late         int         `json:"late"`
+	ElapsedSecs  float64     `json:"elapsed_s"`
+	E2ERate      float64     `json:"uplinks_per_s"`
+	CPUMicros    float64     `json:"cpu_us_per_uplink"`
+	CPUPercent   float64     `json:"cpu_percent_during_load"`
+	InsnsPerUp   float64     `json:"guest_insns_per_uplink,omitempty"`
+	BlocksPerUp  float64     `json:"guest_blocks_per_uplink,omitempty"`
+	Translations uint64      `json:"guest_translations,omitempty"`
+	TopFuncs     []funcShare `json:"guest_top_functions,omitempty"`
+	AnonStartKiB int64       `json:"rss_anon_start_kib"`
+	AnonPeakKiB  int64       `json:"rss_anon_peak_kib"`
+	AnonEndKiB   int64       `json:"rss_anon_end_kib"`
+	WrittenBytes int64       `json:"written_bytes"`
+	WrittenPerUp float64     `json:"written_bytes_per_uplink"`
+	AckLat       pct         `json:"push_ack_ms"`
+	E2ELat       pct         `json:"reception_to_endpoint_ms"`
+	DrainDelayMs float64     `json:"drain_first_delivery_after_outage_ms,omitempty"`
+	DrainRate    float64     `json:"drain_uplinks_per_s,omitempty"`
+	IdleSecs     float64     `json:"idle_s,omitempty"`
+	IdleCPU      float64     `json:"idle_cpu_percent,omitempty"`
+	BufferBytes  int64       `json:"buffer_file_bytes,omitempty"`
+	BufferAfter  int64       `json:"buffer_file_bytes_after_settle,omitempty"`
+	AgentWarns   int         `json:"agent_warn_lines"`
+	LoadAvg      string      `json:"machine_loadavg"`
 }
 
 // pct are latency percentiles in milliseconds.
@@ -101,6 +105,12 @@ func (r *report) print(w io.Writer) {
 	p("endpoint         %d delivered (%d late, %d duplicates), %d answered 503", r.Delivered, r.Late, r.Duplicates, r.Refused)
 	p("throughput       %.0f uplinks/s end to end (%.2f s)", r.E2ERate, r.ElapsedSecs)
 	p("CPU              %.1f µs per uplink (%.0f %% of one core during the load)", r.CPUMicros, r.CPUPercent)
+	if r.InsnsPerUp > 0 {
+		p("guest insns      %.0f per uplink (%.0f translation blocks run, %d translated during the load)", r.InsnsPerUp, r.BlocksPerUp, r.Translations)
+		for _, f := range r.TopFuncs {
+			p("  %9.0f %5.1f %%  %s", f.Insns, 100*f.Insns/r.InsnsPerUp, f.Name)
+		}
+	}
 	p("RssAnon          start %.1f MiB, peak %.1f MiB, end %.1f MiB", mib(r.AnonStartKiB), mib(r.AnonPeakKiB), mib(r.AnonEndKiB))
 	p("disk writes      %d bytes, %.0f bytes per uplink", r.WrittenBytes, r.WrittenPerUp)
 	p("PUSH_ACK ms      %s", r.AckLat)

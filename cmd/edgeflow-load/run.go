@@ -73,6 +73,13 @@ func run(o options) (*report, error) {
 	if err != nil {
 		return rep, err
 	}
+	ic := icount{path: filepath.Join(dir, "icount")}
+	var icBefore icountSnap
+	if o.icountLib != "" {
+		if icBefore, err = ic.snap(); err != nil {
+			return rep, err
+		}
+	}
 	rss := startRSSSampler(pid)
 	begin := time.Now()
 	expect := o.uplinks + o.prefill
@@ -99,6 +106,11 @@ func run(o options) (*report, error) {
 		return rep, serr
 	}
 	fill(rep, o, fw, ep, before, after, begin)
+	if o.icountLib != "" {
+		if err := fillICount(rep, o, ic, icBefore); err != nil {
+			return rep, err
+		}
+	}
 	if bufPath != "" {
 		rep.BufferBytes = fileSize(bufPath)
 		if o.settle > 0 {
@@ -135,6 +147,13 @@ func launch(o options, dir string, ep *endpoint, devs []device, rep *report) (*a
 	emulator := o.qemu
 	if emulator != "" && o.qemuCPU != "" {
 		emulator += " -cpu " + o.qemuCPU
+	}
+	if o.icountLib != "" {
+		lib, err := filepath.Abs(o.icountLib)
+		if err != nil {
+			return nil, "", err
+		}
+		emulator += " -plugin " + lib + ",out=" + filepath.Join(dir, "icount")
 	}
 	if emulator != "" {
 		rep.Agent = emulator + " " + bin
