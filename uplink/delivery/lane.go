@@ -151,6 +151,13 @@ func (l *lane) requestStop() { l.stopOnce.Do(func() { close(l.stopCh) }) }
 
 // offer queues a live uplink in memory (on-outage mode).
 func (l *lane) offer(up *uplink.Uplink) {
+	// The queue has room nearly always: a send alone is a fraction of a
+	// two-case select, which locks both channels, on a gateway's CPU.
+	select {
+	case l.offers <- up:
+		return
+	default:
+	}
 	select {
 	case l.offers <- up:
 	case <-l.done:
@@ -207,11 +214,17 @@ func (l *lane) stop(ctx context.Context) error {
 }
 
 // takeWaiting moves what waits in the channels into the lane.
+// Each channel is tried on its own: a one-case select with a default is
+// a plain non-blocking receive, where one over both locks both channels.
 func (l *lane) takeWaiting() {
 	for {
 		select {
 		case up := <-l.offers:
 			l.take(up)
+			continue
+		default:
+		}
+		select {
 		case nt := <-l.notices:
 			l.note(nt)
 		default:
