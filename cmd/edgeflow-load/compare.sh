@@ -4,7 +4,8 @@
 # runs do not compare). Usage:
 #   cmd/edgeflow-load/compare.sh BEFORE_REV AFTER_REV [OUT]
 # Each rev is built for amd64 and armv7 (run under qemu-arm-static as a
-# cortex-a7); $OUT/summary collects the lines that matter.
+# cortex-a7); $OUT/summary collects the lines that matter, with the ARM
+# builds' guest instructions per uplink when scripts/qemu-icount builds.
 set -eu
 before=$1 after=$2 out=${3:-/tmp/edgeflow-compare}
 mkdir -p "$out"
@@ -39,4 +40,16 @@ for i in 1 2; do
 	done
 done
 run "lat200-$after" --agent "$out/$after-amd64" --rate 120 --duration 30s --rxpk 1 --endpoint-latency 200ms
+# The ARM CPU figures above move by ±40 % with the host; the guest
+# instructions of the same load do not (docs/performance.md, --icount):
+# once per rev, when the plugin can be built.
+if plugin=$(scripts/qemu-icount/build.sh 2>/dev/null | tail -1) && [ -f "$plugin" ]; then
+	for rev in "$before" "$after"; do
+		name="icount-arm-10-$rev"
+		echo "== $name $(date +%T)" >>"$out/summary"
+		"$out/load" --agent "$out/$rev-arm" --qemu qemu-arm --qemu-cpu cortex-a7 --icount "$plugin" \
+			--rate 10 --rxpk 1 --duration 40s >"$out/$name.txt" 2>&1 || true
+		grep -E '^(guest|endpoint)' "$out/$name.txt" >>"$out/summary"
+	done
+fi
 cat "$out/summary"
