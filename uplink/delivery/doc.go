@@ -47,7 +47,9 @@ clean Stop loses nothing: it gives a request in flight sendGrace to
 answer (cancelling it could resend an uplink the endpoint took), then
 writes what is in memory to flash. An uplink leaves at the first wakeup
 of the loop after its merge window (MergeWindow) ends (or mergeSlack
-before), and at most maxCarry later. A lane busy with a flash commit queues up to offerQueue
+before), and at most maxCarry later: at a steady pace the next arrival's
+wakeup takes it, and the timer (1 s) is the fallback for when arrivals
+stop. A lane busy with a flash commit queues up to offerQueue
 offers; beyond that Enqueue waits for it.
 */
 package delivery

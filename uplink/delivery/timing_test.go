@@ -267,3 +267,28 @@ func TestMergeWindowBounds(t *testing.T) {
 		})
 	}
 }
+
+// At a steady pace the timer is a fallback for when arrivals stop, set far
+// enough out that moving it at every arrival leaves the runtime no stale
+// deadline to wake for before the next arrival (see maxCarry); at a slower
+// pace the timer takes the uplink shortly after its window.
+func TestCarryIsAFallbackAtASteadyPace(t *testing.T) {
+	for _, c := range []struct {
+		gap  time.Duration
+		want time.Duration
+	}{
+		{10 * time.Millisecond, maxCarry},
+		{100 * time.Millisecond, maxCarry},
+		{steadyGap, maxCarry},
+		{steadyGap + time.Millisecond, mergeTick},
+		{time.Second, mergeTick},
+	} {
+		l := &lane{arrivalGap: c.gap}
+		if got := l.carry(); got != c.want {
+			t.Errorf("arrivals %v apart: carry %v, want %v", c.gap, got, c.want)
+		}
+	}
+	if maxCarry < 5*steadyGap {
+		t.Errorf("maxCarry %v is less than five steady gaps (%v): the timer would be moved past its stale deadline too rarely to save wakeups", maxCarry, steadyGap)
+	}
+}
