@@ -167,16 +167,9 @@ func TestPaceSendsEachWithItsWindowEnd(t *testing.T) {
 		conn := &recording{}
 		m := NewManager(&memStore{}, Options{MergeWindow: window, Merger: noMerge{}}, nil, nil)
 		m.Start(context.Background(), []Connection{{ID: "1", Name: "pace", Connector: conn}})
-		received := map[uint32]time.Time{}
-		for i := range uint32(100) {
-			up := testUplink(i + 1)
-			up.ReceivedAt = time.Now()
-			received[up.FCnt] = up.ReceivedAt
-			if err := m.Enqueue(context.Background(), []uplink.Uplink{up}); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(100*time.Millisecond + time.Duration(int(i*7%5)-2)*time.Millisecond)
-		}
+		received := enqueuePaced(t, m, 100, func(i uint32) time.Duration {
+			return 100*time.Millisecond + time.Duration(int(i*7%5)-2)*time.Millisecond
+		})
 		time.Sleep(time.Second)
 		synctest.Wait()
 		conn.mu.Lock()
@@ -227,9 +220,27 @@ func (r *recording) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bo
 
 func (r *recording) MaxBatch() int { return 32 }
 
-// An uplink leaves after its merge window and at most mergeTick later,
-// whether the pace of arrivals carries it (10/s, 100/s) or the timer
-// does (the last ones, and a pace slower than the window).
+// enqueuePaced enqueues n uplinks, each received as it is enqueued, and
+// sleeps gap(i) after the i-th; it returns their reception times.
+func enqueuePaced(t *testing.T, m *Manager, n uint32, gap func(i uint32) time.Duration) map[uint32]time.Time {
+	t.Helper()
+	received := map[uint32]time.Time{}
+	for i := range n {
+		up := testUplink(i + 1)
+		up.ReceivedAt = time.Now()
+		received[up.FCnt] = up.ReceivedAt
+		if err := m.Enqueue(context.Background(), []uplink.Uplink{up}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(gap(i))
+	}
+	return received
+}
+
+// An uplink leaves after its merge window (or mergeSlack before) and at
+// most maxCarry later, whether the pace of arrivals carries it (10/s,
+// 100/s) or the timer does (the last ones, and a pace slower than the
+// window).
 func TestMergeWindowBounds(t *testing.T) {
 	for _, every := range []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 430 * time.Millisecond} {
 		t.Run(every.String(), func(t *testing.T) {
@@ -238,16 +249,7 @@ func TestMergeWindowBounds(t *testing.T) {
 				conn := &recording{}
 				m := NewManager(&memStore{}, Options{MergeWindow: window, Merger: noMerge{}}, nil, nil)
 				m.Start(context.Background(), []Connection{{ID: "1", Name: "merge", Connector: conn}})
-				received := map[uint32]time.Time{}
-				for i := range uint32(50) {
-					up := testUplink(i + 1)
-					up.ReceivedAt = time.Now()
-					received[up.FCnt] = up.ReceivedAt
-					if err := m.Enqueue(context.Background(), []uplink.Uplink{up}); err != nil {
-						t.Fatal(err)
-					}
-					time.Sleep(every)
-				}
+				received := enqueuePaced(t, m, 50, func(uint32) time.Duration { return every })
 				time.Sleep(time.Second)
 				synctest.Wait()
 				conn.mu.Lock()
