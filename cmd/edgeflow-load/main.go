@@ -111,6 +111,8 @@ func (o *options) check() error {
 	switch {
 	case o.icountLib != "" && (o.qemu == "" || o.pid != 0):
 		return fmt.Errorf("--icount needs --qemu (a qemu that loads plugins, e.g. qemu-arm) and an agent it starts")
+	case o.icountTop > 0 && (o.icountLib == "" || o.agentBin == ""):
+		return fmt.Errorf("--icount-top needs --icount and --agent (the binary whose symbols name the functions)")
 	case o.pid != 0 && o.udpAddr == "":
 		return fmt.Errorf("--pid needs --udp")
 	case o.devices < 1 || o.rxpk < 1 || o.window < 1 || o.sources < 1:
