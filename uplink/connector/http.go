@@ -255,7 +255,7 @@ func (h *HTTP) transport() *http.Transport {
 		// Socket reads and writes without waking the runtime's monitor
 		// thread (rawconn_linux.go): at 10 uplinks/s that halves the
 		// agent's CPU per uplink.
-		return newRawTCP(nc), nil
+		return NewRawTCP(nc), nil
 	}
 	t := &http.Transport{
 		DialContext:         dial,

@@ -28,7 +28,10 @@ type rawTCP struct {
 	readFn, wrFn func(fd uintptr) bool
 }
 
-func newRawTCP(nc net.Conn) net.Conn {
+// NewRawTCP wraps a TCP connection in rawTCP; other connections are
+// returned as they are. Exported for cmd/edgeflow-load/floor, which
+// measures against the agent's own socket path.
+func NewRawTCP(nc net.Conn) net.Conn {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
 		return nc

@@ -12,8 +12,15 @@ import (
 )
 
 // The floor acks each PUSH_DATA with its token and posts its JSON, and
-// ignores what is not a PUSH_DATA.
+// ignores what is not a PUSH_DATA, on the agent's raw socket calls and on
+// Go's ordinary ones.
 func TestFloorAcksAndPosts(t *testing.T) {
+	for _, raw := range []bool{true, false} {
+		t.Run(map[bool]string{true: "raw", false: "plain"}[raw], func(t *testing.T) { testFloor(t, raw) })
+	}
+}
+
+func testFloor(t *testing.T, raw bool) {
 	got := make(chan []byte, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -26,7 +33,7 @@ func TestFloorAcksAndPosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- run(pc, srv.URL, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- run(pc, srv.URL, raw, slog.New(slog.DiscardHandler)) }()
 	defer func() { pc.Close(); <-done }()
 
 	c, err := net.Dial("udp", pc.LocalAddr().String())

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+import "net"
+
+func newRawUDP(pc net.PacketConn) (datagrams, error) { return plainUDP{pc: pc}, nil }
