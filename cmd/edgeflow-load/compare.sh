@@ -5,12 +5,13 @@
 # cortex-a7); $OUT/summary collects the lines that matter, with the ARM
 # builds' guest instructions per uplink when scripts/qemu-icount builds.
 #
-# At 10 uplinks/s the host decides most of a run's CPU: one binary reads
+# At 10 uplinks/s the host decides much of a run's CPU: one binary reads
 # ±40 % from one run to the next, so figures from different runs do not
 # compare. Those rows run before, after and the floor (cmd/edgeflow-load/
 # floor: PUSH_ACK and one net/http POST per uplink, the least a forwarder
-# does) at the same time, each on its own load: the three see the same
-# host, and the ratios between them hold to a few per cent. The floor
+# does, on the agent's own socket calls) at the same time, each on its
+# own load: the three see the same host, and the ratios between them move
+# by 5–15 % where the figures move by ±40 %. The floor
 # listens on 127.0.0.1:$FLOOR_PORT (UDP) and posts to its load's endpoint
 # on the next port.
 set -eu

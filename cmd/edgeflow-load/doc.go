@@ -12,6 +12,7 @@
 //
 // Caveats: CPU is read in clock ticks (10 ms), so a short run at a low rate
 // has a coarse figure per uplink; under --qemu the emulator is measured,
-// translation included; the machine is shared, so compare binaries
-// alternated in one run, never with figures from another day.
+// translation included; the machine is shared, so compare binaries in
+// one run, at a gateway's pace side by side with each other and with the
+// floor (compare.sh, ./floor), never with figures from another day.
 package main

@@ -3,14 +3,15 @@
 // does per uplink. It reads each PUSH_DATA, sends its PUSH_ACK and, with
 // -url, POSTs the datagram's JSON to the endpoint through net/http on a
 // kept-alive connection, before it reads the next. No decoding, storage,
-// merge window or second goroutine of its own.
+// merge window or second goroutine of its own. Its sockets are read and
+// written as the agent's are, with raw system calls (-plain: Go's
+// ordinary calls, which wake the runtime's monitor thread).
 //
-// Why: at 10 uplinks/s the host decides most of a run's CPU (every uplink
-// starts from cold caches; under qemu a wakeup costs more than the
-// agent's code), so a figure alone moves by ±40 % from one run to the
-// next. The floor run at the same time as the agent sees the same host:
-// agent ÷ floor is steady to a few per cent, and the floor itself says
-// what no agent built on net/http can go below on that host.
+// Why: at 10 uplinks/s the host decides much of a run's CPU (every
+// uplink starts from cold caches, and the VM's neighbours decide how
+// cold), so a figure alone moves by ±40 % from one run to the next. The floor run at the same time as the agent sees the same host:
+// agent ÷ floor moves by 5–15 %, and the floor itself says what an
+// agent built on net/http cannot go below on that host.
 // cmd/edgeflow-load/compare.sh runs it beside the agents; the method is
 // in docs/performance.md.
 //
