@@ -6,6 +6,8 @@ import (
 	"net"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawUDP reads a datagram and answers its sender with non-blocking
@@ -39,7 +41,7 @@ func newRawUDP(pc net.PacketConn) (datagrams, error) {
 
 func (r *rawUDP) recv(fd uintptr) bool {
 	r.fromLen = uint32(unsafe.Sizeof(r.from))
-	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)),
+	n, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)),
 		syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&r.from)), uintptr(unsafe.Pointer(&r.fromLen)))
 	if e == syscall.EAGAIN {
 		return false
@@ -49,7 +51,7 @@ func (r *rawUDP) recv(fd uintptr) bool {
 }
 
 func (r *rawUDP) send(fd uintptr) bool {
-	_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&r.out[0])), uintptr(len(r.out)),
+	_, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&r.out[0])), uintptr(len(r.out)),
 		syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&r.from)), uintptr(r.fromLen))
 	r.errno = e
 	return e != syscall.EAGAIN
