@@ -15,12 +15,16 @@ import (
 // ignores what is not a PUSH_DATA, on the agent's raw socket calls and on
 // Go's ordinary ones.
 func TestFloorAcksAndPosts(t *testing.T) {
-	for _, raw := range []bool{true, false} {
-		t.Run(map[bool]string{true: "raw", false: "plain"}[raw], func(t *testing.T) { testFloor(t, raw) })
-	}
+	t.Run("raw", func(t *testing.T) { testFloor(t, true, false) })
+	t.Run("plain", func(t *testing.T) { testFloor(t, false, false) })
+	// A socket the raw path cannot take falls back to the ordinary calls.
+	t.Run("raw on a wrapped socket", func(t *testing.T) { testFloor(t, true, true) })
 }
 
-func testFloor(t *testing.T, raw bool) {
+// wrapped hides the *net.UDPConn behind the interface.
+type wrapped struct{ net.PacketConn }
+
+func testFloor(t *testing.T, raw, wrap bool) {
 	got := make(chan []byte, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -32,8 +36,12 @@ func testFloor(t *testing.T, raw bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var served net.PacketConn = pc
+	if wrap {
+		served = wrapped{pc}
+	}
 	done := make(chan error, 1)
-	go func() { done <- run(pc, srv.URL, raw, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- run(served, srv.URL, raw, slog.New(slog.DiscardHandler)) }()
 	defer func() { pc.Close(); <-done }()
 
 	c, err := net.Dial("udp", pc.LocalAddr().String())

@@ -50,8 +50,10 @@ type datagrams interface {
 // plainUDP is a datagrams on Go's ordinary socket calls.
 type plainUDP struct {
 	pc   net.PacketConn
-	from *net.Addr
+	from *net.Addr // the last sender; a pointer, as the methods take a copy
 }
+
+func newPlainUDP(pc net.PacketConn) plainUDP { return plainUDP{pc: pc, from: new(net.Addr)} }
 
 func (p plainUDP) read(buf []byte) (int, error) {
 	n, from, err := p.pc.ReadFrom(buf)
@@ -72,7 +74,7 @@ func run(pc net.PacketConn, url string, raw bool, log *slog.Logger) error {
 	if url != "" {
 		post = poster(url, raw)
 	}
-	var dg datagrams = plainUDP{pc: pc, from: new(net.Addr)}
+	var dg datagrams = newPlainUDP(pc)
 	if raw {
 		var err error
 		if dg, err = newRawUDP(pc); err != nil {

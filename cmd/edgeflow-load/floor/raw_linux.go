@@ -28,7 +28,7 @@ type rawUDP struct {
 func newRawUDP(pc net.PacketConn) (datagrams, error) {
 	uc, ok := pc.(*net.UDPConn)
 	if !ok {
-		return plainUDP{pc: pc}, nil
+		return newPlainUDP(pc), nil
 	}
 	rc, err := uc.SyscallConn()
 	if err != nil {

@@ -4,4 +4,4 @@ package main
 
 import "net"
 
-func newRawUDP(pc net.PacketConn) (datagrams, error) { return plainUDP{pc: pc}, nil }
+func newRawUDP(pc net.PacketConn) (datagrams, error) { return newPlainUDP(pc), nil }
