@@ -27,8 +27,8 @@ type item struct {
 // flash is older than everything in memory, so the lane drains flash first.
 //
 // One goroutine, run, owns the fields marked "Owned by run": offers,
-// append notices, send results, status requests and the stop reach it on
-// channels, and its one timer is set to the earliest thing it must do
+// append notices, send results, status requests, the timer and the stop
+// reach it through its inbox, and its one timer is set to the earliest thing it must do
 // unasked (a merge window's end, a retry, a spill, an ack flush). Once run
 // has returned, the lane's state is stop's.
 type lane struct {
@@ -43,14 +43,11 @@ type lane struct {
 	// deliveredCtr counts deliveries, on time [0] and late [1].
 	deliveredCtr [2]*vm.Counter
 
-	offers    chan *uplink.Uplink
-	notices   chan notice
-	results   chan *sendJob // the sender's answers
-	statusReq chan chan laneState
-	stopCh    chan struct{} // closed by requestStop
-	stopOnce  sync.Once
-	done      chan struct{} // closed when run has returned
-	started   bool
+	in       *inbox        // offers, notices, answers, status requests, the timer, the stop
+	stopCh   chan struct{} // closed by requestStop
+	stopOnce sync.Once
+	done     chan struct{} // closed when run has returned
+	started  bool
 
 	sendCtx    context.Context // requests in flight outlive the stop by up to sendGrace
 	unhook     func() bool     // forgets the parent context's end (a replaced lane)
@@ -77,32 +74,22 @@ type lane struct {
 	firstAck   time.Time // when the oldest of acks was delivered
 	catchingUp bool      // uplinks sent now come from the backlog: Late = 1
 	status     Status
-	outage     time.Time // when the connection started failing, zero while it delivers
-	refusals   logLimit  // dead-letter WARNs
-	spillCheck time.Time // next look at an over-full or failing memory queue; zero: none due
-	spillRetry time.Time // no spill before this: the last one failed
-	timer      *time.Timer
-	timerAt    time.Time // what timer is set to; zero: stopped
+	outage     time.Time   // when the connection started failing, zero while it delivers
+	refusals   logLimit    // dead-letter WARNs
+	spillCheck time.Time   // next look at an over-full or failing memory queue; zero: none due
+	spillRetry time.Time   // no spill before this: the last one failed
+	timer      *time.Timer // fires into in
+	timerAt    time.Time   // what timer is set to; zero: stopped
 	// arrivalGap is the smoothed time between wakeups for arriving
 	// uplinks (see mergeTick); lastArrival the last of them.
 	arrivalGap  time.Duration
 	lastArrival time.Time
 }
 
-// notice is records put in the lane's queue behind its back: n appended
-// (persist always), or replayed dead letters (late).
-type notice struct {
-	n    int
-	late bool
-}
-
 func newLane(id, name string, conn connector.Connector, store Store, opts *Options, validity time.Duration, log *slog.Logger, met *metrics) *lane {
 	l := &lane{id: id, name: name, conn: conn, store: store, opts: opts, validity: validity, log: log.With("connection", name), met: met,
 		deliveredCtr: met.deliveredCounters(name),
-		offers:       make(chan *uplink.Uplink, offerQueue),
-		notices:      make(chan notice, 16),
-		results:      make(chan *sendJob, 1),
-		statusReq:    make(chan chan laneState),
+		in:           newInbox(),
 		stopCh:       make(chan struct{}),
 		done:         make(chan struct{}),
 		sendReq:      make(chan *sendJob),
@@ -135,7 +122,7 @@ func (l *lane) start(parent context.Context) {
 	l.unhook = context.AfterFunc(parent, l.requestStop)
 	l.s = newSender(l)
 	l.arrivalGap = mergeTick
-	l.timer = time.NewTimer(time.Hour)
+	l.timer = time.AfterFunc(time.Hour, l.in.fire)
 	l.timer.Stop()
 	l.helpers.Add(2)
 	go l.sender()
@@ -147,38 +134,30 @@ func (l *lane) start(parent context.Context) {
 // stop waiting when the lane stops.
 type stopper interface{ setStop(<-chan struct{}) }
 
-func (l *lane) requestStop() { l.stopOnce.Do(func() { close(l.stopCh) }) }
-
-// offer queues a live uplink in memory (on-outage mode).
-func (l *lane) offer(up *uplink.Uplink) {
-	// The queue has room nearly always: a send alone is a fraction of a
-	// two-case select, which locks both channels, on a gateway's CPU.
-	select {
-	case l.offers <- up:
-		return
-	default:
-	}
-	select {
-	case l.offers <- up:
-	case <-l.done:
-		// Stopped: stop takes what is left in offers; this one is as
-		// late as an uplink decoded after the stop.
-	}
+func (l *lane) requestStop() {
+	l.stopOnce.Do(func() {
+		close(l.stopCh)
+		l.in.requestStop()
+	})
 }
 
+// offer queues a datagram's live uplinks in memory (on-outage mode). With
+// offerQueue waiting, it waits for the loop; once the lane has stopped,
+// stop takes what is queued, and what is not is as late as an uplink
+// decoded after the stop.
+func (l *lane) offer(ups []uplink.Uplink) { l.in.offer(ups, l.done) }
+
 // appended tells the lane that n records were committed to its queue.
-func (l *lane) appended(n int) { l.notify(notice{n: n}) }
+func (l *lane) appended(n int) { l.notify(n, false) }
 
 // replayed tells the lane that n old records (dead letters replayed) were
 // put in its queue: they go Late.
-func (l *lane) replayed(n int) { l.notify(notice{n: n, late: true}) }
+func (l *lane) replayed(n int) { l.notify(n, true) }
 
-func (l *lane) notify(nt notice) {
-	select {
-	case l.notices <- nt:
-	case <-l.done:
+func (l *lane) notify(n int, late bool) {
+	if !l.in.notify(n, late) {
 		l.after.Lock()
-		l.onDisk += nt.n
+		l.onDisk += n
 		l.after.Unlock()
 	}
 }
@@ -213,39 +192,28 @@ func (l *lane) stop(ctx context.Context) error {
 	return err
 }
 
-// takeWaiting moves what waits in the channels into the lane.
-// Each channel is tried on its own: a one-case select with a default is
-// a plain non-blocking receive, where one over both locks both channels.
-func (l *lane) takeWaiting() {
-	for {
-		select {
-		case up := <-l.offers:
-			l.take(up)
-			continue
-		default:
-		}
-		select {
-		case nt := <-l.notices:
-			l.note(nt)
-		default:
-			return
-		}
-	}
-}
+// takeWaiting moves what waits in the inbox into the lane, once the loop
+// has returned (stop's).
+func (l *lane) takeWaiting() { l.deliver(l.in.take(), l.opts.Now()) }
 
-func (l *lane) take(up *uplink.Uplink) {
-	now := l.opts.Now()
-	l.mem.push(&item{up: up, received: now})
-	if l.opts.Persist == PersistOnOutage && l.spillCheck.IsZero() && (l.failing() || l.mem.len() > l.opts.MaxMemory) {
-		l.spillCheck = now.Add(spillCheckEvery)
+// deliver takes what one wake brought, except the batch's answer, the
+// timer and the stop, which the loop handles. It tells whether uplinks
+// arrived.
+func (l *lane) deliver(m mail, now time.Time) bool {
+	for _, up := range m.offers {
+		l.mem.push(&item{up: up, received: now})
 	}
-}
-
-func (l *lane) note(nt notice) {
-	l.onDisk += nt.n
-	if nt.late {
+	if len(m.offers) > 0 {
+		if l.opts.Persist == PersistOnOutage && l.spillCheck.IsZero() && (l.failing() || l.mem.len() > l.opts.MaxMemory) {
+			l.spillCheck = now.Add(spillCheckEvery)
+		}
+		l.in.done(m.offers)
+	}
+	l.onDisk += m.onDisk
+	if m.late {
 		l.catchingUp = true
 	}
+	return len(m.offers) > 0 || m.onDisk > 0
 }
 
 // run is the lane's loop; see lane.
@@ -260,17 +228,33 @@ func (l *lane) run() {
 		close(l.sendReq)
 		close(l.acksOut)
 		l.helpers.Wait()
+		// What came after the last wake: stop takes the offers and
+		// notices; status requests get their answer here.
+		m := l.in.close()
+		l.deliver(m, l.opts.Now())
+		for _, r := range m.status {
+			r <- l.state()
+		}
 		close(l.done)
 	}()
-	arrived := false
+	var m mail
 	for {
+		now := l.opts.Now()
+		if l.deliver(m, now) {
+			l.arrival(now)
+		}
+		if m.result != nil {
+			l.complete(m.result)
+		}
+		if m.tick {
+			l.timerAt = time.Time{}
+		}
+		for _, r := range m.status {
+			r <- l.state() // buffered: never blocks
+		}
+		l.stopping = l.stopping || m.stop
 		if l.stopping && l.sending == nil {
 			return
-		}
-		now := l.opts.Now()
-		if arrived {
-			l.arrival(now)
-			arrived = false
 		}
 		l.housekeep(now)
 		var sendAt time.Time
@@ -278,24 +262,8 @@ func (l *lane) run() {
 			sendAt = l.pump(now)
 		}
 		l.arm(now, l.nextDeadline(sendAt))
-		select {
-		case up := <-l.offers:
-			l.take(up)
-			l.takeWaiting() // a datagram's uplinks: one pass for all
-			arrived = true
-		case nt := <-l.notices:
-			l.note(nt)
-			l.takeWaiting()
-			arrived = true
-		case j := <-l.results:
-			l.complete(j)
-		case <-l.timer.C:
-			l.timerAt = time.Time{}
-		case r := <-l.statusReq:
-			r <- l.state()
-		case <-l.stopCh:
-			l.stopping = true
-		}
+		<-l.in.wake
+		m = l.in.take()
 	}
 }
 
@@ -474,10 +442,9 @@ type laneState struct {
 func (l *lane) snapshot() Status {
 	var ls laneState
 	r := make(chan laneState, 1)
-	select {
-	case l.statusReq <- r:
+	if l.in.askStatus(r) {
 		ls = <-r
-	case <-l.done:
+	} else {
 		l.after.Lock()
 		ls = l.state()
 		l.after.Unlock()

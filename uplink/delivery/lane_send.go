@@ -94,7 +94,7 @@ func (l *lane) sender() {
 		} else {
 			l.s.batcher.SendBatch(l.sendCtx, j.ups, j.late, j.errs)
 		}
-		l.results <- j
+		l.in.answer(j)
 	}
 }
 

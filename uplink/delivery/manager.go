@@ -96,9 +96,7 @@ func (m *Manager) EnqueueWith(ctx context.Context, ups []uplink.Uplink, b *buffe
 	m.mu.RUnlock()
 	if m.opts.Persist != PersistAlways || len(ups) == 0 {
 		for _, l := range lanes {
-			for i := range ups {
-				l.offer(&ups[i])
-			}
+			l.offer(ups)
 		}
 		return m.store.Commit(ctx, b)
 	}
