@@ -235,7 +235,7 @@ func FuzzPushDataFastPathMatchesLibrary(f *testing.F) {
 // A field added to RXPK, RSig or PushDataPayload must be added to the fast
 // path's names too; otherwise the fast path would skip it as unknown.
 func TestFastPathKnowsEveryField(t *testing.T) {
-	for typ, key := range map[reflect.Type]func(string) int{
+	for typ, key := range map[reflect.Type]func([]byte) int{
 		reflect.TypeFor[PushDataPayload](): payloadKey,
 		reflect.TypeFor[RXPK]():            rxpkKey,
 		reflect.TypeFor[RSig]():            rsigKey,
@@ -243,7 +243,7 @@ func TestFastPathKnowsEveryField(t *testing.T) {
 		seen := map[int]bool{}
 		for f := range typ.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			k := key(name)
+			k := key([]byte(name))
 			if k < 0 || seen[k] {
 				t.Errorf("%s.%s: %q is %d for the fast path", typ.Name(), f.Name, name, k)
 			}
