@@ -11,6 +11,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,6 +136,13 @@ func fillICount(rep *report, o options, ic icount, before icountSnap) error {
 	rep.Translations = after.trans - before.trans
 	if o.icountTop > 0 {
 		rep.TopFuncs, err = topFuncs(o.agentBin, before, after, n, o.icountTop)
+	}
+	if err == nil && o.icountCalls != "" {
+		re, rerr := regexp.Compile(o.icountCalls)
+		if rerr != nil {
+			return fmt.Errorf("--icount-calls: %v", rerr)
+		}
+		rep.TopCalls, err = topCalls(o.agentBin, before, after, n, re, o.icountTop)
 	}
 	return err
 }

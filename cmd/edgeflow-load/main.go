@@ -20,6 +20,7 @@ type options struct {
 	qemuCPU     string
 	icountLib   string
 	icountTop   int
+	icountCalls string
 	pid         int
 	udpAddr     string
 	devices     int
@@ -52,6 +53,7 @@ func main() {
 	flag.StringVar(&o.qemuCPU, "qemu-cpu", "", "with --qemu: the CPU it emulates (-cpu), e.g. cortex-a7 as on a gateway")
 	flag.StringVar(&o.icountLib, "icount", "", "with --qemu qemu-arm (not -static): the plugin scripts/qemu-icount builds; reports guest instructions per uplink, steadier than CPU time")
 	flag.IntVar(&o.icountTop, "icount-top", 0, "with --icount: list the N functions with the most instructions per uplink")
+	flag.StringVar(&o.icountCalls, "icount-calls", "", "with --icount-top N and an ARM agent: list the N most frequent calls per uplink to the functions this regexp matches, by caller (e.g. 'mallocgc|newobject|duffcopy')")
 	flag.StringVar(&o.bufferDir, "buffer-dir", "", "directory of the agent's buffer.db (default: a temp dir)")
 	flag.StringVar(&o.persist, "persist", "on-outage", "buffer.persist: on-outage or always")
 	flag.IntVar(&o.drainRate, "drain-rate", 0, "delivery.drainRate, uplinks/s (0: the agent's default)")
@@ -111,6 +113,8 @@ func (o *options) check() error {
 	switch {
 	case o.icountLib != "" && (o.qemu == "" || o.pid != 0):
 		return fmt.Errorf("--icount needs --qemu (a qemu that loads plugins, e.g. qemu-arm) and an agent it starts")
+	case o.icountCalls != "" && o.icountTop == 0:
+		return fmt.Errorf("--icount-calls needs --icount-top N (how many calls to list)")
 	case o.icountTop > 0 && (o.icountLib == "" || o.agentBin == ""):
 		return fmt.Errorf("--icount-top needs --icount and --agent (the binary whose symbols name the functions)")
 	case o.pid != 0 && o.udpAddr == "":

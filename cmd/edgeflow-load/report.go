@@ -40,6 +40,7 @@ type report struct {
 	BlocksPerUp  float64     `json:"guest_blocks_per_uplink,omitempty"`
 	Translations uint64      `json:"guest_translations,omitempty"`
 	TopFuncs     []funcShare `json:"guest_top_functions,omitempty"`
+	TopCalls     []callShare `json:"guest_top_calls,omitempty"`
 	AnonStartKiB int64       `json:"rss_anon_start_kib"`
 	AnonPeakKiB  int64       `json:"rss_anon_peak_kib"`
 	AnonEndKiB   int64       `json:"rss_anon_end_kib"`
@@ -109,6 +110,9 @@ func (r *report) print(w io.Writer) {
 		p("guest insns      %.0f per uplink (%.0f translation blocks run, %d translated during the load)", r.InsnsPerUp, r.BlocksPerUp, r.Translations)
 		for _, f := range r.TopFuncs {
 			p("  %9.0f %5.1f %%  %s", f.Insns, 100*f.Insns/r.InsnsPerUp, f.Name)
+		}
+		for _, c := range r.TopCalls {
+			p("  %9.2f calls  %s -> %s", c.Calls, c.Caller, c.Callee)
 		}
 	}
 	p("RssAnon          start %.1f MiB, peak %.1f MiB, end %.1f MiB", mib(r.AnonStartKiB), mib(r.AnonPeakKiB), mib(r.AnonEndKiB))
