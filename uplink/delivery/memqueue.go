@@ -12,8 +12,15 @@ type memQueue struct {
 func (q *memQueue) len() int { return len(q.items) - q.head }
 
 func (q *memQueue) push(it *item) {
-	if q.head > 0 && q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0 // empty: reuse the array from its start
+	if q.head > 0 && (q.head == len(q.items) || len(q.items) == cap(q.items) && q.head >= len(q.items)/2) {
+		// Empty, or full with at least half of it taken: move what is
+		// left to the start rather than grow. At a steady pace the queue
+		// never empties, and the array grew (and was copied whole) with
+		// every uplink ever queued. Each item moves at most once per
+		// pop of another, so a push stays O(1) amortised.
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
 	}
 	q.items = append(q.items, it)
 }
@@ -26,6 +33,17 @@ func (q *memQueue) pop() *item {
 	q.items[q.head] = nil
 	q.head++
 	return it
+}
+
+// pushFront1 puts one item ahead of the queue: the put-back of an uplink
+// just taken, for which there is room ahead of the head.
+func (q *memQueue) pushFront1(it *item) {
+	if q.head > 0 {
+		q.head--
+		q.items[q.head] = it
+		return
+	}
+	q.pushFront([]*item{it})
 }
 
 // pushFront puts items, in their order, ahead of the queue.

@@ -42,3 +42,22 @@ func TestMemQueueOrder(t *testing.T) {
 		t.Fatalf("takeOldest(3) took %d, left %d starting with %v", len(old), q.len(), q.front().seq)
 	}
 }
+
+// At a steady pace the queue never empties (uplinks wait out their merge
+// window while newer ones arrive): the array must not grow with every
+// uplink ever queued, nor be copied whole as it does.
+func TestMemQueueSteadyPaceStaysSmall(t *testing.T) {
+	var q memQueue
+	for range 4 {
+		q.push(&item{})
+	}
+	for range 100_000 {
+		it := q.pop()
+		q.pushFront([]*item{it}) // a put-back: not ready yet
+		q.pop()
+		q.push(&item{})
+	}
+	if q.len() != 4 || cap(q.items) > 64 {
+		t.Fatalf("4 waiting after 100,000 uplinks: len %d, array of %d", q.len(), cap(q.items))
+	}
+}
