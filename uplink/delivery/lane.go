@@ -316,9 +316,12 @@ func (l *lane) housekeep(now time.Time) {
 	}
 }
 
+// putBack returns items taken for sending to the head of the memory
+// queue, in their order. One at a time, last first: gather puts back one
+// uplink per wakeup, and gathering them in a slice allocated each time.
 func (l *lane) putBack(items ...*item) {
-	var back []*item
-	for _, it := range items {
+	for i := len(items) - 1; i >= 0; i-- {
+		it := items[i]
 		if it == nil {
 			continue
 		}
@@ -326,10 +329,7 @@ func (l *lane) putBack(items ...*item) {
 		if it.seq != 0 {
 			continue // on flash: the flash path retries it
 		}
-		back = append(back, it)
-	}
-	if len(back) > 0 {
-		l.mem.pushFront(back)
+		l.mem.pushFront1(it)
 	}
 }
 
