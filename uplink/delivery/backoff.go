@@ -33,10 +33,10 @@ type rateLimiter struct {
 	rate   float64
 	burst  float64
 	tokens float64
-	last   time.Time
+	last   instant
 }
 
-func newRateLimiter(rate float64, now time.Time) *rateLimiter {
+func newRateLimiter(rate float64, now instant) *rateLimiter {
 	burst := rate / 10
 	if burst < 1 {
 		burst = 1
@@ -46,8 +46,8 @@ func newRateLimiter(rate float64, now time.Time) *rateLimiter {
 
 // wait returns how long to wait before the next send is allowed, and takes
 // a token when it is zero.
-func (r *rateLimiter) wait(now time.Time) time.Duration {
-	r.tokens += now.Sub(r.last).Seconds() * r.rate
+func (r *rateLimiter) wait(now instant) time.Duration {
+	r.tokens += now.sub(r.last).Seconds() * r.rate
 	r.last = now
 	if r.tokens > r.burst {
 		r.tokens = r.burst
@@ -60,8 +60,8 @@ func (r *rateLimiter) wait(now time.Time) time.Duration {
 }
 
 // until returns how long until n tokens (at most the burst) are there.
-func (r *rateLimiter) until(now time.Time, n int) time.Duration {
-	have := min(r.tokens+now.Sub(r.last).Seconds()*r.rate, r.burst)
+func (r *rateLimiter) until(now instant, n int) time.Duration {
+	have := min(r.tokens+now.sub(r.last).Seconds()*r.rate, r.burst)
 	want := min(float64(n), r.burst)
 	if have >= want {
 		return 0

@@ -18,8 +18,8 @@ import (
 // has been written to flash; from then on flash is its home.
 type item struct {
 	up       *uplink.Uplink
-	received time.Time
-	sendAt   time.Time // its merge window's end, once asked (mergeEnd)
+	received instant
+	sendAt   instant // its merge window's end, once asked (mergeEnd)
 	seq      uint64
 }
 
@@ -71,19 +71,20 @@ type lane struct {
 	lastAcked  uint64 // records up to here are delivered or set aside
 	ackedAhead map[uint64]struct{}
 	acks       []uint64
-	firstAck   time.Time // when the oldest of acks was delivered
-	catchingUp bool      // uplinks sent now come from the backlog: Late = 1
+	firstAck   instant // when the oldest of acks was delivered
+	catchingUp bool    // uplinks sent now come from the backlog: Late = 1
 	status     Status
 	outage     time.Time   // when the connection started failing, zero while it delivers
 	refusals   logLimit    // dead-letter WARNs
-	spillCheck time.Time   // next look at an over-full or failing memory queue; zero: none due
-	spillRetry time.Time   // no spill before this: the last one failed
+	spillCheck instant     // next look at an over-full or failing memory queue; zero: none due
+	spillRetry instant     // no spill before this: the last one failed
 	timer      *time.Timer // fires into in
-	timerAt    time.Time   // what timer is set to; zero: stopped
+	timerAt    instant     // what timer is set to; zero: stopped
 	// arrivalGap is the smoothed time between wakeups for arriving
 	// uplinks (see mergeTick); lastArrival the last of them.
 	arrivalGap  time.Duration
-	lastArrival time.Time
+	lastArrival instant
+	epoch       time.Time // of the lane's instants
 }
 
 func newLane(id, name string, conn connector.Connector, store Store, opts *Options, validity time.Duration, log *slog.Logger, met *metrics) *lane {
@@ -95,6 +96,7 @@ func newLane(id, name string, conn connector.Connector, store Store, opts *Optio
 		sendReq:      make(chan *sendJob),
 		acksOut:      make(chan []uint64, 64),
 	}
+	l.epoch = opts.Now().Add(-epochBack)
 	st := store.Stats(id)
 	l.onDisk = st.Count
 	// Uplinks stored across a restart are late by definition.
@@ -194,18 +196,18 @@ func (l *lane) stop(ctx context.Context) error {
 
 // takeWaiting moves what waits in the inbox into the lane, once the loop
 // has returned (stop's).
-func (l *lane) takeWaiting() { l.deliver(l.in.take(), l.opts.Now()) }
+func (l *lane) takeWaiting() { l.deliver(l.in.take(), l.now()) }
 
 // deliver takes what one wake brought, except the batch's answer, the
 // timer and the stop, which the loop handles. It tells whether uplinks
 // arrived.
-func (l *lane) deliver(m mail, now time.Time) bool {
+func (l *lane) deliver(m mail, now instant) bool {
 	for _, up := range m.offers {
 		l.mem.push(&item{up: up, received: now})
 	}
 	if len(m.offers) > 0 {
-		if l.opts.Persist == PersistOnOutage && l.spillCheck.IsZero() && (l.failing() || l.mem.len() > l.opts.MaxMemory) {
-			l.spillCheck = now.Add(spillCheckEvery)
+		if l.opts.Persist == PersistOnOutage && l.spillCheck == 0 && (l.failing() || l.mem.len() > l.opts.MaxMemory) {
+			l.spillCheck = now.add(spillCheckEvery)
 		}
 		l.in.done(m.offers)
 	}
@@ -231,7 +233,7 @@ func (l *lane) run() {
 		// What came after the last wake: stop takes the offers and
 		// notices; status requests get their answer here.
 		m := l.in.close()
-		l.deliver(m, l.opts.Now())
+		l.deliver(m, l.now())
 		for _, r := range m.status {
 			r <- l.state()
 		}
@@ -239,7 +241,7 @@ func (l *lane) run() {
 	}()
 	var m mail
 	for {
-		now := l.opts.Now()
+		now := l.now()
 		if l.deliver(m, now) {
 			l.arrival(now)
 		}
@@ -247,7 +249,7 @@ func (l *lane) run() {
 			l.complete(m.result)
 		}
 		if m.tick {
-			l.timerAt = time.Time{}
+			l.timerAt = 0
 		}
 		for _, r := range m.status {
 			r <- l.state() // buffered: never blocks
@@ -257,7 +259,7 @@ func (l *lane) run() {
 			return
 		}
 		l.housekeep(now)
-		var sendAt time.Time
+		var sendAt instant
 		if !l.stopping && l.sending == nil {
 			sendAt = l.pump(now)
 		}
@@ -269,49 +271,51 @@ func (l *lane) run() {
 
 // arrival smooths the time between wakeups for arriving uplinks; a pause
 // counts as a second, so that one quiet hour does not outweigh the pace.
-func (l *lane) arrival(now time.Time) {
-	if !l.lastArrival.IsZero() {
-		d := min(now.Sub(l.lastArrival), time.Second)
+func (l *lane) arrival(now instant) {
+	if l.lastArrival != 0 {
+		d := min(now.sub(l.lastArrival), time.Second)
 		l.arrivalGap += (d - l.arrivalGap) / 8
 	}
 	l.lastArrival = now
 }
 
 // nextDeadline is the earliest of what the loop must do unasked.
-func (l *lane) nextDeadline(sendAt time.Time) time.Time {
+func (l *lane) nextDeadline(sendAt instant) instant {
 	d := sendAt
-	earliest := func(t time.Time) {
-		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
-			d = t
-		}
-	}
 	if len(l.acks) > 0 {
-		earliest(l.firstAck.Add(ackFlushDelay))
+		d = earliest(d, l.firstAck.add(ackFlushDelay))
 	}
-	earliest(l.spillDue())
-	return d
+	return earliest(d, l.spillDue())
+}
+
+// earliest is the earlier of two instants, zero being none.
+func earliest(a, b instant) instant {
+	if a == 0 || b != 0 && b < a {
+		return b
+	}
+	return a
 }
 
 // arm sets the loop's timer to d (zero: none), touching it only when d
 // changes: a timer reset is a runtime call, and a fire is a wakeup.
-func (l *lane) arm(now, d time.Time) {
-	if d.Equal(l.timerAt) {
+func (l *lane) arm(now, d instant) {
+	if d == l.timerAt {
 		return
 	}
 	l.timerAt = d
-	if d.IsZero() {
+	if d == 0 {
 		l.timer.Stop()
 		return
 	}
-	l.timer.Reset(max(d.Sub(now), 0))
+	l.timer.Reset(max(d.sub(now), 0))
 }
 
 // housekeep does what is due: an ack flush, a spill.
-func (l *lane) housekeep(now time.Time) {
-	if len(l.acks) > 0 && now.Sub(l.firstAck) >= ackFlushDelay {
+func (l *lane) housekeep(now instant) {
+	if len(l.acks) > 0 && now.sub(l.firstAck) >= ackFlushDelay {
 		l.commitAcks()
 	}
-	if due := l.spillDue(); !due.IsZero() && !now.Before(due) {
+	if due := l.spillDue(); due != 0 && now >= due {
 		l.spillIfDue(now)
 	}
 }
@@ -473,12 +477,8 @@ func (l *lane) state() laneState {
 // sendAt is when an uplink's merge window ends: MergeWindow after its
 // reception, bounded by MergeWindow from now whatever the reception time
 // says (a gateway's GPS clock and the agent's may differ).
-func (l *lane) sendAt(up *uplink.Uplink, now time.Time) time.Time {
-	end := up.ReceivedAt.Add(l.opts.MergeWindow)
-	if limit := now.Add(l.opts.MergeWindow); end.After(limit) {
-		end = limit
-	}
-	return end
+func (l *lane) sendAt(up *uplink.Uplink, now instant) instant {
+	return min(l.at(up.ReceivedAt), now).add(l.opts.MergeWindow)
 }
 
 // mergeTick is how late an uplink may leave after its merge window ended

@@ -59,7 +59,7 @@ func (l *lane) peek() []buffer.Record {
 // still to be retried (see ackedAhead).
 func (l *lane) ack(seq uint64, ahead bool) {
 	l.done1(seq, ahead)
-	now := l.opts.Now()
+	now := l.now()
 	if len(l.acks) == 0 {
 		l.firstAck = now
 	}
@@ -68,7 +68,7 @@ func (l *lane) ack(seq uint64, ahead bool) {
 	// A crash re-sends what was delivered but not yet removed: apply acks
 	// every ackBatch records or ackFlushDelay, whichever comes first, so
 	// that a busy lane bounds its duplicates as an idle one does.
-	if len(l.acks) >= ackBatch || now.Sub(l.firstAck) >= ackFlushDelay {
+	if len(l.acks) >= ackBatch || now.sub(l.firstAck) >= ackFlushDelay {
 		l.commitAcks()
 	}
 }
@@ -241,52 +241,43 @@ const spillCheckEvery = time.Second
 // spillDue is when memory uplinks must go to flash next (on-outage mode):
 // the oldest one's SpillAfter, or the next check of a failing connection
 // or an over-full queue; zero when nothing waits in memory.
-func (l *lane) spillDue() time.Time {
+func (l *lane) spillDue() instant {
 	if l.opts.Persist != PersistOnOutage {
-		return time.Time{}
+		return 0
 	}
-	var oldest time.Time // of the memory uplinks not on flash
+	oldest := l.oldestMem()
+	if oldest == 0 {
+		l.spillCheck = 0
+		return 0
+	}
+	due := earliest(oldest.add(l.opts.SpillAfter), l.spillCheck)
+	// The last spill failed: not in a tight loop.
+	return max(due, l.spillRetry)
+}
+
+// oldestMem is when the oldest memory uplink not on flash arrived; zero
+// when there is none.
+func (l *lane) oldestMem() instant {
 	for _, it := range l.inflight {
 		if it.seq == 0 {
-			oldest = it.received
-			break
+			return it.received
 		}
 	}
-	if oldest.IsZero() && l.mem.len() > 0 {
-		oldest = l.mem.front().received
+	if l.mem.len() > 0 {
+		return l.mem.front().received
 	}
-	if oldest.IsZero() {
-		l.spillCheck = time.Time{}
-		return time.Time{}
-	}
-	due := oldest.Add(l.opts.SpillAfter)
-	if !l.spillCheck.IsZero() && l.spillCheck.Before(due) {
-		due = l.spillCheck
-	}
-	if due.Before(l.spillRetry) {
-		due = l.spillRetry // the last spill failed: not in a tight loop
-	}
-	return due
+	return 0
 }
 
 // spillIfDue moves memory uplinks to flash when they wait too long, when
 // too many wait, or while the connection fails.
-func (l *lane) spillIfDue(now time.Time) {
-	l.spillCheck = time.Time{}
-	var oldest time.Time
-	for _, it := range l.inflight {
-		if it.seq == 0 {
-			oldest = it.received
-			break
-		}
-	}
-	if oldest.IsZero() && l.mem.len() > 0 {
-		oldest = l.mem.front().received
-	}
-	if oldest.IsZero() {
+func (l *lane) spillIfDue(now instant) {
+	l.spillCheck = 0
+	oldest := l.oldestMem()
+	if oldest == 0 {
 		return
 	}
-	all := l.failing() || now.Sub(oldest) >= l.opts.SpillAfter
+	all := l.failing() || now.sub(oldest) >= l.opts.SpillAfter
 	// Too many waiting, the endpoint keeping up: only the oldest beyond
 	// MaxMemory go, the rest are about to be sent from memory (a burst
 	// above MaxMemory no longer sends all of it through flash).
@@ -299,6 +290,6 @@ func (l *lane) spillIfDue(now time.Time) {
 	}
 	if err := l.spillOldest(context.Background(), keep); err != nil {
 		l.log.Error("cannot write uplinks to the buffer", "err", err)
-		l.spillRetry = now.Add(spillCheckEvery)
+		l.spillRetry = now.add(spillCheckEvery)
 	}
 }

@@ -31,12 +31,12 @@ type sender struct {
 	pend    []entry
 	ups     []*uplink.Uplink
 	errs    []error
-	job     sendJob   // the batch in flight
-	retryAt time.Time // no attempt before this
+	job     sendJob // the batch in flight
+	retryAt instant // no attempt before this
 	// holdSeq and holdAt are the merge window's end of the flash record
 	// at the head (see mergeEnd).
 	holdSeq uint64
-	holdAt  time.Time
+	holdAt  instant
 	// failing: the last attempt failed; the next one probes the endpoint
 	// with one uplink rather than a batch.
 	failing bool
@@ -73,7 +73,7 @@ type sendJob struct {
 }
 
 func newSender(l *lane) *sender {
-	s := &sender{bo: backoff{min: l.opts.BackoffMin, max: l.opts.BackoffMax}, rl: newRateLimiter(l.opts.DrainRate, l.opts.Now()), max: 1}
+	s := &sender{bo: backoff{min: l.opts.BackoffMin, max: l.opts.BackoffMax}, rl: newRateLimiter(l.opts.DrainRate, l.now()), max: 1}
 	if b, ok := l.conn.(connector.Batcher); ok && b.MaxBatch() > 1 {
 		s.batcher, s.max = b, b.MaxBatch()
 	}
@@ -100,26 +100,26 @@ func (l *lane) sender() {
 
 // pump sends what is ready, or tells when the next uplink will be (zero:
 // when something arrives).
-func (l *lane) pump(now time.Time) time.Time {
+func (l *lane) pump(now instant) instant {
 	s := l.s
-	if !s.retryAt.IsZero() {
-		if now.Before(s.retryAt) {
+	if s.retryAt != 0 {
+		if now < s.retryAt {
 			return s.retryAt
 		}
-		s.retryAt = time.Time{}
+		s.retryAt = 0
 	}
 	if len(s.batch) == 0 {
 		s.batch = l.peek()
 	}
 	wait := l.gather(now)
 	if len(s.pend) == 0 {
-		if wait.IsZero() {
+		if wait == 0 {
 			l.idle()
 		}
 		return wait
 	}
 	l.dispatch()
-	return time.Time{}
+	return 0
 }
 
 // dispatch hands s.pend to the sender goroutine.
@@ -192,7 +192,7 @@ const probeScan = 256
 // (clock, merge window, rate) ends a non-empty batch, so that what is
 // gathered goes first and acks stay in order. When the first uplink must
 // wait, gather returns until when.
-func (l *lane) gather(now time.Time) time.Time {
+func (l *lane) gather(now instant) instant {
 	s := l.s
 	s.pend = s.pend[:0]
 	limit := s.max
@@ -212,7 +212,7 @@ func (l *lane) gather(now time.Time) time.Time {
 			up, err := decodeRecord(e.rec.Data)
 			if err != nil {
 				if len(s.pend) > 0 {
-					return time.Time{}
+					return 0
 				}
 				l.setAside(e.rec.Seq, "corrupt_record", err, len(s.held) > 0)
 				s.batch = slices.Delete(s.batch, idx, idx+1)
@@ -220,7 +220,7 @@ func (l *lane) gather(now time.Time) time.Time {
 			}
 			e.up = up
 		case len(s.pend) > 0 && s.pend[0].rec != nil:
-			return time.Time{} // flash may hold more than was read: peek first
+			return 0 // flash may hold more than was read: peek first
 		default:
 			if probe {
 				e.it = l.takeMemProbe()
@@ -228,7 +228,7 @@ func (l *lane) gather(now time.Time) time.Time {
 				e.it = l.takeMem()
 			}
 			if e.it == nil {
-				return time.Time{}
+				return 0
 			}
 			e.up = e.it.up
 		}
@@ -256,7 +256,7 @@ func (l *lane) gather(now time.Time) time.Time {
 		}
 		s.pend = append(s.pend, e)
 	}
-	return time.Time{}
+	return 0
 }
 
 // verdict is what gather does with an uplink.
@@ -271,39 +271,39 @@ const (
 // ready tells whether an uplink may be sent now. A first uplink of a
 // batch that must wait (clock, merge window, drain rate) tells until when;
 // a later one is left for the next batch.
-func (l *lane) ready(s *sender, e entry, now time.Time) (verdict, time.Time) {
+func (l *lane) ready(s *sender, e entry, now instant) (verdict, instant) {
 	first := len(s.pend) == 0
-	at := func(t time.Time) time.Time {
+	at := func(t instant) instant {
 		if first {
 			return t
 		}
-		return time.Time{}
+		return 0
 	}
 	up := e.up
 	if up.Unsynced {
 		fixed, exact := l.opts.Clock.Fix(up)
 		if !fixed {
 			// No uplink leaves with a wrong time: wait for the clock.
-			return later, at(now.Add(time.Second))
+			return later, at(now.add(time.Second))
 		}
 		if !exact {
 			l.met.unfixableTime(l.name)
 		}
 	}
-	if l.validity > 0 && now.Sub(up.ReceivedAt) > l.validity {
-		return expired, time.Time{}
+	if l.validity > 0 && now.sub(l.at(up.ReceivedAt)) > l.validity {
+		return expired, 0
 	}
 	if l.opts.Merger != nil {
 		// Held until its merge window ends, so that other antennas' and
 		// gateways' copies can join it.
 		end := l.mergeEnd(s, e, now)
-		latest := end.Add(mergeTick)
-		early := now.Add(mergeSlack).Before(end)
+		latest := end.add(mergeTick)
+		early := now.add(mergeSlack) < end
 		// A first one may wait for company when the next arrival's
 		// wakeup comes before its latest (mergeTick).
-		if early || first && now.Add(l.arrivalGap).Before(latest) {
+		if early || first && now.add(l.arrivalGap) < latest {
 			if early {
-				latest = end.Add(l.carry())
+				latest = end.add(l.carry())
 			}
 			return later, at(latest)
 		}
@@ -313,25 +313,25 @@ func (l *lane) ready(s *sender, e entry, now time.Time) (verdict, time.Time) {
 		// At the drain rate, a batch waits for a batch's worth of tokens:
 		// taking them as they come made batches of one or two.
 		if d := s.rl.until(now, s.max); d > 0 {
-			return later, now.Add(d)
+			return later, now.add(d)
 		}
 	}
 	if d := s.rl.wait(now); d > 0 {
-		return later, at(now.Add(d))
+		return later, at(now.add(d))
 	}
-	return sendNow, time.Time{}
+	return sendNow, 0
 }
 
 // mergeEnd is sendAt of e, taken once per uplink: sendAt bounds a
 // reception time ahead of the clock by now, which must not move on.
-func (l *lane) mergeEnd(s *sender, e entry, now time.Time) time.Time {
+func (l *lane) mergeEnd(s *sender, e entry, now instant) instant {
 	if e.it != nil {
-		if e.it.sendAt.IsZero() {
+		if e.it.sendAt == 0 {
 			e.it.sendAt = l.sendAt(e.up, now)
 		}
 		return e.it.sendAt
 	}
-	if s.holdSeq != e.rec.Seq || s.holdAt.IsZero() {
+	if s.holdSeq != e.rec.Seq || s.holdAt == 0 {
 		s.holdSeq, s.holdAt = e.rec.Seq, l.sendAt(e.up, now)
 	}
 	return s.holdAt
@@ -440,7 +440,7 @@ func (l *lane) settle() {
 		// probes with one uplink (failing), no burst.
 		wait = max(wait, min(retry.RetryAfter, l.opts.MaxRetryAfter))
 	}
-	s.retryAt = l.opts.Now().Add(wait)
+	s.retryAt = l.now().add(wait)
 }
 
 // oneDevice tells whether the refused uplinks are all one device's.
