@@ -112,9 +112,21 @@ type header struct {
 type slot struct {
 	doc []byte
 	val []byte
+	// rd reads doc, behind body, an io.NopCloser: net/http writes the
+	// headers and a known in-memory body in one write. Both go with sent.
+	rd   *bytes.Reader
+	body io.ReadCloser
 	// getBody is the request's GetBody (net/http's retry of a request
 	// none of which was written), made once per slot.
 	getBody func() (io.ReadCloser, error)
+	// sent is the last request, made for ctx, kept for the next post
+	// with the same context (the batch deadline's lasts from batch to
+	// batch): WithContext copied a Request per uplink. It is kept, with
+	// its body and doc, only after a 2xx answer, when the endpoint has
+	// read all of it; after anything else net/http may still be writing
+	// it, so the next post makes new ones.
+	sent *http.Request
+	ctx  context.Context
 	// discard bounds the read of an accepted answer's body.
 	discard io.LimitedReader
 	// req is the slot's request without context, body or per-uplink
@@ -344,6 +356,13 @@ func (h *HTTP) sendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, e
 		errs[0] = h.post(ctx, &h.slots[0], ups[0], late, nil)
 		return
 	}
+	h.sendConcurrent(ctx, ups, late, errs)
+}
+
+// sendConcurrent is sendBatch's several requests. (Its own function: the
+// goroutines' closures would move the single request's context to the
+// heap too.)
+func (h *HTTP) sendConcurrent(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error) {
 	// Dispatch in order: each request starts once the one before it has
 	// written its headers (or failed), so that the endpoint sees them in
 	// FIFO order even on separate connections; answers may interleave.
@@ -379,11 +398,17 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 	// by every request: the Transport only reads them, and parsing and
 	// copying them per uplink is a measurable share of a request's CPU on
 	// an ARM gateway.
-	req := s.req.WithContext(ctx)
+	req := s.sent
+	if req == nil || s.ctx != ctx {
+		req = s.req.WithContext(ctx)
+		s.sent, s.ctx = req, ctx
+		s.rd = new(bytes.Reader)
+		s.body = io.NopCloser(s.rd)
+	}
+	req.URL, req.Header = h.bare, h.fixed // LRC and per-uplink headers replace them
 	var err error
-	// A *bytes.Reader behind NopCloser, as NewRequest would make it:
-	// net/http then writes headers and body in one write.
-	req.Body, req.GetBody, req.ContentLength = io.NopCloser(bytes.NewReader(s.doc)), s.getBody, int64(len(s.doc))
+	s.rd.Reset(s.doc)
+	req.Body, req.GetBody, req.ContentLength = s.body, s.getBody, int64(len(s.doc))
 	if h.cfg.LRC != nil {
 		if req.URL, err = url.Parse(withQuery(h.rawURL, lrcQuery(*h.cfg.LRC, h.cfg.CustomerID, u, h.cfg.Now()))); err != nil {
 			return &Error{Kind: Reject, Reason: "bad_request", Err: err}
@@ -401,6 +426,9 @@ func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, s
 		req.Header[hd.name] = []string{string(s.val)}
 	}
 	resp, err := h.tr.RoundTrip(req)
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		s.sent, s.ctx, s.doc = nil, nil, nil
+	}
 	if err != nil {
 		return h.netError(ctx, err)
 	}
