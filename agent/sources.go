@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"edgeflow/config"
@@ -40,6 +41,9 @@ func (a *Agent) openMQTT(cfg *config.Config) error {
 	if m == nil || m.Server == "" {
 		return nil
 	}
+	if !plainMQTT(m.Server) {
+		a.tlsRoots()
+	}
 	src, err := bridge.Open(bridge.Config{
 		Server:   m.Server,
 		Topics:   m.Topics,
@@ -56,6 +60,21 @@ func (a *Agent) openMQTT(cfg *config.Config) error {
 	a.mqtt = src
 	a.sources = append(a.sources, src)
 	return nil
+}
+
+// plainMQTT tells whether the bridge's broker is reached without TLS
+// (tcp://, mqtt://, ws://); anything else may verify against the system's
+// roots.
+func plainMQTT(server string) bool {
+	scheme, _, ok := strings.Cut(server, "://")
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(scheme) {
+	case "tcp", "mqtt", "ws":
+		return true
+	}
+	return false
 }
 
 // closeSources releases the sources that never ran (a start that failed

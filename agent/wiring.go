@@ -3,6 +3,8 @@ package agent
 import (
 	"cmp"
 	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/brocaar/lorawan"
@@ -41,6 +43,9 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 	log := a.log.With("connection", c.Name)
 	switch c.ConnectorID {
 	case config.ConnectorHTTP:
+		if !plainHTTP(c.URL(), cc.Proxy.URL()) {
+			a.tlsRoots()
+		}
 		hc := connector.HTTPConfig{
 			URL:         c.URL(),
 			Timeout:     a.config().Delivery.Timeout.Std(),
@@ -64,6 +69,9 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 		}
 		return connector.NewHTTP(hc, log)
 	case config.ConnectorMQTT:
+		if cc.MQTTProtocol() != config.ProtocolTCP {
+			a.tlsRoots()
+		}
 		return connector.NewMQTT(connector.MQTTConfig{
 			HostName:       cc.HostName,
 			Protocol:       cc.MQTTProtocol(),
@@ -79,6 +87,30 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 		}, log)
 	}
 	return nil, fmt.Errorf("connector %q is not supported", c.ConnectorID)
+}
+
+// tlsRoots makes sure the system's roots, or the fallback, are there for
+// a TLS client about to be built (Options.TLSRoots).
+func (a *Agent) tlsRoots() {
+	if a.opts.TLSRoots != nil {
+		a.opts.TLSRoots()
+	}
+}
+
+// plainHTTP tells whether an HTTP connection needs no TLS at all: an
+// http:// endpoint reached directly or through an http:// proxy (the
+// connection's, or the environment's).
+func plainHTTP(endpoint string, proxy *url.URL) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	if proxy == nil {
+		if proxy, err = http.ProxyFromEnvironment(&http.Request{URL: u}); err != nil {
+			return false
+		}
+	}
+	return proxy == nil || proxy.Scheme == "http"
 }
 
 // millis turns IoT Flow's millisecond timeouts into a duration.

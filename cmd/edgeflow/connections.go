@@ -95,7 +95,8 @@ func cmdConnectionsTest(args []string, stdout, stderr io.Writer) int {
 		headers[k] = v
 	}
 	c.Configuration.Headers = headers
-	conn, err := agent.NewConnector(cfg, c, agent.Options{Version: version})
+	roots := &fallbackRoots{}
+	conn, err := agent.NewConnector(cfg, c, agent.Options{Version: version, TLSRoots: roots.ensure})
 	if err != nil {
 		fmt.Fprintf(stderr, "edgeflow: %v\n", err)
 		return 1

@@ -44,7 +44,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	setProcs()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, CheckBuffer: checkBufferInChild, Logs: "stderr"})
+	roots := &fallbackRoots{log: log}
+	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, CheckBuffer: checkBufferInChild, Logs: "stderr", TLSRoots: roots.ensure})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

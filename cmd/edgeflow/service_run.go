@@ -120,7 +120,8 @@ func (p *program) Start(service.Service) error {
 	p.log = newLogger(p.logw, cfg.Log.Level)
 	setMemoryLimit()
 	setProcs() // as run does: installed services are where the one-P budgets matter
-	a, err := agent.New(cfg, agent.Options{Logger: p.log, Version: version, CheckBuffer: checkBufferInChild, Logs: logs})
+	roots := &fallbackRoots{log: p.log}
+	a, err := agent.New(cfg, agent.Options{Logger: p.log, Version: version, CheckBuffer: checkBufferInChild, Logs: logs, TLSRoots: roots.ensure})
 	if err != nil {
 		return err
 	}
