@@ -60,3 +60,9 @@ func TestSystemBootClockRuns(t *testing.T) {
 		t.Errorf("boot clock: %+v then %+v", a, b)
 	}
 }
+
+func TestDefaultClockFloorIsNewYear2025(t *testing.T) {
+	if got, want := DefaultClockFloor(), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC); got != want {
+		t.Fatalf("DefaultClockFloor() = %v, want %v", got, want)
+	}
+}
