@@ -102,7 +102,7 @@ func (b *batchConn) read() (int, error) {
 }
 
 // datagram returns the i-th datagram of the last read and its sender.
-func (b *batchConn) datagram(i int) ([]byte, netip.AddrPort, bool) {
+func (b *batchConn) datagram(i int, src *netip.AddrPort) ([]byte, bool) {
 	sa := &b.names[i]
 	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
 	port := uint16(p[0])<<8 | uint16(p[1])
@@ -114,13 +114,14 @@ func (b *batchConn) datagram(i int) ([]byte, netip.AddrPort, bool) {
 	case unix.AF_INET6:
 		addr = netip.AddrFrom16(sa.Addr)
 	default:
-		return nil, netip.AddrPort{}, false
+		return nil, false
 	}
 	n := int(b.hdrs[i].len)
 	if b.hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
 		n = 0 // larger than a UDP payload can be: not a datagram to trust
 	}
-	return b.bufs[i][:n], netip.AddrPortFrom(addr, port), true
+	*src = netip.AddrPortFrom(addr, port)
+	return b.bufs[i][:n], true
 }
 
 // queueAck adds an ack to the sender of datagram idx of the last read; a

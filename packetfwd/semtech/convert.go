@@ -31,7 +31,7 @@ const maxRSig = 64
 //
 // Every Frame gets its own PHYPayload (handlers may keep or modify it), but
 // all of them share one allocation.
-func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, hasPos bool,
+func framesFromPushData(p *gwmp.PushDataPacket, recv *time.Time, pos Position, hasPos bool,
 	drop func(reason string, rx *gwmp.RXPK, err error)) []radio.Frame {
 	if len(p.Payload.RXPK) == 0 {
 		return nil
@@ -69,8 +69,12 @@ func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, ha
 			drop("empty_payload", rx, nil)
 			continue
 		}
-		f, ok := baseFrame(p.GatewayEUI, rx, recv)
-		if !ok {
+		// The frame is filled in place: a radio.Frame (about 150 bytes)
+		// returned and appended by value was copied twice.
+		frames = append(frames, radio.Frame{})
+		f := &frames[len(frames)-1]
+		if !baseFrame(f, p.GatewayEUI, rx, recv) {
+			frames = frames[:len(frames)-1]
 			buf = buf[:start]
 			drop("bad_datr", rx, nil)
 			continue
@@ -80,49 +84,50 @@ func framesFromPushData(p *gwmp.PushDataPacket, recv time.Time, pos Position, ha
 			f.HasPosition, f.Latitude, f.Longitude, f.Altitude = true, pos.Latitude, pos.Longitude, pos.Altitude
 		}
 		if len(rx.RSig) == 0 {
-			frames = append(frames, f)
 			continue
 		}
-		for j, sig := range rx.RSig {
+		first := len(frames) - 1
+		for j := range rx.RSig {
+			sig := &rx.RSig[j]
 			if j > 0 {
+				frames = append(frames, frames[first])
+				f = &frames[len(frames)-1]
 				start := len(buf)
 				buf = append(buf, payload...)
 				f.PHYPayload = buf[start:len(buf):len(buf)]
 			}
 			f.Antenna, f.Channel, f.RSSI, f.SNR = sig.Ant, sig.Chan, sig.RSSIC, sig.LSNR
-			frames = append(frames, f)
 		}
 	}
 	return frames
 }
 
-// baseFrame fills the fields that come from the rxpk itself. ok is false
-// for a LoRa rxpk whose data rate cannot be read.
-func baseFrame(eui lorawan.EUI64, rx *gwmp.RXPK, recv time.Time) (radio.Frame, bool) {
-	f := radio.Frame{
-		GatewayEUI: eui,
-		Time:       recv,
-		Tmst:       rx.Tmst,
-		Frequency:  rx.Freq,
-		Modulation: rx.Modu,
-		DataRate:   rx.DatR.String(),
-		CodeRate:   rx.CodR,
-		Channel:    rx.Chan,
-		RFChain:    rx.RFCh,
-		Board:      rx.Brd,
-		RSSI:       rx.RSSI,
-		SNR:        rx.LSNR,
-		CRCStatus:  rx.Stat,
-	}
-	if t := rx.Time.Time; !t.IsZero() && !t.Before(radio.MinGPSTime) {
-		f.Time, f.GPSTime = t, true
+// baseFrame fills f, a zero Frame, with the fields that come from the rxpk
+// itself. It reports false for a LoRa rxpk whose data rate cannot be read.
+func baseFrame(f *radio.Frame, eui lorawan.EUI64, rx *gwmp.RXPK, recv *time.Time) bool {
+	f.GatewayEUI = eui
+	f.Tmst = rx.Tmst
+	f.Frequency = rx.Freq
+	f.Modulation = rx.Modu
+	f.DataRate = rx.DatR.String()
+	f.CodeRate = rx.CodR
+	f.Channel = rx.Chan
+	f.RFChain = rx.RFCh
+	f.Board = rx.Brd
+	f.RSSI = rx.RSSI
+	f.SNR = rx.LSNR
+	f.CRCStatus = rx.Stat
+	if t := &rx.Time.Time; !t.IsZero() && !t.Before(radio.MinGPSTime) {
+		f.Time, f.GPSTime = *t, true
+	} else {
+		f.Time = *recv
 	}
 	if sf, bw, ok := gwmp.ParseLoRaDataRate(rx.DatR.LoRa); ok {
 		f.SF, f.Bandwidth = sf, bw
 	} else if rx.Modu == "LORA" {
-		return f, false
+		return false
 	}
-	return f, true
+	return true
 }
 
 func statReason(stat int) string {

@@ -12,11 +12,11 @@ import (
 
 // handleDatagram handles datagram i of the batch, from src. b is only
 // valid until the next read.
-func (r *reader) handleDatagram(i int, b []byte, src netip.AddrPort) {
+func (r *reader) handleDatagram(i int, b []byte, src *netip.AddrPort) {
 	s := r.s
 	h, err := gwmp.ParseHeader(b)
 	if err != nil {
-		s.dropDatagram(src, err, b)
+		s.dropDatagram(*src, err, b)
 		return
 	}
 	s.metrics.received[h.Type].Inc()
@@ -32,14 +32,14 @@ func (r *reader) handleDatagram(i int, b []byte, src netip.AddrPort) {
 	case gwmp.PullData:
 		// Relayed after the downlink path is recorded, so that an upstream
 		// answering at once with a PULL_RESP finds it.
-		r.handlePullData(i, b, src)
+		r.handlePullData(i, b, *src)
 		s.relay.Forward(h.Type, b, eui, hasEUI)
 	case gwmp.TXAck:
-		s.handleTXAck(b, src)
+		s.handleTXAck(b, *src)
 		s.relay.Forward(h.Type, b, eui, hasEUI)
 	default:
 		s.metrics.drop("unexpected_type")
-		s.rlog.Warn(src, "Dropped datagram", "reason", "unexpected_type", "type", h.Type.String())
+		s.rlog.Warn(*src, "Dropped datagram", "reason", "unexpected_type", "type", h.Type.String())
 	}
 }
 
@@ -47,7 +47,7 @@ func (r *reader) handleDatagram(i int, b []byte, src netip.AddrPort) {
 // refuses gateways not in GatewayEUIs. The datagram is relayed whole and
 // undecoded afterwards, so that upstreams get what edgeflow itself cannot
 // use (unknown devices, JSON it rejects).
-func (s *Server) checkGateway(h gwmp.Header, b []byte, src netip.AddrPort) (eui lorawan.EUI64, hasEUI, ok bool) {
+func (s *Server) checkGateway(h gwmp.Header, b []byte, src *netip.AddrPort) (eui lorawan.EUI64, hasEUI, ok bool) {
 	switch h.Type {
 	case gwmp.PushData, gwmp.PullData:
 		if len(b) < gwmp.HeaderEUILen {
@@ -61,7 +61,7 @@ func (s *Server) checkGateway(h gwmp.Header, b []byte, src netip.AddrPort) (eui 
 		eui, hasEUI = p.GatewayEUI, p.HasEUI
 	}
 	if hasEUI && !s.policy.gatewayAllowed(eui) {
-		s.refuse("gateway_not_allowed", src, "gateway_eui", strings.ToUpper(eui.String()))
+		s.refuse("gateway_not_allowed", *src, "gateway_eui", strings.ToUpper(eui.String()))
 		return eui, hasEUI, false
 	}
 	return eui, hasEUI, true

@@ -93,18 +93,18 @@ func (r *registry) getLocked(eui lorawan.EUI64) *GatewayStatus {
 
 // pushData records a PUSH_DATA and its stat, and returns the gateway's
 // position as last reported.
-func (r *registry) pushData(p *gwmp.PushDataPacket, src netip.AddrPort, now time.Time) (pos Position, ok bool) {
+func (r *registry) pushData(p *gwmp.PushDataPacket, src *netip.AddrPort, now *time.Time) (pos Position, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.getLocked(p.GatewayEUI)
-	g.LastPushData, g.PushAddr = now, src
+	g.LastPushData, g.PushAddr = *now, *src
 	if g.LastPullData.IsZero() {
 		g.ProtocolVersion = p.Version
 	}
 	g.PushDataCount++
 	g.RXPKCount += uint64(len(p.Payload.RXPK))
 	if s := p.Payload.Stat; s != nil {
-		g.LastStat, g.StatTime = now, s.Time.Time
+		g.LastStat, g.StatTime = *now, s.Time.Time
 		g.RXNb, g.RXOK, g.RXFW, g.ACKR, g.DWNb, g.TXNb = s.RXNb, s.RXOK, s.RXFW, s.ACKR, s.DWNb, s.TXNb
 		g.Temperature = nil
 		if s.Temp != nil {

@@ -16,7 +16,7 @@ func TestRegistryBounded(t *testing.T) {
 	r := newRegistry(2)
 	src := netip.MustParseAddrPort("127.0.0.1:1000")
 	for i := range 3 {
-		r.pushData(&gwmp.PushDataPacket{Version: 2, GatewayEUI: lorawan.EUI64{byte(i)}}, src, recvTime.Add(time.Duration(i)*time.Second))
+		r.pushData(&gwmp.PushDataPacket{Version: 2, GatewayEUI: lorawan.EUI64{byte(i)}}, &src, ptr(recvTime.Add(time.Duration(i)*time.Second)))
 	}
 	gws := r.list()
 	if len(gws) != 2 || gws[0].EUI != (lorawan.EUI64{1}) || gws[1].EUI != (lorawan.EUI64{2}) {
@@ -36,11 +36,11 @@ func TestRegistryPositionSticks(t *testing.T) {
 	src := netip.MustParseAddrPort("127.0.0.1:1000")
 	lat, lon, zero := 52.0, 5.0, 0.0
 	p := &gwmp.PushDataPacket{Payload: gwmp.PushDataPayload{Stat: &gwmp.Stat{Lati: &lat, Long: &lon}}}
-	if pos, ok := r.pushData(p, src, recvTime); !ok || pos != (Position{52, 5, 0}) {
+	if pos, ok := r.pushData(p, &src, &recvTime); !ok || pos != (Position{52, 5, 0}) {
 		t.Fatalf("first fix: %v %v", pos, ok)
 	}
 	p.Payload.Stat = &gwmp.Stat{Lati: &zero, Long: &zero}
-	if pos, ok := r.pushData(p, src, recvTime); !ok || pos != (Position{52, 5, 0}) {
+	if pos, ok := r.pushData(p, &src, &recvTime); !ok || pos != (Position{52, 5, 0}) {
 		t.Fatalf("after 0,0: %v %v", pos, ok)
 	}
 }

@@ -100,14 +100,25 @@ func (p *sourcePolicy) defaultAllow(bound netip.Addr) {
 }
 
 // admit returns "" to accept a datagram from src, else the refusal reason.
-func (p *sourcePolicy) admit(src netip.AddrPort, now time.Time) string {
-	if len(p.allow) > 0 && !slices.ContainsFunc(p.allow, func(pr netip.Prefix) bool { return pr.Contains(src.Addr()) }) {
+func (p *sourcePolicy) admit(src *netip.AddrPort, now *time.Time) string {
+	if len(p.allow) > 0 && !p.allowed(src.Addr()) {
 		return "not_allowed"
 	}
 	if p.limiter != nil && !p.limiter.allow(src, now) {
 		return "rate_limited"
 	}
 	return ""
+}
+
+// allowed tells whether a is in an allowed prefix; the range is by index
+// as a Prefix (24 bytes) is copied by a runtime call on 32-bit ARM.
+func (p *sourcePolicy) allowed(a netip.Addr) bool {
+	for i := range p.allow {
+		if p.allow[i].Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *sourcePolicy) gatewayAllowed(eui lorawan.EUI64) bool {
@@ -138,8 +149,12 @@ func newRateLimiter(rate, burst float64, max int) *rateLimiter {
 }
 
 // sourceKey is the address a source is limited by.
-func sourceKey(src netip.AddrPort) netip.Addr {
-	a := src.Addr().Unmap()
+func sourceKey(src *netip.AddrPort) netip.Addr {
+	a := src.Addr()
+	if a.Is4() {
+		return a // the common case, without Unmap's copies
+	}
+	a = a.Unmap()
 	if a.Is6() {
 		p, _ := a.Prefix(64)
 		return p.Addr()
@@ -147,22 +162,22 @@ func sourceKey(src netip.AddrPort) netip.Addr {
 	return a
 }
 
-func (l *rateLimiter) allow(src netip.AddrPort, now time.Time) bool {
+func (l *rateLimiter) allow(src *netip.AddrPort, now *time.Time) bool {
 	key := sourceKey(src)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
 	if b == nil {
 		if len(l.buckets) >= l.max {
-			l.makeRoomLocked(now)
+			l.makeRoomLocked(*now)
 		}
-		b = &bucket{tokens: l.burst, last: now}
+		b = &bucket{tokens: l.burst, last: *now}
 		l.buckets[key] = b
 	}
 	if dt := now.Sub(b.last).Seconds(); dt > 0 {
 		b.tokens = min(l.burst, b.tokens+dt*l.rate)
 	}
-	b.last = now
+	b.last = *now
 	if b.tokens < 1 {
 		return false
 	}

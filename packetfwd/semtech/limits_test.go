@@ -79,7 +79,7 @@ func TestRateLimitPerAddressNotPort(t *testing.T) {
 	l := newRateLimiter(10, 20, 1024)
 	ok := 0
 	for port := range 1000 {
-		if l.allow(netip.AddrPortFrom(netip.MustParseAddr("192.168.1.66"), uint16(10000+port)), recvTime) {
+		if l.allow(ptr(netip.AddrPortFrom(netip.MustParseAddr("192.168.1.66"), uint16(10000+port))), &recvTime) {
 			ok++
 		}
 	}
@@ -89,14 +89,14 @@ func TestRateLimitPerAddressNotPort(t *testing.T) {
 	ok = 0
 	for i := range 1000 {
 		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)})
-		if l.allow(netip.AddrPortFrom(a, 1700), recvTime) {
+		if l.allow(ptr(netip.AddrPortFrom(a, 1700)), &recvTime) {
 			ok++
 		}
 	}
 	if ok != 20 {
 		t.Errorf("1000 addresses of one /64: %d accepted, want 20", ok)
 	}
-	if !l.allow(netip.MustParseAddrPort("192.168.1.67:1700"), recvTime) {
+	if !l.allow(ptr(netip.MustParseAddrPort("192.168.1.67:1700")), &recvTime) {
 		t.Error("another address was limited")
 	}
 }
@@ -157,10 +157,10 @@ func TestSourcePolicyDefaultAllow(t *testing.T) {
 	} {
 		p := newSourcePolicy(&Config{Allow: tc.allowList, RateLimit: RateLimit{PerSecond: -1}}, metrics.NewSet())
 		p.defaultAllow(netip.MustParseAddr(tc.bound))
-		if got := p.admit(lan, recvTime); got != tc.lan {
+		if got := p.admit(&lan, &recvTime); got != tc.lan {
 			t.Errorf("bound %s, allow %v: LAN source %q, want %q", tc.bound, tc.allowList, got, tc.lan)
 		}
-		if got := p.admit(local, recvTime); got != tc.lo {
+		if got := p.admit(&local, &recvTime); got != tc.lo {
 			t.Errorf("bound %s, allow %v: loopback source %q, want %q", tc.bound, tc.allowList, got, tc.lo)
 		}
 	}
@@ -172,12 +172,12 @@ func TestRateLimiterBoundedUnderSpoofing(t *testing.T) {
 	real := netip.MustParseAddrPort("127.0.0.1:1700")
 	for i := range 100000 {
 		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(i))
-		l.allow(src, now)
+		l.allow(&src, &now)
 		if i%1000 == 0 {
 			now = now.Add(time.Millisecond)
 			// The real forwarder, at its worst, is never limited, even
 			// when its entry was evicted by the flood.
-			if !l.allow(real, now) {
+			if !l.allow(&real, &now) {
 				t.Fatalf("real source limited at %d", i)
 			}
 		}
@@ -193,7 +193,7 @@ func TestDefaultRateLimitNeverLimitsFullLoad(t *testing.T) {
 	src := netip.MustParseAddrPort("127.0.0.1:1700")
 	now := recvTime
 	for i := range 6000 {
-		if r := p.admit(src, now); r != "" {
+		if r := p.admit(&src, &now); r != "" {
 			t.Fatalf("datagram %d: %s", i, r)
 		}
 		now = now.Add(10 * time.Millisecond)
@@ -209,3 +209,7 @@ func countLines(s, sub string) int {
 	}
 	return n
 }
+
+// ptr is a pointer to a copy of v, for the functions that take their
+// AddrPort and time.Time by pointer.
+func ptr[T any](v T) *T { return &v }

@@ -16,10 +16,10 @@ const maxKeptRXPK = 64
 // handler call; its PUSH_ACK waits for that: with persist "always" a
 // PUSH_ACK thus means the uplink is on flash. If the handler fails there
 // is no ack, which the forwarder reports in its ackr statistic.
-func (r *reader) handlePushData(i int, b []byte, src netip.AddrPort) {
+func (r *reader) handlePushData(i int, b []byte, src *netip.AddrPort) {
 	s, p := r.s, &r.push
 	if err := p.UnmarshalBinary(b); err != nil {
-		s.dropDatagram(src, err, b)
+		s.dropDatagram(*src, err, b)
 		// With a whole header the forwarder expects an ack, and it never
 		// resends: acking keeps its link statistics honest.
 		if !errors.Is(err, gwmp.ErrTooShort) {
@@ -28,7 +28,7 @@ func (r *reader) handlePushData(i int, b []byte, src netip.AddrPort) {
 		}
 		return
 	}
-	now := s.now()
+	now := &r.now // the frames' time, when the forwarder gave none
 	pos, hasPos := s.gws.pushData(p, src, now)
 	if s.cfg.Position != nil {
 		pos, hasPos = *s.cfg.Position, true
@@ -43,7 +43,7 @@ func (r *reader) handlePushData(i int, b []byte, src netip.AddrPort) {
 		if err != nil {
 			args = append(args, "error", err.Error())
 		}
-		s.rlog.Warn(src, "Dropped rxpk", args...)
+		s.rlog.Warn(*src, "Dropped rxpk", args...)
 	})
 	if len(frames) == 0 {
 		r.ack(i, b, gwmp.PushAck)
@@ -57,5 +57,5 @@ func (r *reader) handlePushData(i int, b []byte, src netip.AddrPort) {
 		r.frames = append(r.frames, frames...)
 	}
 	r.pending = append(r.pending, pendingPush{i: i, ack: [gwmp.HeaderLen]byte{b[0], b[1], b[2], byte(gwmp.PushAck)},
-		src: src, gw: p.GatewayEUI, frames: len(frames)})
+		src: *src, gw: p.GatewayEUI, frames: len(frames)})
 }

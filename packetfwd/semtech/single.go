@@ -32,7 +32,10 @@ func (d *single) read() (int, error) {
 	return 1, nil
 }
 
-func (d *single) datagram(int) ([]byte, netip.AddrPort, bool) { return d.buf[:d.n], d.src, true }
+func (d *single) datagram(_ int, src *netip.AddrPort) ([]byte, bool) {
+	*src = d.src
+	return d.buf[:d.n], true
+}
 
 func (d *single) queueAck(_ int, ack [gwmp.HeaderLen]byte) { d.ack, d.hasAck = ack, true }
 
