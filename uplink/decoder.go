@@ -132,7 +132,7 @@ func (d *Decoder) AppendDecode(dst []Uplink, frames []radio.Frame) []Uplink {
 			}
 		}
 		d.sortBest(frames)
-		dst = d.decodeGroup(dst, frames, now)
+		dst = d.decodeGroup(dst, frames, &now)
 	}
 	return dst
 }
@@ -157,7 +157,10 @@ func better(a, b *radio.Frame) bool {
 
 // decodeGroup decodes the frames of d.group (one PHYPayload) and appends
 // the Uplink, or counts the drop.
-func (d *Decoder) decodeGroup(dst []Uplink, frames []radio.Frame, now time.Time) []Uplink {
+//
+// now, the reception time and the Uplink are handled by pointer: on 32-bit
+// ARM a copy of a time.Time or an Uplink is a runtime call.
+func (d *Decoder) decodeGroup(dst []Uplink, frames []radio.Frame, now *time.Time) []Uplink {
 	best := &frames[d.group[0]]
 	phy := best.PHYPayload
 	nowNs := now.UnixNano()
@@ -179,17 +182,18 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []radio.Frame, now time.Time)
 	}
 	cands := d.sessions.lookup(f.devAddr)
 	if len(cands) == 0 {
-		d.unknownAddr(f.devAddr, best, now)
+		d.unknownAddr(f.devAddr, best, *now)
 		d.drop(ErrUnknownDevAddr, best, &f)
 		return dst
 	}
-	at := d.receivedAt(frames, now)
+	var at time.Time
+	d.receivedAt(frames, now, &at)
 	var ss *session
 	var fcnt uint32
 	err := ErrMICFailure
 	var replayed lorawan.EUI64
 	for _, c := range cands {
-		fc, e := d.accept(c, &f, at, best)
+		fc, e := d.accept(c, &f, &at, best)
 		if e == nil {
 			ss, fcnt, err = c, fc, nil
 			break
@@ -207,7 +211,7 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []radio.Frame, now time.Time)
 				devs = append(devs, c.DevEUI)
 			}
 		}
-		d.rejectDevices(devs, err, &f, best, now)
+		d.rejectDevices(devs, err, &f, best, *now)
 		d.drop(err, best, &f)
 		return dst
 	}
@@ -222,21 +226,13 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []radio.Frame, now time.Time)
 		return dst
 	}
 
-	u := Uplink{
-		DevEUI:     ss.DevEUI,
-		DevAddr:    f.devAddr,
-		MType:      f.mtype,
-		ADR:        f.adr(),
-		ACK:        f.ack(),
-		FCnt:       fcnt,
-		FPort:      f.fport,
-		MIC:        f.mic,
-		ReceivedAt: at,
-		Frequency:  best.Frequency,
-		SF:         best.SF,
-		DataRate:   best.DataRate,
-		Receptions: d.receptions(frames),
-	}
+	dst = append(dst, Uplink{})
+	u := &dst[len(dst)-1]
+	u.DevEUI, u.DevAddr, u.MType, u.ADR, u.ACK = ss.DevEUI, f.devAddr, f.mtype, f.adr(), f.ack()
+	u.FCnt, u.FPort, u.MIC = fcnt, f.fport, f.mic
+	u.ReceivedAt = at
+	u.Frequency, u.SF, u.DataRate = best.Frequency, best.SF, best.DataRate
+	u.Receptions = d.receptions(frames)
 	if len(f.frm) > 0 {
 		u.Payload = make([]byte, len(f.frm))
 		decryptFRM(&d.scratch, ss.app, f.devAddr, fcnt, u.Payload, f.frm)
@@ -246,7 +242,7 @@ func (d *Decoder) decodeGroup(dst []Uplink, frames []radio.Frame, now time.Time)
 		d.logger.Debug("Uplink decoded", "dev_eui", HexUpper(u.DevEUI[:]), "dev_addr", HexUpper(u.DevAddr[:]),
 			"fcnt", u.FCnt, "fport", u.FPort, "receptions", len(u.Receptions))
 	}
-	return append(dst, u)
+	return dst
 }
 
 // receptions lists the antennas of d.group, best first.
@@ -265,26 +261,26 @@ func (d *Decoder) receptions(frames []radio.Frame) []Reception {
 
 // receivedAt is the best reception's time, unless only another antenna had
 // GPS time, in UTC; the agent's clock when no frame carries a time.
-func (d *Decoder) receivedAt(frames []radio.Frame, now time.Time) time.Time {
-	at := frames[d.group[0]].Time
+func (d *Decoder) receivedAt(frames []radio.Frame, now, at *time.Time) {
+	src := &frames[d.group[0]].Time
 	if !frames[d.group[0]].GPSTime {
 		for _, j := range d.group[1:] {
 			if frames[j].GPSTime && !frames[j].Time.IsZero() {
-				at = frames[j].Time
+				src = &frames[j].Time
 				break
 			}
 		}
 	}
-	if at.IsZero() {
-		at = now
+	if src.IsZero() {
+		src = now
 	}
-	return at.UTC()
+	*at = src.UTC()
 }
 
 // accept verifies the frame against one session and, when it verifies with
 // a counter the session allows, records that counter. It returns the full
 // counter, ErrMICFailure or ErrFCntReplay.
-func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *radio.Frame) (uint32, error) {
+func (d *Decoder) accept(s *session, f *dataFrame, at *time.Time, best *radio.Frame) (uint32, error) {
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -322,7 +318,7 @@ func (d *Decoder) accept(s *session, f *dataFrame, at time.Time, best *radio.Fra
 	}
 	st.has, st.fcnt = true, fcnt
 	st.uplinks++
-	st.lastUplink, st.rssi, st.snr = at, best.RSSI, best.SNR
+	st.lastUplink, st.rssi, st.snr = *at, best.RSSI, best.SNR
 	return fcnt, nil
 }
 

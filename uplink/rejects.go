@@ -95,6 +95,9 @@ func (r *rejects) init() {
 
 // accepted: a good frame ends the device's run of rejections.
 func (r *rejects) accepted(dev lorawan.EUI64) {
+	if len(r.byDev) == 0 {
+		return // the usual case: no lookup (an [8]byte key is hashed generically)
+	}
 	if s := r.byDev[dev]; s != nil {
 		s.Count = 0
 	}
