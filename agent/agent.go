@@ -245,9 +245,10 @@ func nextStep(cfg *config.Config) string {
 func (a *Agent) handleFrames(ctx context.Context, frames []radio.Frame) error {
 	ups := a.decoder.Decode(frames)
 	a.clock.Mark(ups)
-	a.recent.record(a.opts.Now(), ups)
+	now := a.opts.Now() // one reading, by pointer: a time.Time copy is a runtime call on 32-bit ARM
+	a.recent.record(&now, ups)
 	a.publishUplinks(ups)
-	a.sampleBacklogsDue() // what waited before this batch
+	a.sampleBacklogsDue(&now) // what waited before this batch
 	return a.enqueue(ctx, ups)
 }
 

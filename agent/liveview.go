@@ -61,10 +61,14 @@ func (r *liveRing) addUplinks(ups []uplink.Uplink) {
 	for i := range ups {
 		u := &ups[i]
 		e := &r.ring[r.next]
-		*e = recentUplink{devEUI: u.DevEUI, devAddr: u.DevAddr, fcnt: u.FCnt, fport: u.FPort, at: u.ReceivedAt}
+		// Zeroed, then filled in place: a composite literal was built
+		// aside and copied whole (over 400 bytes), and so was the
+		// Reception, each a runtime call on 32-bit ARM.
+		*e = recentUplink{}
+		e.devEUI, e.devAddr, e.fcnt, e.fport, e.at = u.DevEUI, u.DevAddr, u.FCnt, u.FPort, u.ReceivedAt
 		e.plen = copy(e.payload[:], u.Payload)
 		if len(u.Receptions) > 0 {
-			rc := u.Receptions[0]
+			rc := &u.Receptions[0]
 			e.rssi, e.snr, e.gateway = rc.RSSI, rc.SNR, rc.GatewayEUI
 		}
 		r.next = (r.next + 1) % recentMax

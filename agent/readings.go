@@ -69,7 +69,7 @@ func (r *recent) name(eui lorawan.EUI64) string {
 // record notes decoded uplinks; it runs on the frame path, so it reuses
 // its buffers (no allocation once every device was heard) and takes each
 // lock once per batch.
-func (r *recent) record(now time.Time, ups []uplink.Uplink) {
+func (r *recent) record(now *time.Time, ups []uplink.Uplink) {
 	if len(ups) == 0 {
 		return
 	}
@@ -96,7 +96,7 @@ func (r *recent) record(now time.Time, ups []uplink.Uplink) {
 			h.Gateways = append(h.Gateways, r.name(rc.GatewayEUI))
 		}
 	}
-	r.hist.Uplinks(now, hs)
+	r.hist.Uplinks(*now, hs)
 }
 
 // lastOf returns a copy of the device's last payload.
@@ -183,8 +183,7 @@ func (a *Agent) sampleBacklogs(ctx context.Context) {
 // sampleBacklogsDue samples when the last sample is backlogSample old on
 // the agent's clock; handleFrames calls it, so that the chart follows a
 // burst between two ticks (and an injected clock).
-func (a *Agent) sampleBacklogsDue() {
-	now := a.opts.Now()
+func (a *Agent) sampleBacklogsDue(now *time.Time) {
 	last := a.recent.sampled.Load()
 	if now.UnixNano()-last < int64(backlogSample) || !a.recent.sampled.CompareAndSwap(last, now.UnixNano()) {
 		return

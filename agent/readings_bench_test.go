@@ -21,7 +21,8 @@ func BenchmarkRecord(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		r.record(now.Add(time.Duration(i)*time.Millisecond), ups)
+		t := now.Add(time.Duration(i) * time.Millisecond)
+		r.record(&t, ups)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ups)), "ns/uplink")
 }

@@ -110,15 +110,16 @@ func New(opts Options) *History {
 // (a divisor over 32 bits) is the runtime's bit-by-bit division, about
 // 1,000 instructions per uplink; whole-second steps divide the Unix
 // seconds instead, the same quotient for any time after 1970.
-func (h *History) step(t time.Time) int64 {
+func (h *History) step(t *time.Time) int64 {
 	if sec := t.Unix(); sec >= 0 && h.stepSec > 0 {
 		return sec / h.stepSec
 	}
 	return t.UnixNano() / int64(h.opts.Step)
 }
 
-// get returns the series, making room for it if needed.
-func (h *History) get(kind int, id string, now time.Time) *series {
+// get returns the series, making room for it if needed. now is a pointer:
+// a time.Time copy is a runtime call on 32-bit ARM.
+func (h *History) get(kind int, id string, now *time.Time) *series {
 	m := h.kinds[kind]
 	s := m[id]
 	if s == nil {
@@ -143,7 +144,7 @@ func (h *History) get(kind int, id string, now time.Time) *series {
 		}
 		m[id] = s
 	}
-	s.lastUse = now
+	s.lastUse = *now
 	return s
 }
 
@@ -180,11 +181,12 @@ func (h *History) Uplinks(now time.Time, ups []Uplink) {
 	if len(ups) == 0 {
 		return
 	}
-	st := h.step(now)
+	st := h.step(&now)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, u := range ups {
-		d := h.get(kindDevice, u.Device, now)
+	for i := range ups {
+		u := &ups[i]
+		d := h.get(kindDevice, u.Device, &now)
 		h.add(d, st, 1, false)
 		if d.points == nil {
 			d.points = make([]point, h.opts.MaxPoints)
@@ -193,7 +195,7 @@ func (h *History) Uplinks(now time.Time, ups []Uplink) {
 		d.head = (d.head + 1) % len(d.points)
 		d.npoints = min(d.npoints+1, len(d.points))
 		for _, g := range u.Gateways {
-			h.add(h.get(kindGateway, g, now), st, 1, false)
+			h.add(h.get(kindGateway, g, &now), st, 1, false)
 		}
 	}
 }
@@ -203,7 +205,7 @@ func (h *History) Uplinks(now time.Time, ups []Uplink) {
 func (h *History) Backlog(now time.Time, conn string, n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.add(h.get(kindConnection, conn, now), h.step(now), int32(min(n, 1<<31-1)), true)
+	h.add(h.get(kindConnection, conn, &now), h.step(&now), int32(min(n, 1<<31-1)), true)
 }
 
 // Snapshot copies the last steps (at most the span; 0 means all) up to
@@ -212,7 +214,7 @@ func (h *History) Snapshot(now time.Time, steps int) Snapshot {
 	if steps <= 0 || steps > h.n {
 		steps = h.n
 	}
-	last := h.step(now)
+	last := h.step(&now)
 	first := last - int64(steps) + 1
 	snap := Snapshot{Now: now, Start: time.Unix(0, first*int64(h.opts.Step)), Step: h.opts.Step}
 	h.mu.Lock()
