@@ -2,6 +2,7 @@ package gwmp
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -82,10 +83,51 @@ func (f *fastDecoder) number() ([]byte, bool) {
 // ParseUint in the field's size (so "1.0", "1e3" and "-0" into a uint give
 // up), floats with ParseFloat(64), whose range error gives up too.
 
+//
+// An integer that fits an int32 (or, unsigned, a uint32) is what every
+// forwarder sends but GPS times; smallInt reads it without strconv, whose
+// result is then certain: the string conversion (a copy) and strconv's
+// general path cost about 1,500 instructions per rxpk on 32-bit ARM.
+
+// smallInt returns v, a JSON number, when it is an integer of at most ten
+// digits; neg tells it had a minus sign. ok is false for anything else.
+func smallInt(v []byte) (n uint64, neg, ok bool) {
+	if len(v) > 0 && v[0] == '-' {
+		v, neg = v[1:], true
+	}
+	if len(v) == 0 || len(v) > 10 {
+		return 0, false, false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, neg, true
+}
+
+// signedSmall is v as a signed integer when smallInt reads it and it fits
+// an int32, so any int.
+func signedSmall(v []byte) (int64, bool) {
+	n, neg, ok := smallInt(v)
+	if !ok || n > math.MaxInt32 {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
 func (f *fastDecoder) readInt(dst *int) bool {
 	v, ok := f.number()
 	if !ok {
 		return false
+	}
+	if n, ok := signedSmall(v); ok {
+		*dst = int(n)
+		return true
 	}
 	n, err := strconv.ParseInt(string(v), 10, strconv.IntSize)
 	*dst = int(n)
@@ -97,6 +139,10 @@ func (f *fastDecoder) readInt64(dst *int64) bool {
 	if !ok {
 		return false
 	}
+	if n, ok := signedSmall(v); ok {
+		*dst = n
+		return true
+	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	*dst = n
 	return err == nil
@@ -106,6 +152,10 @@ func (f *fastDecoder) readUint32(dst *uint32) bool {
 	v, ok := f.number()
 	if !ok {
 		return false
+	}
+	if n, neg, ok := smallInt(v); ok && !neg && n <= math.MaxUint32 {
+		*dst = uint32(n)
+		return true
 	}
 	n, err := strconv.ParseUint(string(v), 10, 32)
 	*dst = uint32(n)

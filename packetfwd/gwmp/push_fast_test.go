@@ -1,7 +1,9 @@
 package gwmp
 
 import (
+	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -248,6 +250,26 @@ func TestFastPathKnowsEveryField(t *testing.T) {
 				t.Errorf("%s.%s: %q is %d for the fast path", typ.Name(), f.Name, name, k)
 			}
 			seen[k] = true
+		}
+	}
+}
+
+// The integer readers' own path must give what strconv gives, or leave
+// the number to it.
+func TestSmallIntMatchesStrconv(t *testing.T) {
+	for _, s := range []string{"0", "-0", "7", "-7", "2147483647", "-2147483647", "2147483648", "-2147483648",
+		"4294967295", "4294967296", "9999999999", "-9999999999", "10000000000", "1.5", "1e3", "-", ""} {
+		if n, ok := signedSmall([]byte(s)); ok {
+			want, err := strconv.ParseInt(s, 10, 32)
+			if err != nil || n != want {
+				t.Errorf("signedSmall(%q) = %d, strconv %d, %v", s, n, want, err)
+			}
+		}
+		if n, neg, ok := smallInt([]byte(s)); ok && !neg && n <= math.MaxUint32 {
+			want, err := strconv.ParseUint(s, 10, 32)
+			if err != nil || n != want {
+				t.Errorf("smallInt(%q) = %d, strconv %d, %v", s, n, want, err)
+			}
 		}
 	}
 }
