@@ -38,6 +38,9 @@ type recent struct {
 type lastPayload struct {
 	fport   uint8
 	payload []byte
+	// name is the device's EUI as the API writes it: kept here, a
+	// device's uplink costs one map lookup, not two.
+	name string
 }
 
 // formats is the payload format of each device under one configuration.
@@ -83,13 +86,14 @@ func (r *recent) record(now *time.Time, ups []uplink.Uplink) {
 		u := &ups[i]
 		lp := r.last[u.DevEUI]
 		if lp == nil {
-			lp = &lastPayload{}
+			lp = &lastPayload{name: r.name(u.DevEUI)}
 			r.last[u.DevEUI] = lp
 		}
 		lp.fport, lp.payload = u.FPort, append(lp.payload[:0], u.Payload...)
 		h := &hs[i]
-		h.Device, h.Gateways, h.RSSI, h.SNR = r.name(u.DevEUI), h.Gateways[:0], 0, 0
-		for j, rc := range u.Receptions {
+		h.Device, h.Gateways, h.RSSI, h.SNR = lp.name, h.Gateways[:0], 0, 0
+		for j := range u.Receptions {
+			rc := &u.Receptions[j]
 			if j == 0 {
 				h.RSSI, h.SNR = rc.RSSI, rc.SNR
 			}
