@@ -39,6 +39,11 @@ type batchConn struct {
 	iovs  [batchSize]unix.Iovec
 	names [batchSize]unix.RawSockaddrInet6 // large enough for both families
 	bufs  [batchSize][]byte
+	// dirty is how many headers, from the first, the last call may have
+	// written (recvmmsg writes only those it fills): read sets only these
+	// again. Setting all 16 for a read of one cost about 700 instructions
+	// per uplink on 32-bit ARM.
+	dirty int
 
 	// Acks of the datagrams of the current batch, sent together.
 	ackHdrs [batchSize]mmsghdr
@@ -73,7 +78,7 @@ func newDatagrams(conn *net.UDPConn, send func(netip.AddrPort, []byte) error) da
 	if err != nil {
 		return newSingle(conn, send)
 	}
-	b := &batchConn{rc: rc}
+	b := &batchConn{rc: rc, dirty: batchSize}
 	b.recvFn, b.sendFn = b.recv, b.send
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, maxDatagram)
@@ -83,13 +88,14 @@ func newDatagrams(conn *net.UDPConn, send func(netip.AddrPort, []byte) error) da
 
 // read waits for at least one datagram and returns how many it took.
 func (b *batchConn) read() (int, error) {
-	for i := range b.hdrs {
+	for i := range b.dirty {
 		b.iovs[i].Base = &b.bufs[i][0]
 		b.iovs[i].SetLen(len(b.bufs[i]))
 		h := &b.hdrs[i].hdr
 		*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.names[i])), Namelen: uint32(unsafe.Sizeof(b.names[i])), Iov: &b.iovs[i]}
 		h.SetIovlen(1)
 	}
+	b.dirty = len(b.hdrs) // until the call says how many it filled
 	err := b.rc.Read(b.recvFn)
 	n, errno := b.n, b.errno
 	if err != nil {
@@ -98,6 +104,7 @@ func (b *batchConn) read() (int, error) {
 	if errno != 0 {
 		return 0, errno
 	}
+	b.dirty = min(max(n, 0), len(b.hdrs))
 	return n, nil
 }
 
