@@ -29,15 +29,15 @@ func (f *fastDecoder) close(k jsontext.Kind) bool {
 	return err == nil && t.Kind() == k
 }
 
-// name reads an object name, valid until the next read. Names with escapes
-// give up: nobody sends them, and they could spell a known key.
+// name reads an object name, raw (escapes not undone), valid until the
+// next read. A known name matches only without escapes; skip gives up on
+// others with one: nobody sends them, and they could spell a known key.
 func (f *fastDecoder) name() ([]byte, bool) {
 	v, err := f.dec.ReadValue()
 	if err != nil {
 		return nil, false
 	}
-	n := v[1 : len(v)-1]
-	return n, bytes.IndexByte(n, '\\') < 0
+	return v[1 : len(v)-1], true
 }
 
 // The objects whose names skip checks.
@@ -55,7 +55,7 @@ const (
 func (f *fastDecoder) skip(name []byte, level int) bool {
 	var low [8]byte // longer than any known name
 	for i, c := range name {
-		if c >= utf8.RuneSelf {
+		if c >= utf8.RuneSelf || c == '\\' {
 			return false
 		}
 		if i < len(low) {
