@@ -273,3 +273,31 @@ func TestSmallIntMatchesStrconv(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSmallNumbersMatchStrconv: whatever the fast path's number readers
+// take, they read as strconv does.
+func FuzzSmallNumbersMatchStrconv(f *testing.F) {
+	for _, s := range []string{"868.1", "-57", "9.5", "-0", "0.000001", "123456789012345", "1.5e3", "4294967295", "-2147483648", ".5", "5."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if x, ok := smallFloat([]byte(s)); ok {
+			want, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.Float64bits(x) != math.Float64bits(want) {
+				t.Errorf("smallFloat(%q) = %v, strconv %v, %v", s, x, want, err)
+			}
+		}
+		if n, ok := signedSmall([]byte(s)); ok {
+			want, err := strconv.ParseInt(s, 10, 32)
+			if err != nil || n != want {
+				t.Errorf("signedSmall(%q) = %d, strconv %d, %v", s, n, want, err)
+			}
+		}
+		if n, neg, ok := smallInt([]byte(s)); ok && !neg && n <= math.MaxUint32 {
+			want, err := strconv.ParseUint(s, 10, 32)
+			if err != nil || n != want {
+				t.Errorf("smallInt(%q) = %d, strconv %d, %v", s, n, want, err)
+			}
+		}
+	})
+}
