@@ -29,7 +29,11 @@ type recent struct {
 	mu    sync.Mutex // guards last, names and buf
 	last  map[lorawan.EUI64]*lastPayload
 	names map[lorawan.EUI64]string // EUIs as the API writes them, made once
-	buf   []history.Uplink         // reused by record
+	// The gateway named last, nearly always the next: an EUI64 key is
+	// hashed generically, about 150 instructions per uplink on 32-bit ARM.
+	lastGW     lorawan.EUI64
+	lastGWName string
+	buf        []history.Uplink // reused by record
 
 	formats atomic.Pointer[formats]
 	sampled atomic.Int64 // agent clock (ns) of the last backlog sample
@@ -97,7 +101,10 @@ func (r *recent) record(now *time.Time, ups []uplink.Uplink) {
 			if j == 0 {
 				h.RSSI, h.SNR = rc.RSSI, rc.SNR
 			}
-			h.Gateways = append(h.Gateways, r.name(rc.GatewayEUI))
+			if rc.GatewayEUI != r.lastGW || r.lastGWName == "" {
+				r.lastGW, r.lastGWName = rc.GatewayEUI, r.name(rc.GatewayEUI)
+			}
+			h.Gateways = append(h.Gateways, r.lastGWName)
 		}
 	}
 	r.hist.Uplinks(*now, hs)
