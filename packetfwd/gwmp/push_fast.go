@@ -23,6 +23,11 @@ type fastDecoder struct {
 	// place, and the caller's datagram stays untouched for the fallback.
 	in  bytes.Buffer
 	dec jsontext.Decoder
+	// The last datr as sent and as decoded: a forwarder repeats a few
+	// rates, and UnmarshalJSON's interning lookup hashes the string,
+	// about 350 instructions per rxpk on 32-bit ARM.
+	datr []byte
+	dr   DataRate
 }
 
 // decodeFast decodes js into p's reset payload and reports whether it

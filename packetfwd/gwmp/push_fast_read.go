@@ -273,5 +273,16 @@ func (f *fastDecoder) readTime(dst *CompactTime) bool {
 
 func (f *fastDecoder) readDataRate(dst *DataRate) bool {
 	v, err := f.dec.ReadValue()
-	return err == nil && (v.Kind() == '"' || v.Kind() == '0') && dst.UnmarshalJSON(v) == nil
+	if err != nil || (v.Kind() != '"' && v.Kind() != '0') {
+		return false
+	}
+	if len(f.datr) > 0 && bytes.Equal(v, f.datr) {
+		*dst = f.dr // UnmarshalJSON gives the same for the same bytes
+		return true
+	}
+	if dst.UnmarshalJSON(v) != nil {
+		return false
+	}
+	f.datr, f.dr = append(f.datr[:0], v...), *dst
+	return true
 }

@@ -40,7 +40,7 @@ func BenchmarkFramesFromPushDataTwoRXPK(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if fr := framesFromPushData(&p, &recvTime, Position{}, false, func(string, *gwmp.RXPK, error) { b.Fatal("drop") }); len(fr) != 2 {
+		if fr := framesFromPushData(&p, &recvTime, Position{}, false, nil, func(string, *gwmp.RXPK, error) { b.Fatal("drop") }); len(fr) != 2 {
 			b.Fatal(len(fr))
 		}
 	}

@@ -73,7 +73,7 @@ func TestFramesFromPushData(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var drops []string
-			got := framesFromPushData(decodePush(t, tc.body), &recvTime, pos, tc.hasPos,
+			got := framesFromPushData(decodePush(t, tc.body), &recvTime, pos, tc.hasPos, nil,
 				func(reason string, _ *gwmp.RXPK, _ error) { drops = append(drops, reason) })
 			if len(got) != len(tc.want) {
 				t.Fatalf("%d frames, want %d: %+v", len(got), len(tc.want), got)
@@ -92,7 +92,7 @@ func TestFramesFromPushData(t *testing.T) {
 
 // Handlers may keep or modify payloads: antennas must not share bytes.
 func TestFramesOwnPayloads(t *testing.T) {
-	frames := framesFromPushData(decodePush(t, p3JSON), &recvTime, Position{}, false,
+	frames := framesFromPushData(decodePush(t, p3JSON), &recvTime, Position{}, false, nil,
 		func(string, *gwmp.RXPK, error) {})
 	if len(frames) != 2 {
 		t.Fatalf("%d frames", len(frames))
@@ -108,6 +108,18 @@ func BenchmarkFramesFromPushData(b *testing.B) {
 	p := decodePush(b, p1JSON)
 	b.ReportAllocs()
 	for b.Loop() {
-		framesFromPushData(p, &recvTime, Position{}, false, func(string, *gwmp.RXPK, error) {})
+		framesFromPushData(p, &recvTime, Position{}, false, nil, func(string, *gwmp.RXPK, error) {})
+	}
+}
+
+// The data-rate cache answers as the parser does, whatever the order.
+func TestLoRaRatesCacheMatchesParser(t *testing.T) {
+	var c loraRates
+	for _, s := range []string{"SF7BW125", "SF7BW125", "", "", "SF12BW500", "SF13BW125", "SF13BW125", "SF7BW125", "bogus"} {
+		sf, bw, ok := c.parse(s)
+		wsf, wbw, wok := gwmp.ParseLoRaDataRate(s)
+		if sf != wsf || bw != wbw || ok != wok {
+			t.Errorf("parse(%q) = %d, %d, %v; parser %d, %d, %v", s, sf, bw, ok, wsf, wbw, wok)
+		}
 	}
 }

@@ -25,7 +25,7 @@ func FuzzFramesFromPushData(f *testing.F) {
 		}
 		// Every rxpk turns into frames or into exactly one drop.
 		wantFrames, drops := 0, 0
-		frames := framesFromPushData(&p, &recvTime, Position{1, 2, 3}, true, func(reason string, rx *gwmp.RXPK, _ error) {
+		frames := framesFromPushData(&p, &recvTime, Position{1, 2, 3}, true, new(loraRates), func(reason string, rx *gwmp.RXPK, _ error) {
 			if !slices.Contains(rxpkDropReasons, reason) {
 				t.Fatalf("unknown drop reason %q", reason)
 			}

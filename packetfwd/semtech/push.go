@@ -34,7 +34,7 @@ func (r *reader) handlePushData(i int, b []byte, src *netip.AddrPort) {
 		pos, hasPos = *s.cfg.Position, true
 	}
 	s.metrics.rxpk.Add(len(p.Payload.RXPK))
-	frames := framesFromPushData(p, now, pos, hasPos, func(reason string, rx *gwmp.RXPK, err error) {
+	frames := framesFromPushData(p, now, pos, hasPos, &r.rates, func(reason string, rx *gwmp.RXPK, err error) {
 		s.metrics.dropRXPK(reason)
 		if reason == "crc_error" || reason == "no_crc" {
 			return // routine radio noise, not worth a log line

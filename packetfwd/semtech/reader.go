@@ -55,6 +55,8 @@ type reader struct {
 	// path passes it and curSrc by pointer: copies of time.Time and
 	// AddrPort cost about 65 runtime calls per uplink on 32-bit ARM.
 	now time.Time
+	// rates caches the frames' last data rate.
+	rates loraRates
 }
 
 // pendingPush is a PUSH_DATA of the batch whose ack waits for the handler.
