@@ -83,7 +83,7 @@ func (r *liveRing) addDelivery(connID string, dev lorawan.EUI64, fcnt uint32, la
 	defer r.mu.Unlock()
 	for k := 1; k <= r.n; k++ { // newest first: deliveries follow their uplink closely
 		e := &r.ring[(r.next-k+recentMax)%recentMax]
-		if e.devEUI != dev || e.fcnt != fcnt {
+		if e.fcnt != fcnt || e.devEUI != dev { // the counter first: an EUI compare is a runtime call on 32-bit ARM
 			continue
 		}
 		d := recentDelivery{connID: connID, ok: err == nil, late: late}
