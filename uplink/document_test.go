@@ -252,3 +252,19 @@ func TestAppendTimeMatchesLayout(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendIntMatchesStrconv(t *testing.T) {
+	for _, v := range []int{0, 1, 9, 10, 99, 100, 999, 1000, 4293, 65535, 1 << 30, -1, -999, -1000} {
+		if got, want := string(appendInt(nil, v)), strconv.Itoa(v); got != want {
+			t.Errorf("appendInt(%d) = %q", v, got)
+		}
+		if v >= 0 {
+			if got, want := string(appendUint(nil, uint32(v))), strconv.Itoa(v); got != want {
+				t.Errorf("appendUint(%d) = %q", v, got)
+			}
+		}
+	}
+	if got := string(appendUint(nil, 1<<32-1)); got != "4294967295" {
+		t.Errorf("appendUint(max) = %q", got)
+	}
+}
