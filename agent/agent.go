@@ -39,10 +39,11 @@ type Options struct {
 	// Logs says where the log goes (journald, syslog, a file), for the
 	// start line; "" leaves it out.
 	Logs string
-	// TLSRoots runs before anything is built that verifies a server
-	// against the system's roots (an https endpoint or proxy, an MQTT
+	// TLSRoots runs before a connection that may verify a server against
+	// the system's roots is dialled (an https endpoint or proxy, an MQTT
 	// broker over TLS): the binary gives crypto/x509 its fallback roots
-	// then, and only if the system has none. nil: nothing to do.
+	// then, and only if the system has none. It may run on several
+	// goroutines at once. nil: nothing to do.
 	TLSRoots func()
 }
 

@@ -3,8 +3,6 @@ package agent
 import (
 	"cmp"
 	"fmt"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/brocaar/lorawan"
@@ -43,9 +41,6 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 	log := a.log.With("connection", c.Name)
 	switch c.ConnectorID {
 	case config.ConnectorHTTP:
-		if !plainHTTP(c.URL(), cc.Proxy.URL()) {
-			a.tlsRoots()
-		}
 		hc := connector.HTTPConfig{
 			URL:         c.URL(),
 			Timeout:     a.config().Delivery.Timeout.Std(),
@@ -55,6 +50,7 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 			Now:         a.opts.Now,
 			Proxy:       cc.Proxy.URL(),
 			Concurrency: a.config().Delivery.Concurrency,
+			BeforeTLS:   a.opts.TLSRoots,
 		}
 		if cc.CAFile != "" {
 			pool, err := config.LoadCAFile(cc.CAFile)
@@ -69,9 +65,6 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 		}
 		return connector.NewHTTP(hc, log)
 	case config.ConnectorMQTT:
-		if cc.MQTTProtocol() != config.ProtocolTCP {
-			a.tlsRoots()
-		}
 		return connector.NewMQTT(connector.MQTTConfig{
 			HostName:       cc.HostName,
 			Protocol:       cc.MQTTProtocol(),
@@ -84,6 +77,7 @@ func (a *Agent) connector(c config.Connection) (connector.Connector, error) {
 			ConnectTimeout: millis(cc.ConnectionTimeout, config.DefaultMQTTConnectionTimeout),
 			ActionTimeout:  millis(cc.ActionTimeout, config.DefaultMQTTActionTimeout),
 			CustomerID:     cc.CustomerID,
+			BeforeTLS:      a.opts.TLSRoots,
 		}, log)
 	}
 	return nil, fmt.Errorf("connector %q is not supported", c.ConnectorID)
@@ -95,22 +89,6 @@ func (a *Agent) tlsRoots() {
 	if a.opts.TLSRoots != nil {
 		a.opts.TLSRoots()
 	}
-}
-
-// plainHTTP tells whether an HTTP connection needs no TLS at all: an
-// http:// endpoint reached directly or through an http:// proxy (the
-// connection's, or the environment's).
-func plainHTTP(endpoint string, proxy *url.URL) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Scheme != "http" {
-		return false
-	}
-	if proxy == nil {
-		if proxy, err = http.ProxyFromEnvironment(&http.Request{URL: u}); err != nil {
-			return false
-		}
-	}
-	return proxy == nil || proxy.Scheme == "http"
 }
 
 // millis turns IoT Flow's millisecond timeouts into a duration.

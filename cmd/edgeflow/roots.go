@@ -25,9 +25,11 @@ type fallbackRoots struct {
 	log  *slog.Logger
 }
 
-// ensure gives crypto/x509 the fallback roots if the system has none; the
-// agent calls it before building anything that verifies a server against
-// the system's roots.
+// ensure gives crypto/x509 the fallback roots if the system has none. The
+// connectors call it before dialling a connection that may verify a server
+// against the system's roots (at the first send, so that the start does
+// not wait for the system's roots to load), and the agent before opening
+// an MQTT source over TLS.
 func (r *fallbackRoots) ensure() {
 	r.once.Do(func() {
 		// Loads the system's roots, as the first handshake would.

@@ -45,6 +45,11 @@ type HTTPConfig struct {
 	// proxy, and the endpoint without RootCAs); nil means the system's
 	// own. Tests set it: the system's pool cannot be changed in-process.
 	SystemRoots *x509.CertPool
+	// BeforeTLS, when set, runs before a connection that may verify a
+	// server against the system's roots is dialled (the binary gives
+	// crypto/x509 its fallback roots then, if the system has none): at
+	// the first send, not at the start.
+	BeforeTLS func()
 	// Proxy overrides HTTPS_PROXY/NO_PROXY for this connection when set.
 	Proxy *url.URL
 	// UserAgent identifies edgeflow to the endpoint.
@@ -259,7 +264,11 @@ func NewHTTP(cfg HTTPConfig, log *slog.Logger) (*HTTP, error) {
 // connections (HTTP/1.1) or streams (HTTP/2, offered by ALPN first).
 func (h *HTTP) transport() *http.Transport {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: tcpKeepAlive}
+	tlsAhead := h.url.Scheme == "https" || h.proxy != nil && h.proxy.Scheme == "https"
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if tlsAhead && h.cfg.BeforeTLS != nil {
+			h.cfg.BeforeTLS()
+		}
 		nc, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err

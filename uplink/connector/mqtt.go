@@ -47,6 +47,9 @@ type MQTTConfig struct {
 	ClientID string
 	// CustomerID is the DevEUI_uplink CustomerID.
 	CustomerID string
+	// BeforeTLS, when set, runs before a connection over TLS is made (see
+	// HTTPConfig.BeforeTLS).
+	BeforeTLS func()
 }
 
 // MQTT is the actility-mqtt-iot connector: each uplink's DevEUI_uplink
@@ -214,6 +217,9 @@ func (m *MQTT) connect(ctx context.Context) (paho.Client, chan struct{}, error) 
 	if m.client != nil {
 		go disconnect(m.client, 0)
 		m.client = nil
+	}
+	if m.cfg.BeforeTLS != nil && !strings.HasPrefix(m.broker, "tcp://") {
+		m.cfg.BeforeTLS()
 	}
 	lost := make(chan struct{})
 	var once sync.Once
