@@ -175,8 +175,8 @@ if [ ! -d /run/systemd/system ] && [ ! -S /dev/log ]; then
 	cat /var/lib/edgeflow/edgeflow.log
 	grep -q 'msg="edgeflow started".*logs="file /var/lib/edgeflow/edgeflow.log' /var/lib/edgeflow/edgeflow.log ||
 		fail "the start line does not say where logs go"
-	# A SIGHUP that lands while the agent still starts is applied at its
-	# next check (2 s): wait for it rather than race it.
+	# The supervisor forwards the reload's SIGHUP to the agent, which logs
+	# it a moment later: wait for the line rather than race it.
 	for _ in $(seq 50); do
 		grep -q 'reload requested' /var/lib/edgeflow/edgeflow.log && break
 		sleep 0.1
