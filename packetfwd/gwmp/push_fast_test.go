@@ -259,17 +259,23 @@ func TestFastPathKnowsEveryField(t *testing.T) {
 func TestSmallIntMatchesStrconv(t *testing.T) {
 	for _, s := range []string{"0", "-0", "7", "-7", "2147483647", "-2147483647", "2147483648", "-2147483648",
 		"4294967295", "4294967296", "9999999999", "-9999999999", "10000000000", "1.5", "1e3", "-", ""} {
-		if n, ok := signedSmall([]byte(s)); ok {
-			want, err := strconv.ParseInt(s, 10, 32)
-			if err != nil || n != want {
-				t.Errorf("signedSmall(%q) = %d, strconv %d, %v", s, n, want, err)
-			}
+		checkSmallInts(t, s)
+	}
+}
+
+// checkSmallInts compares what the integer readers take of s with strconv.
+func checkSmallInts(t *testing.T, s string) {
+	t.Helper()
+	if n, ok := signedSmall([]byte(s)); ok {
+		want, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n != want {
+			t.Errorf("signedSmall(%q) = %d, strconv %d, %v", s, n, want, err)
 		}
-		if n, neg, ok := smallInt([]byte(s)); ok && !neg && n <= math.MaxUint32 {
-			want, err := strconv.ParseUint(s, 10, 32)
-			if err != nil || n != want {
-				t.Errorf("smallInt(%q) = %d, strconv %d, %v", s, n, want, err)
-			}
+	}
+	if n, neg, ok := smallInt([]byte(s)); ok && !neg && n <= math.MaxUint32 {
+		want, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || n != want {
+			t.Errorf("smallInt(%q) = %d, strconv %d, %v", s, n, want, err)
 		}
 	}
 }
@@ -287,17 +293,6 @@ func FuzzSmallNumbersMatchStrconv(f *testing.F) {
 				t.Errorf("smallFloat(%q) = %v, strconv %v, %v", s, x, want, err)
 			}
 		}
-		if n, ok := signedSmall([]byte(s)); ok {
-			want, err := strconv.ParseInt(s, 10, 32)
-			if err != nil || n != want {
-				t.Errorf("signedSmall(%q) = %d, strconv %d, %v", s, n, want, err)
-			}
-		}
-		if n, neg, ok := smallInt([]byte(s)); ok && !neg && n <= math.MaxUint32 {
-			want, err := strconv.ParseUint(s, 10, 32)
-			if err != nil || n != want {
-				t.Errorf("smallInt(%q) = %d, strconv %d, %v", s, n, want, err)
-			}
-		}
+		checkSmallInts(t, s)
 	})
 }
