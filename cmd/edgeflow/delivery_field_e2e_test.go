@@ -7,6 +7,7 @@ package main_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -189,8 +190,8 @@ func TestFieldHTTP2OnlyEndpoint(t *testing.T) {
 	ep := newFieldEndpoint()
 	srv := httptest.NewUnstartedServer(ep)
 	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{NextProtos: []string{"h2"}} // before the start: its connections read it
 	srv.StartTLS()
-	srv.TLS.NextProtos = []string{"h2"}
 	t.Cleanup(srv.Close)
 	caPath := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {

@@ -3,6 +3,7 @@ package connector_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"log"
@@ -47,9 +48,11 @@ func TestHTTP2OnlyEndpoint(t *testing.T) {
 		_, _ = io.Copy(io.Discard, r.Body)
 	}))
 	s.EnableHTTP2 = true
+	// Refuse http/1.1 in ALPN. Set before the start: the server's
+	// connections read the configuration (written after, a data race).
+	s.TLS = &tls.Config{NextProtos: []string{"h2"}}
 	s.StartTLS()
 	t.Cleanup(s.Close)
-	s.TLS.NextProtos = []string{"h2"} // refuse http/1.1 in ALPN
 	pool := x509.NewCertPool()
 	pool.AddCert(s.Certificate())
 	h := newHTTP(t, connector.HTTPConfig{URL: s.URL + "/up", RootCAs: pool, Concurrency: 4})
