@@ -1,6 +1,9 @@
 package delivery
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // instant is a moment on the lane's clock (Options.Now): nanoseconds since
 // the lane's epoch, which lies epochBack before its start so that every
@@ -24,4 +27,15 @@ func (l *lane) now() instant { return l.at(l.opts.Now()) }
 
 func (i instant) add(d time.Duration) instant { return i + instant(d) }
 
-func (i instant) sub(j instant) time.Duration { return time.Duration(i - j) }
+// sub saturates as time.Time.Sub does: a reception time of the far past
+// (a zero time) is then older than any validity, not a wrapped negative.
+func (i instant) sub(j instant) time.Duration {
+	d := i - j
+	if (d > i) != (j < 0) { // overflowed
+		if j < 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return time.Duration(d)
+}

@@ -231,12 +231,16 @@ func (l *lane) run() {
 		close(l.acksOut)
 		l.helpers.Wait()
 		// What came after the last wake: stop takes the offers and
-		// notices; status requests get their answer here.
+		// notices; status requests get their answer here. Under after:
+		// once the inbox is closed, a status request or a notice reads
+		// or counts under after instead, and must wait for this.
+		l.after.Lock()
 		m := l.in.close()
 		l.deliver(m, l.now())
 		for _, r := range m.status {
 			r <- l.state()
 		}
+		l.after.Unlock()
 		close(l.done)
 	}()
 	var m mail
