@@ -63,7 +63,7 @@ func TestInboxOneWakeForMany(t *testing.T) {
 	b.offer(ups, nil)
 	b.notify(5, true)
 	j := &sendJob{}
-	b.answer(j)
+	b.answer(j, false)
 	b.fire()
 	select {
 	case <-b.wake:
@@ -86,5 +86,48 @@ func TestInboxOneWakeForMany(t *testing.T) {
 	}
 	if b.notify(1, false) || b.askStatus(make(chan laneState, 1)) {
 		t.Fatal("a closed inbox took a notice or a status request")
+	}
+}
+
+// While the loop waits for its timer, an accepted answer waits with it; a
+// refused one, or one after the timer fired or the loop woke, wakes the
+// loop. Nothing put is ever left without a wake to come.
+func TestInboxQuietAnswer(t *testing.T) {
+	pending := func(b *inbox) bool {
+		select {
+		case <-b.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	b := newInbox()
+	j := &sendJob{}
+	b.setQuiet()
+	b.answer(j, true)
+	if pending(b) {
+		t.Fatal("an accepted answer woke a quiet loop")
+	}
+	b.fire()
+	if !pending(b) {
+		t.Fatal("the timer did not wake the loop")
+	}
+	if m := b.take(); m.result != j || !m.tick {
+		t.Fatalf("the timer's wake took %+v, want the answer and the tick", m)
+	}
+
+	for name, quiet := range map[string]func(){
+		"refused":        func() { b.setQuiet() },
+		"after the fire": func() { b.setQuiet(); b.fire(); <-b.wake },
+		"after a take":   func() { b.setQuiet(); b.take() },
+	} {
+		quiet()
+		b.answer(j, name != "refused")
+		if !pending(b) {
+			t.Errorf("%s: the answer did not wake the loop", name)
+		}
+		if m := b.take(); m.result != j {
+			t.Errorf("%s: took %+v", name, m)
+		}
 	}
 }

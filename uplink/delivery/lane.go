@@ -264,10 +264,18 @@ func (l *lane) run() {
 		}
 		l.housekeep(now)
 		var sendAt instant
-		if !l.stopping && l.sending == nil {
-			sendAt = l.pump(now)
+		if !l.stopping {
+			if l.sending == nil {
+				sendAt = l.pump(now)
+			} else if sendAt = l.s.nextAt; sendAt <= now {
+				l.s.nextAt, sendAt = 0, 0 // passed: the answer will wake the loop
+			}
 		}
 		l.arm(now, l.nextDeadline(sendAt))
+		if l.sending != nil && sendAt != 0 && l.timerAt.sub(now) <= quietMax {
+			// Nothing can go before sendAt, and the timer fires by then.
+			l.in.setQuiet()
+		}
 		<-l.in.wake
 		m = l.in.take()
 	}
@@ -491,6 +499,12 @@ func (l *lane) sendAt(up *uplink.Uplink, now instant) instant {
 // (arrivalGap): at 100 uplinks/s the uplinks of a tick leave together, one
 // batch. A wakeup costs more than a send on a gateway's CPU.
 const mergeTick = 50 * time.Millisecond
+
+// quietMax bounds how long an accepted answer may wait for the loop's
+// timer (inbox.setQuiet): a merge window and the fallback after it, at the
+// defaults 400 ms and maxCarry. Longer, it wakes the loop itself, so that
+// the status and the live view are never much behind.
+const quietMax = 2 * time.Second
 
 // mergeSlack: a wakeup this close before a merge window's end takes the
 // uplink along. At a pace that divides the window (10/s, 400 ms) the

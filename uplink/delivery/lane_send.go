@@ -33,6 +33,10 @@ type sender struct {
 	errs    []error
 	job     sendJob // the batch in flight
 	retryAt instant // no attempt before this
+	// nextAt is when the uplink after the batch in flight is due (its
+	// merge window's end or the fallback after it, see carry); zero: none
+	// known. The loop keeps its timer there while the batch is out.
+	nextAt instant
 	// holdSeq and holdAt are the merge window's end of the flash record
 	// at the head (see mergeEnd).
 	holdSeq uint64
@@ -94,12 +98,12 @@ func (l *lane) sender() {
 		} else {
 			l.s.batcher.SendBatch(l.sendCtx, j.ups, j.late, j.errs)
 		}
-		l.in.answer(j)
+		l.in.answer(j, !slices.ContainsFunc(j.errs, func(err error) bool { return err != nil }))
 	}
 }
 
-// pump sends what is ready, or tells when the next uplink will be (zero:
-// when something arrives).
+// pump sends what is ready, and tells when the next uplink will be (zero:
+// when something arrives, or unknown behind a full batch).
 func (l *lane) pump(now instant) instant {
 	s := l.s
 	if s.retryAt != 0 {
@@ -119,7 +123,8 @@ func (l *lane) pump(now instant) instant {
 		return wait
 	}
 	l.dispatch()
-	return 0
+	s.nextAt = wait
+	return wait
 }
 
 // dispatch hands s.pend to the sender goroutine.
@@ -268,23 +273,18 @@ const (
 	expired         // older than uplinkTimeValidity: dropped, counted
 )
 
-// ready tells whether an uplink may be sent now. A first uplink of a
-// batch that must wait (clock, merge window, drain rate) tells until when;
-// a later one is left for the next batch.
+// ready tells whether an uplink may be sent now, and if it must wait
+// (clock, merge window, drain rate), until when: a first uplink of a batch
+// for the lane's timer, a later one, left for the next batch, for the
+// timer while this batch is out (sender.nextAt).
 func (l *lane) ready(s *sender, e entry, now instant) (verdict, instant) {
 	first := len(s.pend) == 0
-	at := func(t instant) instant {
-		if first {
-			return t
-		}
-		return 0
-	}
 	up := e.up
 	if up.Unsynced {
 		fixed, exact := l.opts.Clock.Fix(up)
 		if !fixed {
 			// No uplink leaves with a wrong time: wait for the clock.
-			return later, at(now.add(time.Second))
+			return later, now.add(time.Second)
 		}
 		if !exact {
 			l.met.unfixableTime(l.name)
@@ -305,7 +305,7 @@ func (l *lane) ready(s *sender, e entry, now instant) (verdict, instant) {
 			if early {
 				latest = end.add(l.carry())
 			}
-			return later, at(latest)
+			return later, latest
 		}
 		l.opts.Merger.Apply(up)
 	}
@@ -317,7 +317,7 @@ func (l *lane) ready(s *sender, e entry, now instant) (verdict, instant) {
 		}
 	}
 	if d := s.rl.wait(now); d > 0 {
-		return later, at(now.add(d))
+		return later, now.add(d)
 	}
 	return sendNow, 0
 }

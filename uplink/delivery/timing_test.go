@@ -295,3 +295,60 @@ func TestCarryIsAFallbackAtASteadyPace(t *testing.T) {
 		t.Errorf("maxCarry %v, carryGaps %d: the fallback must be several arrivals out, or the runtime wakes for its stale deadlines every other arrival", maxCarry, carryGaps)
 	}
 }
+
+// At a steady pace the answer of an accepted uplink rides the next
+// arrival's wakeup (inbox.setQuiet): the lane wakes about once per
+// uplink, where waking for each answer too made it twice. When arrivals
+// stop, the timer that sends the last uplinks settles the answers: the
+// status counts every delivery.
+func TestSteadyPaceAnswersRideTheNextWake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 100
+		var looks atomic.Int64
+		now := func() time.Time { looks.Add(1); return time.Now() }
+		conn := &answering{after: 5 * time.Millisecond}
+		m := NewManager(&memStore{}, Options{Now: now, MergeWindow: 400 * time.Millisecond, Merger: noMerge{}}, nil, nil)
+		m.Start(context.Background(), []Connection{{ID: "1", Name: "quiet", Connector: conn}})
+		synctest.Wait()
+		before := looks.Load()
+		enqueuePaced(t, m, n, func(uint32) time.Duration { return 100 * time.Millisecond })
+		synctest.Wait()
+		perUplink := float64(looks.Load()-before) / n
+		t.Logf("%.2f clock looks per uplink", perUplink)
+		if perUplink > 2.4 { // one look per wake of the loop, one per delivery counted
+			t.Errorf("%.2f clock looks per uplink at 10/s: the lane wakes for each answer", perUplink)
+		}
+		time.Sleep(2 * time.Second) // the last windows, and the timer after them
+		synctest.Wait()
+		if s := m.Status()[0]; conn.n.Load() != n || s.Delivered != n {
+			t.Errorf("%d sent, status says %d delivered; want %d", conn.n.Load(), s.Delivered, n)
+		}
+		if err := m.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// answering is a connector that takes every uplink, answering after a
+// while, as an endpoint does.
+type answering struct {
+	after time.Duration
+	n     atomic.Int64
+}
+
+func (a *answering) Send(context.Context, *uplink.Uplink, bool) error {
+	time.Sleep(a.after)
+	a.n.Add(1)
+	return nil
+}
+func (a *answering) Close() {}
+
+// SendBatch makes answering a Batcher, as the HTTP connector is: gather
+// then looks past a batch's last uplink, and learns when the next is due.
+func (a *answering) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error) {
+	for i, u := range ups {
+		errs[i] = a.Send(ctx, u, late)
+	}
+}
+
+func (a *answering) MaxBatch() int { return 8 }
