@@ -80,6 +80,8 @@ type lane struct {
 	spillRetry instant     // no spill before this: the last one failed
 	timer      *time.Timer // fires into in
 	timerAt    instant     // what timer is set to; zero: stopped
+	// lastDelivery is Status.LastDelivery on the lane's clock; zero: none.
+	lastDelivery instant
 	// arrivalGap is the smoothed time between wakeups for arriving
 	// uplinks (see mergeTick); lastArrival the last of them.
 	arrivalGap  time.Duration
@@ -250,7 +252,7 @@ func (l *lane) run() {
 			l.arrival(now)
 		}
 		if m.result != nil {
-			l.complete(m.result)
+			l.complete(m.result, now)
 		}
 		if m.tick {
 			l.timerAt = 0
@@ -381,22 +383,24 @@ func (l *lane) idle() {
 	}
 }
 
-func (l *lane) delivered(late bool) {
-	now := l.opts.Now()
+// delivered counts one delivery; now is the loop's reading of its clock
+// (a clock reading and the time.Time copies of one per uplink add up on
+// 32-bit ARM): state turns it into Status.LastDelivery.
+func (l *lane) delivered(late bool, now instant) {
 	if late {
 		l.deliveredCtr[1].Inc()
 	} else {
 		l.deliveredCtr[0].Inc()
 	}
 	if !l.outage.IsZero() {
-		lasted := now.Sub(l.outage)
+		lasted := now.sub(l.at(l.outage))
 		queued := l.mem.len() + l.memInflight() + max(l.onDisk, 0)
 		l.outage = time.Time{}
 		l.log.Info("connection recovered; the backlog drains now", "outage", lasted.Round(time.Second).String(), "queued", queued)
 	}
 	l.status.State = StateOpened
 	l.status.Reason = ""
-	l.status.LastDelivery = now
+	l.lastDelivery = now
 	l.status.Delivered++
 }
 
@@ -479,6 +483,9 @@ func (l *lane) snapshot() Status {
 // state is the lane's part of the status.
 func (l *lane) state() laneState {
 	ls := laneState{Status: l.status}
+	if l.lastDelivery != 0 {
+		ls.LastDelivery = l.epoch.Add(time.Duration(l.lastDelivery))
+	}
 	ls.Backlog = l.mem.len() + l.memInflight() + max(l.onDisk, 0)
 	if l.mem.len() > 0 {
 		ls.oldestMem = l.mem.front().up.ReceivedAt

@@ -141,7 +141,7 @@ func (l *lane) dispatch() {
 }
 
 // complete takes the answers of the batch in flight.
-func (l *lane) complete(j *sendJob) {
+func (l *lane) complete(j *sendJob, now instant) {
 	l.sending = nil
 	if l.opts.OnResult != nil && l.sendCtx.Err() == nil {
 		for i, e := range j.pend {
@@ -150,7 +150,7 @@ func (l *lane) complete(j *sendJob) {
 	}
 	for i := range j.pend {
 		if j.errs[i] == nil {
-			l.delivered(j.late)
+			l.delivered(j.late, now)
 		}
 	}
 	l.settle()

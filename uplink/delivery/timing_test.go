@@ -311,7 +311,7 @@ func TestSteadyPaceAnswersRideTheNextWake(t *testing.T) {
 		m.Start(context.Background(), []Connection{{ID: "1", Name: "quiet", Connector: conn}})
 		synctest.Wait()
 		before := looks.Load()
-		enqueuePaced(t, m, n, func(uint32) time.Duration { return 100 * time.Millisecond })
+		received := enqueuePaced(t, m, n, func(uint32) time.Duration { return 100 * time.Millisecond })
 		synctest.Wait()
 		perUplink := float64(looks.Load()-before) / n
 		t.Logf("%.2f clock looks per uplink", perUplink)
@@ -320,8 +320,13 @@ func TestSteadyPaceAnswersRideTheNextWake(t *testing.T) {
 		}
 		time.Sleep(2 * time.Second) // the last windows, and the timer after them
 		synctest.Wait()
-		if s := m.Status()[0]; conn.n.Load() != n || s.Delivered != n {
+		s := m.Status()[0]
+		if conn.n.Load() != n || s.Delivered != n {
 			t.Errorf("%d sent, status says %d delivered; want %d", conn.n.Load(), s.Delivered, n)
+		}
+		// The last one left after its window, by the timer.
+		if last := received[n].Add(400*time.Millisecond - mergeSlack); s.LastDelivery.Before(last) || s.LastDelivery.After(time.Now()) {
+			t.Errorf("last delivery at %v, want between %v and now, %v", s.LastDelivery, last, time.Now())
 		}
 		if err := m.Stop(context.Background()); err != nil {
 			t.Fatal(err)
