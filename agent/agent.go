@@ -244,9 +244,9 @@ func nextStep(cfg *config.Config) string {
 // every connection. With persist "always" it returns after the commit, and
 // only then is the PUSH_DATA acknowledged.
 func (a *Agent) handleFrames(ctx context.Context, frames []radio.Frame) error {
-	ups := a.decoder.Decode(frames)
-	a.clock.Mark(ups)
 	now := a.opts.Now() // one reading, by pointer: a time.Time copy is a runtime call on 32-bit ARM
+	ups := a.decoder.DecodeAt(frames, &now)
+	a.clock.Mark(ups)
 	a.recent.record(&now, ups)
 	a.publishUplinks(ups)
 	a.sampleBacklogsDue(&now) // what waited before this batch

@@ -104,6 +104,14 @@ func (d *Decoder) Decode(frames []radio.Frame) []Uplink {
 	return d.AppendDecode(nil, frames)
 }
 
+// DecodeAt is Decode at now, a reading of the decoder's clock that the
+// caller took anyway (one clock reading fewer per datagram).
+func (d *Decoder) DecodeAt(frames []radio.Frame, now *time.Time) []Uplink {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.appendDecode(nil, frames, now)
+}
+
 // AppendDecode appends the uplinks in frames to dst. Frames that carry the
 // same PHYPayload become one Uplink with every reception, best first. Each
 // distinct PHYPayload that yields no Uplink is counted once under its drop
@@ -113,6 +121,10 @@ func (d *Decoder) AppendDecode(dst []Uplink, frames []radio.Frame) []Uplink {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.now()
+	return d.appendDecode(dst, frames, &now)
+}
+
+func (d *Decoder) appendDecode(dst []Uplink, frames []radio.Frame, now *time.Time) []Uplink {
 	d.used = slices.Grow(d.used[:0], len(frames))[:len(frames)]
 	clear(d.used)
 	for i := range frames {
@@ -132,7 +144,7 @@ func (d *Decoder) AppendDecode(dst []Uplink, frames []radio.Frame) []Uplink {
 			}
 		}
 		d.sortBest(frames)
-		dst = d.decodeGroup(dst, frames, &now)
+		dst = d.decodeGroup(dst, frames, now)
 	}
 	return dst
 }

@@ -406,3 +406,17 @@ func relaxRecordedRun(t *testing.T, store SessionStore) {
 		t.Fatal("a real restart was refused")
 	}
 }
+
+// DecodeAt decodes at the caller's reading of the clock: a frame without a
+// time of its own is received then, not at the decoder's clock.
+func TestDecodeAtTakesTheCallersNow(t *testing.T) {
+	s := v1Session(t)
+	f := newFixture(t, s)
+	fr := frame(buildUp(t, s, 1, port(1), []byte("x"), false), 1, -80, 7)
+	fr.Time, fr.GPSTime = time.Time{}, false
+	at := t0.Add(time.Hour)
+	ups := f.d.DecodeAt([]radio.Frame{fr}, &at)
+	if len(ups) != 1 || !ups[0].ReceivedAt.Equal(at) {
+		t.Fatalf("decoded %+v, want one uplink received at %v (the decoder's clock says %v)", ups, at, t0)
+	}
+}
