@@ -8,9 +8,9 @@ import (
 
 // The fast path decodes the PUSH_DATA that real forwarders send: exact key
 // names, each at most once, no null, values of the field's JSON kind. It
-// tokenizes with jsontext and fills the fields itself, without the
-// library's reflection-driven arshalers and their code footprint
-// (docs/decisions/gwmp-decoder.md). Whatever is not plainly in that subset
+// has jsontext validate the JSON, walks the validated bytes and fills the
+// fields itself, without the library's reflection-driven arshalers and
+// their code footprint (docs/decisions/gwmp-decoder.md). Whatever is not plainly in that subset
 // makes it give up, and UnmarshalBinary decodes the datagram again with
 // the library, so that encoding/json's corners (case-insensitive and
 // duplicate keys, null, stat) stay the library's business.
@@ -23,6 +23,7 @@ type fastDecoder struct {
 	// place, and the caller's datagram stays untouched for the fallback.
 	in  bytes.Buffer
 	dec jsontext.Decoder
+	w   walk // the value dec validated
 	// The last datr as sent and as decoded: a forwarder repeats a few
 	// rates, and UnmarshalJSON's interning lookup hashes the string,
 	// about 350 instructions per rxpk on 32-bit ARM.
@@ -44,9 +45,18 @@ func (p *PushDataPacket) decodeFast(js []byte) (ok bool) {
 	// The keys are checked here, once each, against the fields: the
 	// Decoder need not remember every name.
 	f.dec.Reset(&f.in, jsontext.AllowDuplicateNames(true))
+	// One call validates the whole value (syntax, strings, UTF-8, numbers,
+	// depth); the fast path then reads its tokens with a walker, as a call
+	// to jsontext per token cost more on 32-bit ARM than the decoding
+	// itself. Invalid JSON gives up, and the library reports the error.
+	v, err := f.dec.ReadValue()
 	// trimJSON left no white space after the object: anything after it is
 	// trailing data, which encoding/json refuses.
-	return f.payload(&p.Payload) && f.dec.InputOffset() == int64(len(js))
+	if err != nil || f.dec.InputOffset() != int64(len(js)) {
+		return false
+	}
+	f.w = walk{b: v}
+	return f.payload(&p.Payload)
 }
 
 func (f *fastDecoder) payload(pl *PushDataPayload) bool {
@@ -64,11 +74,8 @@ func (f *fastDecoder) members(level int, field func(k int) bool) bool {
 		return false
 	}
 	var seen uint32 // the most names, RXPK's, are 25: 64-bit shifts cost more on 32-bit ARM
-	for f.dec.PeekKind() == '"' {
-		name, ok := f.name()
-		if !ok {
-			return false
-		}
+	for f.w.peek() == '"' {
+		name := f.name()
 		k := keyAt(level, name)
 		if k < 0 {
 			if !f.skip(name, level) {
@@ -119,7 +126,7 @@ func (f *fastDecoder) rxpks(pl *PushDataPayload) bool {
 	if pl.RXPK == nil {
 		pl.RXPK = []RXPK{}
 	}
-	for f.dec.PeekKind() == '{' {
+	for f.w.peek() == '{' {
 		pl.RXPK = append(pl.RXPK, RXPK{})
 		if !f.rxpk(&pl.RXPK[len(pl.RXPK)-1]) {
 			return false
@@ -282,7 +289,7 @@ func (f *fastDecoder) rsigs(dst *[]RSig) bool {
 		return false
 	}
 	rs := make([]RSig, 0, 2) // one per antenna: mostly two
-	for f.dec.PeekKind() == '{' {
+	for f.w.peek() == '{' {
 		rs = append(rs, RSig{})
 		if !f.rsig(&rs[len(rs)-1]) {
 			return false
@@ -354,11 +361,8 @@ func (f *fastDecoder) meta(dst *map[string]string) bool {
 		return false
 	}
 	m := make(map[string]string)
-	for f.dec.PeekKind() == '"' {
-		v, err := f.dec.ReadValue()
-		if err != nil {
-			return false
-		}
+	for f.w.peek() == '"' {
+		v := f.w.str() // a name
 		k, ok := unquote(v)
 		if _, dup := m[k]; !ok || dup {
 			return false

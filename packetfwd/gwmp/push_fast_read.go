@@ -7,37 +7,31 @@ import (
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
-// The fast path's readers of single tokens and values. Each reports false
-// for anything outside the unambiguous subset (push_fast.go).
+// The fast path's readers of single tokens and values, on the walker over
+// the JSON jsontext validated (push_fast_walk.go). Each reports false for
+// anything outside the unambiguous subset (push_fast.go).
 
-// open reads the delimiter k ('{' or '['). Here and below a value is read
-// before its kind is checked (no PeekKind first, a tenth of the decoding's
-// instructions): reading the wrong kind gives up all the same.
-func (f *fastDecoder) open(k jsontext.Kind) bool {
-	t, err := f.dec.ReadToken()
-	return err == nil && t.Kind() == k
+// open reads the delimiter k ('{' or '['); anything else, such as null,
+// gives up.
+func (f *fastDecoder) open(k byte) bool {
+	return f.w.delim(k)
 }
 
 // close reads the delimiter k ('}' or ']'); anything else, such as a null
 // element, gives up.
-func (f *fastDecoder) close(k jsontext.Kind) bool {
-	t, err := f.dec.ReadToken()
-	return err == nil && t.Kind() == k
+func (f *fastDecoder) close(k byte) bool {
+	return f.w.delim(k)
 }
 
-// name reads an object name, raw (escapes not undone), valid until the
-// next read. A known name matches only without escapes; skip gives up on
+// name reads the object name that members peeked, raw (escapes not
+// undone). A known name matches only without escapes; skip gives up on
 // others with one: nobody sends them, and they could spell a known key.
-func (f *fastDecoder) name() ([]byte, bool) {
-	v, err := f.dec.ReadValue()
-	if err != nil {
-		return nil, false
-	}
-	return v[1 : len(v)-1], true
+func (f *fastDecoder) name() []byte {
+	v := f.w.str()
+	return v[1 : len(v)-1]
 }
 
 // The objects whose names skip checks.
@@ -70,13 +64,16 @@ func (f *fastDecoder) skip(name []byte, level int) bool {
 			return false
 		}
 	}
-	return f.dec.SkipValue() == nil
+	_, kind := f.w.value()
+	return kind != 0
 }
 
 // number reads a JSON number literal.
 func (f *fastDecoder) number() ([]byte, bool) {
-	v, err := f.dec.ReadValue()
-	return v, err == nil && v.Kind() == '0'
+	if f.w.peek() != '0' {
+		return nil, false
+	}
+	return f.w.num(), true
 }
 
 // The numbers parse as encoding/json parses them: integers with ParseInt or
@@ -225,11 +222,10 @@ func (f *fastDecoder) readFloat(dst *float64) bool {
 // interned, as the library's string cache does, so that they do not
 // allocate.
 func (f *fastDecoder) readString(dst *string) bool {
-	v, err := f.dec.ReadValue()
-	if err != nil || v.Kind() != '"' {
+	if f.w.peek() != '"' {
 		return false
 	}
-	switch string(v) {
+	switch v := f.w.str(); string(v) {
 	case `"LORA"`:
 		*dst = "LORA"
 	case `"FSK"`:
@@ -267,13 +263,12 @@ func unquote(v []byte) (string, bool) {
 // library calls with the same bytes.
 
 func (f *fastDecoder) readTime(dst *CompactTime) bool {
-	v, err := f.dec.ReadValue()
-	return err == nil && v.Kind() == '"' && dst.UnmarshalJSON(v) == nil
+	return f.w.peek() == '"' && dst.UnmarshalJSON(f.w.str()) == nil
 }
 
 func (f *fastDecoder) readDataRate(dst *DataRate) bool {
-	v, err := f.dec.ReadValue()
-	if err != nil || (v.Kind() != '"' && v.Kind() != '0') {
+	v, kind := f.w.value()
+	if kind != '"' && kind != '0' {
 		return false
 	}
 	if len(f.datr) > 0 && bytes.Equal(v, f.datr) {

@@ -64,6 +64,7 @@ func TestFastPathTakesForwardersDatagrams(t *testing.T) {
 		"unknown fields": `{"rxpk":[{"tmst":1,"x":{"tmst":[null,{"a":"b"}]},"rsig":[{"ant":0,"y":[1]}]}],"extra":null}`,
 		"numbers":        `{"rxpk":[{"tmst":4294967295,"chan":-1,"freq":-0,"rssi":-1.5e2,"lsnr":1E-400,"foff":123456789012345678901234567890,"tmms":-9223372036854775808}]}`,
 		"escapes":        `{"rxpk":[{"codr":"4\/5","data":"\u0041Q==","meta":{"\u00e9":"\ud83d\ude00"}}]}`,
+		"skipped values": `{"rxpk":[{"x":"]}\"\\","tmst":1,"y" : [ {"z":"}{[\""} , [1e5,-2E-3,true,false,null] ] ,"chan":2,	"w":{"a":[]},"data":"\"]","rssi":-1.5e2}]}`,
 	} {
 		in := append(hdr[:len(hdr):len(hdr)], js...)
 		var fast, lib, ref PushDataPacket
@@ -197,6 +198,8 @@ func FuzzPushDataFastPathMatchesLibrary(f *testing.F) {
 		{1, "time", "null", "mid", "3"},
 		{1, "data", `"\u0041Q=="`, "size", "1"},
 		{1, "x", `{"rxpk":[null,{"tmst":2}]}`, "y", "[]"},
+		{1, "x", `"]}\"\\"`, "chan", " 2 "},
+		{1, "y", ` [ {"a":"]"} , [ 1e5, "\\" ] ] `, "rssi", "-1.5E+2"},
 		{1, "RSSI", "-1", "rssi", "-2"},
 		{1, "rssi", "-1", "rssi", "-2"},
 		{1, "aesk", "true", "brd", `"1"`},
