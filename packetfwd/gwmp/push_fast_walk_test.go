@@ -70,8 +70,12 @@ func walkTokens(t *testing.T, in []byte) []string {
 }
 
 // textTokens lists the tokens of in as jsontext reads them, in the form
-// walkTokens gives; ok is false when jsontext refuses in.
+// walkTokens gives; ok is false unless in is one valid value, as decodeFast
+// has it (a Decoder alone also reads a stream, such as "00" as two zeros).
 func textTokens(in []byte) (toks []string, ok bool) {
+	if !jsontext.Value(in).IsValid(jsontext.AllowDuplicateNames(true)) {
+		return nil, false
+	}
 	d := jsontext.NewDecoder(bytes.NewReader(in), jsontext.AllowDuplicateNames(true))
 	for {
 		switch d.PeekKind() {
@@ -94,12 +98,15 @@ func textTokens(in []byte) (toks []string, ok bool) {
 	}
 }
 
-// checkWalk requires the walker to read the valid JSON in as jsontext
-// does.
-func checkWalk(t *testing.T, in []byte) {
+// checkWalk requires the walker to read in as jsontext does, if jsontext
+// takes it; else that in need not be valid.
+func checkWalk(t *testing.T, in []byte, mustBeValid bool) {
 	t.Helper()
 	want, ok := textTokens(in)
 	if !ok {
+		if mustBeValid {
+			t.Fatalf("%q: jsontext refuses it", in)
+		}
 		return
 	}
 	got := walkTokens(t, in)
@@ -127,7 +134,7 @@ func TestWalkMatchesJSONText(t *testing.T) {
 		"{\"data\":\"\\\\\\\"\",\"tmst\":1}",
 		`{}`, `[]`, `1`, `-7`, `""`, `true`, `null`,
 	} {
-		checkWalk(t, []byte(in))
+		checkWalk(t, []byte(in), true)
 	}
 }
 
@@ -171,6 +178,6 @@ func FuzzWalkMatchesJSONText(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		checkWalk(t, in)
+		checkWalk(t, in, false)
 	})
 }
