@@ -8,9 +8,10 @@
 // short snake_case label meant for metrics.
 //
 // The JSON of a PUSH_DATA is decoded by go-json-experiment with
-// encoding/json's semantics; what forwarders send takes a fast path on the
-// library's tokenizer, which gives up on anything ambiguous and leaves it
-// to the library. FuzzPushDataDecodeMatchesJSON holds the decoder to
+// encoding/json's semantics. What forwarders send takes a fast path: the
+// library's tokenizer validates the JSON, the fast path reads the
+// validated bytes itself and gives up on anything ambiguous, which the
+// library then decodes. FuzzPushDataDecodeMatchesJSON holds the decoder to
 // encoding/json and the fast path to the library
 // (docs/decisions/gwmp-decoder.md). RXPK.Data stays base64 text, so that
 // one bad payload costs only its own rxpk; Payload and AppendPayload decode
