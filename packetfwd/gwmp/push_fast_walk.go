@@ -16,17 +16,19 @@ type walk struct {
 // and ':' separators, with '0' for any number (as jsontext.Kind); 0 at the
 // end. It leaves the walker on that byte.
 func (w *walk) peek() byte {
-	b, i := w.b, w.i // locals: a store to w.i would reload w.b
-	for ; i < len(b); i++ {
+	// Locals, as a store to w.i would reload w.b; unsigned, so that the
+	// loop's test is the only bounds check (here and in the scans below).
+	b, i := w.b, uint(w.i)
+	for ; i < uint(len(b)); i++ {
 		if c := b[i]; c > ' ' && c != ',' && c != ':' {
-			w.i = i
+			w.i = int(i)
 			if c == '"' || c > '9' {
 				return c
 			}
 			return '0' // '-' or a digit: the other bytes below '9' are separators
 		}
 	}
-	w.i = i
+	w.i = len(b)
 	return 0
 }
 
@@ -80,11 +82,11 @@ func (w *walk) value() (v []byte, kind byte) {
 // stringEnd returns the index after the string whose opening quote is at
 // b[i]. A byte loop: the strings are short, and a call to bytes.IndexByte
 // cost more than it saved on 32-bit ARM.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
+func stringEnd(b []byte, start int) int {
+	for i := uint(start) + 1; i < uint(len(b)); i++ {
 		switch b[i] {
 		case '"':
-			return i + 1
+			return int(i) + 1
 		case '\\':
 			i++ // the escaped byte, which may be a quote; \u's hex digits are not
 		}
@@ -95,13 +97,13 @@ func stringEnd(b []byte, i int) int {
 // numberEnd returns the index after the number that starts at b[i]. Of the
 // bytes that may follow a number in valid JSON, only ',', white space, '}'
 // and ']', none is a digit, a sign, a point or an exponent.
-func numberEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
+func numberEnd(b []byte, start int) int {
+	for i := uint(start) + 1; i < uint(len(b)); i++ {
 		if c := b[i]; c-'0' > 9 && c != '.' && c != '-' && c != '+' && c|0x20 != 'e' {
-			break
+			return int(i)
 		}
 	}
-	return i
+	return len(b)
 }
 
 // containerEnd returns the index after the object or array that opens at
