@@ -10,10 +10,11 @@ import (
 // names, each at most once, no null, values of the field's JSON kind. It
 // has jsontext validate the JSON, walks the validated bytes and fills the
 // fields itself, without the library's reflection-driven arshalers and
-// their code footprint (docs/decisions/gwmp-decoder.md). Whatever is not plainly in that subset
-// makes it give up, and UnmarshalBinary decodes the datagram again with
-// the library, so that encoding/json's corners (case-insensitive and
-// duplicate keys, null, stat) stay the library's business.
+// their code footprint (docs/decisions/gwmp-decoder.md). Whatever is not
+// plainly in that subset makes it give up, and UnmarshalBinary decodes the
+// datagram again with the library, so that encoding/json's corners
+// (case-insensitive and duplicate keys, null, stat) stay the library's
+// business.
 
 // fastDecoder is the fast path's scratch space. A packet keeps its own, so
 // that the server's reused packet allocates it once.
