@@ -35,7 +35,12 @@ Remove (or when the context given to Start ends):
     Spills and dead letters commit on the loop, so nothing moves while
     they do.
   - the sender calls the connector, one batch at a time (a Connector is
-    called by one goroutine), and hands the answers back to the loop.
+    called by one goroutine), and hands the answers back to the loop. An
+    answer whose uplinks were all accepted waits for the loop's next wake
+    when the loop, before it waited, marked the inbox quiet: a batch out
+    and its timer set at the next uplink's due time (at a steady pace the
+    next arrival takes the answer along: one wake per uplink, not two).
+    Any other answer, the timer's firing and the stop wake it at once.
   - the committer applies the loop's ack batches: the buffer may hold an
     ack commit back for up to a second to share an append's (AckWait), and
     the loop must not wait for that.
