@@ -73,7 +73,7 @@ func run(o options) (*report, error) {
 	if err != nil {
 		return rep, err
 	}
-	ic := icount{path: filepath.Join(dir, "icount")}
+	ic := icount{path: icountPath(dir)}
 	var icBefore icountSnap
 	if o.icountLib != "" {
 		if icBefore, err = ic.snap(); err != nil {
@@ -153,7 +153,10 @@ func launch(o options, dir string, ep *endpoint, devs []device, rep *report) (*a
 		if err != nil {
 			return nil, "", err
 		}
-		emulator += " -plugin " + lib + ",out=" + filepath.Join(dir, "icount")
+		if err := os.MkdirAll(filepath.Dir(icountPath(dir)), 0o755); err != nil {
+			return nil, "", err
+		}
+		emulator += " -plugin " + lib + ",out=" + icountPath(dir)
 	}
 	if emulator != "" {
 		rep.Agent = emulator + " " + bin
@@ -249,3 +252,8 @@ func (e *endpoint) count() int {
 	defer e.mu.Unlock()
 	return e.accepted
 }
+
+// icountPath is where the plugin writes its counters, every 100 ms through
+// a rename: in a directory of its own, since the agent watches the one
+// that holds its configuration, and each of those renames there woke it.
+func icountPath(dir string) string { return filepath.Join(dir, "icount.d", "icount") }

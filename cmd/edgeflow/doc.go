@@ -17,9 +17,11 @@
 // GOMAXPROCS; the start line says which (gomaxprocs=).
 //
 // Goroutines: besides the agent's, run has one that watches the
-// configuration (SIGHUP, and the file and its devices file polled every
-// 2 s) and reloads it; an invalid file is reported with every problem and
-// the running configuration stays. Under a service manager, the agent runs
+// configuration (SIGHUP, and the file and its devices file: their
+// directories' inotify events, read by a second goroutine on the
+// netpoller, and a look every minute; without inotify, every 2 s) and
+// reloads it; an invalid file is reported with every problem and the
+// running configuration stays. Under a service manager, the agent runs
 // on a goroutine of its own while the manager's callbacks wait.
 //
 // Caveats: as root, run refuses to touch files owned by the edgeflow user

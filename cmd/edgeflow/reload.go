@@ -20,8 +20,20 @@ import (
 // change saved right after the start line is seen: the goroutine itself
 // may first run after that.
 func watchConfig(ctx context.Context, path, devicesFile, last string, a *agent.Agent, log *slog.Logger, hup <-chan os.Signal) {
-	tick := time.NewTicker(2 * time.Second)
+	changed, stopWatch, watching := watchFiles(path, devicesFile)
+	defer func() {
+		if watching {
+			stopWatch()
+		}
+	}()
+	every := pollEvery
+	if watching {
+		every = safetyPoll
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
 	stamp := func() string { return configStamp(path, devicesFile) }
 	why := "" // a reload asked and not applied yet
 	for {
@@ -30,25 +42,47 @@ func watchConfig(ctx context.Context, path, devicesFile, last string, a *agent.A
 			return
 		case <-hup:
 			why = "SIGHUP"
+		case <-changed:
+			settle.Reset(settleDelay) // the save may not be over
+			continue
+		case <-settle.C:
 		case <-tick.C:
-			if why == "" {
-				if stamp() == last {
-					continue
-				}
-				why = "file changed"
+		}
+		if why == "" {
+			if stamp() == last {
+				continue
 			}
+			why = "file changed"
 		}
 		if !a.Ready() {
-			continue // starting or stopping: applied at a later tick once started
+			settle.Reset(time.Second) // starting or stopping: applied once started
+			continue
 		}
 		last = stamp()
 		if cfg := reloadFile(ctx, a, path, why, log); cfg != nil && cfg.DevicesFile != devicesFile {
 			devicesFile = cfg.DevicesFile // the file now names another
 			last = stamp()
+			if watching {
+				stopWatch()
+				changed, stopWatch, watching = watchFiles(path, devicesFile)
+				if !watching {
+					tick.Reset(pollEvery)
+				}
+			}
 		}
 		why = ""
 	}
 }
+
+// How watchConfig notices a saved file: its directory's inotify events,
+// once settleDelay has passed without another (an editor's save may take
+// a rename and a write), and a look every safetyPoll for what no event
+// tells (a network file system). Without inotify it looks every pollEvery.
+const (
+	settleDelay = 200 * time.Millisecond
+	safetyPoll  = time.Minute
+	pollEvery   = 2 * time.Second
+)
 
 // reloadFile applies the file to the running agent and logs the outcome,
 // every problem on a line of its own, so that a reload that failed is in
