@@ -275,7 +275,11 @@ func (l *lane) run() {
 		}
 		l.arm(now, l.nextDeadline(sendAt))
 		if l.sending != nil && sendAt != 0 && l.timerAt.sub(now) <= quietMax {
-			// Nothing can go before sendAt, and the timer fires by then.
+			// The next uplink leaves at an arrival's wake or at sendAt,
+			// when the timer fires: an accepted answer can wait for
+			// either. (If its window ends and its fallback is nearer
+			// than the next arrival, it leaves at the fallback instead
+			// of at the answer: at most an arrival gap later.)
 			l.in.setQuiet()
 		}
 		<-l.in.wake
