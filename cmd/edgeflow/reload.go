@@ -32,8 +32,10 @@ func watchConfig(ctx context.Context, path, devicesFile, last string, a *agent.A
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	settle := time.NewTimer(time.Hour)
-	settle.Stop()
+	// One look once the watch is in place: a save between the caller's
+	// stamp (last) and the watch gave no event. (Missed, it waited for
+	// the minute's look: TestServiceWatchesFile caught it.)
+	settle := time.NewTimer(0)
 	stamp := func() string { return configStamp(path, devicesFile) }
 	why := "" // a reload asked and not applied yet
 	for {
@@ -68,6 +70,7 @@ func watchConfig(ctx context.Context, path, devicesFile, last string, a *agent.A
 				if !watching {
 					tick.Reset(pollEvery)
 				}
+				settle.Reset(0) // as at the start: a save before the new watch
 			}
 		}
 		why = ""

@@ -236,7 +236,7 @@ func TestServiceWatchesFile(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(text+newDevice(3).yaml()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitUntil(t, "the changed file applied (the watcher looks every 2 s)", func() bool {
+	testkit.WaitUntil(t, "the changed file applied", func() bool {
 		var devs []map[string]any
 		getJSON(t, apiAddr, "/devices", &devs)
 		return len(devs) == 1
