@@ -174,6 +174,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		Clock:       a.clock,
 		Merger:      a.merger,
 		MergeWindow: cfg.Delivery.MergeWindow.Std(),
+		BatchWait:   cfg.Delivery.BatchWait.Std(),
 		Now:         a.opts.Now,
 		OnResult:    a.publishDelivery,
 	}, a.log.With("component", "delivery"), a.set)

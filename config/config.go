@@ -131,6 +131,9 @@ type Delivery struct {
 	// copies of its frame from other antennas, gateways or datagrams join
 	// it (every reception in Lrrs). 0 sends at once.
 	MergeWindow Duration `yaml:"mergeWindow"`
+	// BatchWait is how much longer than MergeWindow an uplink may wait
+	// for the uplinks arriving behind it, so that they leave together.
+	BatchWait Duration `yaml:"batchWait"`
 	// Concurrency is how many requests an HTTP connection has in flight
 	// (HTTP/2 streams, or several HTTP/1.1 connections); 1 waits for each
 	// answer before the next.

@@ -67,6 +67,11 @@ type Options struct {
 	// can join it. Zero sends at once.
 	Merger      interface{ Apply(*uplink.Uplink) }
 	MergeWindow time.Duration
+	// BatchWait is how much longer than MergeWindow the first uplink of
+	// a batch may wait for the ones arriving behind it (at most
+	// mergeTick when less): sent together, their requests and answers
+	// share the process's wakeups.
+	BatchWait time.Duration
 	// Clock corrects the reception time of uplinks received before the
 	// wall clock was set; nil means the system clock.
 	Clock *uplink.Clock

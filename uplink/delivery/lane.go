@@ -125,7 +125,9 @@ func (l *lane) start(parent context.Context) {
 	l.sendCtx, l.cancelSend = context.WithCancel(context.WithoutCancel(parent))
 	l.unhook = context.AfterFunc(parent, l.requestStop)
 	l.s = newSender(l)
-	l.arrivalGap = mergeTick
+	// No pace yet: until arrivals show one, no uplink waits for company
+	// (BatchWait), and the fallback after a window is short (carry).
+	l.arrivalGap = time.Second
 	l.timer = time.AfterFunc(time.Hour, l.in.fire)
 	l.timer.Stop()
 	l.helpers.Add(2)

@@ -297,10 +297,11 @@ func (l *lane) ready(s *sender, e entry, now instant) (verdict, instant) {
 		// Held until its merge window ends, so that other antennas' and
 		// gateways' copies can join it.
 		end := l.mergeEnd(s, e, now)
-		latest := end.add(mergeTick)
+		latest := end.add(l.batchWait(s))
 		early := now.add(mergeSlack) < end
 		// A first one may wait for company when the next arrival's
-		// wakeup comes before its latest (mergeTick).
+		// wakeup comes before its latest: the uplinks due by then leave
+		// with it.
 		if early || first && now.add(l.arrivalGap) < latest {
 			if early {
 				latest = end.add(l.carry())
@@ -320,6 +321,17 @@ func (l *lane) ready(s *sender, e entry, now instant) (verdict, instant) {
 		return later, now.add(d)
 	}
 	return sendNow, 0
+}
+
+// batchWait is how long after its window the first uplink of a batch
+// may wait for company: BatchWait, unless enough are queued behind it to
+// fill a batch soon anyway (a pace where waiting adds latency and saves
+// no wakeup), and mergeTick at least.
+func (l *lane) batchWait(s *sender) time.Duration {
+	if l.mem.len() >= s.max-1 {
+		return mergeTick
+	}
+	return max(l.opts.BatchWait, mergeTick)
 }
 
 // mergeEnd is sendAt of e, taken once per uplink: sendAt bounds a

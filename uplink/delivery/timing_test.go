@@ -197,12 +197,20 @@ func (noMerge) Apply(*uplink.Uplink) {}
 // recording is a connector that notes when each uplink was sent; with
 // after, it answers that long after, as an endpoint does.
 type recording struct {
-	after time.Duration
-	mu    sync.Mutex
-	sent  map[uint32]time.Time
+	after   time.Duration
+	mu      sync.Mutex
+	sent    map[uint32]time.Time
+	batches []int // the size of each Send (1) and SendBatch
 }
 
 func (r *recording) Send(_ context.Context, u *uplink.Uplink, _ bool) error {
+	r.mu.Lock()
+	r.batches = append(r.batches, 1)
+	r.mu.Unlock()
+	return r.send(u)
+}
+
+func (r *recording) send(u *uplink.Uplink) error {
 	time.Sleep(r.after)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -216,8 +224,11 @@ func (r *recording) Close() {}
 
 // SendBatch makes recording a Batcher, so that uplinks leave together.
 func (r *recording) SendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, errs []error) {
+	r.mu.Lock()
+	r.batches = append(r.batches, len(ups))
+	r.mu.Unlock()
 	for i, u := range ups {
-		errs[i] = r.Send(ctx, u, late)
+		errs[i] = r.send(u)
 	}
 }
 
