@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgeflow/uplink"
@@ -139,6 +140,38 @@ type slot struct {
 	// one (NewRequestWithContext parses a URL and makes a header map that
 	// the shared ones replace at once).
 	req *http.Request
+	// In a batch of several, the slot's request starts once the slot
+	// before it has written its headers (or failed): started gets one
+	// token then (drained before each batch), through trace, whose
+	// context is made once per batch context (tctx for tparent), so that
+	// sent stays reusable from batch to batch as for a single post.
+	started chan struct{}
+	armed   atomic.Bool // a request of a batch that has not signalled yet
+	trace   *httptrace.ClientTrace
+	tparent context.Context
+	tctx    context.Context
+}
+
+// signal tells the next slot of the batch that this one's request has
+// written its headers or failed, once per request: the second of the
+// two, and a callback of an earlier request net/http was still writing
+// when its post returned, signal nothing.
+func (s *slot) signal() {
+	if !s.armed.CompareAndSwap(true, false) {
+		return
+	}
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+}
+
+// traced is ctx with the slot's trace, made once per ctx.
+func (s *slot) traced(ctx context.Context) context.Context {
+	if s.tparent != ctx {
+		s.tparent, s.tctx = ctx, httptrace.WithClientTrace(ctx, s.trace)
+	}
+	return s.tctx
 }
 
 const (
@@ -249,6 +282,8 @@ func NewHTTP(cfg HTTPConfig, log *slog.Logger) (*HTTP, error) {
 	for i := range h.slots {
 		s := &h.slots[i]
 		s.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(s.doc)), nil }
+		s.started = make(chan struct{}, 1)
+		s.trace = &httptrace.ClientTrace{WroteHeaders: s.signal}
 		req, err := http.NewRequest(http.MethodPost, "", nil)
 		if err != nil {
 			return nil, err
@@ -362,7 +397,7 @@ func (h *HTTP) sendBatch(ctx context.Context, ups []*uplink.Uplink, late bool, e
 	ctx = h.deadline.start(ctx, h.cfg.Timeout)
 	defer h.deadline.stop()
 	if len(ups) == 1 {
-		errs[0] = h.post(ctx, &h.slots[0], ups[0], late, nil)
+		errs[0] = h.post(ctx, &h.slots[0], ups[0], late, false)
 		return
 	}
 	h.sendConcurrent(ctx, ups, late, errs)
@@ -376,10 +411,18 @@ func (h *HTTP) sendConcurrent(ctx context.Context, ups []*uplink.Uplink, late bo
 	// written its headers (or failed), so that the endpoint sees them in
 	// FIFO order even on separate connections; answers may interleave.
 	var wg sync.WaitGroup
-	var prev chan struct{}
+	for i := range ups {
+		select {
+		case <-h.slots[i].started: // a token the last batch left
+		default:
+		}
+	}
 	for i, u := range ups {
 		s := &h.slots[i]
-		wait, next := prev, make(chan struct{})
+		var wait chan struct{}
+		if i > 0 {
+			wait = h.slots[i-1].started
+		}
 		wg.Go(func() {
 			if wait != nil {
 				select {
@@ -387,20 +430,19 @@ func (h *HTTP) sendConcurrent(ctx context.Context, ups []*uplink.Uplink, late bo
 				case <-ctx.Done():
 				}
 			}
-			errs[i] = h.post(ctx, s, u, late, next)
+			errs[i] = h.post(ctx, s, u, late, true)
 		})
-		prev = next
 	}
 	wg.Wait()
 }
 
-// post sends one uplink and reads its answer; started, when not nil, is
-// closed once the request's headers are written or it failed.
-func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, started chan struct{}) error {
-	if started != nil {
-		once := sync.OnceFunc(func() { close(started) })
-		defer once()
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: once})
+// post sends one uplink and reads its answer; in a batch (inBatch) it
+// signals the slot once the request's headers are written or it failed.
+func (h *HTTP) post(ctx context.Context, s *slot, u *uplink.Uplink, late bool, inBatch bool) error {
+	if inBatch {
+		s.armed.Store(true)
+		defer s.signal()
+		ctx = s.traced(ctx)
 	}
 	s.doc = uplink.AppendDocument(s.doc[:0], u, late, uplink.DocOptions{CustomerID: h.cfg.CustomerID})
 	// The URL and, without per-uplink headers, the header map are shared

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,4 +228,69 @@ func TestHTTPErrorsInWords(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// A batch's requests start in FIFO order: each once the one before it has
+// written its headers. On fresh connections that is the order in which
+// the endpoint accepts them, whatever order their answers take.
+func TestHTTPBatchStartsInOrder(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcntRe := regexp.MustCompile(`"FCntUp":(\d+)`)
+	var mu sync.Mutex
+	var order []string // FCntUp of each connection, in the order accepted
+	var held []net.Conn
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			req, err := http.ReadRequest(bufio.NewReader(c))
+			if err != nil {
+				c.Close()
+				continue
+			}
+			body, _ := io.ReadAll(req.Body)
+			m := fcntRe.FindSubmatch(body)
+			mu.Lock()
+			if m != nil {
+				order = append(order, string(m[1]))
+			}
+			held = append(held, c)
+			if len(held) == 8 {
+				// Answered only once all are in: an answered connection
+				// would go idle and take a later request of the batch.
+				for _, c := range held {
+					_, _ = io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+					wg.Go(func() { _, _ = io.Copy(io.Discard, c); c.Close() }) // until the client closes
+				}
+				held = nil
+			}
+			mu.Unlock()
+		}
+	})
+	for round := range 3 { // fresh connections each round: a new connector
+		h := newHTTP(t, connector.HTTPConfig{URL: "http://" + ln.Addr().String() + "/up", Concurrency: 8})
+		ups := uplinks(8)
+		errs := make([]error, len(ups))
+		h.SendBatch(context.Background(), ups, false, errs)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, uplink %d: %v", round, i, err)
+			}
+		}
+		h.Close()
+		mu.Lock()
+		got := strings.Join(order, ",")
+		order = nil
+		mu.Unlock()
+		if want := "1,2,3,4,5,6,7,8"; got != want {
+			t.Fatalf("round %d: connections accepted with FCntUp %s, want %s", round, got, want)
+		}
+	}
 }

@@ -57,7 +57,9 @@ writes what is in memory to flash. An uplink leaves at the first wakeup
 of the loop after its merge window (MergeWindow) ends (or mergeSlack
 before), and at most maxCarry later: at a steady pace the next arrival's
 wakeup takes it, and the timer (1 s) is the fallback for when arrivals
-stop. A lane busy with a flash commit queues up to offerQueue
+stop. At a steady pace the first uplink of a batch also waits, up to
+BatchWait past its window, for the ones due behind it: a wakeup costs a
+gateway more than the requests it sends (docs/decisions/batch-wait.md). A lane busy with a flash commit queues up to offerQueue
 offers; beyond that Enqueue waits for it.
 */
 package delivery
