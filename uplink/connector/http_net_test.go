@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,6 +292,43 @@ func TestHTTPBatchStartsInOrder(t *testing.T) {
 		mu.Unlock()
 		if want := "1,2,3,4,5,6,7,8"; got != want {
 			t.Fatalf("round %d: connections accepted with FCntUp %s, want %s", round, got, want)
+		}
+	}
+}
+
+// A batch's requests run on one worker goroutine per slot, kept from batch
+// to batch (a goroutine per request grew its stack for net/http at every
+// batch), and Close ends them.
+func TestHTTPBatchWorkers(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(s.Close)
+	workers := func() int {
+		buf := make([]byte, 1<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "connector.(*HTTP).work(")
+	}
+	h, err := connector.NewHTTP(connector.HTTPConfig{URL: s.URL, Concurrency: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		ups := uplinks(4)
+		errs := make([]error, len(ups))
+		h.SendBatch(context.Background(), ups, false, errs)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("uplink %d: %v", i, err)
+			}
+		}
+	}
+	if n := workers(); n != 4 {
+		t.Fatalf("%d workers after three batches of 4, want 4", n)
+	}
+	h.Close()
+	for deadline := time.Now().Add(10 * time.Second); workers() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) { // a bound for "never", not a timing
+			t.Fatalf("%d workers left after Close", workers())
 		}
 	}
 }
