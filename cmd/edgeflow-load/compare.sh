@@ -1,6 +1,7 @@
 #!/bin/sh
 # Compares two commits on issue 14's delivery budgets. Usage:
 #   cmd/edgeflow-load/compare.sh BEFORE_REV AFTER_REV [OUT]
+# (ONLY=arm or ONLY=amd64: just that arch's three side-by-side rounds.)
 # Each rev is built for amd64 and armv7 (run under qemu-arm-static as a
 # cortex-a7); $OUT/summary collects the lines that matter, with the ARM
 # builds' guest instructions per uplink when scripts/qemu-icount builds.
@@ -71,28 +72,35 @@ paired() {
 	awk -v b="$(cpu "$arch-10-$before-$i")" -v a="$(cpu "$arch-10-$after-$i")" -v f="$f" \
 		'BEGIN { if (f > 0 && b > 0) printf "ratios   after/before %.2f, before/floor %.2f, after/floor %.2f\n", a / b, b / f, a / f }' >>"$out/summary"
 }
-for i in 1 2 3; do
-	paired amd64 "$i" 60s
-done
-for i in 1 2 3; do
-	paired arm "$i" 40s qemu-arm-static -cpu cortex-a7
-done
-for i in 1 2; do
-	for rev in "$before" "$after"; do
-		run "ref-$rev-$i" --agent "$out/$rev-amd64" --uplinks 20000 --rxpk 2 --window 64
+only=${ONLY:-all} # ONLY=arm or ONLY=amd64: that arch's 10/s rounds alone
+if [ "$only" = all ] || [ "$only" = amd64 ]; then
+	for i in 1 2 3; do
+		paired amd64 "$i" 60s
 	done
-done
-run "lat200-$after" --agent "$out/$after-amd64" --rate 120 --duration 30s --rxpk 1 --endpoint-latency 200ms
-# The ARM CPU figures above move by ±40 % with the host; the guest
-# instructions of the same load do not (docs/performance.md, --icount):
-# once per rev, when the plugin can be built.
-if plugin=$(scripts/qemu-icount/build.sh 2>/dev/null | tail -1) && [ -f "$plugin" ]; then
-	for rev in "$before" "$after"; do
-		name="icount-arm-10-$rev"
-		echo "== $name $(date +%T)" >>"$out/summary"
-		"$out/load" --agent "$out/$rev-arm" --qemu qemu-arm --qemu-cpu cortex-a7 --icount "$plugin" \
-			--rate 10 --rxpk 1 --duration 40s >"$out/$name.txt" 2>&1 || true
-		grep -E '^(guest|endpoint)' "$out/$name.txt" >>"$out/summary"
+fi
+if [ "$only" = all ] || [ "$only" = arm ]; then
+	for i in 1 2 3; do
+		paired arm "$i" 40s qemu-arm-static -cpu cortex-a7
 	done
+fi
+if [ "$only" = all ]; then
+	for i in 1 2; do
+		for rev in "$before" "$after"; do
+			run "ref-$rev-$i" --agent "$out/$rev-amd64" --uplinks 20000 --rxpk 2 --window 64
+		done
+	done
+	run "lat200-$after" --agent "$out/$after-amd64" --rate 120 --duration 30s --rxpk 1 --endpoint-latency 200ms
+	# The ARM CPU figures above move by ±40 % with the host; the guest
+	# instructions of the same load do not (docs/performance.md, --icount):
+	# once per rev, when the plugin can be built.
+	if plugin=$(scripts/qemu-icount/build.sh 2>/dev/null | tail -1) && [ -f "$plugin" ]; then
+		for rev in "$before" "$after"; do
+			name="icount-arm-10-$rev"
+			echo "== $name $(date +%T)" >>"$out/summary"
+			"$out/load" --agent "$out/$rev-arm" --qemu qemu-arm --qemu-cpu cortex-a7 --icount "$plugin" \
+				--rate 10 --rxpk 1 --duration 40s >"$out/$name.txt" 2>&1 || true
+			grep -E '^(guest|endpoint)' "$out/$name.txt" >>"$out/summary"
+		done
+	fi
 fi
 cat "$out/summary"
