@@ -18,8 +18,8 @@
 //
 // Goroutines: besides the agent's, run has one that watches the
 // configuration (SIGHUP, and the file and its devices file: their
-// directories' events through fsnotify (inotify on Linux), read by a
-// second goroutine, and a look every minute; without a watch, every 2 s) and
+// directories' inotify events, read by a second goroutine on the
+// netpoller, and a look every minute; without inotify, every 2 s) and
 // reloads it; an invalid file is reported with every problem and the
 // running configuration stays. Under a service manager, the agent runs
 // on a goroutine of its own while the manager's callbacks wait.

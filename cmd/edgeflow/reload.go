@@ -77,10 +77,10 @@ func watchConfig(ctx context.Context, path, devicesFile, last string, a *agent.A
 	}
 }
 
-// How watchConfig notices a saved file: its directory's events (fsnotify),
+// How watchConfig notices a saved file: its directory's inotify events,
 // once settleDelay has passed without another (an editor's save may take
 // a rename and a write), and a look every safetyPoll for what no event
-// tells (a network file system). Without a watch it looks every pollEvery.
+// tells (a network file system). Without inotify it looks every pollEvery.
 const (
 	settleDelay = 200 * time.Millisecond
 	safetyPoll  = time.Minute
