@@ -113,15 +113,23 @@ func TestHTTPConcurrentRequests(t *testing.T) {
 	}
 }
 
-// rawServer answers each connection with handle, on 127.0.0.1:0.
-func rawServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) string {
+// listen opens 127.0.0.1:0; the cleanup closes it and waits for the
+// goroutines of wg.
+func listen(t *testing.T) (net.Listener, *sync.WaitGroup) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
+	wg := new(sync.WaitGroup)
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln, wg
+}
+
+// rawServer answers each connection with handle, on 127.0.0.1:0.
+func rawServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	ln, wg := listen(t)
 	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -235,16 +243,11 @@ func TestHTTPErrorsInWords(t *testing.T) {
 // written its headers. On fresh connections that is the order in which
 // the endpoint accepts them, whatever order their answers take.
 func TestHTTPBatchStartsInOrder(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, wg := listen(t)
 	fcntRe := regexp.MustCompile(`"FCntUp":(\d+)`)
 	var mu sync.Mutex
 	var order []string // FCntUp of each connection, in the order accepted
 	var held []net.Conn
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
