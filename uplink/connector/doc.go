@@ -24,11 +24,14 @@
 //   - The caller (one delivery lane per connection) calls Send and
 //     SendBatch, one call at a time. It owns the connector's reusable
 //     state: the slots' document and header buffers.
-//   - A SendBatch of more than one uplink runs one goroutine per request
-//     for the batch's duration; each starts once the one before it wrote
-//     its headers (httptrace), so that the endpoint sees the uplinks in
-//     order even on separate connections, and each writes only its own
-//     slot and its own errs entry.
+//   - A SendBatch of more than one uplink runs each request on its
+//     slot's worker goroutine (HTTP.work), started at the slot's first
+//     batch, kept from batch to batch (a new goroutine's stack grew for
+//     net/http at every batch) and ended by Close. Each request starts
+//     once the one before it wrote its headers (httptrace, a token on
+//     the slot's started channel), so that the endpoint sees the uplinks
+//     in order even on separate connections; each worker writes only its
+//     own slot and its own errs entry, and the caller waits for all.
 //   - One timer (deadline.go), kept from batch to batch, cancels a batch
 //     that outlives delivery.timeout; it runs a goroutine only when it
 //     fires.

@@ -32,6 +32,19 @@ func newHTTP(t *testing.T, cfg connector.HTTPConfig) *connector.HTTP {
 	return h
 }
 
+// sendAll sends n uplinks as one batch and fails the test on any error.
+func sendAll(t *testing.T, h *connector.HTTP, n int) {
+	t.Helper()
+	ups := uplinks(n)
+	errs := make([]error, len(ups))
+	h.SendBatch(context.Background(), ups, false, errs)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("uplink %d: %v", i, err)
+		}
+	}
+}
+
 func uplinks(n int) []*uplink.Uplink {
 	var out []*uplink.Uplink
 	for i := range n {
@@ -58,14 +71,7 @@ func TestHTTP2OnlyEndpoint(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AddCert(s.Certificate())
 	h := newHTTP(t, connector.HTTPConfig{URL: s.URL + "/up", RootCAs: pool, Concurrency: 4})
-	ups := uplinks(8)
-	errs := make([]error, len(ups))
-	h.SendBatch(context.Background(), ups, false, errs)
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("uplink %d: %v", i, err)
-		}
-	}
+	sendAll(t, h, 8)
 	if _, ok := protos.Load("HTTP/2.0"); !ok {
 		t.Fatal("no request arrived over HTTP/2")
 	}
@@ -97,14 +103,7 @@ func TestHTTPConcurrentRequests(t *testing.T) {
 	}))
 	t.Cleanup(s.Close)
 	h := newHTTP(t, connector.HTTPConfig{URL: s.URL, Concurrency: 16})
-	ups := uplinks(40)
-	errs := make([]error, len(ups))
-	h.SendBatch(context.Background(), ups, false, errs)
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("uplink %d: %v", i, err)
-		}
-	}
+	sendAll(t, h, 40)
 	if total.Load() != 40 {
 		t.Fatalf("%d requests, want 40", total.Load())
 	}
@@ -280,14 +279,7 @@ func TestHTTPBatchStartsInOrder(t *testing.T) {
 	})
 	for round := range 3 { // fresh connections each round: a new connector
 		h := newHTTP(t, connector.HTTPConfig{URL: "http://" + ln.Addr().String() + "/up", Concurrency: 8})
-		ups := uplinks(8)
-		errs := make([]error, len(ups))
-		h.SendBatch(context.Background(), ups, false, errs)
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("round %d, uplink %d: %v", round, i, err)
-			}
-		}
+		sendAll(t, h, 8)
 		h.Close()
 		mu.Lock()
 		got := strings.Join(order, ",")
@@ -317,14 +309,7 @@ func TestHTTPBatchWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		ups := uplinks(4)
-		errs := make([]error, len(ups))
-		h.SendBatch(context.Background(), ups, false, errs)
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("uplink %d: %v", i, err)
-			}
-		}
+		sendAll(t, h, 4)
 	}
 	if n := workers() - base; n != 4 {
 		t.Fatalf("%d workers after three batches of 4, want 4", n)
