@@ -510,7 +510,9 @@ func (l *lane) sendAt(up *uplink.Uplink, now instant) instant {
 // when no arrival is expected to take it along. Before that, the uplink
 // leaves at a wakeup past the end unless the next arrival is due first
 // (arrivalGap): at 100 uplinks/s the uplinks of a tick leave together, one
-// batch. A wakeup costs more than a send on a gateway's CPU.
+// batch. A wakeup costs more than a send on a gateway's CPU. It is the
+// least of Options.BatchWait, which lengthens the wait at a pace whose
+// batches would not fill (lane.batchWait).
 const mergeTick = 50 * time.Millisecond
 
 // quietMax bounds how long an accepted answer may wait for the loop's
